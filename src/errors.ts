@@ -1,0 +1,90 @@
+/**
+ * Error model shared by every layer: a stable code callers switch on, a message a person can act
+ * on, redacted context, and whether a retry may help. Each layer has its own subclass so a stack
+ * trace says where the failure was decided.
+ */
+
+/** Stable error codes. Callers and tests switch on these, never on message text. */
+export type ErrorCode =
+  // references and input
+  | 'REFERENCE_INVALID'
+  | 'CONFIG_INVALID'
+  | 'PLAN_INVALID'
+  // registry answers (names follow the OCI distribution spec error codes where one exists)
+  | 'NAME_UNKNOWN'
+  | 'NAME_INVALID'
+  | 'MANIFEST_UNKNOWN'
+  | 'MANIFEST_INVALID'
+  | 'BLOB_UNKNOWN'
+  | 'UNAUTHORIZED'
+  | 'DENIED'
+  | 'TOOMANYREQUESTS'
+  | 'UNSUPPORTED'
+  | 'REGISTRY_ERROR'
+  // what we check ourselves
+  | 'DIGEST_MISMATCH'
+  | 'SIZE_EXCEEDED'
+  | 'PLATFORM_NOT_FOUND'
+  | 'NO_USABLE_LAYERS'
+  | 'POLICY_DENIED'
+  | 'UNSAFE_ARCHIVE'
+  | 'NAME_COLLISION'
+  // transport
+  | 'TIMEOUT'
+  | 'UNAVAILABLE'
+  | 'TLS_ERROR'
+  // local
+  | 'IO_ERROR'
+  | 'INTERNAL';
+
+/** Options every camel-oci error accepts. */
+export interface ErrorOptions {
+  /** True when trying the same operation again may succeed (429, 503, reset connection...). */
+  readonly retryable?: boolean;
+  /** Redacted, log-safe key/value context (never credentials or tokens). */
+  readonly context?: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly cause?: unknown;
+}
+
+/** Base class of every error camel-oci raises on purpose. */
+export class CamelOciError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly context: Readonly<Record<string, string | number | boolean | undefined>>;
+
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.context = Object.freeze({ ...(options.context ?? {}) });
+  }
+
+  /** A compact JSON-safe view for structured logs and `--json` output. */
+  toJSON(): { code: ErrorCode; message: string; retryable: boolean; context: Record<string, unknown> } {
+    return { code: this.code, message: this.message, retryable: this.retryable, context: { ...this.context } };
+  }
+}
+
+/** Errors decided in `src/oci/` (references, registry protocol, manifests, layers). */
+export class OciError extends CamelOciError {}
+/** Errors decided in `src/resolve/` (policy, caches, resolution). */
+export class ResolveError extends CamelOciError {}
+/** Errors decided in `src/inject/` (pods that cannot be injected). */
+export class InjectError extends CamelOciError {}
+/** Errors decided in `src/fetch/` (plan, download, verification, unpack). */
+export class FetchError extends CamelOciError {}
+/** Errors decided in `src/webhook/`, `src/certs/` and `src/kube/`. */
+export class ServeError extends CamelOciError {}
+
+/** True when `err` is a camel-oci error, optionally with the given code. */
+export function isCamelOciError(err: unknown, code?: ErrorCode): err is CamelOciError {
+  return err instanceof CamelOciError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a CamelOciError, keeping camel-oci errors as they are. */
+export function asCamelOciError(err: unknown): CamelOciError {
+  if (err instanceof CamelOciError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new CamelOciError('INTERNAL', `unexpected error: ${message}`, { cause: err });
+}
