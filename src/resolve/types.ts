@@ -1,0 +1,18 @@
+/** The resolver as its callers (webhook, CLI) see it. */
+import type { ResolvedArtifact } from '../oci/artifact.js';
+
+/** Per-call options of a resolution. */
+export interface ResolveRequest {
+  /** Aborts the resolution (the caller's deadline). */
+  readonly signal?: AbortSignal;
+  /** Extra `.dockerconfigjson` texts to try before the resolver's own (a pod's pull secrets). */
+  readonly pullSecrets?: readonly string[];
+  /** `os/arch[/variant]` to pick from an index; the resolver's default when absent. */
+  readonly platform?: string;
+}
+
+/** Resolves one `container:` reference (with or without the prefix) to a pinned artifact. */
+export interface ArtifactResolver {
+  /** Resolves a reference; rejects with a CamelOciError whose code says why. */
+  resolve(reference: string, request?: ResolveRequest): Promise<ResolvedArtifact>;
+}
