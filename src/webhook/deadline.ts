@@ -1,0 +1,171 @@
+/**
+ * The answer deadline of one admission. The apiserver appends `?timeout=<Go duration>` to the
+ * webhook URL (the webhook's `timeoutSeconds`, default 10 s, 1..30 s allowed) and gives up on us
+ * after it, applying the failure policy with a message nobody can act on. So we answer before it:
+ * resolution gets an AbortSignal that fires at the budget, and a late resolution becomes a clear
+ * denial instead of a hang.
+ */
+import { ServeError } from '../errors.js';
+
+/** The apiserver's default webhook timeout (admissionregistration v1 `timeoutSeconds`). */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+/** Smallest and largest timeouts the apiserver accepts for a webhook. */
+export const MIN_TIMEOUT_MS = 1_000;
+export const MAX_TIMEOUT_MS = 30_000;
+/** Least time kept back for serializing, sending and the apiserver's own bookkeeping. */
+export const MIN_SAFETY_MARGIN_MS = 500;
+/** Share of the timeout kept back, for longer timeouts (network jitter grows with load). */
+export const SAFETY_MARGIN_RATIO = 0.1;
+
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  'µs': 1e-3, // U+00B5 micro sign, as Go's time.ParseDuration accepts
+  'μs': 1e-3, // U+03BC Greek mu
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+const DURATION_PART = /([0-9]*\.?[0-9]*)(ns|us|µs|μs|ms|s|m|h)/y;
+
+/** Parses a Go duration (`10s`, `1m0s`, `1.5s`, `500ms`) to milliseconds; undefined when it is not one. */
+export function parseGoDuration(text: string): number | undefined {
+  if (text.length === 0 || text.length > 64) return undefined;
+  let i = 0;
+  let sign = 1;
+  if (text[0] === '-' || text[0] === '+') {
+    sign = text[0] === '-' ? -1 : 1;
+    i = 1;
+  }
+  if (text.slice(i) === '0') return 0;
+  let total = 0;
+  let parts = 0;
+  while (i < text.length) {
+    DURATION_PART.lastIndex = i;
+    const m = DURATION_PART.exec(text);
+    if (m === null) return undefined;
+    const number = m[1] ?? '';
+    if (number === '' || number === '.') return undefined;
+    total += Number(number) * (UNIT_MS[m[2] ?? ''] ?? NaN);
+    i = DURATION_PART.lastIndex;
+    parts++;
+  }
+  if (parts === 0 || !Number.isFinite(total)) return undefined;
+  return sign * total;
+}
+
+/**
+ * The apiserver's timeout from the `timeout` query value, in ms: default 10 s when absent or not a
+ * duration, clamped to [1 s, 30 s] (the apiserver never sends anything else; a client that does
+ * must not buy unbounded time).
+ */
+export function parseTimeoutParam(value: unknown): number {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (typeof text !== 'string') return DEFAULT_TIMEOUT_MS;
+  const ms = parseGoDuration(text.trim());
+  if (ms === undefined || Number.isNaN(ms)) return DEFAULT_TIMEOUT_MS;
+  return Math.min(MAX_TIMEOUT_MS, Math.max(MIN_TIMEOUT_MS, ms));
+}
+
+/** How long we may work on an answer for a given apiserver timeout: the timeout minus max(500 ms, 10 %). */
+export function answerBudgetMs(timeoutMs: number): number {
+  return timeoutMs - Math.max(MIN_SAFETY_MARGIN_MS, timeoutMs * SAFETY_MARGIN_RATIO);
+}
+
+/** Formats a duration in ms for messages: `9s`, `1.5s`. */
+export function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
+}
+
+/** The abort reason of a deadline signal; `isDeadlineExceeded` recognises it. */
+export class DeadlineExceededError extends ServeError {
+  constructor(readonly budgetMs: number) {
+    super('TIMEOUT', `admission did not finish within ${formatSeconds(budgetMs)}`, { retryable: true });
+  }
+}
+
+/** True when `err` is (or an abort caused by) a deadline expiring. */
+export function isDeadlineExceeded(err: unknown): err is DeadlineExceededError {
+  return err instanceof DeadlineExceededError;
+}
+
+/** One admission's deadline: a signal that aborts at the budget, and a last moment for the edge. */
+export interface Deadline {
+  /** The apiserver's timeout (ms). */
+  readonly timeoutMs: number;
+  /** Time allowed for the answer (ms), counted from `startedAt`. */
+  readonly budgetMs: number;
+  /** Aborts with a DeadlineExceededError when the budget is spent. */
+  readonly signal: AbortSignal;
+  /**
+   * Resolves halfway between the budget and the apiserver's timeout: the edge's last chance to answer
+   * if a handler ignored the signal. Never resolves once disposed.
+   */
+  lastChance(): Promise<void>;
+  /** Stops the timers; call when the answer is sent. */
+  dispose(): void;
+}
+
+/** Starts the deadline of an admission received at `startedAt` (a `performance.now()` value). */
+export function startDeadline(timeoutMs: number, startedAt: number = performance.now()): Deadline {
+  const budgetMs = answerBudgetMs(timeoutMs);
+  const graceMs = (timeoutMs - budgetMs) / 2;
+  const controller = new AbortController();
+  let resolveLast: (() => void) | undefined;
+  let last: Promise<void> | undefined;
+  let lastTimer: NodeJS.Timeout | undefined;
+  // One timer per request; the second one is armed only when the budget is already spent.
+  let budgetTimer: NodeJS.Timeout | undefined = setTimeout(() => {
+    budgetTimer = undefined;
+    controller.abort(new DeadlineExceededError(budgetMs));
+    lastTimer = setTimeout(() => {
+      lastTimer = undefined;
+      resolveLast?.();
+    }, graceMs);
+  }, Math.max(0, budgetMs - (performance.now() - startedAt)));
+  return {
+    timeoutMs,
+    budgetMs,
+    signal: controller.signal,
+    lastChance() {
+      last ??= new Promise<void>((resolve) => {
+        resolveLast = resolve;
+      });
+      return last;
+    },
+    dispose() {
+      if (budgetTimer !== undefined) clearTimeout(budgetTimer);
+      if (lastTimer !== undefined) clearTimeout(lastTimer);
+      budgetTimer = undefined;
+      lastTimer = undefined;
+    },
+  };
+}
+
+/**
+ * Settles like `work`, or rejects with the signal's reason as soon as the signal aborts, whichever
+ * comes first: a callee that ignores the signal can no longer hold the answer back.
+ */
+export function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined); // the loser's rejection must not become an unhandled rejection
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}

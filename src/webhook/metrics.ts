@@ -1,0 +1,144 @@
+/**
+ * Prometheus metrics of the webhook process, on a registry of its own (never prom-client's global
+ * one, so tests and embedders get independent instances). Label values that come from users
+ * (registry hosts) are bounded in number: pods naming random hosts must not grow the series set
+ * without end.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AdmissionOutcome } from './admission.js';
+
+/** Outcome label values, pre-created so every series exists from the first scrape. */
+export const ADMISSION_OUTCOMES: readonly AdmissionOutcome[] = ['allowed', 'patched', 'denied', 'errored', 'skipped'];
+
+/** Result label values of a cache lookup. */
+export type CacheLookupResult = 'hit' | 'miss' | 'stale';
+
+/**
+ * Admission latency buckets (seconds): warm-cache answers are well under a millisecond, cold ones
+ * are registry round trips, and nothing may take longer than the 30 s maximum webhook timeout.
+ */
+export const ADMISSION_DURATION_BUCKETS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
+
+/** Most distinct `registry` label values kept; later ones are counted under `other`. */
+export const MAX_REGISTRY_LABELS = 64;
+/** Most distinct `cache` label values kept (caches are named by code, this only guards mistakes). */
+export const MAX_CACHE_LABELS = 16;
+/** Label value for everything past a cardinality bound or not label-safe. */
+export const OTHER_LABEL = 'other';
+
+/** What the resolver layer records; a structural interface so `src/resolve/` need not import this module. */
+export interface ResolverMetrics {
+  /** Counts one HTTP request to a registry (`status`: HTTP status, or an error code when there was no answer). */
+  registryRequest(registry: string, status: number | string): void;
+  /** Counts one cache lookup (`cache`: manifest, tag, token... as the resolver names them). */
+  cacheLookup(cache: string, result: CacheLookupResult): void;
+}
+
+/** The webhook's metrics: the recording functions plus the registry `/metrics` exposes. */
+export interface WebhookMetrics extends ResolverMetrics {
+  readonly registry: Registry;
+  /** Counts one answered admission and observes its duration. */
+  admission(outcome: AdmissionOutcome, durationSeconds: number): void;
+  /** Counts one request refused before it was an admission (400, 413, 415...). */
+  invalidRequest(status: number): void;
+  /** The exposition text for `GET /metrics`. */
+  text(): Promise<string>;
+  /** Content type of `text()`. */
+  readonly contentType: string;
+}
+
+/** Options of `createMetrics`. */
+export interface MetricsOptions {
+  /** Also collect prom-client's default process metrics (CPU, memory, event loop, GC). Default true. */
+  readonly defaultMetrics?: boolean;
+}
+
+/** Registry hosts are `host[:port]`; anything else (or too long) is not a label we keep. */
+const LABEL_SAFE = /^[A-Za-z0-9._:[\]-]{1,128}$/;
+const STATUS_SAFE = /^[A-Za-z0-9_]{1,32}$/;
+
+/** A label value bounded to `max` distinct values; past that, or when not label-safe, `other`. */
+function boundedLabel(seen: Set<string>, max: number, value: string, safe: RegExp): string {
+  if (seen.has(value)) return value;
+  if (!safe.test(value) || seen.size >= max) return OTHER_LABEL;
+  seen.add(value);
+  return value;
+}
+
+/** Creates a metrics set on a fresh registry. */
+export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const admissions = new Counter({
+    name: 'camel_oci_admissions_total',
+    help: 'Admission requests answered, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'camel_oci_admission_duration_seconds',
+    help: 'Time from receiving an admission request to sending its answer.',
+    buckets: [...ADMISSION_DURATION_BUCKETS],
+    registers: [registry],
+  });
+  const invalid = new Counter({
+    name: 'camel_oci_invalid_requests_total',
+    help: 'Requests to /mutate refused before they were an admission, by HTTP status.',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const registryRequests = new Counter({
+    name: 'camel_oci_registry_requests_total',
+    help: 'HTTP requests made to registries, by registry host and status (HTTP status or error code).',
+    labelNames: ['registry', 'status'] as const,
+    registers: [registry],
+  });
+  const cacheLookups = new Counter({
+    name: 'camel_oci_cache_lookups_total',
+    help: 'Resolver cache lookups, by cache and result (hit, miss, stale).',
+    labelNames: ['cache', 'result'] as const,
+    registers: [registry],
+  });
+
+  // Pre-created children: the hot path increments a held object instead of hashing labels.
+  const byOutcome = new Map<AdmissionOutcome, Counter.Internal>();
+  for (const o of ADMISSION_OUTCOMES) {
+    const child = admissions.labels(o);
+    child.inc(0); // a child exists in the exposition only once it has a value
+    byOutcome.set(o, child);
+  }
+
+  const registries = new Set<string>();
+  const caches = new Set<string>();
+  const statuses = new Set<string>();
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    admission(outcome, durationSeconds) {
+      (byOutcome.get(outcome) ?? admissions.labels(outcome)).inc();
+      duration.observe(durationSeconds);
+    },
+    invalidRequest(status) {
+      invalid.labels(String(status)).inc();
+    },
+    registryRequest(host, status) {
+      registryRequests
+        .labels(
+          boundedLabel(registries, MAX_REGISTRY_LABELS, host, LABEL_SAFE),
+          boundedLabel(statuses, MAX_REGISTRY_LABELS, String(status), STATUS_SAFE),
+        )
+        .inc();
+    },
+    cacheLookup(cache, result) {
+      const r: CacheLookupResult = result === 'hit' || result === 'miss' || result === 'stale' ? result : 'miss';
+      cacheLookups.labels(boundedLabel(caches, MAX_CACHE_LABELS, cache, STATUS_SAFE), r).inc();
+    },
+    text() {
+      return registry.metrics();
+    },
+  };
+}

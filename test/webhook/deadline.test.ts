@@ -1,0 +1,151 @@
+import { afterEach, beforeEach, describe, it, mock } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DEFAULT_TIMEOUT_MS,
+  DeadlineExceededError,
+  answerBudgetMs,
+  formatSeconds,
+  isDeadlineExceeded,
+  parseGoDuration,
+  parseTimeoutParam,
+  raceSignal,
+  startDeadline,
+} from '../../src/webhook/deadline.js';
+
+describe('parseGoDuration', () => {
+  const goDurations: Array<[string, number]> = [
+    ['10s', 10_000],
+    ['1m0s', 60_000], // what Go's Duration.String() prints
+    ['1m', 60_000],
+    ['500ms', 500],
+    ['1.5s', 1_500],
+    ['.5s', 500],
+    ['1h2m3s', 3_723_000],
+    ['1500us', 1.5],
+    ['1500µs', 1.5],
+    ['2000000ns', 2],
+    ['0', 0],
+    ['-1s', -1_000],
+  ];
+  for (const [text, ms] of goDurations) it(`reads ${text}`, () => assert.equal(parseGoDuration(text), ms));
+  const notDurations = ['', '10', 's', '.s', '10x', '10 s', '1s2', 'ten seconds', '1'.repeat(100) + 's'];
+  for (const text of notDurations) it(`refuses ${JSON.stringify(text)}`, () => assert.equal(parseGoDuration(text), undefined));
+});
+
+describe('parseTimeoutParam', () => {
+  const timeouts: Array<[unknown, number]> = [
+    [undefined, DEFAULT_TIMEOUT_MS],
+    ['10s', 10_000],
+    ['2s', 2_000],
+    ['30s', 30_000],
+    ['1m0s', 30_000], // clamped: the apiserver allows at most 30 s
+    ['100ms', 1_000], // clamped: at least 1 s
+    ['-5s', 1_000],
+    ['garbage', DEFAULT_TIMEOUT_MS],
+    [['3s', '20s'], 3_000], // repeated parameter: the first one
+    [{ nested: '1s' }, DEFAULT_TIMEOUT_MS],
+  ];
+  for (const [value, ms] of timeouts) it(`${JSON.stringify(value)} -> ${ms} ms`, () => assert.equal(parseTimeoutParam(value), ms));
+});
+
+describe('answerBudgetMs', () => {
+  const budgets: Array<[number, number]> = [
+    [10_000, 9_000], // 10 % margin
+    [30_000, 27_000],
+    [2_000, 1_500], // the 500 ms floor wins
+    [1_000, 500],
+  ];
+  for (const [timeout, budget] of budgets) {
+    it(`keeps a margin: ${timeout} ms -> ${budget} ms`, () => assert.equal(answerBudgetMs(timeout), budget));
+  }
+  it('formats seconds for messages', () => {
+    assert.equal(formatSeconds(9_000), '9s');
+    assert.equal(formatSeconds(1_500), '1.5s');
+  });
+});
+
+describe('startDeadline', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+  afterEach(() => mock.timers.reset());
+
+  it('aborts its signal with a DeadlineExceededError exactly at the budget', () => {
+    const d = startDeadline(2_000);
+    mock.timers.tick(1_499);
+    assert.equal(d.signal.aborted, false);
+    mock.timers.tick(1);
+    assert.equal(d.signal.aborted, true);
+    assert.ok(isDeadlineExceeded(d.signal.reason));
+    assert.equal((d.signal.reason as DeadlineExceededError).code, 'TIMEOUT');
+    assert.equal((d.signal.reason as DeadlineExceededError).budgetMs, 1_500);
+    d.dispose();
+  });
+
+  it('gives the edge a last chance halfway between the budget and the apiserver timeout', async () => {
+    const d = startDeadline(2_000);
+    let last = false;
+    void d.lastChance().then(() => {
+      last = true;
+    });
+    mock.timers.tick(1_500);
+    await Promise.resolve();
+    assert.equal(last, false);
+    mock.timers.tick(249);
+    await Promise.resolve();
+    assert.equal(last, false);
+    mock.timers.tick(1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(last, true);
+    d.dispose();
+  });
+
+  it('never fires once disposed (an answered request holds no timer)', () => {
+    const d = startDeadline(2_000);
+    d.dispose();
+    mock.timers.tick(60_000);
+    assert.equal(d.signal.aborted, false);
+  });
+
+  it('counts time already spent before it started', () => {
+    const d = startDeadline(2_000, performance.now() - 1_000);
+    mock.timers.tick(499);
+    assert.equal(d.signal.aborted, false);
+    mock.timers.tick(1);
+    assert.equal(d.signal.aborted, true);
+    d.dispose();
+  });
+});
+
+describe('raceSignal', () => {
+  it('settles like the work when the signal does not fire', async () => {
+    const c = new AbortController();
+    assert.equal(await raceSignal(Promise.resolve(7), c.signal), 7);
+    await assert.rejects(raceSignal(Promise.reject(new Error('no')), c.signal), /no/);
+  });
+
+  it('rejects with the abort reason although the work never settles', async () => {
+    const c = new AbortController();
+    const never = new Promise<number>(() => undefined);
+    const raced = raceSignal(never, c.signal);
+    c.abort(new DeadlineExceededError(1_500));
+    await assert.rejects(raced, (err: unknown) => isDeadlineExceeded(err));
+  });
+
+  it('rejects at once for an already aborted signal, and a late rejection of the work is not unhandled', async () => {
+    const c = new AbortController();
+    c.abort(new DeadlineExceededError(1));
+    let rejectWork: (e: unknown) => void = () => undefined;
+    const work = new Promise<number>((_, reject) => {
+      rejectWork = reject;
+    });
+    await assert.rejects(raceSignal(work, c.signal), (err: unknown) => isDeadlineExceeded(err));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => {
+      unhandled.push(e);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    rejectWork(new Error('late'));
+    await new Promise((r) => setImmediate(r));
+    process.off('unhandledRejection', onUnhandled);
+    assert.deepEqual(unhandled, []);
+  });
+});
