@@ -1,0 +1,208 @@
+/**
+ * The HTTP edge of the webhook (express 5): content type, body limit and AdmissionReview checks,
+ * then the handler, then `complete()`. Once a request uid is readable the answer is always an
+ * AdmissionReview (an exception becomes `errored(500)` with that uid); before that, a small JSON
+ * error body with a reason. No framework error page, no `x-powered-by`, no ETag hashing. TLS is
+ * not here: `tls-server.ts` serves this app.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import {
+  allowed,
+  complete,
+  denied,
+  errored,
+  outcomeOf,
+  parseAdmissionReview,
+  type AdmissionReviewResponse,
+} from './admission.js';
+import { formatSeconds, parseTimeoutParam, startDeadline } from './deadline.js';
+import { handleAdmission, type AdmissionAnswer, type HandlerDeps } from './handler.js';
+import { logAdmission, requestLogFields, type Logger } from './logger.js';
+import type { WebhookMetrics } from './metrics.js';
+
+/** Largest request body accepted (DESIGN.md: bodies up to 7 MiB; etcd objects are at most ~1.5 MiB, so this is generous). */
+export const MAX_BODY_BYTES = 7 * 1024 * 1024;
+
+/** What `createApp` needs; all built once by `serve`. */
+export interface AppOptions {
+  readonly handlerDeps: HandlerDeps;
+  readonly metrics: WebhookMetrics;
+  readonly logger: Logger;
+  /** True when the webhook can serve (certificate loaded, config valid); drives `GET /readyz`. */
+  readonly ready: () => boolean;
+}
+
+/** Body of every non-AdmissionReview error answer. */
+export interface ErrorBody {
+  readonly error: string;
+  readonly reason: string;
+}
+
+function sendError(res: Response, status: number, error: string, reason: string): void {
+  res.status(status).json({ error, reason } satisfies ErrorBody);
+}
+
+/** Maps a body-parser error (`err.type`, `err.status`) to our status, error name and reason. */
+function bodyError(err: unknown): { status: number; error: string; reason: string } {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { type?: unknown; status?: unknown };
+  switch (e.type) {
+    case 'entity.too.large':
+      return { status: 413, error: 'PayloadTooLarge', reason: `request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB` };
+    case 'entity.parse.failed':
+      return { status: 400, error: 'BadRequest', reason: 'request body is not valid JSON' };
+    case 'encoding.unsupported':
+      return { status: 415, error: 'UnsupportedMediaType', reason: 'unsupported Content-Encoding' };
+    case 'charset.unsupported':
+      return { status: 415, error: 'UnsupportedMediaType', reason: 'unsupported charset (use utf-8)' };
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return { status: 400, error: 'BadRequest', reason: 'request body was cut short' };
+    default: {
+      const status = typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 500;
+      return status === 500
+        ? { status, error: 'InternalError', reason: 'internal error' }
+        : { status, error: 'BadRequest', reason: 'request refused' };
+    }
+  }
+}
+
+/** Creates the express app: `POST /mutate`, `GET /healthz`, `GET /readyz`, `GET /metrics`. */
+export function createApp(options: AppOptions): express.Express {
+  const { handlerDeps, metrics, logger, ready } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  // ETags would hash every admission answer for nothing: the apiserver never revalidates.
+  app.set('etag', false);
+
+  const jsonBody = express.json({ limit: MAX_BODY_BYTES, type: 'application/json', strict: true });
+
+  /** The answer when the handler ignored its signal too long: the edge speaks before the apiserver gives up. */
+  const lateAnswer = (budgetMs: number): AdmissionAnswer => {
+    const reason = `camel-oci: admission did not finish within ${formatSeconds(budgetMs)} (registry slow or unreachable)`;
+    return handlerDeps.onError === 'allow'
+      ? { result: allowed(), warnings: [`camel-oci: dependencies not injected: admission timed out`], auditAnnotations: {}, references: 0, reason: 'TIMEOUT' }
+      : { result: denied(reason, 504), warnings: [], auditAnnotations: {}, references: 0, reason: 'TIMEOUT' };
+  };
+
+  async function mutate(req: Request, res: Response): Promise<void> {
+    const startedAt = res.locals.startedAt as number;
+    const parsed = parseAdmissionReview(req.body);
+    if (!parsed.ok) {
+      metrics.invalidRequest(400);
+      logger.warn({ status: 400, code: parsed.code, reason: parsed.reason }, 'not an AdmissionReview');
+      sendError(res, 400, 'BadRequest', parsed.reason);
+      return;
+    }
+    const request = parsed.request;
+    const deadline = startDeadline(parseTimeoutParam(req.query.timeout), startedAt);
+    let ans: AdmissionAnswer;
+    let review: AdmissionReviewResponse;
+    try {
+      ans = await Promise.race([
+        handleAdmission(request, { signal: deadline.signal, logger }, handlerDeps),
+        deadline.lastChance().then(() => lateAnswer(deadline.budgetMs)),
+      ]);
+      review = complete(request.uid, ans.result, { warnings: ans.warnings, auditAnnotations: ans.auditAnnotations });
+    } catch (err) {
+      logger.error({ uid: request.uid, err }, 'admission failed with an exception');
+      ans = { result: errored(500, err), warnings: [], auditAnnotations: {}, references: 0, reason: 'INTERNAL' };
+      review = complete(request.uid, ans.result);
+    } finally {
+      deadline.dispose();
+    }
+    res.status(200).json(review);
+    const durationMs = performance.now() - startedAt;
+    const outcome = outcomeOf(ans.result);
+    metrics.admission(outcome, durationMs / 1000);
+    logAdmission(logger, {
+      uid: request.uid,
+      ...requestLogFields(request),
+      outcome,
+      durationMs,
+      references: ans.references,
+      ...(ans.reason !== undefined ? { reason: ans.reason } : {}),
+      ...(review.response.warnings !== undefined ? { warnings: review.response.warnings.length } : {}),
+    });
+  }
+
+  app.post(
+    '/mutate',
+    (req: Request, res: Response, next: NextFunction) => {
+      res.locals.startedAt = performance.now();
+      if (!req.is('application/json')) {
+        metrics.invalidRequest(415);
+        sendError(res, 415, 'UnsupportedMediaType', 'Content-Type must be application/json');
+        return;
+      }
+      next();
+    },
+    jsonBody,
+    mutate,
+  );
+  app.all('/mutate', (_req: Request, res: Response) => {
+    res.set('Allow', 'POST');
+    sendError(res, 405, 'MethodNotAllowed', 'use POST');
+  });
+
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.type('text/plain').send('ok');
+  });
+  app.get('/readyz', (_req: Request, res: Response) => {
+    let ok = false;
+    try {
+      ok = ready();
+    } catch {
+      ok = false;
+    }
+    res.status(ok ? 200 : 503).type('text/plain').send(ok ? 'ok' : 'not ready');
+  });
+  app.get('/metrics', async (_req: Request, res: Response) => {
+    try {
+      const text = await metrics.text();
+      res.type(metrics.contentType).send(text);
+    } catch (err) {
+      logger.error({ err }, 'cannot render metrics');
+      res.status(500).type('text/plain').send('cannot render metrics');
+    }
+  });
+
+  app.use((_req: Request, res: Response) => {
+    sendError(res, 404, 'NotFound', 'no such route');
+  });
+
+  // Last resort, in express's 4-argument form: body-parser errors and anything a route threw.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const { status, error, reason } = bodyError(err);
+    if (req.path === '/mutate') metrics.invalidRequest(status);
+    if (status >= 500) logger.error({ err }, 'request failed');
+    else logger.warn({ status, reason }, 'request refused');
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    // The rest of an oversized or broken body is not worth reading: close the connection after answering.
+    if (status === 413 || status === 400) res.set('Connection', 'close');
+    sendError(res, status, error, reason);
+  });
+
+  return app;
+}
+
+/**
+ * Keeps a stray rejection or exception from killing the webhook (every pod in labelled namespaces
+ * depends on it): logs it instead. Returns a function that removes the guards.
+ */
+export function installProcessGuards(logger: Logger): () => void {
+  const onRejection = (reason: unknown): void => {
+    logger.error({ err: reason }, 'unhandled promise rejection');
+  };
+  const onException = (err: unknown): void => {
+    logger.fatal({ err }, 'uncaught exception');
+  };
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
+  return () => {
+    process.off('unhandledRejection', onRejection);
+    process.off('uncaughtException', onException);
+  };
+}
