@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import test from 'node:test';
+import { writeCertBundle } from '../../src/certs/bundle.js';
+import { ensureDevCerts } from '../../src/certs/dev.js';
+import { generateCa, issueCert, issueServingCert } from '../../src/certs/x509.js';
+
+async function tempDir(t: test.TestContext): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-dev-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('generates a dev CA and a certificate for localhost, 127.0.0.1 and ::1, then reuses them', async (t) => {
+  const dir = await tempDir(t);
+  const first = await ensureDevCerts(dir);
+  assert.equal(first.generated, true);
+  const cert = new X509Certificate(await readFile(first.certFile));
+  assert.equal(cert.subjectAltName, 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
+  const ca = new X509Certificate(await readFile(first.caFile));
+  assert.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey));
+  assert.equal(first.notAfter.getTime(), new Date(cert.validTo).getTime());
+
+  const again = await ensureDevCerts(dir);
+  assert.equal(again.generated, false);
+  assert.equal(await readFile(again.certFile, 'utf8'), cert.toString());
+  assert.deepEqual([again.certFile, again.keyFile, again.caFile], [first.certFile, first.keyFile, first.caFile]);
+});
+
+const unusableDevBundles = [
+  {
+    name: 'expiring within 7 days',
+    make: async () => {
+      const ca = await generateCa({ commonName: 'old dev', validityDays: 30 });
+      return issueCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 6 });
+    },
+    reason: /expires soon/,
+  },
+  {
+    name: 'not valid for localhost',
+    make: async () => issueServingCert(await generateCa({ commonName: 'svc', validityDays: 30 }), { service: 'camel-oci', namespace: 'camel-oci', validityDays: 30 }),
+    reason: /not valid for localhost/,
+  },
+];
+for (const c of unusableDevBundles) {
+  test(`replaces existing certificates ${c.name}`, async (t) => {
+    const dir = await tempDir(t);
+    const old = await c.make();
+    await writeCertBundle(dir, old);
+    const result = await ensureDevCerts(dir);
+    assert.equal(result.generated, true);
+    assert.match(result.reason ?? '', c.reason);
+    const cert = await readFile(result.certFile, 'utf8');
+    assert.notEqual(cert, old.certPem);
+    assert.ok(new X509Certificate(cert).checkIP('127.0.0.1'));
+  });
+}
+
+test('reuses a user-made bundle valid for localhost and 127.0.0.1 even without ::1', async (t) => {
+  const dir = await tempDir(t);
+  const ca = await generateCa({ commonName: 'mine', validityDays: 30 });
+  const mine = await issueCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 30 });
+  await writeCertBundle(dir, mine);
+  const result = await ensureDevCerts(dir);
+  assert.equal(result.generated, false);
+  assert.equal(await readFile(result.certFile, 'utf8'), mine.certPem);
+});
