@@ -5,7 +5,7 @@
  * never touches HTTP; `app.ts` turns its answer into a response with `complete()`.
  */
 import { InjectError, asCamelOciError, type CamelOciError } from '../errors.js';
-import { buildInjection } from '../inject/patch.js';
+import { buildInjection, type InjectOptions } from '../inject/patch.js';
 import { decide } from '../inject/decide.js';
 import { pinnedReference, type ResolvedArtifact } from '../oci/artifact.js';
 import { MAX_PLAN_ARTIFACTS } from '../plan.js';
@@ -15,7 +15,7 @@ import { formatSeconds, isDeadlineExceeded, raceSignal } from './deadline.js';
 import type { Logger } from './logger.js';
 
 /** Options the patch builder takes (fetcher image and the rest), passed through unchanged. */
-export type InjectOptions = Parameters<typeof buildInjection>[2];
+export type { InjectOptions };
 
 /** What to do when a reference cannot be resolved in time: refuse the pod, or admit it unmutated with a warning. */
 export type OnErrorPolicy = 'deny' | 'allow';
@@ -205,7 +205,8 @@ export async function handleAdmission(request: AdmissionRequest, ctx: HandlerCon
     // buildInjection already warns the user about stale digests; auditors get a flag.
     if (a.stale === true) audit[`${i}-stale`] = 'true';
   });
-  warnings.push(...injection.warnings);
+  // kubectl prints warnings as "Warning: ..." with no source: say who speaks.
+  for (const w of injection.warnings) warnings.push(withPrefix(w));
   return answer(patched(injection.ops, NO_WARNINGS), references.length, undefined, warnings, audit);
 }
 

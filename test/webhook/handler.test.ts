@@ -102,6 +102,17 @@ describe('handleAdmission: injection', () => {
     assert.equal(resolver.calls.length, 0);
   });
 
+  it('passes on the patch builder\'s warnings, saying who speaks', async () => {
+    const pod = camelKPod('hello', { [DEPS]: REF });
+    delete pod.spec.containers[0].args; // jvm trait off: no -cp to extend
+    delete pod.spec.containers[0].command;
+    const ans = await handleAdmission(requestOf(pod), ctx(), deps(new FakeResolver()));
+    assert.ok(ans.result.type === 'patched');
+    const w = ans.warnings.find((x) => x.includes('CAMEL_OCI_CLASSPATH'));
+    assert.ok(w !== undefined, JSON.stringify(ans.warnings));
+    assert.match(w, /^camel-oci: /);
+  });
+
   it('passes the pod\'s pull secrets to the resolver', async () => {
     const resolver = new FakeResolver();
     const seen: Array<[string, unknown]> = [];
