@@ -1,0 +1,56 @@
+/**
+ * Names camel-oci reads from and writes into pods (DESIGN.md, "The Kubernetes contract"). These are
+ * public contract: manifests, users and the audit command depend on them. Pure constants.
+ */
+
+/** Pod annotation (input): the references to inject, separated by commas or white space. */
+export const ANNOTATION_DEPENDENCIES = 'camel.apache.org/container-dependencies';
+
+/** Pod annotation (output): compact JSON recording, per reference, the pinned digest and selected layers. */
+export const ANNOTATION_RESOLVED = 'camel.apache.org/container-dependencies.resolved';
+
+/** Pod annotation (opt out): with value {@link OPT_OUT_VALUE} the pod is left alone. */
+export const ANNOTATION_OPT_OUT = 'camel.apache.org/oci-injection';
+
+/** The value of {@link ANNOTATION_OPT_OUT} that opts a pod out. */
+export const OPT_OUT_VALUE = 'disabled';
+
+/** Label Camel K puts on every integration pod; its value is the Integration name. */
+export const LABEL_INTEGRATION = 'camel.apache.org/integration';
+
+/** Annotation naming the container `kubectl` (and camel-oci) treat as the main one. */
+export const ANNOTATION_DEFAULT_CONTAINER = 'kubectl.kubernetes.io/default-container';
+
+/** Name of the init container that fetches the planned layers. */
+export const INIT_CONTAINER_NAME = 'camel-oci-fetch';
+
+/** Name of the emptyDir volume shared by the init container and the integration container. */
+export const VOLUME_NAME = 'camel-oci';
+
+/** Name of the projected volume carrying the pod's image pull secrets to the init container. */
+export const PULL_SECRETS_VOLUME_NAME = 'camel-oci-pull-secrets';
+
+/**
+ * Where the pull secrets are mounted (read-only) in the init container. Each pull secret `S` appears
+ * as `S/.dockerconfigjson` (type kubernetes.io/dockerconfigjson) or `S/.dockercfg` (legacy
+ * kubernetes.io/dockercfg), whichever key the secret has.
+ */
+export const PULL_SECRETS_MOUNT_PATH = '/var/run/camel-oci/pull-secrets';
+
+/** Env var of the init container holding the fetch plan (compact JSON, see src/plan.ts). */
+export const ENV_PLAN = 'CAMEL_OCI_PLAN';
+
+/** Env var of the integration container holding the classpath entries when it has no `-cp` argument. */
+export const ENV_CLASSPATH = 'CAMEL_OCI_CLASSPATH';
+
+/**
+ * Env var of the init container holding the whole-fetch timeout in seconds (set only when configured).
+ * Follows the `CAMEL_OCI_<FLAG>` rule for the fetch command's `--timeout` flag.
+ */
+export const ENV_FETCH_TIMEOUT = 'CAMEL_OCI_TIMEOUT';
+
+/** Env var Camel K sets on the integration container (value: the Integration name). */
+export const ENV_CAMEL_K_INTEGRATION = 'CAMEL_K_INTEGRATION';
+
+/** Knative Serving's sidecar: never modified, whatever the selection rules say. */
+export const KNATIVE_QUEUE_PROXY = 'queue-proxy';

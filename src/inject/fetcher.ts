@@ -1,0 +1,148 @@
+/**
+ * The objects injection adds: the `camel-oci-fetch` init container, the shared emptyDir volume and
+ * the projected pull-secrets volume. Pure.
+ */
+import type { FetchPlan } from '../plan.js';
+import { VOLUME_MOUNT_PATH } from '../plan.js';
+import {
+  ENV_FETCH_TIMEOUT,
+  ENV_PLAN,
+  INIT_CONTAINER_NAME,
+  PULL_SECRETS_MOUNT_PATH,
+  PULL_SECRETS_VOLUME_NAME,
+  VOLUME_NAME,
+} from './annotations.js';
+import type { NormalizedOptions } from './options.js';
+import { isRecord, optionalArray, optionalRecord, own, type JsonObject } from './pod.js';
+import { formatMebibytes } from './quantity.js';
+
+/** The init container's command (DESIGN.md): the camel-oci CLI's fetch verb, writing under the volume. */
+export const FETCH_COMMAND: readonly string[] = ['camel-oci', 'fetch', '--root', VOLUME_MOUNT_PATH];
+
+/**
+ * UID the init container runs as when the integration container's own UID is not known: 65532 is
+ * the conventional "nonroot" user of distroless images. When the integration runs as a known
+ * non-root UID (Camel K sets 1000 on the pod), the fetcher uses that one, so the files it writes
+ * belong to their reader and platforms that assign UIDs per namespace see no foreign UID.
+ */
+export const FETCHER_DEFAULT_UID = 65532;
+
+/**
+ * emptyDir size headroom over the planned (compressed) layer bytes: jars barely compress, but
+ * kamelet YAML gunzips to several times its size. A ceiling enforced by eviction, not a reservation.
+ */
+export const VOLUME_SIZE_HEADROOM = 4;
+
+/** Pull secrets projected into the fetcher; more is a mistake, and each is a separate Secret read by the kubelet. */
+export const MAX_PULL_SECRETS = 32;
+
+/**
+ * Files 0444 (read-only for everyone in the container): the fetcher may run under a UID that is
+ * not the kubelet's default owner, and the mount is read-only anyway.
+ */
+export const PULL_SECRETS_FILE_MODE = 0o444;
+
+/** The secret keys projected for each pull secret: `kubernetes.io/dockerconfigjson` and legacy `kubernetes.io/dockercfg`. */
+export const PULL_SECRET_KEYS: readonly string[] = ['.dockerconfigjson', '.dockercfg'];
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The emptyDir size limit: the configured floor, raised to {@link VOLUME_SIZE_HEADROOM}× the planned bytes. */
+export function volumeSizeLimit(plan: FetchPlan, options: Pick<NormalizedOptions, 'volumeSizeLimit' | 'volumeSizeLimitBytes'>): string {
+  let bytes = 0;
+  for (const a of plan.artifacts) for (const l of a.layers) bytes += l.size;
+  const needed = bytes * VOLUME_SIZE_HEADROOM;
+  return needed > options.volumeSizeLimitBytes ? formatMebibytes(needed) : options.volumeSizeLimit;
+}
+
+/** The shared emptyDir volume. */
+export function sharedVolume(sizeLimit: string): JsonObject {
+  return { name: VOLUME_NAME, emptyDir: { sizeLimit } };
+}
+
+/**
+ * The pull secret names to project: the pod's `imagePullSecrets` (at admission they already include
+ * the service account's, added by the ServiceAccount admission plugin), valid names only,
+ * deduplicated (a projected volume rejects two sources writing the same path), at most
+ * {@link MAX_PULL_SECRETS}. Problems go to `warnings`.
+ */
+export function pullSecretNames(spec: JsonObject, warnings: string[]): string[] {
+  const list = optionalArray(spec, 'imagePullSecrets', 'spec.imagePullSecrets') ?? [];
+  const names: string[] = [];
+  for (const ref of list) {
+    const name = isRecord(ref) ? own(ref, 'name') : undefined;
+    if (typeof name !== 'string' || name.length === 0 || name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
+      warnings.push(`imagePullSecrets entry ${JSON.stringify(name ?? null)} is not a Secret name; not given to ${INIT_CONTAINER_NAME}`);
+      continue;
+    }
+    if (names.includes(name)) continue;
+    if (names.length === MAX_PULL_SECRETS) {
+      warnings.push(`more than ${MAX_PULL_SECRETS} imagePullSecrets; ${INIT_CONTAINER_NAME} gets the first ${MAX_PULL_SECRETS}`);
+      break;
+    }
+    names.push(name);
+  }
+  return names;
+}
+
+/**
+ * The projected volume of pull secrets: secret `S` appears as `S/.dockerconfigjson` or
+ * `S/.dockercfg`. Both keys are listed with `optional: true`: the kubelet skips a listed key the
+ * Secret lacks when the source is optional (and a missing Secret), so either type of pull secret
+ * works and a deleted one does not block the pod; the fetcher simply finds fewer credentials.
+ */
+export function pullSecretsVolume(names: readonly string[]): JsonObject {
+  return {
+    name: PULL_SECRETS_VOLUME_NAME,
+    projected: {
+      defaultMode: PULL_SECRETS_FILE_MODE,
+      sources: names.map((name) => ({
+        secret: { name, optional: true, items: PULL_SECRET_KEYS.map((key) => ({ key, path: `${name}/${key}` })) },
+      })),
+    },
+  };
+}
+
+/** The integration container's effective UID when it is a known non-root one, else undefined. */
+export function integrationUid(spec: JsonObject, container: JsonObject): number | undefined {
+  const fromContainer = optionalRecord(container, 'securityContext', 'securityContext');
+  const fromPod = optionalRecord(spec, 'securityContext', 'spec.securityContext');
+  const uid = (fromContainer === undefined ? undefined : own(fromContainer, 'runAsUser')) ?? (fromPod === undefined ? undefined : own(fromPod, 'runAsUser'));
+  return typeof uid === 'number' && Number.isSafeInteger(uid) && uid > 0 ? uid : undefined;
+}
+
+/**
+ * The init container. Its securityContext passes the "restricted" Pod Security level on its own,
+ * whatever the pod sets: non-root with an explicit non-zero UID, no privilege escalation, all
+ * capabilities dropped, RuntimeDefault seccomp; plus a read-only root filesystem (the fetcher
+ * writes only under the volume).
+ */
+export function initContainer(planText: string, options: NormalizedOptions, runAsUser: number, withPullSecrets: boolean): JsonObject {
+  const env: JsonObject[] = [{ name: ENV_PLAN, value: planText }];
+  if (options.fetchTimeoutSeconds !== undefined) env.push({ name: ENV_FETCH_TIMEOUT, value: String(options.fetchTimeoutSeconds) });
+  const volumeMounts: JsonObject[] = [{ name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH }];
+  if (withPullSecrets) volumeMounts.push({ name: PULL_SECRETS_VOLUME_NAME, mountPath: PULL_SECRETS_MOUNT_PATH, readOnly: true });
+  return {
+    name: INIT_CONTAINER_NAME,
+    image: options.fetcherImage,
+    ...(options.imagePullPolicy !== undefined ? { imagePullPolicy: options.imagePullPolicy } : {}),
+    command: [...FETCH_COMMAND],
+    env,
+    resources: {
+      requests: { ...options.resources.requests },
+      limits: { ...options.resources.limits },
+    },
+    volumeMounts,
+    // The fetcher's last error lands in the pod status, where `kubectl describe` shows it.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * Options of the patch builder, their defaults, and their validation. Pure.
+ */
+import { InjectError } from '../errors.js';
+import { parseQuantity } from './quantity.js';
+
+/** CPU and memory quantities. */
+export interface ResourceQuantities {
+  readonly cpu?: string;
+  readonly memory?: string;
+}
+
+/** Requests and limits of the init container. */
+export interface FetcherResources {
+  readonly requests?: ResourceQuantities;
+  readonly limits?: ResourceQuantities;
+}
+
+/** How to build the injection (from `camel-oci serve` / `inject` flags). */
+export interface InjectOptions {
+  /** Image of the init container (the camel-oci image, ideally pinned by digest). */
+  readonly fetcherImage: string;
+  /** Floor of the emptyDir `sizeLimit` (default {@link DEFAULT_VOLUME_SIZE_LIMIT}); raised for large layers. */
+  readonly volumeSizeLimit?: string;
+  /** Overrides of {@link DEFAULT_FETCHER_RESOURCES}, field by field. */
+  readonly fetcherResources?: FetcherResources;
+  /** Whole-fetch timeout handed to the init container (env `CAMEL_OCI_TIMEOUT`); unset: the fetcher's default. */
+  readonly fetchTimeoutSeconds?: number;
+  /** `imagePullPolicy` of the init container; unset: Kubernetes' default for the image reference. */
+  readonly imagePullPolicy?: string;
+}
+
+/**
+ * Default floor of the emptyDir `sizeLimit`. The limit is a ceiling the kubelet enforces by
+ * eviction, not a reservation, so a generous value costs nothing and covers typical dependency sets.
+ */
+export const DEFAULT_VOLUME_SIZE_LIMIT = '512Mi';
+
+/**
+ * Default init container resources. Requests are small so the pod's effective request (the max of
+ * init containers and the sum of app containers) does not grow; limits allow parallel streaming
+ * (download, sha256, gunzip) at full speed while keeping a runaway fetcher from hurting the node.
+ * Both are set so namespaces whose LimitRange or ResourceQuota requires them admit the pod.
+ */
+export const DEFAULT_FETCHER_RESOURCES = {
+  requests: { cpu: '100m', memory: '64Mi' },
+  limits: { cpu: '1', memory: '256Mi' },
+} as const;
+
+/** Shortest accepted fetch timeout, in seconds. */
+export const MIN_FETCH_TIMEOUT_SECONDS = 1;
+/** Longest accepted fetch timeout: an hour (Camel K's own deadlines are 60 s; longer is a typo). */
+export const MAX_FETCH_TIMEOUT_SECONDS = 3600;
+
+/** Accepted image reference length (Kubernetes does not bound it, registries do at about this). */
+const MAX_IMAGE_CHARS = 1024;
+
+const PULL_POLICIES = new Set(['Always', 'IfNotPresent', 'Never']);
+
+/** Options with defaults filled in and every value checked. */
+export interface NormalizedOptions {
+  readonly fetcherImage: string;
+  readonly volumeSizeLimit: string;
+  readonly volumeSizeLimitBytes: number;
+  readonly resources: { readonly requests: Required<ResourceQuantities>; readonly limits: Required<ResourceQuantities> };
+  readonly fetchTimeoutSeconds?: number;
+  readonly imagePullPolicy?: string;
+}
+
+function invalid(message: string): InjectError {
+  return new InjectError('CONFIG_INVALID', `invalid injection options: ${message}`);
+}
+
+function quantity(text: unknown, what: string): string {
+  if (typeof text !== 'string' || parseQuantity(text) === undefined) {
+    throw invalid(`${what} ${JSON.stringify(text)} is not a Kubernetes quantity (for example 100m, 1, 64Mi)`);
+  }
+  return text;
+}
+
+/** Fills in defaults and validates. Throws InjectError CONFIG_INVALID naming the bad option. */
+export function normalizeInjectOptions(options: InjectOptions): NormalizedOptions {
+  const image = options.fetcherImage;
+  if (typeof image !== 'string' || image.length === 0 || image.length > MAX_IMAGE_CHARS || /\s/.test(image)) {
+    throw invalid(`fetcher image ${JSON.stringify(image)} is not an image reference`);
+  }
+  const volumeSizeLimit = quantity(options.volumeSizeLimit ?? DEFAULT_VOLUME_SIZE_LIMIT, 'volume size limit');
+  const r = options.fetcherResources ?? {};
+  const requests = {
+    cpu: quantity(r.requests?.cpu ?? DEFAULT_FETCHER_RESOURCES.requests.cpu, 'fetcher CPU request'),
+    memory: quantity(r.requests?.memory ?? DEFAULT_FETCHER_RESOURCES.requests.memory, 'fetcher memory request'),
+  };
+  const limits = {
+    cpu: quantity(r.limits?.cpu ?? DEFAULT_FETCHER_RESOURCES.limits.cpu, 'fetcher CPU limit'),
+    memory: quantity(r.limits?.memory ?? DEFAULT_FETCHER_RESOURCES.limits.memory, 'fetcher memory limit'),
+  };
+  for (const k of ['cpu', 'memory'] as const) {
+    // The apiserver rejects a request above its limit; say so here, with the option's name.
+    if ((parseQuantity(requests[k]) as number) > (parseQuantity(limits[k]) as number)) {
+      throw invalid(`fetcher ${k} request ${requests[k]} is above its limit ${limits[k]}`);
+    }
+  }
+  const timeout = options.fetchTimeoutSeconds;
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < MIN_FETCH_TIMEOUT_SECONDS || timeout > MAX_FETCH_TIMEOUT_SECONDS)) {
+    throw invalid(`fetch timeout ${timeout} must be a whole number of seconds from ${MIN_FETCH_TIMEOUT_SECONDS} to ${MAX_FETCH_TIMEOUT_SECONDS}`);
+  }
+  const policy = options.imagePullPolicy;
+  if (policy !== undefined && !PULL_POLICIES.has(policy)) {
+    throw invalid(`image pull policy ${JSON.stringify(policy)} must be Always, IfNotPresent or Never`);
+  }
+  return {
+    fetcherImage: image,
+    volumeSizeLimit,
+    volumeSizeLimitBytes: parseQuantity(volumeSizeLimit) as number,
+    resources: { requests, limits },
+    ...(timeout !== undefined ? { fetchTimeoutSeconds: timeout } : {}),
+    ...(policy !== undefined ? { imagePullPolicy: policy } : {}),
+  };
+}

@@ -1,0 +1,270 @@
+/**
+ * The patch builder: a pod (or pod template) plus resolved artifacts in, RFC 6902 operations out.
+ * Pure. Operations are emitted one by one against what the pod holds (`add` of a whole list when
+ * it is absent, else of one element), never by cloning and diffing the pod, so the work is linear
+ * in the pod's size and the patch is as small as the change.
+ */
+import { InjectError, isCamelOciError } from '../errors.js';
+import { pinnedReference, type ResolvedArtifact } from '../oci/artifact.js';
+import {
+  buildPlan,
+  MAX_PLAN_ARTIFACTS,
+  MAX_PLAN_BYTES,
+  MAX_PLAN_LAYERS,
+  parsePlan,
+  planClasspath,
+  VOLUME_MOUNT_PATH,
+  type FetchPlan,
+} from '../plan.js';
+import {
+  ANNOTATION_RESOLVED,
+  ENV_CLASSPATH,
+  INIT_CONTAINER_NAME,
+  PULL_SECRETS_VOLUME_NAME,
+  VOLUME_NAME,
+} from './annotations.js';
+import { appendClasspath, CLASSPATH_INLINE_PREFIX, CLASSPATH_SEPARATOR, findClasspathArgument } from './classpath.js';
+import { selectIntegrationContainer } from './container.js';
+import { FETCHER_DEFAULT_UID, initContainer, integrationUid, pullSecretNames, pullSecretsVolume, sharedVolume, volumeSizeLimit } from './fetcher.js';
+import { normalizeInjectOptions, type InjectOptions } from './options.js';
+import { injectedMarker, isRecord, optionalArray, own, readPod, type ContainerView, type JsonObject, type PodView } from './pod.js';
+import { resolutionWarnings, resolvedAnnotationValue } from './resolved.js';
+
+export { DEFAULT_VOLUME_SIZE_LIMIT, DEFAULT_FETCHER_RESOURCES } from './options.js';
+export type { InjectOptions, FetcherResources, ResourceQuantities } from './options.js';
+
+/** One RFC 6902 operation, restricted to those the builder and the applier use. */
+export type JsonPatchOp = { op: 'add' | 'replace' | 'remove' | 'test'; path: string; value?: unknown };
+
+/** What injection produces. */
+export interface InjectionResult {
+  /** The JSON Patch; empty when the pod already carries the injection. */
+  readonly ops: JsonPatchOp[];
+  /** The fetch plan handed to the init container. */
+  readonly plan: FetchPlan;
+  /** Value of the resolved annotation (also what the webhook puts in `auditAnnotations`). */
+  readonly resolvedAnnotation: string;
+  /** Classpath entries of the plan, in order. */
+  readonly classpath: string[];
+  /** Name of the integration container. */
+  readonly container: string;
+  /** Things the person who created the pod should know (AdmissionResponse `warnings`). */
+  readonly warnings: string[];
+}
+
+/**
+ * Bound on annotations per pod, as the apiserver counts them (sum of key and value bytes,
+ * `TotalAnnotationSizeLimitB`). Exceeding it makes the apiserver reject the patched pod with a
+ * message that does not say why; we say it first.
+ */
+export const MAX_TOTAL_ANNOTATION_BYTES = 256 * 1024;
+/** The apiserver may truncate warnings longer than this (admission webhook docs). */
+export const MAX_WARNING_CHARS = 256;
+/** Warnings returned at most; the apiserver drops warnings past 4 KiB in total. */
+export const MAX_WARNINGS = 12;
+
+/** Escapes one JSON Pointer reference token (RFC 6901 §3: `~` → `~0`, then `/` → `~1`). The one place this is done. */
+export function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+function pointer(basePath: string, ...segments: readonly (string | number)[]): string {
+  return basePath + segments.map((s) => `/${escapePointer(String(s))}`).join('');
+}
+
+function collision(message: string, name: string): InjectError {
+  return new InjectError(
+    'NAME_COLLISION',
+    `cannot inject container dependencies: ${message}; rename it, or opt the pod out with annotation camel.apache.org/oci-injection: disabled`,
+    { context: { name } },
+  );
+}
+
+/**
+ * Builds the JSON Patch that injects `artifacts` into `pod`, plus the plan, the resolved
+ * annotation and warnings. `basePath` prefixes every path: '' for a Pod, '/spec/template' for a
+ * Deployment's template (see workloads.ts). A pod already injected yields no operations.
+ *
+ * Throws InjectError: UNSUPPORTED (not a pod, no containers), NAME_COLLISION (the pod uses a name
+ * camel-oci needs), NO_USABLE_LAYERS, SIZE_EXCEEDED (plan or annotations too large), CONFIG_INVALID
+ * (options), or the fetch plan validator's code.
+ */
+export function buildInjection(pod: unknown, artifacts: readonly ResolvedArtifact[], options: InjectOptions, basePath = ''): InjectionResult {
+  if (basePath !== '' && !basePath.startsWith('/')) {
+    throw new InjectError('CONFIG_INVALID', `invalid base path ${JSON.stringify(basePath)}: a JSON Pointer is empty or starts with "/"`);
+  }
+  const opts = normalizeInjectOptions(options);
+  const view = readPod(pod);
+  const plan = fetchPlan(artifacts);
+  const planText = JSON.stringify(plan);
+  const classpath = planClasspath(plan);
+  const resolvedAnnotation = resolvedAnnotationValue(artifacts);
+  const warnings = resolutionWarnings(artifacts);
+  const choice = selectIntegrationContainer(view.containers, view.annotations);
+  const integration = view.containers[choice.index] as ContainerView;
+  const result = (ops: JsonPatchOp[]): InjectionResult => ({
+    ops,
+    plan,
+    resolvedAnnotation,
+    classpath,
+    container: choice.name,
+    warnings: boundWarnings(warnings),
+  });
+
+  if (injectedMarker(pod) !== undefined) {
+    warnings.push('pod already carries the camel-oci injection; not patched again');
+    return result([]);
+  }
+
+  const pullSecrets = pullSecretNames(view.spec, warnings);
+  checkCollisions(view, integration, pullSecrets.length > 0);
+  checkAnnotationBudget(view.annotations, resolvedAnnotation);
+
+  const ops: JsonPatchOp[] = [];
+
+  // Volumes: order in the list does not matter, append.
+  const volumes = [sharedVolume(volumeSizeLimit(plan, opts))];
+  if (pullSecrets.length > 0) volumes.push(pullSecretsVolume(pullSecrets));
+  appendAll(ops, pointer(basePath, 'spec', 'volumes'), view.volumes !== undefined, volumes);
+
+  // The init container goes first: before agents-download and friends, and before any sidecar
+  // (a native sidecar started earlier could intercept the fetcher's traffic).
+  const init = initContainer(planText, opts, integrationUid(view.spec, integration.raw) ?? FETCHER_DEFAULT_UID, pullSecrets.length > 0);
+  if (view.initContainers === undefined) ops.push({ op: 'add', path: pointer(basePath, 'spec', 'initContainers'), value: [init] });
+  else ops.push({ op: 'add', path: pointer(basePath, 'spec', 'initContainers', 0), value: init });
+
+  // The integration container: the volume read-only, and the classpath.
+  const containerPath = pointer(basePath, 'spec', 'containers', choice.index);
+  const mounts = optionalArray(integration.raw, 'volumeMounts', `spec.containers[${choice.index}].volumeMounts`);
+  appendAll(ops, `${containerPath}/volumeMounts`, mounts !== undefined, [{ name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH, readOnly: true }]);
+  classpathOps(ops, containerPath, integration, choice.index, classpath, warnings);
+
+  // The resolved annotation.
+  if (view.metadata === undefined) {
+    ops.push({ op: 'add', path: pointer(basePath, 'metadata'), value: { annotations: { [ANNOTATION_RESOLVED]: resolvedAnnotation } } });
+  } else if (view.annotations === undefined) {
+    ops.push({ op: 'add', path: pointer(basePath, 'metadata', 'annotations'), value: { [ANNOTATION_RESOLVED]: resolvedAnnotation } });
+  } else {
+    ops.push({ op: 'add', path: pointer(basePath, 'metadata', 'annotations', ANNOTATION_RESOLVED), value: resolvedAnnotation });
+  }
+
+  return result(ops);
+}
+
+/** `add` of the whole list when absent, else one `add …/-` per element. */
+function appendAll(ops: JsonPatchOp[], listPath: string, exists: boolean, values: readonly unknown[]): void {
+  if (!exists) {
+    ops.push({ op: 'add', path: listPath, value: [...values] });
+    return;
+  }
+  for (const value of values) ops.push({ op: 'add', path: `${listPath}/-`, value });
+}
+
+/** The plan for the artifacts, checked against the same rules the fetcher will apply to it. */
+function fetchPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
+  if (artifacts.length === 0) throw new InjectError('NO_USABLE_LAYERS', 'cannot inject container dependencies: no artifact was resolved');
+  for (const a of artifacts) {
+    if (a.layers.length === 0) {
+      const why = a.ignored.length > 0 ? ` (${a.ignored.length} layer(s) ignored, first: ${a.ignored[0]?.reason})` : '';
+      throw new InjectError(
+        'NO_USABLE_LAYERS',
+        `${a.reference} (${pinnedReference(a)}) has no layer camel-oci can use${why}: annotate its layers with camel.apache.org.dependency or camel.apache.org.kamelets.repository (camel-oci push does), or push jars with an org.opencontainers.image.title ending in .jar`,
+        { context: { reference: a.reference } },
+      );
+    }
+  }
+  const built = buildPlan(artifacts);
+  // A reference whose layers were all planned by an earlier one (the same artifact by tag and by
+  // digest) adds nothing to fetch; the fetcher's plan format wants no empty artifact.
+  const plan: FetchPlan = { version: built.version, artifacts: built.artifacts.filter((a) => a.layers.length > 0) };
+  const layers = plan.artifacts.reduce((n, a) => n + a.layers.length, 0);
+  if (plan.artifacts.length > MAX_PLAN_ARTIFACTS || layers > MAX_PLAN_LAYERS) {
+    throw new InjectError(
+      'SIZE_EXCEEDED',
+      `cannot inject container dependencies: ${plan.artifacts.length} artifacts with ${layers} layers is more than one pod may fetch (at most ${MAX_PLAN_ARTIFACTS} artifacts, ${MAX_PLAN_LAYERS} layers): package them into fewer artifacts`,
+    );
+  }
+  const text = JSON.stringify(plan);
+  if (Buffer.byteLength(text, 'utf8') > MAX_PLAN_BYTES) {
+    throw new InjectError('SIZE_EXCEEDED', `cannot inject container dependencies: the fetch plan is larger than ${MAX_PLAN_BYTES} bytes: ask for fewer references`);
+  }
+  try {
+    parsePlan(text);
+  } catch (err) {
+    // Better to deny the pod now than to admit one whose init container will refuse its plan.
+    throw new InjectError(isCamelOciError(err) ? err.code : 'PLAN_INVALID', `cannot inject container dependencies: ${(err as Error).message}`, { cause: err });
+  }
+  return plan;
+}
+
+function checkCollisions(view: PodView, integration: ContainerView, addsPullSecrets: boolean): void {
+  const reserved = addsPullSecrets ? [VOLUME_NAME, PULL_SECRETS_VOLUME_NAME] : [VOLUME_NAME];
+  for (const v of view.volumes ?? []) {
+    const name = own(v, 'name');
+    if (typeof name === 'string' && reserved.includes(name)) throw collision(`the pod already has a volume named "${name}"`, name);
+  }
+  const ephemeral = optionalArray(view.spec, 'ephemeralContainers', 'spec.ephemeralContainers') ?? [];
+  for (const c of [...view.containers.map((c) => c.raw), ...ephemeral]) {
+    if (isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME) throw collision(`the pod already has a container named "${INIT_CONTAINER_NAME}"`, INIT_CONTAINER_NAME);
+  }
+  for (const m of optionalArray(integration.raw, 'volumeMounts', 'volumeMounts') ?? []) {
+    if (isRecord(m) && own(m, 'mountPath') === VOLUME_MOUNT_PATH) {
+      throw collision(`container "${integration.name}" already mounts something at ${VOLUME_MOUNT_PATH}`, VOLUME_MOUNT_PATH);
+    }
+  }
+}
+
+function checkAnnotationBudget(annotations: JsonObject | undefined, resolved: string): void {
+  let total = Buffer.byteLength(ANNOTATION_RESOLVED) + Buffer.byteLength(resolved);
+  for (const [k, v] of Object.entries(annotations ?? {})) total += Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 0);
+  if (total > MAX_TOTAL_ANNOTATION_BYTES) {
+    throw new InjectError(
+      'SIZE_EXCEEDED',
+      `cannot inject container dependencies: with ${ANNOTATION_RESOLVED} the pod's annotations would take ${total} bytes, more than the ${MAX_TOTAL_ANNOTATION_BYTES} Kubernetes allows: ask for fewer references or remove large annotations`,
+    );
+  }
+}
+
+/** Appends the classpath in place after `-cp`, else sets env CAMEL_OCI_CLASSPATH. */
+function classpathOps(ops: JsonPatchOp[], containerPath: string, container: ContainerView, index: number, entries: readonly string[], warnings: string[]): void {
+  const arg = findClasspathArgument(container.raw);
+  if (arg !== undefined) {
+    const value = appendClasspath(arg.value, entries);
+    if (value !== arg.value) {
+      ops.push({ op: 'replace', path: `${containerPath}/${arg.field}/${arg.index}`, value: arg.inline ? CLASSPATH_INLINE_PREFIX + value : value });
+    }
+    if (arg.jar) {
+      warnings.push(`container "${container.name}" runs java -jar, which ignores -cp: the dependencies are mounted at ${VOLUME_MOUNT_PATH} but the JVM may not load them`);
+    }
+    return;
+  }
+  warnings.push(
+    `container "${container.name}" has no -cp argument: the dependencies are mounted at ${VOLUME_MOUNT_PATH} and listed in env ${ENV_CLASSPATH}, which its start command must use`,
+  );
+  const env = optionalArray(container.raw, 'env', `spec.containers[${index}].env`);
+  const entry = { name: ENV_CLASSPATH, value: entries.join(CLASSPATH_SEPARATOR) };
+  if (env === undefined) {
+    ops.push({ op: 'add', path: `${containerPath}/env`, value: [entry] });
+    return;
+  }
+  const at = env.findIndex((e) => isRecord(e) && own(e, 'name') === ENV_CLASSPATH);
+  if (at < 0) {
+    ops.push({ op: 'add', path: `${containerPath}/env/-`, value: entry });
+    return;
+  }
+  const existing = env[at] as JsonObject;
+  const current = own(existing, 'value');
+  if (typeof current === 'string' && own(existing, 'valueFrom') === undefined) {
+    const value = appendClasspath(current, entries);
+    if (value !== current) ops.push({ op: 'replace', path: `${containerPath}/env/${at}/value`, value });
+  } else {
+    warnings.push(`env ${ENV_CLASSPATH} of container "${container.name}" was not a plain value; replaced`);
+    ops.push({ op: 'replace', path: `${containerPath}/env/${at}`, value: entry });
+  }
+}
+
+function boundWarnings(warnings: readonly string[]): string[] {
+  const out = warnings.slice(0, MAX_WARNINGS).map((w) => (w.length > MAX_WARNING_CHARS ? `${w.slice(0, MAX_WARNING_CHARS - 1)}…` : w));
+  if (warnings.length > MAX_WARNINGS) out[MAX_WARNINGS - 1] = `${warnings.length - MAX_WARNINGS + 1} more warnings not shown`;
+  return out;
+}

@@ -1,0 +1,122 @@
+/**
+ * Typed, read-only views of the untyped objects admission hands us (a Pod, or a workload's pod
+ * template). Every shape problem becomes an InjectError saying which field is wrong; nothing here
+ * copies or mutates the pod.
+ */
+import { InjectError } from '../errors.js';
+import { ANNOTATION_RESOLVED, INIT_CONTAINER_NAME } from './annotations.js';
+
+/** A JSON object. */
+export type JsonObject = Record<string, unknown>;
+
+/** True for a plain JSON object (not null, not an array). */
+export function isRecord(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** An own property of `o` (never one inherited from Object.prototype, whatever the key). */
+export function own(o: JsonObject, key: string): unknown {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
+function malformed(where: string, what: string): InjectError {
+  return new InjectError('UNSUPPORTED', `cannot inject into this pod: ${where} ${what}`, { context: { field: where } });
+}
+
+/** The array at `o[key]`; undefined when absent or null; an error when it is anything else. */
+export function optionalArray(o: JsonObject, key: string, where: string): readonly unknown[] | undefined {
+  const v = own(o, key);
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) throw malformed(where, 'is not an array');
+  return v;
+}
+
+/** The object at `o[key]`; undefined when absent or null; an error when it is anything else. */
+export function optionalRecord(o: JsonObject, key: string, where: string): JsonObject | undefined {
+  const v = own(o, key);
+  if (v === undefined || v === null) return undefined;
+  if (!isRecord(v)) throw malformed(where, 'is not an object');
+  return v;
+}
+
+/** A container as far as injection cares: its name and the raw object. */
+export interface ContainerView {
+  readonly name: string;
+  readonly raw: JsonObject;
+}
+
+/** The parts of a pod (or pod template) injection reads. */
+export interface PodView {
+  readonly metadata: JsonObject | undefined;
+  readonly annotations: JsonObject | undefined;
+  readonly spec: JsonObject;
+  readonly containers: readonly ContainerView[];
+  readonly initContainers: readonly ContainerView[] | undefined;
+  readonly volumes: readonly JsonObject[] | undefined;
+}
+
+function containerList(spec: JsonObject, key: string): ContainerView[] | undefined {
+  const list = optionalArray(spec, key, `spec.${key}`);
+  if (list === undefined) return undefined;
+  return list.map((c, i) => {
+    if (!isRecord(c)) throw malformed(`spec.${key}[${i}]`, 'is not an object');
+    const name = own(c, 'name');
+    if (typeof name !== 'string' || name.length === 0) throw malformed(`spec.${key}[${i}].name`, 'is missing');
+    return { name, raw: c };
+  });
+}
+
+/** The metadata and annotations of a pod, tolerating their absence. Throws when `pod` is not an object. */
+export function readMetadata(pod: unknown): { metadata: JsonObject | undefined; annotations: JsonObject | undefined } {
+  if (!isRecord(pod)) throw new InjectError('UNSUPPORTED', 'cannot inject: the admitted object is not a Pod (not a JSON object)');
+  const metadata = optionalRecord(pod, 'metadata', 'metadata');
+  const annotations = metadata === undefined ? undefined : optionalRecord(metadata, 'annotations', 'metadata.annotations');
+  return { metadata, annotations };
+}
+
+/** Reads a pod or pod template; throws InjectError UNSUPPORTED when it has no spec or no containers. */
+export function readPod(pod: unknown): PodView {
+  const { metadata, annotations } = readMetadata(pod);
+  const spec = optionalRecord(pod as JsonObject, 'spec', 'spec');
+  if (spec === undefined) throw malformed('spec', 'is missing');
+  const containers = containerList(spec, 'containers');
+  if (containers === undefined || containers.length === 0) throw malformed('spec.containers', 'is empty: there is no container to put the dependencies in');
+  const initContainers = containerList(spec, 'initContainers');
+  const volumeList = optionalArray(spec, 'volumes', 'spec.volumes');
+  const volumes = volumeList?.map((v, i) => {
+    if (!isRecord(v)) throw malformed(`spec.volumes[${i}]`, 'is not an object');
+    return v;
+  });
+  return { metadata, annotations, spec, containers, initContainers, volumes };
+}
+
+/** A string annotation value, or undefined when absent or not a string. */
+export function annotation(annotations: JsonObject | undefined, key: string): string | undefined {
+  if (annotations === undefined) return undefined;
+  const v = own(annotations, key);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * Which marker says a pod already carries the injection, or undefined. Either is enough: the init
+ * container (an earlier invocation patched the pod, or `camel-oci inject` ran on its template) or the
+ * resolved annotation (reinvocation after another webhook rewrote the init containers).
+ */
+export function injectedMarker(pod: unknown): 'annotation' | 'init-container' | undefined {
+  if (!isRecord(pod)) return undefined;
+  const metadata = own(pod, 'metadata');
+  if (isRecord(metadata)) {
+    const annotations = own(metadata, 'annotations');
+    if (isRecord(annotations) && own(annotations, ANNOTATION_RESOLVED) !== undefined) {
+      return 'annotation';
+    }
+  }
+  const spec = own(pod, 'spec');
+  if (isRecord(spec)) {
+    const init = own(spec, 'initContainers');
+    if (Array.isArray(init) && init.some((c) => isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME)) {
+      return 'init-container';
+    }
+  }
+  return undefined;
+}
