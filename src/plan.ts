@@ -108,7 +108,10 @@ export function buildPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
           target: layerTarget(l.kind, l.digest),
           ...(l.format === 'raw' && l.fileName !== undefined ? { fileName: l.fileName } : {}),
         })),
-    })),
+    }))
+      // An artifact whose layers were all planned by an earlier one (the same artifact by tag and
+      // by digest) has nothing left to fetch; parsePlan refuses empty artifacts.
+      .filter((a) => a.layers.length > 0),
   };
 }
 

@@ -1,0 +1,96 @@
+/** `camel-oci resolve REF...`: resolve references and print pins and selected layers. */
+import { asCamelOciError, CamelOciError } from '../errors.js';
+import { pinnedReference } from '../oci/artifact.js';
+import type { ResolvedArtifact } from '../oci/artifact.js';
+import { parseDuration, RESOLVER_FLAGS } from '../config.js';
+import type { FlagTable, ParsedFlags } from '../config.js';
+import { createResolver } from '../resolve/setup.js';
+import type { ResolverSettings } from '../resolve/setup.js';
+import type { CommandIO } from './io.js';
+
+/** Flags of `resolve`. */
+export const RESOLVE_FLAGS: FlagTable = {
+  ...RESOLVER_FLAGS,
+  json: { type: 'boolean', description: 'print JSON (an array with one object per reference, in order)' },
+  timeout: { type: 'string', default: '30s', description: 'overall deadline' },
+};
+
+/** Resolver settings from parsed flags (shared by resolve, serve and inject). */
+export function resolverSettings(flags: ParsedFlags): ResolverSettings {
+  const v = flags.values;
+  return {
+    registryConfigs: v['registry-config'] as string[],
+    insecureRegistries: v['insecure-registry'] as string[],
+    allowRegistries: v['allow-registry'] as string[],
+    caFiles: v['ca-file'] as string[],
+    platform: v.platform as string,
+    tagTtlMs: parseDuration(v['tag-ttl'] as string, 'tag-ttl'),
+    staleGraceMs: parseDuration(v['stale-grace'] as string, 'stale-grace'),
+  };
+}
+
+/** The JSON shape of one resolved reference. */
+export function artifactJson(a: ResolvedArtifact): Record<string, unknown> {
+  return {
+    reference: a.reference,
+    pinned: pinnedReference(a),
+    digest: a.digest,
+    mediaType: a.mediaType,
+    registry: a.registry,
+    repository: a.repository,
+    ...(a.indexDigest ? { index: a.indexDigest } : {}),
+    ...(a.platform ? { platform: a.platform } : {}),
+    ...(a.stale ? { stale: true } : {}),
+    layers: a.layers.map((l) => ({
+      digest: l.digest,
+      size: l.size,
+      mediaType: l.mediaType,
+      kind: l.kind,
+      format: l.format,
+      name: l.name,
+      ...(l.fileName ? { fileName: l.fileName } : {}),
+    })),
+    ignored: a.ignored.map((l) => ({ digest: l.digest, mediaType: l.mediaType, reason: l.reason })),
+  };
+}
+
+function human(a: ResolvedArtifact): string {
+  const lines = [`container:${a.reference}`, `  pinned     ${pinnedReference(a)}`, `  mediaType  ${a.mediaType}`];
+  if (a.indexDigest) lines.push(`  index      ${a.indexDigest} (platform ${a.platform ?? '?'})`);
+  if (a.stale) lines.push('  stale      registry failed; using the digest resolved earlier');
+  for (const l of a.layers) {
+    lines.push(`  layer      ${l.digest}  ${l.size} B  ${l.mediaType}  ${l.kind}  ${l.name}${l.fileName ? ` -> ${l.fileName}` : ''}`);
+  }
+  for (const l of a.ignored) lines.push(`  ignored    ${l.digest}  ${l.mediaType}  (${l.reason})`);
+  return lines.join('\n');
+}
+
+/** Runs `resolve`; returns the exit code. */
+export async function runResolve(flags: ParsedFlags, io: CommandIO): Promise<number> {
+  const refs = flags.positionals;
+  if (refs.length === 0) throw new CamelOciError('CONFIG_INVALID', 'camel-oci resolve: give at least one reference, e.g. camel-oci resolve container:docker.io/acme/deps:1.0');
+  const timeoutMs = parseDuration(flags.values.timeout as string, 'timeout');
+  const { resolver, context } = await createResolver(resolverSettings(flags));
+  const signal = AbortSignal.timeout(timeoutMs);
+  try {
+    const results = await Promise.allSettled(refs.map((r) => resolver.resolve(r, { signal })));
+    let failed = 0;
+    const json: unknown[] = [];
+    for (const [i, r] of results.entries()) {
+      const written = refs[i]!.replace(/^container:/, '');
+      if (r.status === 'fulfilled') {
+        json.push(artifactJson(r.value));
+        if (!flags.values.json) io.stdout(human(r.value));
+      } else {
+        failed++;
+        const err = asCamelOciError(r.reason);
+        json.push({ reference: written, error: { code: err.code, message: err.message } });
+        io.stderr(`camel-oci: ${err.code}: ${err.message.startsWith('container:') ? '' : `container:${written}: `}${err.message}`);
+      }
+    }
+    if (flags.values.json) io.stdout(JSON.stringify(json, null, 2));
+    return failed === 0 ? 0 : 1;
+  } finally {
+    await context.agent.close();
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The registry client: image-level verbs (`manifest`, `blob`) over the composed transport.
+ * Knows nothing of Kubernetes, policy or caches: those are the resolver's.
+ */
+import { createHash } from 'node:crypto';
+import type { Dispatcher } from 'undici';
+import { OciError } from '../errors.js';
+import { Authenticator } from './auth.js';
+import type { AuthRequest } from './auth.js';
+import type { Credential } from './docker-config.js';
+import { MANIFEST_ACCEPT } from './media-types.js';
+import { withRedirects } from './redirect.js';
+import type { UrlCheck } from './redirect.js';
+import { responseError } from './response-error.js';
+import { DEFAULT_RETRY, withRetry } from './retry.js';
+import type { RetryOptions } from './retry.js';
+import { abortError, baseTransport, header } from './transport.js';
+import type { Transport, TransportResponse } from './transport.js';
+
+/** Manifests larger than this are refused (the distribution spec's recommended limit). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** Where a repository lives. */
+export interface RepositoryLocation {
+  /** Host[:port] to contact. */
+  readonly registry: string;
+  readonly repository: string;
+  readonly scheme: 'https' | 'http';
+}
+
+/** Per-call context: deadline and credential. */
+export interface CallContext {
+  readonly signal: AbortSignal;
+  /** Absolute deadline, ms since epoch. */
+  readonly deadline: number;
+  readonly credential?: Credential;
+}
+
+/** A manifest as received, with the digest of its exact bytes. */
+export interface FetchedManifest {
+  /** sha256 of the bytes received: what we pin. */
+  readonly digest: string;
+  /** Media type from the response (the manifest's own field is checked by the parser). */
+  readonly contentType: string | undefined;
+  readonly bytes: Buffer;
+}
+
+/** A blob response whose body the caller streams, verifies and discards. */
+export interface BlobResponse {
+  readonly body: TransportResponse['body'];
+  /** Offset of the first byte in the body (non-zero when a Range request was honoured). */
+  readonly offset: number;
+  /** Content-Length of this response, when sent. */
+  readonly length: number | undefined;
+  /** Whether the server said it accepts byte ranges. */
+  readonly acceptsRanges: boolean;
+  readonly url: URL;
+}
+
+/** Options of the client. */
+export interface RegistryClientOptions {
+  /** Connection pool (with the policy-checking connector). */
+  readonly dispatcher: Dispatcher;
+  /** Scheme policy for redirect targets and token realms. */
+  readonly checkUrl: UrlCheck;
+  readonly retry?: RetryOptions;
+  readonly now?: () => number;
+  /** Called once per HTTP answer received from a registry (metrics, benchmarks). */
+  readonly onResponse?: (registry: string, status: number) => void;
+}
+
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+
+/** Image-level registry verbs. */
+export class RegistryClient {
+  private readonly send: (req: AuthRequest) => Promise<TransportResponse>;
+
+  /** Composes the transport: auth over redirects over retries over one undici round-trip. */
+  constructor(private readonly options: RegistryClientOptions) {
+    const observed: Transport = async (req) => {
+      const res = await baseTransport(options.dispatcher)(req);
+      options.onResponse?.(req.url.host, res.status);
+      return res;
+    };
+    const inner = withRedirects(withRetry(observed, options.retry ?? DEFAULT_RETRY), options.checkUrl);
+    const auth = new Authenticator(inner, { checkUrl: options.checkUrl, ...(options.now ? { now: options.now } : {}) });
+    this.send = auth.transport(inner);
+  }
+
+  private url(loc: RepositoryLocation, kind: 'manifests' | 'blobs', ref: string): URL {
+    return new URL(`${loc.scheme}://${loc.registry}/v2/${loc.repository}/${kind}/${ref}`);
+  }
+
+  /**
+   * GETs a manifest by tag or digest in one request and pins the sha256 of the bytes received.
+   * A requested digest, or a `Docker-Content-Digest` header, that differs from the bytes is an error.
+   */
+  async manifest(loc: RepositoryLocation, reference: string, ctx: CallContext, subject: string): Promise<FetchedManifest> {
+    const res = await this.send({
+      method: 'GET',
+      url: this.url(loc, 'manifests', reference),
+      headers: { accept: MANIFEST_ACCEPT },
+      signal: ctx.signal,
+      deadline: ctx.deadline,
+      scope: `repository:${loc.repository}:pull`,
+      ...(ctx.credential ? { credential: ctx.credential } : {}),
+    });
+    if (res.status !== 200) throw await responseError(res, 'manifest', subject);
+    const declared = Number(header(res, 'content-length'));
+    if (Number.isFinite(declared) && declared > MAX_MANIFEST_BYTES) {
+      res.body.destroy();
+      throw tooLarge(subject, declared);
+    }
+    const bytes = await readAll(res, MAX_MANIFEST_BYTES, subject, ctx);
+    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    if (reference.includes(':') && reference !== digest) {
+      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry served a manifest whose sha256 is ${digest}, not the requested ${reference}; refusing it`, {
+        context: { host: loc.registry, expected: reference, actual: digest },
+      });
+    }
+    const claimed = header(res, 'docker-content-digest');
+    if (claimed !== undefined && SHA256.test(claimed) && claimed !== digest) {
+      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry says the manifest is ${claimed} but its bytes hash to ${digest}; refusing it`, {
+        context: { host: loc.registry, expected: claimed, actual: digest },
+      });
+    }
+    return { digest, contentType: header(res, 'content-type')?.split(';')[0]?.trim(), bytes };
+  }
+
+  /** GETs a blob, from `offset` with a Range request when non-zero. The caller verifies the bytes. */
+  async blob(loc: RepositoryLocation, digest: string, ctx: CallContext, offset = 0): Promise<BlobResponse> {
+    const res = await this.send({
+      method: 'GET',
+      url: this.url(loc, 'blobs', digest),
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      signal: ctx.signal,
+      deadline: ctx.deadline,
+      scope: `repository:${loc.repository}:pull`,
+      ...(ctx.credential ? { credential: ctx.credential } : {}),
+    });
+    const subject = `blob ${digest} of ${loc.registry}/${loc.repository}`;
+    if (res.status !== 200 && res.status !== 206) throw await responseError(res, 'blob', subject);
+    let start = 0;
+    if (res.status === 206) {
+      const range = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header(res, 'content-range') ?? '');
+      if (!range || Number(range[1]) !== offset) {
+        res.body.destroy();
+        throw new OciError('REGISTRY_ERROR', `${subject}: the registry answered a range that does not start at byte ${offset}`);
+      }
+      start = offset;
+    }
+    const length = Number(header(res, 'content-length'));
+    return {
+      body: res.body,
+      offset: start,
+      length: Number.isFinite(length) ? length : undefined,
+      acceptsRanges: (header(res, 'accept-ranges') ?? '').toLowerCase() === 'bytes' || res.status === 206,
+      url: res.url,
+    };
+  }
+}
+
+function tooLarge(subject: string, size: number): OciError {
+  return new OciError('SIZE_EXCEEDED', `${subject}: manifest is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit; refusing it`, {
+    context: { size, limit: MAX_MANIFEST_BYTES },
+  });
+}
+
+async function readAll(res: TransportResponse, limit: number, subject: string, ctx: CallContext): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        res.body.destroy();
+        throw tooLarge(subject, size);
+      }
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof OciError) throw err;
+    if (ctx.signal.aborted) throw abortError({ url: res.url, signal: ctx.signal });
+    throw new OciError('UNAVAILABLE', `${subject}: the connection broke while reading the manifest`, { retryable: true, cause: err });
+  }
+  return Buffer.concat(chunks, size);
+}

@@ -1,0 +1,240 @@
+/**
+ * The Resolver: a `container:` reference in, a pinned manifest and its selected layers out.
+ * Holds the policy checks, the caches (tag → digest with a TTL and stale-if-error grace, digest →
+ * manifest forever within a bounded LRU) and single-flight, over the registry client.
+ */
+import { createHash } from 'node:crypto';
+import { CamelOciError, ResolveError } from '../errors.js';
+import type { ResolvedArtifact } from '../oci/artifact.js';
+import type { RegistryClient, RepositoryLocation } from '../oci/client.js';
+import { credentialFor, parseDockerConfig } from '../oci/docker-config.js';
+import type { Credential, DockerConfig } from '../oci/docker-config.js';
+import { selectLayers } from '../oci/layers.js';
+import { parseManifest, selectPlatform } from '../oci/manifest.js';
+import type { ImageManifest } from '../oci/manifest.js';
+import { formatReference, parseReference, registryEndpoint } from '../oci/reference.js';
+import { LruCache, TagCache } from './cache.js';
+import type { RegistryPolicy } from './policy.js';
+import { SingleFlight } from './single-flight.js';
+import type { ArtifactResolver, ResolveRequest } from './types.js';
+
+/** Cache outcome, reported for metrics. */
+export type CacheResult = 'hit' | 'miss' | 'stale';
+
+/** Resolver settings. */
+export interface ResolverOptions {
+  readonly client: RegistryClient;
+  readonly policy: RegistryPolicy;
+  /** The resolver's own credentials (`--registry-config`), tried after a pod's pull secrets. */
+  readonly dockerConfigs?: readonly DockerConfig[];
+  /** Default platform for indexes. */
+  readonly platform?: string;
+  /** How long a tag's digest is reused without asking the registry. */
+  readonly tagTtlMs?: number;
+  /** How long a tag's last digest may stand in when the registry fails (stale-if-error). */
+  readonly staleGraceMs?: number;
+  /** Bound on cached manifests (digest → manifest) and tags. */
+  readonly maxCachedManifests?: number;
+  /** Upper bound on one shared resolution, whatever the callers' deadlines. */
+  readonly flightTimeoutMs?: number;
+  readonly now?: () => number;
+  readonly onCache?: (cache: 'tag' | 'manifest', result: CacheResult) => void;
+}
+
+/** Defaults. */
+export const DEFAULT_PLATFORM = 'linux/amd64';
+export const DEFAULT_TAG_TTL_MS = 60_000;
+export const DEFAULT_STALE_GRACE_MS = 10 * 60_000;
+export const DEFAULT_MAX_CACHED_MANIFESTS = 1_000;
+export const DEFAULT_FLIGHT_TIMEOUT_MS = 30_000;
+/** Most pull secrets a single resolution will parse (a pod naming more is misconfigured). */
+export const MAX_PULL_SECRETS = 16;
+
+/** Registry failures for which a recently resolved digest may stand in. Not-found and denied are answers, not failures. */
+const STALE_OK = new Set(['UNAVAILABLE', 'TIMEOUT', 'TOOMANYREQUESTS', 'REGISTRY_ERROR', 'TLS_ERROR']);
+
+interface ParsedManifest {
+  readonly manifest: ImageManifest;
+  readonly mediaType: string;
+}
+
+type Node =
+  | { kind: 'manifest'; manifest: ImageManifest; mediaType: string }
+  | { kind: 'index'; index: import('../oci/manifest.js').ImageIndex; mediaType: string };
+
+/** The production ArtifactResolver. */
+export class Resolver implements ArtifactResolver {
+  private readonly tags: TagCache;
+  private readonly manifests: LruCache<string, Node>;
+  private readonly flights = new SingleFlight<ResolvedArtifact>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: ResolverOptions) {
+    this.now = options.now ?? Date.now;
+    const max = options.maxCachedManifests ?? DEFAULT_MAX_CACHED_MANIFESTS;
+    this.tags = new TagCache(options.tagTtlMs ?? DEFAULT_TAG_TTL_MS, options.staleGraceMs ?? DEFAULT_STALE_GRACE_MS, max, this.now);
+    this.manifests = new LruCache(max);
+  }
+
+  /** Resolves one reference; concurrent calls for the same reference share one registry round-trip. */
+  async resolve(reference: string, request: ResolveRequest = {}): Promise<ResolvedArtifact> {
+    const written = reference.trim().replace(/^container:/, '');
+    const ref = parseReference(written);
+    const endpoint = registryEndpoint(ref);
+    const subject = `container:${written}`;
+    this.options.policy.checkRegistry(ref.domain, endpoint, subject);
+    const location: RepositoryLocation = { registry: endpoint, repository: ref.path, scheme: this.options.policy.schemeFor(endpoint) };
+    const credential = this.credential(ref.domain, ref.path, request.pullSecrets ?? []);
+    const platform = request.platform ?? this.options.platform ?? DEFAULT_PLATFORM;
+    const key = JSON.stringify([formatReference(ref), platform, credentialId(credential)]);
+    const flight = this.flights.do(key, () =>
+      this.resolveShared(written, ref.domain, location, ref.digest ?? ref.tag ?? 'latest', platform, credential, subject),
+    );
+    return raceSignal(flight, request.signal, subject);
+  }
+
+  private credential(domain: string, repository: string, pullSecrets: readonly string[]): Credential | undefined {
+    const configs: DockerConfig[] = [];
+    for (const [i, text] of pullSecrets.slice(0, MAX_PULL_SECRETS).entries()) {
+      try {
+        configs.push(parseDockerConfig(text, `pull secret ${i + 1}`));
+      } catch {
+        // A broken pull secret must not block the others; kubelet skips them the same way.
+      }
+    }
+    configs.push(...(this.options.dockerConfigs ?? []));
+    return credentialFor(configs, domain, repository);
+  }
+
+  private async resolveShared(
+    written: string,
+    domain: string,
+    loc: RepositoryLocation,
+    tagOrDigest: string,
+    platform: string,
+    credential: Credential | undefined,
+    subject: string,
+  ): Promise<ResolvedArtifact> {
+    const controller = new AbortController();
+    const timeout = this.options.flightTimeoutMs ?? DEFAULT_FLIGHT_TIMEOUT_MS;
+    const timer = setTimeout(
+      () => controller.abort(new ResolveError('TIMEOUT', `${subject}: the registry did not answer within ${Math.round(timeout / 1000)} s`, { retryable: true })),
+      timeout,
+    );
+    timer.unref();
+    const ctx = { signal: controller.signal, deadline: this.now() + timeout, ...(credential ? { credential } : {}) };
+    try {
+      let digest: string;
+      let stale = false;
+      let node: Node;
+      if (tagOrDigest.includes(':')) {
+        digest = tagOrDigest;
+        node = await this.byDigest(loc, digest, ctx, subject);
+      } else {
+        const tagKey = `${loc.registry}/${loc.repository}:${tagOrDigest}`;
+        const fresh = this.tags.fresh(tagKey);
+        this.options.onCache?.('tag', fresh ? 'hit' : 'miss');
+        if (fresh) {
+          digest = fresh.digest;
+          node = await this.byDigest(loc, digest, ctx, subject);
+        } else {
+          try {
+            const fetched = await this.options.client.manifest(loc, tagOrDigest, ctx, subject);
+            digest = fetched.digest;
+            node = parseManifest(fetched.bytes, fetched.contentType) as Node;
+            this.manifests.set(`${loc.registry}/${loc.repository}@${digest}`, node);
+            this.tags.set(tagKey, digest);
+          } catch (err) {
+            const old = this.tags.stale(tagKey);
+            if (!old || !(err instanceof CamelOciError) || !STALE_OK.has(err.code)) throw err;
+            this.options.onCache?.('tag', 'stale');
+            stale = true;
+            digest = old.digest;
+            node = await this.byDigest(loc, digest, ctx, subject);
+          }
+        }
+      }
+      let indexDigest: string | undefined;
+      let chosenPlatform: string | undefined;
+      if (node.kind === 'index') {
+        indexDigest = digest;
+        const child = selectPlatform(node.index, platform);
+        chosenPlatform = child.platform ? [child.platform.os, child.platform.architecture, child.platform.variant].filter(Boolean).join('/') : undefined;
+        digest = child.digest;
+        node = await this.byDigest(loc, digest, ctx, subject);
+        if (node.kind !== 'manifest') {
+          throw new ResolveError('MANIFEST_INVALID', `${subject}: index ${indexDigest} points at another index for ${platform}; nested indexes are not supported`);
+        }
+      }
+      const { layers, ignored } = selectLayers(node.manifest);
+      if (layers.length === 0) {
+        const why = ignored.length === 0 ? 'it has no layers' : ignored.map((l) => `${l.digest.slice(0, 19)}: ${l.reason}`).join('; ');
+        throw new ResolveError('NO_USABLE_LAYERS', `${subject}: ${domain}/${loc.repository}@${digest} has no layer annotated camel.apache.org.dependency or camel.apache.org.kamelets.repository and no .jar title (${why})`, {
+          context: { digest },
+        });
+      }
+      return {
+        reference: written,
+        domain,
+        registry: loc.registry,
+        repository: loc.repository,
+        scheme: loc.scheme,
+        digest,
+        mediaType: node.mediaType,
+        ...(indexDigest !== undefined ? { indexDigest } : {}),
+        ...(chosenPlatform !== undefined ? { platform: chosenPlatform } : {}),
+        layers,
+        ignored,
+        ...(stale ? { stale: true } : {}),
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async byDigest(
+    loc: RepositoryLocation,
+    digest: string,
+    ctx: { signal: AbortSignal; deadline: number; credential?: Credential },
+    subject: string,
+  ): Promise<Node> {
+    const key = `${loc.registry}/${loc.repository}@${digest}`;
+    const cached = this.manifests.get(key);
+    this.options.onCache?.('manifest', cached ? 'hit' : 'miss');
+    if (cached) return cached;
+    const fetched = await this.options.client.manifest(loc, digest, ctx, subject);
+    const node = parseManifest(fetched.bytes, fetched.contentType) as Node;
+    this.manifests.set(key, node);
+    return node;
+  }
+}
+
+function credentialId(credential: Credential | undefined): string {
+  if (!credential) return '';
+  const material = credential.kind === 'basic' ? `${credential.username}:${credential.password}` : credential.token;
+  return createHash('sha256').update(material).digest('hex').slice(0, 16);
+}
+
+/** Waits for a shared promise, but gives up when this caller's own signal aborts. */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, subject: string): Promise<T> {
+  if (!signal) return promise;
+  const abortErr = (): Error =>
+    signal.reason instanceof CamelOciError
+      ? signal.reason
+      : new ResolveError('TIMEOUT', `${subject}: resolution did not finish before the deadline`, { retryable: true });
+  if (signal.aborted) return Promise.reject(abortErr());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortErr());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

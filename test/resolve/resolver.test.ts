@@ -1,0 +1,306 @@
+/** The Resolver against a real registry (distribution) in plain, TLS, basic-auth and token-auth modes. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import type { Socket } from 'node:net';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { isCamelOciError } from '../../src/errors.js';
+import type { CamelOciError } from '../../src/errors.js';
+import { createResolver } from '../../src/resolve/setup.js';
+import type { ResolverSettings } from '../../src/resolve/setup.js';
+import type { Resolver } from '../../src/resolve/resolver.js';
+import type { Connector, LookupAll } from '../../src/oci/transport.js';
+import { blobPath, startRegistry } from '../helpers/registry.js';
+import type { StartedRegistry } from '../helpers/registry.js';
+import { pushBuilt, pushStandardArtifact, pushTwoPlatformIndex } from '../helpers/artifacts.js';
+import type { PushedArtifact } from '../helpers/artifacts.js';
+
+const closers: Array<() => Promise<void>> = [];
+
+async function resolverFor(registry: StartedRegistry, extra: Partial<ResolverSettings> = {}): Promise<Resolver> {
+  const allow = [registry.host];
+  if (registry.tokenIssuer) allow.push(new URL(registry.tokenIssuer.url).host);
+  const { resolver, context } = await createResolver({
+    registryConfigs: [],
+    insecureRegistries: registry.mode === 'plain' ? [registry.host] : [],
+    allowRegistries: allow,
+    caFiles: registry.caFile ? [registry.caFile] : [],
+    platform: 'linux/amd64',
+    tagTtlMs: 60_000,
+    staleGraceMs: 600_000,
+    ...extra,
+  });
+  closers.push(() => context.agent.close());
+  return resolver;
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string, messagePart?: RegExp): Promise<CamelOciError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(isCamelOciError(err), `expected a CamelOciError, got ${String(err)}`);
+    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
+    if (messagePart) assert.match(err.message, messagePart);
+    return err;
+  }
+  assert.fail(`expected rejection with ${code}`);
+}
+
+after(async () => {
+  for (const close of closers.reverse()) await close().catch(() => undefined);
+});
+
+describe('resolver against a plain HTTP registry', () => {
+  let registry: StartedRegistry;
+  let artifact: PushedArtifact;
+  before(async () => {
+    registry = await startRegistry({ mode: 'plain' });
+    closers.push(() => registry.stop());
+    artifact = await pushStandardArtifact(registry);
+  });
+
+  it('pins the digest of the bytes skopeo pushed and selects the annotated layers', async () => {
+    const resolver = await resolverFor(registry);
+    const a = await resolver.resolve(`container:${artifact.reference}`);
+    assert.equal(a.digest, artifact.manifest.digest);
+    assert.equal(a.domain, registry.host);
+    assert.equal(a.repository, 'acme/deps');
+    assert.equal(a.scheme, 'http');
+    assert.equal(a.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    const layers = artifact.manifest.layers;
+    assert.deepEqual(
+      a.layers.map((l) => [l.digest, l.kind, l.format, l.name, l.fileName]),
+      [
+        [layers[0]!.digest, 'dependency', 'tar+gzip', 'com.acme:foo:1.0', undefined],
+        [layers[1]!.digest, 'kamelets', 'tar', 'acme-kamelets', undefined],
+        [layers[2]!.digest, 'dependency', 'raw', 'raw-lib-3.1.jar', 'raw-lib-3.1.jar'],
+        [layers[3]!.digest, 'dependency', 'tar', 'com.acme:plain:4.0', undefined],
+      ],
+    );
+    assert.equal(a.layers[0]!.size, layers[0]!.size);
+    assert.deepEqual(a.ignored.map((l) => l.digest), [layers[4]!.digest]);
+  });
+
+  it('resolves a digest reference and refuses one the registry does not have', async () => {
+    const resolver = await resolverFor(registry);
+    const byDigest = await resolver.resolve(`${registry.host}/acme/deps@${artifact.manifest.digest}`);
+    assert.equal(byDigest.digest, artifact.manifest.digest);
+    await rejectsWith(resolver.resolve(`${registry.host}/acme/deps@sha256:${'0'.repeat(64)}`), 'MANIFEST_UNKNOWN', /acme\/deps/);
+  });
+
+  it('names unknown repositories and tags with the registry error code', async () => {
+    const resolver = await resolverFor(registry);
+    await rejectsWith(resolver.resolve(`${registry.host}/acme/nothing-here:1.0`), 'NAME_UNKNOWN', /container:127\.0\.0\.1:\d+\/acme\/nothing-here:1\.0/);
+    await rejectsWith(resolver.resolve(`${registry.host}/acme/deps:9.9`), 'MANIFEST_UNKNOWN', /acme\/deps:9\.9/);
+  });
+
+  it('refuses malformed references before any request', async () => {
+    const resolver = await resolverFor(registry);
+    registry.resetAccessLog();
+    for (const bad of ['', 'container:', 'UPPER/case:1', 'acme/deps:-bad', 'acme/deps@sha256:abc', 'a'.repeat(2000), 'acme//deps:1']) {
+      await rejectsWith(resolver.resolve(bad), 'REFERENCE_INVALID');
+    }
+    assert.equal((await registry.settledAccessLog()).length, 0);
+  });
+
+  it('selects the platform of an index, lists what exists when none matches', async () => {
+    const { index, amd64, arm64 } = await pushTwoPlatformIndex(registry);
+    const resolver = await resolverFor(registry);
+    const a = await resolver.resolve(`${registry.host}/acme/multi:1.0`);
+    assert.equal(a.digest, amd64.digest);
+    assert.equal(a.indexDigest, index.digest);
+    assert.equal(a.platform, 'linux/amd64');
+    const b = await resolver.resolve(`${registry.host}/acme/multi:1.0`, { platform: 'linux/arm64' });
+    assert.equal(b.digest, arm64.digest);
+    await rejectsWith(resolver.resolve(`${registry.host}/acme/multi:1.0`, { platform: 'linux/s390x' }), 'PLATFORM_NOT_FOUND', /linux\/amd64.*linux\/arm64|linux\/arm64.*linux\/amd64/);
+  });
+
+  it('refuses an artifact with no usable layer, saying why each was ignored', async () => {
+    await pushBuilt(registry, 'acme/empty:1.0', (layout) => layout.manifest({ layers: [{ bytes: 'x', mediaType: 'text/plain' }] }));
+    const resolver = await resolverFor(registry);
+    await rejectsWith(resolver.resolve(`${registry.host}/acme/empty:1.0`), 'NO_USABLE_LAYERS', /acme\/empty/);
+  });
+
+  it('makes one manifest request for concurrent resolutions of one tag, and none while the tag is fresh', async () => {
+    const pushed = await pushStandardArtifact(registry, 'acme/burst', '1.0');
+    const resolver = await resolverFor(registry);
+    await registry.settledAccessLog();
+    registry.resetAccessLog();
+    const results = await Promise.all(Array.from({ length: 25 }, () => resolver.resolve(pushed.reference)));
+    assert.ok(results.every((r) => r.digest === pushed.manifest.digest));
+    let manifestGets = (await registry.settledAccessLog()).filter((e) => e.kind === 'manifest');
+    assert.equal(manifestGets.length, 1, JSON.stringify(manifestGets));
+    registry.resetAccessLog();
+    await Promise.all(Array.from({ length: 10 }, () => resolver.resolve(pushed.reference)));
+    await resolver.resolve(`${registry.host}/acme/burst@${pushed.manifest.digest}`);
+    manifestGets = (await registry.settledAccessLog()).filter((e) => e.kind === 'manifest');
+    assert.equal(manifestGets.length, 0);
+  });
+
+  it('refuses a manifest whose bytes do not match the digest (tampered storage)', async () => {
+    const pushed = await pushStandardArtifact(registry, 'acme/tampered', '1.0');
+    const file = blobPath(registry.storageDir, pushed.manifest.digest);
+    const original = await readFile(file);
+    const forged = Buffer.from(original.toString('utf8').replace('com.acme:foo:1.0', 'com.evil:foo:1.0'));
+    assert.equal(forged.length, original.length);
+    await writeFile(file, forged);
+    const resolver = await resolverFor(registry);
+    await rejectsWith(resolver.resolve(`${registry.host}/acme/tampered@${pushed.manifest.digest}`), 'DIGEST_MISMATCH', /acme\/tampered/);
+    await rejectsWith(resolver.resolve(`${registry.host}/acme/tampered:1.0`), 'DIGEST_MISMATCH');
+  });
+
+  it('refuses a manifest over 4 MiB', async () => {
+    const pushed = await pushStandardArtifact(registry, 'acme/huge', '1.0');
+    const file = blobPath(registry.storageDir, pushed.manifest.digest);
+    const original = await readFile(file, 'utf8');
+    await writeFile(file, original.replace(/}$/, `,"annotations":{"pad":"${'x'.repeat(5 * 1024 * 1024)}"}}`));
+    const resolver = await resolverFor(registry);
+    await rejectsWith(resolver.resolve(`${registry.host}/acme/huge@${pushed.manifest.digest}`), 'SIZE_EXCEEDED', /4194304/);
+  });
+});
+
+describe('resolver against TLS registries', () => {
+  let tls: StartedRegistry;
+  let basic: StartedRegistry;
+  let token: StartedRegistry;
+  let tmp: string;
+  before(async () => {
+    [tls, basic, token] = await Promise.all([
+      startRegistry({ mode: 'tls' }),
+      startRegistry({ mode: 'basic' }),
+      startRegistry({ mode: 'token', anonymousPull: false }),
+    ]);
+    closers.push(() => tls.stop(), () => basic.stop(), () => token.stop());
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-resolver-'));
+    closers.push(() => rm(tmp, { recursive: true, force: true }));
+  });
+
+  it('verifies the registry certificate with --ca-file and refuses it without', async () => {
+    const pushed = await pushStandardArtifact(tls);
+    const ok = await (await resolverFor(tls)).resolve(pushed.reference);
+    assert.equal(ok.digest, pushed.manifest.digest);
+    assert.equal(ok.scheme, 'https');
+    await rejectsWith((await resolverFor(tls, { caFiles: [] })).resolve(pushed.reference), 'TLS_ERROR', /--ca-file/);
+  });
+
+  it('authenticates with Basic credentials from a docker config, and says UNAUTHORIZED without or with wrong ones', async () => {
+    const pushed = await pushStandardArtifact(basic);
+    const config = await basic.writeDockerConfig(tmp);
+    const a = await (await resolverFor(basic, { registryConfigs: [config] })).resolve(pushed.reference);
+    assert.equal(a.digest, pushed.manifest.digest);
+    await rejectsWith((await resolverFor(basic)).resolve(pushed.reference), 'UNAUTHORIZED', /credentials/);
+    const wrong = path.join(tmp, 'wrong.json');
+    await writeFile(wrong, JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from('alice:nope').toString('base64') } } }));
+    await rejectsWith((await resolverFor(basic, { registryConfigs: [wrong] })).resolve(pushed.reference), 'UNAUTHORIZED');
+  });
+
+  it('uses a pod pull secret before its own credentials', async () => {
+    const pushed = await pushStandardArtifact(basic, 'acme/pullsecret', '1.0');
+    const a = await (await resolverFor(basic)).resolve(pushed.reference, { pullSecrets: [basic.dockerConfig()] });
+    assert.equal(a.digest, pushed.manifest.digest);
+  });
+
+  it('runs the Bearer token flow against the real registry and caches the token', async () => {
+    const pushed = await pushStandardArtifact(token);
+    const second = await pushStandardArtifact(token, 'acme/deps', '2.0');
+    const config = await token.writeDockerConfig(tmp);
+    const resolver = await resolverFor(token, { registryConfigs: [config] });
+    const before = token.tokenIssuer!.requestCount();
+    const a = await resolver.resolve(pushed.reference);
+    assert.equal(a.digest, pushed.manifest.digest);
+    const b = await resolver.resolve(second.reference);
+    assert.equal(b.digest, second.manifest.digest);
+    assert.equal(token.tokenIssuer!.requestCount() - before, 1, 'one token for the repository scope, reused');
+    await rejectsWith((await resolverFor(token)).resolve(pushed.reference), 'UNAUTHORIZED');
+  });
+});
+
+describe('resolver deadlines and policy', () => {
+  it('gives up on a registry that accepts connections and never answers, by the deadline', async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const { resolver, context } = await createResolver({
+        registryConfigs: [], insecureRegistries: [`127.0.0.1:${port}`], allowRegistries: [`127.0.0.1:${port}`], caFiles: [],
+        platform: 'linux/amd64', tagTtlMs: 1000, staleGraceMs: 1000,
+      });
+      const started = Date.now();
+      await rejectsWith(resolver.resolve(`127.0.0.1:${port}/acme/slow:1.0`, { signal: AbortSignal.timeout(800) }), 'TIMEOUT');
+      assert.ok(Date.now() - started < 3000, 'bounded by the caller deadline');
+      await context.agent.close().catch(() => undefined);
+    } finally {
+      for (const s of sockets) s.destroy();
+      server.close();
+    }
+  });
+
+  /** A connector that never opens a socket: if policy fails, the test sees the attempt, and no packet leaves. */
+  function recordingConnector(attempts: string[]): Connector {
+    return (opts, cb) => {
+      attempts.push(`${opts.hostname}:${opts.port}`);
+      cb(new Error('test connector: no connections allowed'), null);
+    };
+  }
+
+  it('refuses a registry name that resolves to the cloud metadata address', async () => {
+    const attempts: string[] = [];
+    const lookup: LookupAll = async () => [{ address: '169.254.169.254', family: 4 }];
+    const { resolver } = await createResolver({
+      registryConfigs: [], insecureRegistries: [], allowRegistries: [], caFiles: [], platform: 'linux/amd64', tagTtlMs: 1000, staleGraceMs: 1000,
+      lookup, connector: recordingConnector(attempts),
+    });
+    await rejectsWith(resolver.resolve('container:metadata.example.test/acme/deps:1.0'), 'POLICY_DENIED', /169\.254\.169\.254/);
+    assert.equal(attempts.length, 0, attempts.join());
+  });
+
+  it('refuses private and loopback literals unless allowed, and registries outside the allow-list', async () => {
+    const attempts: string[] = [];
+    const lookup: LookupAll = async () => [{ address: '93.184.215.14', family: 4 }];
+    const { resolver } = await createResolver({
+      registryConfigs: [], insecureRegistries: [], allowRegistries: [], caFiles: [], platform: 'linux/amd64', tagTtlMs: 1000, staleGraceMs: 1000,
+      lookup, connector: recordingConnector(attempts),
+    });
+    for (const ref of ['10.1.2.3/acme/deps:1', '127.0.0.1:5000/acme/deps:1', '[::1]:5000/acme/deps:1', '[::ffff:169.254.169.254]/acme/deps:1', '192.168.1.1/x:1']) {
+      await rejectsWith(resolver.resolve(ref), 'POLICY_DENIED');
+    }
+    assert.equal(attempts.length, 0, attempts.join());
+    const { resolver: strict } = await createResolver({
+      registryConfigs: [], insecureRegistries: [], allowRegistries: ['*.example.com'], caFiles: [], platform: 'linux/amd64', tagTtlMs: 1000, staleGraceMs: 1000,
+      lookup, connector: recordingConnector(attempts),
+    });
+    await rejectsWith(strict.resolve('quay.io/acme/deps:1'), 'POLICY_DENIED', /--allow-registry/);
+    await rejectsWith(strict.resolve('example.com/acme/deps:1'), 'POLICY_DENIED');
+    assert.equal(attempts.length, 0, attempts.join());
+    // An allowed public name does reach the connector (whose refusal then surfaces as UNAVAILABLE).
+    await assert.rejects(strict.resolve('registry.example.com/acme/deps:1', { signal: AbortSignal.timeout(5000) }));
+    assert.ok(attempts.length >= 1 && attempts.every((a) => a.startsWith('93.184.215.14:')));
+  });
+
+  it('uses the last digest when the registry fails within the grace period, and says so', async () => {
+    const registry = await startRegistry({ mode: 'plain' });
+    let stopped = false;
+    try {
+      const pushed = await pushStandardArtifact(registry, 'acme/stale', '1.0');
+      const resolver = await resolverFor(registry, { tagTtlMs: 0 });
+      const fresh = await resolver.resolve(pushed.reference);
+      assert.equal(fresh.stale, undefined);
+      await registry.stop();
+      stopped = true;
+      const stale = await resolver.resolve(pushed.reference, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(stale.digest, pushed.manifest.digest);
+      assert.equal(stale.stale, true);
+      const other = await resolverFor(registry, { tagTtlMs: 0 });
+      await assert.rejects(other.resolve(pushed.reference, { signal: AbortSignal.timeout(10_000) }), (e: unknown) => isCamelOciError(e, 'UNAVAILABLE'));
+    } finally {
+      if (!stopped) await registry.stop();
+    }
+  });
+});
+
