@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `camel-oci` command: parses argv and env once and hands them to a subcommand. */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { version } from './version.js';
 import { fileURLToPath } from 'node:url';
 import { asCamelOciError } from './errors.js';
 import { parseFlags } from './config.js';
@@ -8,16 +9,6 @@ import type { FlagTable, ParsedFlags } from './config.js';
 import { processIO } from './commands/io.js';
 import type { CommandIO } from './commands/io.js';
 import { COMMANDS } from './commands/registry.js';
-
-/** The package version, read from package.json beside dist/. */
-export function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
 function usage(): string {
   const lines = ['usage: camel-oci <command> [flags]', '', 'commands:'];

@@ -1,7 +1,11 @@
 /** The subcommands of `camel-oci`, by name. */
 import type { FlagTable, ParsedFlags } from '../config.js';
 import type { CommandIO } from './io.js';
+import { CERTS_FLAGS, runCerts } from './certs.js';
+import { FETCH_FLAGS, runFetch } from './fetch.js';
+import { INJECT_FLAGS, runInject } from './inject.js';
 import { RESOLVE_FLAGS, runResolve } from './resolve.js';
+import { SERVE_FLAGS, runServe } from './serve.js';
 
 /** One subcommand. */
 export interface Command {
@@ -15,11 +19,39 @@ export interface Command {
 
 /** All subcommands. */
 export const COMMANDS: Readonly<Record<string, Command>> = {
+  serve: {
+    summary: 'run the admission webhook (HTTPS)',
+    usage: '[--port 8443] [--tls-cert FILE --tls-key FILE] [--fetcher-image IMAGE] [--on-error deny|allow] [registry flags]',
+    flags: SERVE_FLAGS,
+    env: true,
+    run: (flags, io, env) => runServe(flags, io, env),
+  },
+  fetch: {
+    summary: 'the init container: download, verify and unpack the planned layers',
+    usage: '[--root /camel-oci] [--plan FILE] [--timeout 50s] [--parallel 4] [registry flags]  (plan from $CAMEL_OCI_PLAN)',
+    flags: FETCH_FLAGS,
+    env: true,
+    run: (flags, io, env) => runFetch(flags, io, env),
+  },
   resolve: {
     summary: 'resolve references; print the pinned digest and selected layers',
     usage: 'REF... [--json] [--platform os/arch] [--registry-config FILE] [--insecure-registry HOST] [--allow-registry HOST] [--ca-file FILE]',
     flags: RESOLVE_FLAGS,
     env: false,
     run: (flags, io) => runResolve(flags, io),
+  },
+  inject: {
+    summary: 'inject offline into Pod / workload YAML, like istioctl kube-inject',
+    usage: '-f FILE|- [--fetcher-image IMAGE] [registry flags]',
+    flags: INJECT_FLAGS,
+    env: false,
+    run: (flags, io) => runInject(flags, io),
+  },
+  certs: {
+    summary: 'generate a CA and serving certificate for the webhook Service, and the kustomize pieces',
+    usage: '[--service NAME] [--namespace NS] [--out DIR] [--validity-days N] [--force]',
+    flags: CERTS_FLAGS,
+    env: false,
+    run: (flags, io) => runCerts(flags, io),
   },
 };

@@ -1,0 +1,151 @@
+/** `camel-oci fetch`: the init container's entrypoint. Runs the plan from `CAMEL_OCI_PLAN` or `--plan`. */
+import { access, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { asCamelOciError, CamelOciError } from '../errors.js';
+import { parseCount, parseDuration, parseSize, REGISTRY_FLAGS } from '../config.js';
+import type { FlagTable, ParsedFlags } from '../config.js';
+import { DEFAULT_UNPACK_LIMITS } from '../fetch/limits.js';
+import { runPlan } from '../fetch/runner.js';
+import { credentialFor, parseDockerConfig } from '../oci/docker-config.js';
+import type { DockerConfig } from '../oci/docker-config.js';
+import { parsePlan } from '../plan.js';
+import type { FetchPlan } from '../plan.js';
+import { splitHostPort } from '../resolve/policy.js';
+import { createRegistryContext, readConfigFile } from '../resolve/setup.js';
+import type { CommandIO } from './io.js';
+
+/** Where the webhook's projected volume puts the pod's pull secrets. */
+export const DEFAULT_PULL_SECRETS_DIR = '/var/run/camel-oci/pull-secrets';
+/** Default deadline: inside Camel K's 60 s progress deadline, with room for the JVM to start. */
+export const DEFAULT_FETCH_TIMEOUT = '50s';
+
+/** Flags of `fetch` (each also read from `CAMEL_OCI_<FLAG>`, except `--plan`: `CAMEL_OCI_PLAN` holds the plan itself). */
+export const FETCH_FLAGS: FlagTable = {
+  root: { type: 'string', default: '/camel-oci', description: 'volume root; the only place fetch writes' },
+  plan: { type: 'string', noEnv: true, description: 'read the plan from this file instead of $CAMEL_OCI_PLAN' },
+  timeout: { type: 'string', default: DEFAULT_FETCH_TIMEOUT, description: 'deadline of the whole run (60s, 500ms, or seconds)' },
+  parallel: { type: 'string', default: '4', description: 'layers downloaded at once' },
+  'pull-secrets-dir': { type: 'string', default: DEFAULT_PULL_SECRETS_DIR, description: 'directory of projected pull secrets (<name>/.dockerconfigjson)' },
+  'max-unpacked-bytes': { type: 'string', default: '1Gi', description: 'limit on bytes unpacked over all layers' },
+  'max-files': { type: 'string', default: String(DEFAULT_UNPACK_LIMITS.maxFiles), description: 'limit on archive entries over all layers' },
+  'max-layer-bytes': { type: 'string', default: '512Mi', description: 'limit on one layer blob' },
+  'termination-log': { type: 'string', default: '/dev/termination-log', description: 'where the failure message goes for kubectl describe (when the file exists)' },
+  ...REGISTRY_FLAGS,
+};
+
+/** Bound on pull secret files read from the directory (a pod names at most a handful). */
+const MAX_PULL_SECRET_FILES = 64;
+
+/** Reads every docker config under the pull secrets directory; broken ones are reported and skipped. */
+export async function readPullSecretsDir(dir: string, warn: (line: string) => void): Promise<DockerConfig[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const candidates: string[] = [];
+  for (const name of names.sort()) {
+    if (name.startsWith('..')) continue; // the kubelet's atomic-writer bookkeeping
+    const p = path.join(dir, name);
+    if (name === '.dockerconfigjson' || name === '.dockercfg' || name.endsWith('.json')) candidates.push(p);
+    else for (const key of ['.dockerconfigjson', '.dockercfg']) candidates.push(path.join(p, key));
+  }
+  const configs: DockerConfig[] = [];
+  for (const file of candidates.slice(0, MAX_PULL_SECRET_FILES)) {
+    try {
+      await access(file);
+    } catch {
+      continue;
+    }
+    try {
+      configs.push(parseDockerConfig(await readConfigFile(file, 'pull-secrets-dir'), file));
+    } catch (err) {
+      warn(`skipping pull secret ${file}: ${asCamelOciError(err).message}`);
+    }
+  }
+  return configs;
+}
+
+function loadPlan(flags: ParsedFlags, env: Readonly<Record<string, string | undefined>>): Promise<FetchPlan> | FetchPlan {
+  const file = flags.values.plan as string | undefined;
+  if (file !== undefined) return readConfigFile(file, 'plan').then(parsePlan);
+  const text = env.CAMEL_OCI_PLAN;
+  if (text === undefined || text.trim() === '') {
+    throw new CamelOciError('PLAN_INVALID', 'no plan: set CAMEL_OCI_PLAN (the webhook does) or pass --plan FILE');
+  }
+  return parsePlan(text);
+}
+
+/** Runs `fetch`; returns the exit code. */
+export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  const v = flags.values;
+  const timeoutMs = parseDuration(v.timeout as string, 'timeout');
+  const deadline = Date.now() + timeoutMs;
+  const signal = AbortSignal.timeout(timeoutMs);
+  const log = (obj: Record<string, unknown>): void => io.stdout(JSON.stringify({ time: new Date().toISOString(), ...obj }));
+  try {
+    const plan = await loadPlan(flags, env);
+    const root = path.resolve(v.root as string);
+    const limits = {
+      ...DEFAULT_UNPACK_LIMITS,
+      maxUnpackedBytes: parseSize(v['max-unpacked-bytes'] as string, 'max-unpacked-bytes'),
+      maxFiles: parseCount(v['max-files'] as string, 'max-files'),
+      maxLayerBytes: parseSize(v['max-layer-bytes'] as string, 'max-layer-bytes'),
+    };
+    const pullSecrets = await readPullSecretsDir(v['pull-secrets-dir'] as string, (line) => log({ event: 'warning', message: line }));
+    // The plan's registries were checked by the webhook's policy: they are allowed here (also at
+    // private addresses, as an in-cluster registry is), and spoken to over http only when the plan
+    // says so. Everything else - token realms, blob redirects - meets the default address policy.
+    const planHosts = [...new Set(plan.artifacts.map((a) => a.registry))];
+    const context = await createRegistryContext({
+      registryConfigs: v['registry-config'] as string[],
+      insecureRegistries: [...(v['insecure-registry'] as string[]), ...plan.artifacts.filter((a) => a.scheme === 'http').map((a) => a.registry)],
+      allowRegistries: [...(v['allow-registry'] as string[]), ...planHosts.map((h) => exactHost(h))],
+      caFiles: v['ca-file'] as string[],
+    });
+    const configs = [...pullSecrets, ...context.dockerConfigs];
+    try {
+      const summary = await runPlan(plan, {
+        root,
+        client: context.client,
+        credentialFor: (registry, repository) => credentialFor(configs, registry, repository),
+        limits,
+        parallel: parseCount(v.parallel as string, 'parallel', 32),
+        signal,
+        deadline,
+        onLayer: (report) => log({ ...report }),
+      });
+      log({ ...summary });
+      return 0;
+    } finally {
+      await context.agent.close().catch(() => undefined);
+    }
+  } catch (err) {
+    const e = signal.aborted && !(err instanceof CamelOciError && err.code === 'TIMEOUT')
+      ? new CamelOciError('TIMEOUT', `camel-oci fetch did not finish within ${Math.round(timeoutMs / 1000)} s (--timeout): ${asCamelOciError(err).message}`)
+      : asCamelOciError(err);
+    const message = `camel-oci fetch failed: ${e.code}: ${e.message}`;
+    log({ event: 'error', code: e.code, message: e.message });
+    io.stderr(message);
+    await writeTerminationLog(v['termination-log'] as string, message);
+    return 1;
+  }
+}
+
+/** `host:port` as an allow-list entry that matches only that host and port. */
+function exactHost(hostPort: string): string {
+  const { host, port } = splitHostPort(hostPort);
+  const h = host.includes(':') ? `[${host}]` : host;
+  return port !== undefined ? `${h}:${port}` : h;
+}
+
+/** Writes the failure where the kubelet reads the termination message, when that file exists. */
+async function writeTerminationLog(file: string, message: string): Promise<void> {
+  try {
+    await access(file);
+    await writeFile(file, message.slice(0, 4000));
+  } catch {
+    // Outside a pod there is no termination log; stderr has the message.
+  }
+}

@@ -1,0 +1,137 @@
+/** `camel-oci serve`: the admission webhook over HTTPS. */
+import path from 'node:path';
+import { CamelOciError } from '../errors.js';
+import { parseCount, parseDuration, RESOLVER_FLAGS } from '../config.js';
+import type { FlagTable, ParsedFlags } from '../config.js';
+import { ensureDevCerts } from '../certs/dev.js';
+import { normalizeInjectOptions } from '../inject/options.js';
+import { createResolver } from '../resolve/setup.js';
+import { createApp, installProcessGuards } from '../webhook/app.js';
+import { createLogger } from '../webhook/logger.js';
+import { createMetrics } from '../webhook/metrics.js';
+import { createReloadingHttpsServer } from '../webhook/tls-server.js';
+import { createPullSecretReader } from '../kube/pull-secrets.js';
+import { resolverSettings } from './resolve.js';
+import type { CommandIO } from './io.js';
+import { version } from '../version.js';
+
+/** Image the init container runs when `--fetcher-image` is not given: this very release. */
+export function defaultFetcherImage(): string {
+  return `camel-oci:${version()}`;
+}
+
+/** Flags of `serve` (each also read from `CAMEL_OCI_<FLAG>`). */
+export const SERVE_FLAGS: FlagTable = {
+  port: { type: 'string', default: '8443', description: 'HTTPS port' },
+  address: { type: 'string', description: 'address to listen on (default 0.0.0.0 with --tls-cert, else 127.0.0.1)' },
+  'tls-cert': { type: 'string', description: 'PEM serving certificate (reloaded when the file changes)' },
+  'tls-key': { type: 'string', description: 'PEM private key of --tls-cert' },
+  'certs-dir': { type: 'string', default: 'certs', description: 'where the development certificate is made when --tls-cert is not given' },
+  'fetcher-image': { type: 'string', description: 'image of the injected camel-oci-fetch init container (default camel-oci:<version>)' },
+  'on-error': { type: 'string', default: 'deny', description: 'deny | allow: what to do with a pod whose references cannot be resolved' },
+  'volume-size-limit': { type: 'string', default: '512Mi', description: 'floor of the camel-oci emptyDir sizeLimit' },
+  'fetch-timeout': { type: 'string', default: '50s', description: 'deadline handed to the fetcher (its --timeout)' },
+  'pull-secrets': {
+    type: 'string',
+    default: 'auto',
+    description: 'read the pod\'s imagePullSecrets from the Kubernetes API: auto (when in a cluster) | true | false',
+  },
+  'log-level': { type: 'string', default: 'info', description: 'trace | debug | info | warn | error' },
+  ...RESOLVER_FLAGS,
+};
+
+/** Runs `serve` until SIGTERM or SIGINT; returns the exit code. */
+export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  const v = flags.values;
+  if (flags.positionals.length > 0) throw new CamelOciError('CONFIG_INVALID', `camel-oci serve takes no arguments (got ${flags.positionals.join(' ')})`);
+  const port = parseCount(v.port as string, 'port', 65535);
+  const onError = v['on-error'];
+  if (onError !== 'deny' && onError !== 'allow') throw new CamelOciError('CONFIG_INVALID', `--on-error must be deny or allow, not ${JSON.stringify(onError)}`);
+  const certFlag = v['tls-cert'] as string | undefined;
+  const keyFlag = v['tls-key'] as string | undefined;
+  if ((certFlag === undefined) !== (keyFlag === undefined)) {
+    throw new CamelOciError('CONFIG_INVALID', '--tls-cert and --tls-key go together: give both, or neither for a development certificate');
+  }
+  const inject = normalizeInjectOptions({
+    fetcherImage: (v['fetcher-image'] as string | undefined) ?? defaultFetcherImage(),
+    volumeSizeLimit: v['volume-size-limit'] as string,
+    fetchTimeoutSeconds: Math.ceil(parseDuration(v['fetch-timeout'] as string, 'fetch-timeout') / 1000),
+  });
+  const logger = createLogger({ level: v['log-level'] as string });
+  const metrics = createMetrics({});
+
+  let certFile = certFlag;
+  let keyFile = keyFlag;
+  let caFile: string | undefined;
+  const embedded = certFile === undefined;
+  if (embedded) {
+    const dev = await ensureDevCerts(path.resolve(v['certs-dir'] as string));
+    certFile = dev.certFile;
+    keyFile = dev.keyFile;
+    caFile = dev.caFile;
+  }
+  const address = (v.address as string | undefined) ?? (embedded ? '127.0.0.1' : '0.0.0.0');
+
+  const { resolver, context } = await createResolver({
+    ...resolverSettings(flags),
+    onResponse: (registry, status) => metrics.registryRequest(registry, status),
+    onCache: (cache, result) => metrics.cacheLookup(cache, result),
+  });
+  const pullSecrets = createPullSecretReader(v['pull-secrets'] as string, env, logger);
+  const removeGuards = installProcessGuards(logger);
+
+  let tlsServer: ReturnType<typeof createReloadingHttpsServer> | undefined;
+  const app = createApp({
+    handlerDeps: { resolver, inject, onError, ...(pullSecrets ? { pullSecrets } : {}) },
+    metrics,
+    logger,
+    ready: () => tlsServer?.ready() ?? false,
+  });
+  tlsServer = createReloadingHttpsServer(app, {
+    certFile: certFile!,
+    keyFile: keyFile!,
+    onReload: (c) => logger.info({ fingerprint: c.fingerprint256, notAfter: c.notAfter }, 'serving certificate reloaded'),
+    onError: (err) => logger.error({ err: err.toJSON() }, 'certificate reload failed; keeping the previous one'),
+  });
+  const server = tlsServer.server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new CamelOciError('CONFIG_INVALID', `cannot listen on ${address}:${port}: ${err.code ?? err.message}`)),
+    );
+    server.listen(port, address, () => resolve());
+  });
+  const bound = server.address();
+  const boundPort = typeof bound === 'object' && bound ? bound.port : port;
+  logger.info({ address, port: boundPort, version: version(), fetcherImage: inject.fetcherImage, onError }, 'camel-oci webhook listening');
+  if (embedded) {
+    const host = address.includes(':') ? `[${address}]` : address;
+    io.stderr(
+      [
+        `camel-oci ${version()}: webhook listening on https://${host}:${boundPort} with a development certificate from ${path.dirname(certFile!)}`,
+        'Send it an AdmissionReview, for example:',
+        `  curl --cacert ${caFile} https://${host}:${boundPort}/healthz`,
+        `  curl --cacert ${caFile} -H 'content-type: application/json' --data @review.json 'https://${host}:${boundPort}/mutate?timeout=10s'`,
+        'where review.json is an admission.k8s.io/v1 AdmissionReview of a Pod CREATE whose pod has the annotation',
+        '  camel.apache.org/container-dependencies: container:REGISTRY/REPO:TAG',
+        'Stop with Ctrl-C.',
+      ].join('\n'),
+    );
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, 'shutting down: finishing requests in flight');
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      resolve();
+    };
+    const onTerm = (): void => stop('SIGTERM');
+    const onInt = (): void => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+  await tlsServer.close();
+  await context.agent.close().catch(() => undefined);
+  removeGuards();
+  return 0;
+}

@@ -1,0 +1,233 @@
+/**
+ * The plan runner behind `camel-oci fetch`: for each artifact, re-read the manifest by its pinned
+ * digest and check the plan against it; then stream every layer once (download → size and sha256 →
+ * gunzip/untar into staging), resume broken downloads with Range requests, and move each layer to
+ * its final path only after it verified.
+ */
+import { rm } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { CamelOciError, FetchError } from '../errors.js';
+import type { RegistryClient, RepositoryLocation } from '../oci/client.js';
+import type { Credential } from '../oci/docker-config.js';
+import { parseManifest } from '../oci/manifest.js';
+import type { FetchPlan, PlanArtifact, PlanLayer } from '../plan.js';
+import { createBudget } from './limits.js';
+import type { UnpackLimits } from './limits.js';
+import { commitLayer, createStaging, removeStaleStaging } from './staging.js';
+import type { Staging } from './staging.js';
+import { unpackLayer } from './unpack.js';
+import { BlobVerifier } from './verify.js';
+
+/** Resumed Range requests per layer download attempt before it counts as failed. */
+export const MAX_RESUMES = 5;
+/** Whole-layer attempts (each from byte 0, into a fresh staging directory). */
+export const MAX_LAYER_ATTEMPTS = 3;
+/** Buffer between the download and the unpacker: enough to keep both busy, small enough to stay flat. */
+const PIPE_HIGH_WATER_MARK = 1024 * 1024;
+
+/** One line of the per-layer log. */
+export interface LayerReport {
+  readonly event: 'layer';
+  readonly reference: string;
+  readonly digest: string;
+  readonly kind: string;
+  readonly target: string;
+  readonly bytes: number;
+  readonly files: number;
+  readonly seconds: number;
+  readonly mibPerSecond: number;
+  readonly resumes: number;
+  readonly attempts: number;
+  readonly outcome: 'committed' | 'kept' | 'replaced';
+}
+
+/** The run's summary. */
+export interface FetchSummary {
+  readonly event: 'summary';
+  readonly artifacts: number;
+  readonly layers: number;
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly mibPerSecond: number;
+}
+
+/** What the runner needs. */
+export interface RunnerOptions {
+  readonly root: string;
+  readonly client: RegistryClient;
+  readonly credentialFor: (registry: string, repository: string) => Credential | undefined;
+  readonly limits: UnpackLimits;
+  /** Layers downloaded at once. */
+  readonly parallel: number;
+  readonly signal: AbortSignal;
+  /** Absolute deadline, ms since epoch. */
+  readonly deadline: number;
+  readonly onLayer?: (report: LayerReport) => void;
+  readonly now?: () => number;
+}
+
+interface Job {
+  readonly artifact: PlanArtifact;
+  readonly layer: PlanLayer;
+  readonly loc: RepositoryLocation;
+}
+
+function subjectOf(artifact: PlanArtifact): string {
+  return `container:${artifact.reference} (${artifact.registry}/${artifact.repository}@${artifact.digest})`;
+}
+
+/** Prefixes an error's message with the layer and reference it concerns, keeping its code. */
+function aboutLayer(err: unknown, job: Job): CamelOciError {
+  const e = err instanceof CamelOciError ? err : new FetchError('IO_ERROR', String((err as Error)?.message ?? err), { cause: err });
+  const prefix = `layer ${job.layer.digest} of ${subjectOf(job.artifact)}`;
+  if (e.message.startsWith(prefix)) return e;
+  return new FetchError(e.code, `${prefix}: ${e.message}`, { retryable: e.retryable, context: e.context, cause: e });
+}
+
+/** Runs the plan; resolves with the summary or rejects with the first failure (nothing partial lands). */
+export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<FetchSummary> {
+  const now = options.now ?? Date.now;
+  const started = now();
+  await removeStaleStaging(options.root).catch(() => 0);
+  const staging = await createStaging(options.root);
+  const budget = createBudget(options.limits);
+  try {
+    const jobs: Job[] = [];
+    await Promise.all(
+      plan.artifacts.map(async (artifact) => {
+        const loc: RepositoryLocation = { registry: artifact.registry, repository: artifact.repository, scheme: artifact.scheme };
+        await checkManifest(artifact, loc, options);
+        for (const layer of artifact.layers) jobs.push({ artifact, layer, loc });
+      }),
+    );
+    let bytes = 0;
+    let next = 0;
+    const failures: unknown[] = [];
+    const worker = async (): Promise<void> => {
+      while (next < jobs.length && failures.length === 0) {
+        const job = jobs[next++]!;
+        try {
+          const report = await fetchLayer(job, staging, budget, options, now);
+          bytes += report.bytes;
+          options.onLayer?.(report);
+        } catch (err) {
+          failures.push(aboutLayer(err, job));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel, jobs.length)) }, worker));
+    if (failures.length > 0) throw failures[0];
+    const seconds = (now() - started) / 1000;
+    return {
+      event: 'summary',
+      artifacts: plan.artifacts.length,
+      layers: jobs.length,
+      bytes,
+      seconds,
+      mibPerSecond: seconds > 0 ? bytes / 1048576 / seconds : 0,
+    };
+  } finally {
+    await staging.cleanup();
+  }
+}
+
+/** Re-reads the manifest by its pinned digest (the client checks its sha256) and checks every planned layer is in it. */
+async function checkManifest(artifact: PlanArtifact, loc: RepositoryLocation, options: RunnerOptions): Promise<void> {
+  const subject = subjectOf(artifact);
+  const credential = options.credentialFor(artifact.registry, artifact.repository);
+  const fetched = await options.client.manifest(
+    loc,
+    artifact.digest,
+    { signal: options.signal, deadline: options.deadline, ...(credential ? { credential } : {}) },
+    subject,
+  );
+  const parsed = parseManifest(fetched.bytes, fetched.contentType);
+  if (parsed.kind !== 'manifest') {
+    throw new FetchError('PLAN_INVALID', `${subject}: the pinned digest names an index, not an image manifest`);
+  }
+  for (const layer of artifact.layers) {
+    const listed = parsed.manifest.layers.find((d) => d.digest === layer.digest);
+    if (!listed) throw new FetchError('PLAN_INVALID', `${subject}: planned layer ${layer.digest} is not in the manifest`);
+    if (listed.size !== layer.size) {
+      throw new FetchError('PLAN_INVALID', `${subject}: planned layer ${layer.digest} has size ${layer.size} but the manifest says ${listed.size}`);
+    }
+  }
+}
+
+function isResumable(err: unknown): boolean {
+  if (err instanceof CamelOciError) return err.retryable && err.code !== 'SIZE_EXCEEDED';
+  // Plain errors from a response body are connection-level: reset, premature close, socket errors.
+  return err instanceof Error;
+}
+
+async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof createBudget>, options: RunnerOptions, now: () => number): Promise<LayerReport> {
+  const { layer, loc, artifact } = job;
+  const credential = options.credentialFor(artifact.registry, artifact.repository);
+  const ctx = { signal: options.signal, deadline: options.deadline, ...(credential ? { credential } : {}) };
+  const started = now();
+  let resumes = 0;
+  for (let attempt = 1; ; attempt++) {
+    const dir = await staging.layerDir();
+    const verifier = new BlobVerifier({ digest: layer.digest, size: layer.size });
+    const pipe = new PassThrough({ highWaterMark: PIPE_HIGH_WATER_MARK });
+    const unpacked = unpackLayer(pipe, layer, dir, options.limits, budget);
+    // Keep a failure of the unpacker from being unhandled while the download is still running.
+    unpacked.catch(() => undefined);
+    try {
+      for (;;) {
+        if (options.signal.aborted) throw abortReason(options.signal);
+        const res = await options.client.blob(loc, layer.digest, ctx, verifier.bytes);
+        if (res.offset !== verifier.bytes) {
+          // The registry ignored the Range request: start the layer over rather than trust a skip.
+          res.body.destroy();
+          throw new FetchError('UNAVAILABLE', `the registry cannot resume ${layer.digest} at byte ${verifier.bytes}`, { retryable: true });
+        }
+        try {
+          await verifier.pump(res.body as AsyncIterable<Uint8Array>, pipe);
+        } catch (err) {
+          if (pipe.destroyed) throw await unpacked.then(() => err, (unpackErr: unknown) => unpackErr);
+          if (!isResumable(err) || resumes >= MAX_RESUMES || options.signal.aborted) throw err;
+          resumes++;
+          continue;
+        }
+        if (verifier.bytes < layer.size && resumes < MAX_RESUMES) {
+          // The body ended cleanly but short (no Content-Length to catch it): resume from here.
+          resumes++;
+          continue;
+        }
+        break;
+      }
+      verifier.finish();
+      pipe.end();
+      const result = await unpacked;
+      const outcome = await commitLayer(dir, options.root, layer.target);
+      const seconds = (now() - started) / 1000;
+      return {
+        event: 'layer',
+        reference: artifact.reference,
+        digest: layer.digest,
+        kind: layer.kind,
+        target: layer.target,
+        bytes: layer.size,
+        files: result.files,
+        seconds,
+        mibPerSecond: seconds > 0 ? layer.size / 1048576 / seconds : 0,
+        resumes,
+        attempts: attempt,
+        outcome,
+      };
+    } catch (err) {
+      pipe.destroy();
+      await unpacked.catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+      const retry = err instanceof CamelOciError && err.retryable && err.code !== 'DIGEST_MISMATCH' && attempt < MAX_LAYER_ATTEMPTS && !options.signal.aborted;
+      if (!retry) throw options.signal.aborted ? abortReason(options.signal) : err;
+    }
+  }
+}
+
+function abortReason(signal: AbortSignal): CamelOciError {
+  return signal.reason instanceof CamelOciError
+    ? signal.reason
+    : new FetchError('TIMEOUT', 'the fetch did not finish before its deadline (--timeout)');
+}
