@@ -2,6 +2,7 @@
  * The development default of `camel-oci serve` without certificate flags: a local CA and a
  * certificate for the loopback names, kept in a directory and reused while still good.
  */
+import { X509Certificate } from 'node:crypto';
 import { ServeError } from '../errors.js';
 import { bundlePaths, readCertBundle, writeCertBundle } from './bundle.js';
 import { DEFAULT_MIN_REMAINING_MS, checkCertBundle } from './inspect.js';
@@ -30,7 +31,9 @@ export interface DevCerts {
 /**
  * Returns usable development certificates in `dir`: the existing ca.crt/tls.crt/tls.key when they
  * chain, match, cover localhost and 127.0.0.1 and stay valid for 7 more days; otherwise a new
- * development CA and a certificate for localhost, 127.0.0.1 and ::1.
+ * development CA and a certificate for localhost, 127.0.0.1 and ::1. Only a bundle made here (its CA
+ * is the development CA) or an unreadable one is ever replaced: certificates `camel-oci certs` wrote
+ * for a Service in the same directory are refused with CONFIG_INVALID, not overwritten.
  */
 export async function ensureDevCerts(dir: string, options: { now?: Date } = {}): Promise<DevCerts> {
   const p = bundlePaths(dir);
@@ -45,6 +48,15 @@ export async function ensureDevCerts(dir: string, options: { now?: Date } = {}):
       now,
     });
     if (check.ok) return { certFile: p.certFile, keyFile: p.keyFile, caFile: p.caFile, generated: false, notAfter: check.notAfter };
+    const owner = caSubject(existing.caCertPem);
+    if (owner !== undefined && owner !== `CN=${DEV_CA_COMMON_NAME}`) {
+      throw new ServeError(
+        'CONFIG_INVALID',
+        `${p.dir} holds certificates from another CA (${owner}) that are not usable for local serving (${check.reason}); ` +
+          'pass the certificate files explicitly, or choose another directory for the development certificate',
+        { context: { dir: p.dir } },
+      );
+    }
     reason = check.reason;
   }
   const ca = await generateCa({ commonName: DEV_CA_COMMON_NAME, validityDays: DEV_VALIDITY_DAYS, now });
@@ -60,4 +72,13 @@ export async function ensureDevCerts(dir: string, options: { now?: Date } = {}):
   const written = checkCertBundle(bundle, { minRemainingMs: 0, now });
   if (!written.ok) throw new ServeError('INTERNAL', `generated development certificate is unusable: ${written.reason}`);
   return { certFile: p.certFile, keyFile: p.keyFile, caFile: p.caFile, generated: true, notAfter: written.notAfter, reason };
+}
+
+/** The CA certificate's subject, or undefined when it does not parse (then the bundle is junk and may be replaced). */
+function caSubject(pem: string): string | undefined {
+  try {
+    return new X509Certificate(pem).subject;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { writeCertBundle } from '../../src/certs/bundle.js';
-import { ensureDevCerts } from '../../src/certs/dev.js';
+import { DEV_CA_COMMON_NAME, ensureDevCerts } from '../../src/certs/dev.js';
+import { isCamelOciError } from '../../src/errors.js';
 import { generateCa, issueCert, issueServingCert } from '../../src/certs/x509.js';
 
 async function tempDir(t: test.TestContext): Promise<string> {
@@ -30,23 +31,26 @@ test('generates a dev CA and a certificate for localhost, 127.0.0.1 and ::1, the
   assert.deepEqual([again.certFile, again.keyFile, again.caFile], [first.certFile, first.keyFile, first.caFile]);
 });
 
-const unusableDevBundles = [
+const replacedDevBundles = [
   {
-    name: 'expiring within 7 days',
+    name: 'a development bundle expiring within 7 days',
     make: async () => {
-      const ca = await generateCa({ commonName: 'old dev', validityDays: 30 });
+      const ca = await generateCa({ commonName: DEV_CA_COMMON_NAME, validityDays: 30 });
       return issueCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 6 });
     },
     reason: /expires soon/,
   },
   {
-    name: 'not valid for localhost',
-    make: async () => issueServingCert(await generateCa({ commonName: 'svc', validityDays: 30 }), { service: 'camel-oci', namespace: 'camel-oci', validityDays: 30 }),
-    reason: /not valid for localhost/,
+    name: 'a development bundle without 127.0.0.1',
+    make: async () => {
+      const ca = await generateCa({ commonName: DEV_CA_COMMON_NAME, validityDays: 30 });
+      return issueCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], validityDays: 30 });
+    },
+    reason: /not valid for 127.0.0.1/,
   },
 ];
-for (const c of unusableDevBundles) {
-  test(`replaces existing certificates ${c.name}`, async (t) => {
+for (const c of replacedDevBundles) {
+  test(`replaces ${c.name}`, async (t) => {
     const dir = await tempDir(t);
     const old = await c.make();
     await writeCertBundle(dir, old);
@@ -58,6 +62,28 @@ for (const c of unusableDevBundles) {
     assert.ok(new X509Certificate(cert).checkIP('127.0.0.1'));
   });
 }
+
+test('replaces an unreadable bundle', async (t) => {
+  const dir = await tempDir(t);
+  for (const f of ['ca.crt', 'tls.crt', 'tls.key']) await writeFile(path.join(dir, f), 'junk');
+  const result = await ensureDevCerts(dir);
+  assert.equal(result.generated, true);
+  assert.ok(new X509Certificate(await readFile(result.certFile)).checkHost('localhost'));
+});
+
+test('refuses, and leaves alone, certificates for a Service made by camel-oci certs in the same directory', async (t) => {
+  const dir = await tempDir(t);
+  const service = await issueServingCert(await generateCa({ commonName: 'camel-oci webhook CA', validityDays: 30 }), {
+    service: 'camel-oci',
+    namespace: 'camel-oci',
+    validityDays: 30,
+  });
+  await writeCertBundle(dir, service, { kustomize: { secretName: 's', namespace: 'camel-oci', webhookName: 'w' } });
+  const before = (await readdir(dir)).sort();
+  await assert.rejects(ensureDevCerts(dir), (err) => isCamelOciError(err, 'CONFIG_INVALID') && /another CA \(CN=camel-oci webhook CA\)/.test(err.message));
+  assert.deepEqual((await readdir(dir)).sort(), before);
+  assert.equal(await readFile(path.join(dir, 'tls.crt'), 'utf8'), service.certPem);
+});
 
 test('reuses a user-made bundle valid for localhost and 127.0.0.1 even without ::1', async (t) => {
   const dir = await tempDir(t);
