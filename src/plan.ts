@@ -54,6 +54,11 @@ const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:
 /** A raw layer's file name: one path segment, no hidden or special names. */
 const FILE_NAME = /^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,254}$/;
 
+/** True when `name` is a plain single-segment file name a raw layer may land as (no separators, no leading dot, no control characters). */
+export function isPlainFileName(name: string): boolean {
+  return FILE_NAME.test(name);
+}
+
 /** The first 12 hex characters of a sha256 digest: the per-layer directory name. */
 export function digestHex12(digest: string): string {
   return digest.slice('sha256:'.length, 'sha256:'.length + 12);
