@@ -26,7 +26,7 @@ export const SERVE_FLAGS: FlagTable = {
   address: { type: 'string', description: 'address to listen on (default 0.0.0.0 with --tls-cert, else 127.0.0.1)' },
   'tls-cert': { type: 'string', description: 'PEM serving certificate (reloaded when the file changes)' },
   'tls-key': { type: 'string', description: 'PEM private key of --tls-cert' },
-  'certs-dir': { type: 'string', default: 'certs', description: 'where the development certificate is made when --tls-cert is not given' },
+  'certs-dir': { type: 'string', default: 'certs/dev', description: 'where the development certificate is made when --tls-cert is not given' },
   'fetcher-image': { type: 'string', description: 'image of the injected camel-oci-fetch init container (default camel-oci:<version>)' },
   'on-error': { type: 'string', default: 'deny', description: 'deny | allow: what to do with a pod whose references cannot be resolved' },
   'volume-size-limit': { type: 'string', default: '512Mi', description: 'floor of the camel-oci emptyDir sizeLimit' },

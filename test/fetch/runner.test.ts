@@ -1,0 +1,357 @@
+/** `camel-oci fetch` end to end: real registry, skopeo-pushed artifacts, the plan the webhook would make. */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { request } from 'undici';
+import { main } from '../../src/cli.js';
+import { buildPlan, digestHex12 } from '../../src/plan.js';
+import type { FetchPlan } from '../../src/plan.js';
+import { createResolver } from '../../src/resolve/setup.js';
+import type { ResolvedArtifact } from '../../src/oci/artifact.js';
+import { blobPath, startRegistry } from '../helpers/registry.js';
+import type { StartedRegistry } from '../helpers/registry.js';
+import { startBlackhole, startFaultProxy } from '../helpers/fault-proxy.js';
+import { DEPENDENCY, pushBuilt, pushStandardArtifact, pushTwoPlatformIndex } from '../helpers/artifacts.js';
+import { makeTarGz } from '../helpers/oci-layout.js';
+
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function resolveAll(host: string, refs: string[], extra: { insecure?: boolean; caFile?: string; pullSecrets?: string[]; allow?: string[] } = {}): Promise<ResolvedArtifact[]> {
+  const { resolver, context } = await createResolver({
+    registryConfigs: [],
+    insecureRegistries: extra.insecure === false ? [] : [host],
+    allowRegistries: extra.allow ?? [host],
+    caFiles: extra.caFile ? [extra.caFile] : [],
+    platform: 'linux/amd64',
+    tagTtlMs: 0,
+    staleGraceMs: 0,
+  });
+  try {
+    return await Promise.all(refs.map((r) => resolver.resolve(r, extra.pullSecrets ? { pullSecrets: extra.pullSecrets } : {})));
+  } finally {
+    await context.agent.close();
+  }
+}
+
+interface FetchRun {
+  code: number;
+  stdout: string[];
+  stderr: string[];
+  lines: Array<Record<string, unknown>>;
+}
+
+async function fetchCli(plan: FetchPlan | string, root: string, args: string[] = [], env: Record<string, string> = {}): Promise<FetchRun> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await main(
+    ['fetch', '--root', root, '--pull-secrets-dir', path.join(root, '..', 'no-secrets'), '--termination-log', path.join(root, '..', 'no-termlog'), ...args],
+    { CAMEL_OCI_PLAN: typeof plan === 'string' ? plan : JSON.stringify(plan), ...env },
+    { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t) },
+  );
+  const lines = stdout.flatMap((l) => {
+    try {
+      return [JSON.parse(l) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+  return { code, stdout, stderr, lines };
+}
+
+/** Every file under dir, as relative paths. */
+async function tree(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(d: string, rel: string): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path.join(d, e.name), r);
+      else out.push(r);
+    }
+  }
+  await walk(dir, '');
+  return out.sort();
+}
+
+describe('fetch against a plain registry', () => {
+  let registry: StartedRegistry;
+  before(async () => {
+    registry = await startRegistry({ mode: 'plain' });
+    cleanups.push(() => registry.stop());
+  });
+
+  it('lands every planned layer at its DESIGN.md path, byte for byte', async () => {
+    const pushed = await pushStandardArtifact(registry);
+    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(buildPlan([artifact!]), root);
+    assert.equal(run.code, 0, run.stderr.join('\n'));
+    const [dep, kam, raw, plain] = pushed.manifest.layers.map((l) => digestHex12(l.digest));
+    const f = pushed.files;
+    assert.deepEqual(await readFile(path.join(root, `dependencies/${dep}/foo-1.0.jar`)), f.fooJar);
+    assert.deepEqual(await readFile(path.join(root, `dependencies/${dep}/bar-2.0.jar`)), f.barJar, 'jars at depth are flattened');
+    assert.deepEqual(await readFile(path.join(root, `dependencies/${dep}/docs/README.txt`)), f.readme, 'other files keep their path');
+    assert.deepEqual(await readFile(path.join(root, `kamelets/${kam}/kamelets/acme-source.kamelet.yaml`)), f.kamelet);
+    assert.deepEqual(await readFile(path.join(root, `dependencies/${raw}/raw-lib-3.1.jar`)), f.rawJar);
+    assert.deepEqual(await readFile(path.join(root, `dependencies/${plain}/plain-4.0.jar`)), f.plainTarJar);
+    assert.deepEqual(await tree(root), [
+      `dependencies/${dep}/bar-2.0.jar`,
+      `dependencies/${dep}/docs/README.txt`,
+      `dependencies/${dep}/foo-1.0.jar`,
+      `dependencies/${plain}/plain-4.0.jar`,
+      `dependencies/${raw}/raw-lib-3.1.jar`,
+      `kamelets/${kam}/kamelets/acme-source.kamelet.yaml`,
+    ].sort(), 'nothing else: no staging left, the ignored layer not fetched');
+    const layerLines = run.lines.filter((l) => l.event === 'layer');
+    assert.equal(layerLines.length, 4);
+    for (const l of layerLines) {
+      assert.equal(typeof l.digest, 'string');
+      assert.equal(typeof l.bytes, 'number');
+      assert.equal(typeof l.seconds, 'number');
+      assert.equal(typeof l.mibPerSecond, 'number');
+    }
+    assert.equal(run.lines.at(-1)!.event, 'summary');
+  });
+
+  it('fetches the platform manifest chosen from an index', async () => {
+    const { amd64 } = await pushTwoPlatformIndex(registry, 'acme/multi-fetch');
+    const [artifact] = await resolveAll(registry.host, [`${registry.host}/acme/multi-fetch:1.0`]);
+    assert.equal(artifact!.digest, amd64.digest);
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(buildPlan([artifact!]), root);
+    assert.equal(run.code, 0, run.stderr.join('\n'));
+    assert.deepEqual(await tree(root), [`dependencies/${digestHex12(amd64.layers[0]!.digest)}/amd.jar`]);
+  });
+
+  it('fails with DIGEST_MISMATCH when the registry serves tampered bytes, and nothing lands', async () => {
+    const pushed = await pushStandardArtifact(registry, 'acme/tamper-blob', '1.0');
+    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+    const victim = pushed.manifest.layers[2]!; // the raw jar
+    const file = blobPath(registry.storageDir, victim.digest);
+    const bytes = await readFile(file);
+    bytes[100] = bytes[100]! ^ 0xff;
+    await writeFile(file, bytes);
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(buildPlan([artifact!]), root, ['--parallel', '1']);
+    assert.equal(run.code, 1);
+    const message = run.stderr.join('\n');
+    assert.match(message, /DIGEST_MISMATCH/);
+    assert.ok(message.includes(victim.digest), 'names the layer');
+    assert.ok(message.includes('acme/tamper-blob'), 'names the reference');
+    const landed = await tree(root);
+    assert.ok(!landed.some((p) => p.includes(digestHex12(victim.digest))), `tampered layer must not land: ${landed.join()}`);
+    assert.ok(!landed.some((p) => p.startsWith('.staging')), 'staging removed');
+  });
+
+  it('refuses a plan whose layer is not in the pinned manifest, and a missing or malformed plan', async () => {
+    const pushed = await pushStandardArtifact(registry, 'acme/planned', '1.0');
+    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+    const plan = buildPlan([artifact!]);
+    const forgedDigest = `sha256:${'ab'.repeat(32)}`;
+    const forged: FetchPlan = {
+      ...plan,
+      artifacts: [{ ...plan.artifacts[0]!, layers: [{ ...plan.artifacts[0]!.layers[0]!, digest: forgedDigest, target: `dependencies/${digestHex12(forgedDigest)}` }] }],
+    };
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(forged, root);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr.join('\n'), /PLAN_INVALID.*not in the manifest/);
+    assert.deepEqual(await tree(root), []);
+    const none = await fetchCli('', root);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr.join('\n'), /PLAN_INVALID.*CAMEL_OCI_PLAN/);
+    const escape = JSON.stringify({ ...plan, artifacts: [{ ...plan.artifacts[0], layers: [{ ...plan.artifacts[0]!.layers[0], target: '../../etc' }] }] });
+    const bad = await fetchCli(escape, root);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr.join('\n'), /PLAN_INVALID.*target/);
+  });
+
+  it('refuses a layer that escapes the root, writing nothing outside it', async () => {
+    const base = await tempDir('camel-oci-escape-');
+    await pushBuilt(registry, 'acme/evil:1.0', (layout) =>
+      layout.manifest({
+        layers: [{
+          bytes: makeTarGz([{ path: 'ok.jar', content: 'fine' }, { path: 'link', type: 'symlink', linkname: '../../../outside' }, { path: 'link/pwned.jar', content: 'x' }]),
+          annotations: { [DEPENDENCY]: 'evil' },
+        }],
+      }),
+    );
+    const [artifact] = await resolveAll(registry.host, [`${registry.host}/acme/evil:1.0`]);
+    const root = path.join(base, 'root');
+    await mkdir(root);
+    const run = await fetchCli(buildPlan([artifact!]), root);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr.join('\n'), /UNSAFE_ARCHIVE/);
+    assert.deepEqual(await tree(base), [], 'nothing written anywhere');
+  });
+});
+
+describe('fetch through faults', () => {
+  let registry: StartedRegistry;
+  before(async () => {
+    registry = await startRegistry({ mode: 'plain' });
+    cleanups.push(() => registry.stop());
+  });
+
+  async function bigArtifact(repo: string): Promise<{ artifact: ResolvedArtifact; payload: Buffer; proxy: Awaited<ReturnType<typeof startFaultProxy>> }> {
+    const payload = randomBytes(400 * 1024);
+    await pushBuilt(registry, `${repo}:1.0`, (layout) =>
+      layout.manifest({ layers: [{ bytes: makeTarGz([{ path: 'big.jar', content: payload }]), annotations: { [DEPENDENCY]: 'big' } }] }),
+    );
+    const proxy = await startFaultProxy(registry.host);
+    cleanups.push(() => proxy.close());
+    const [artifact] = await resolveAll(proxy.host, [`${proxy.host}/${repo}:1.0`]);
+    return { artifact: artifact!, payload, proxy };
+  }
+
+  it('resumes a blob after connection resets part-way, with Range requests', async () => {
+    const { artifact, payload, proxy } = await bigArtifact('acme/reset');
+    proxy.resetAfterBytes(60_000, 2);
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(buildPlan([artifact]), root);
+    assert.equal(run.code, 0, run.stderr.join('\n'));
+    assert.deepEqual(await readFile(path.join(root, `dependencies/${digestHex12(artifact.layers[0]!.digest)}/big.jar`)), payload);
+    const layer = run.lines.find((l) => l.event === 'layer')!;
+    assert.ok((layer.resumes as number) >= 1, `resumed: ${JSON.stringify(layer)}`);
+    assert.ok(proxy.faultedCount() >= 2);
+  });
+
+  it('resumes a truncated response', async () => {
+    const { artifact, payload, proxy } = await bigArtifact('acme/truncate');
+    proxy.truncateAfterBytes(50_000, 1);
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(buildPlan([artifact]), root);
+    assert.equal(run.code, 0, run.stderr.join('\n'));
+    assert.deepEqual(await readFile(path.join(root, `dependencies/${digestHex12(artifact.layers[0]!.digest)}/big.jar`)), payload);
+  });
+
+  it('fails cleanly, with nothing partial, when every connection breaks', async () => {
+    const { artifact, proxy } = await bigArtifact('acme/always-broken');
+    proxy.resetAfterBytes(30_000);
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(buildPlan([artifact]), root, ['--timeout', '20s']);
+    assert.equal(run.code, 1);
+    assert.ok(run.stderr.join('\n').includes(artifact.layers[0]!.digest));
+    assert.deepEqual(await tree(root), []);
+    proxy.passThrough();
+  });
+
+  it('stops at its deadline when the registry never answers', async () => {
+    const hole = await startBlackhole();
+    cleanups.push(() => hole.close());
+    const pushed = await pushStandardArtifact(registry, 'acme/deadline', '1.0');
+    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+    const plan = buildPlan([artifact!]);
+    const moved = { ...plan, artifacts: plan.artifacts.map((a) => ({ ...a, registry: hole.host })) };
+    const root = await tempDir('camel-oci-fetch-');
+    const started = Date.now();
+    const run = await fetchCli(moved, root, ['--timeout', '1s']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr.join('\n'), /TIMEOUT/);
+    assert.ok(Date.now() - started < 5_000);
+  });
+});
+
+describe('fetch with credentials and redirects', () => {
+  it('uses the pod pull secrets from the projected volume against a token-auth registry', async () => {
+    const registry = await startRegistry({ mode: 'token', anonymousPull: false });
+    cleanups.push(() => registry.stop());
+    const pushed = await pushStandardArtifact(registry);
+    const issuerHost = new URL(registry.tokenIssuer!.url).host;
+    const [artifact] = await resolveAll(registry.host, [pushed.reference], {
+      insecure: false, caFile: registry.caFile!, pullSecrets: [registry.dockerConfig()], allow: [registry.host, issuerHost],
+    });
+    const base = await tempDir('camel-oci-fetch-auth-');
+    const root = path.join(base, 'root');
+    const secrets = path.join(base, 'pull-secrets');
+    await mkdir(root);
+    await mkdir(path.join(secrets, 'regcred'), { recursive: true });
+    await writeFile(path.join(secrets, 'regcred', '.dockerconfigjson'), registry.dockerConfig());
+    const args = ['--pull-secrets-dir', secrets, '--ca-file', registry.caFile!, '--allow-registry', issuerHost];
+    const run = await fetchCli(buildPlan([artifact!]), root, args);
+    assert.equal(run.code, 0, run.stderr.join('\n'));
+    assert.equal((await tree(root)).length, 6);
+    const denied = await fetchCli(buildPlan([artifact!]), await tempDir('camel-oci-fetch-'), ['--ca-file', registry.caFile!, '--allow-registry', issuerHost]);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr.join('\n'), /UNAUTHORIZED/);
+  });
+
+  it('does not send credentials to a cross-origin redirect', async () => {
+    const registry = await startRegistry({ mode: 'plain' });
+    cleanups.push(() => registry.stop());
+    const pushed = await pushStandardArtifact(registry, 'acme/redirected', '1.0');
+    const seenByStorage: IncomingHttpHeaders[] = [];
+    const seenByFront: IncomingHttpHeaders[] = [];
+    const credential = `Basic ${Buffer.from('alice:s3cret').toString('base64')}`;
+    const forward = async (url: string, res: import('node:http').ServerResponse, headers: Record<string, string> = {}): Promise<void> => {
+      const up = await request(`${registry.url}${url}`, { dispatcher: registry.dispatcher, headers });
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (typeof v === 'string' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+      res.writeHead(up.statusCode, out);
+      for await (const chunk of up.body) res.write(chunk);
+      res.end();
+    };
+    // Object storage: another loopback origin serving blobs with no auth of its own.
+    const storage: Server = createServer((req, res) => {
+      seenByStorage.push(req.headers);
+      void forward(req.url!, res);
+    });
+    // The registry's front: Basic auth, and blob GETs redirected to storage.
+    const front: Server = createServer((req, res) => {
+      seenByFront.push(req.headers);
+      if (req.headers.authorization !== credential) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="front"', 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+        return;
+      }
+      if (/\/blobs\/sha256:/.test(req.url!)) {
+        const storagePort = (storage.address() as { port: number }).port;
+        res.writeHead(307, { location: `http://127.0.0.1:${storagePort}${req.url}` }).end();
+        return;
+      }
+      void forward(req.url!, res, { accept: String(req.headers.accept ?? '') });
+    });
+    for (const s of [storage, front]) {
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise((r) => s.close(r)));
+    }
+    const frontHost = `127.0.0.1:${(front.address() as { port: number }).port}`;
+    const storageHost = `127.0.0.1:${(storage.address() as { port: number }).port}`;
+    const config = JSON.stringify({ auths: { [frontHost]: { auth: Buffer.from('alice:s3cret').toString('base64') } } });
+    const [artifact] = await resolveAll(frontHost, [`${frontHost}/acme/redirected:1.0`], { pullSecrets: [config] });
+    assert.equal(artifact!.digest, pushed.manifest.digest);
+    const base = await tempDir('camel-oci-fetch-redirect-');
+    const root = path.join(base, 'root');
+    await mkdir(root);
+    await mkdir(path.join(base, 'secrets', 'front'), { recursive: true });
+    await writeFile(path.join(base, 'secrets', 'front', '.dockerconfigjson'), config);
+    const refused = await fetchCli(buildPlan([artifact!]), root, ['--pull-secrets-dir', path.join(base, 'secrets')]);
+    assert.equal(refused.code, 1, 'the storage origin is loopback and not allowed: policy applies to redirect targets');
+    assert.match(refused.stderr.join('\n'), /POLICY_DENIED/);
+    assert.equal(seenByStorage.length, 0);
+    const run = await fetchCli(buildPlan([artifact!]), root, ['--pull-secrets-dir', path.join(base, 'secrets'), '--allow-registry', storageHost, '--insecure-registry', storageHost]);
+    assert.equal(run.code, 0, run.stderr.join('\n'));
+    assert.ok(seenByStorage.length >= 4, 'blobs came from storage');
+    assert.ok(seenByStorage.every((h) => h.authorization === undefined), 'no Authorization crossed origins');
+    assert.ok(seenByFront.some((h) => h.authorization === credential), 'the registry got the credential');
+    assert.deepEqual(await readFile(path.join(root, `dependencies/${digestHex12(pushed.manifest.layers[2]!.digest)}/raw-lib-3.1.jar`)), pushed.files.rawJar);
+  });
+});

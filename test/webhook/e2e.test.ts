@@ -1,0 +1,179 @@
+/**
+ * The webhook end to end, as the apiserver and a real registry drive it: `camel-oci certs` makes the
+ * certificate, `camel-oci serve` runs as its own process, a client that verifies the CA and the
+ * Service DNS name posts AdmissionReviews, and the injected plan is run by `camel-oci fetch`.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Agent, request } from 'undici';
+import { startRegistry } from '../helpers/registry.js';
+import type { StartedRegistry } from '../helpers/registry.js';
+import { pushStandardArtifact } from '../helpers/artifacts.js';
+import type { PushedArtifact } from '../helpers/artifacts.js';
+import { startBlackhole } from '../helpers/fault-proxy.js';
+import { freePort } from '../helpers/ports.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import type { CliProcess } from '../helpers/cli.js';
+import { camelKPod, reviewOf, applyOps, DEPS } from './support.js';
+import { schemaErrors, semanticErrors, restrictedViolations } from '../inject/support.js';
+import { digestHex12 } from '../../src/plan.js';
+
+const SERVICE_NAME = 'camel-oci.camel-oci.svc';
+
+describe('camel-oci serve end to end over TLS', () => {
+  let registry: StartedRegistry;
+  let artifact: PushedArtifact;
+  let tmp: string;
+  let serve: CliProcess;
+  let port: number;
+  let client: Agent;
+  let hole: Awaited<ReturnType<typeof startBlackhole>>;
+
+  before(async () => {
+    registry = await startRegistry({ mode: 'plain' });
+    hole = await startBlackhole();
+    artifact = await pushStandardArtifact(registry);
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-e2e-'));
+    const certs = await runCli(['certs', '--service', 'camel-oci', '--namespace', 'camel-oci', '--out', path.join(tmp, 'certs')]);
+    assert.equal(certs.code, 0, certs.stderr);
+    port = await freePort();
+    serve = startCli([
+      'serve', '--port', String(port), '--address', '127.0.0.1',
+      '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
+      '--fetcher-image', 'registry.example/camel-oci:test',
+      '--pull-secrets', 'false',
+    ], {
+      env: {
+        // Flags also come from CAMEL_OCI_* variables: the registry settings go that way here.
+        CAMEL_OCI_ALLOW_REGISTRY: `${registry.host},${hole.host}`,
+        CAMEL_OCI_INSECURE_REGISTRY: `${registry.host},${hole.host}`,
+      },
+    });
+    const ca = await readFile(path.join(tmp, 'certs', 'ca.crt'), 'utf8');
+    // Like the apiserver: trust only the caBundle's CA and check the Service DNS name.
+    client = new Agent({ connect: { ca, servername: SERVICE_NAME } });
+    const until = Date.now() + 15_000;
+    for (;;) {
+      try {
+        const res = await request(`https://127.0.0.1:${port}/readyz`, { dispatcher: client });
+        await res.body.dump();
+        if (res.statusCode === 200) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > until) throw new Error(`serve did not become ready:\n${serve.output()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  after(async () => {
+    await serve?.stop();
+    await client?.close();
+    await hole?.close();
+    await registry?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  async function admit(review: unknown, query = '?timeout=10s'): Promise<{ status: number; body: any; ms: number }> {
+    const started = Date.now();
+    const res = await request(`https://127.0.0.1:${port}/mutate${query}`, {
+      dispatcher: client,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(review),
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, ms: Date.now() - started };
+  }
+
+  it('patches a Camel K pod with pinned digests, and the injected fetcher lands the layers', async () => {
+    const pod = camelKPod('hello', { [DEPS]: `container:${artifact.reference}` });
+    const { status, body } = await admit(reviewOf(pod, { uid: 'e2e-1' }));
+    assert.equal(status, 200);
+    const response = body.response;
+    assert.equal(response.uid, 'e2e-1');
+    assert.equal(response.allowed, true);
+    assert.equal(response.patchType, 'JSONPatch');
+    const ops = JSON.parse(Buffer.from(response.patch, 'base64').toString('utf8'));
+    const patched = applyOps(pod, ops);
+    assert.deepEqual([...schemaErrors(patched), ...semanticErrors(patched)], []);
+
+    // The pinned digest is the registry's own.
+    const head = await request(`${registry.url}/v2/acme/deps/manifests/1.0`, {
+      method: 'HEAD', dispatcher: registry.dispatcher, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    await head.body.dump();
+    const registryDigest = head.headers['docker-content-digest'];
+    assert.equal(registryDigest, artifact.manifest.digest);
+    const resolved = JSON.parse(patched.metadata.annotations['camel.apache.org/container-dependencies.resolved']);
+    assert.equal(resolved[0].pinned, `${registry.host}/acme/deps@${registryDigest}`);
+    assert.ok(Object.values(response.auditAnnotations as Record<string, string>).some((v) => v.includes(String(registryDigest))));
+
+    const init = patched.spec.initContainers[0];
+    assert.equal(init.name, 'camel-oci-fetch');
+    assert.equal(init.image, 'registry.example/camel-oci:test');
+    assert.deepEqual(restrictedViolations(patched, init), []);
+    const integration = patched.spec.containers.find((c: any) => c.name === 'integration');
+    const cp = integration.args[integration.args.indexOf('-cp') + 1] as string;
+    const depHex = digestHex12(artifact.manifest.layers[0]!.digest);
+    assert.ok(cp.includes(`/camel-oci/dependencies/${depHex}/*`), cp);
+    assert.ok(cp.includes(`/camel-oci/kamelets/${digestHex12(artifact.manifest.layers[1]!.digest)}`), cp);
+    assert.ok(integration.volumeMounts.some((m: any) => m.name === 'camel-oci' && m.mountPath === '/camel-oci' && m.readOnly === true));
+
+    // Run the injected init container's command with its env, as the kubelet would.
+    const planEnv = init.env.find((e: any) => e.name === 'CAMEL_OCI_PLAN').value as string;
+    const root = path.join(tmp, 'volume');
+    await import('node:fs/promises').then((fs) => fs.mkdir(root));
+    const fetch = await runCli(['fetch', '--root', root, '--pull-secrets-dir', path.join(tmp, 'none')], { env: { CAMEL_OCI_PLAN: planEnv } });
+    assert.equal(fetch.code, 0, fetch.stderr);
+    assert.deepEqual(await readFile(path.join(root, 'dependencies', depHex, 'foo-1.0.jar')), artifact.files.fooJar);
+
+    // Reinvocation: the patched pod is left alone.
+    const again = await admit(reviewOf(patched, { uid: 'e2e-2' }));
+    assert.equal(again.body.response.allowed, true);
+    assert.equal(again.body.response.patch, undefined);
+  });
+
+  it('denies a pod whose reference does not exist, naming it', async () => {
+    const ref = `container:${registry.host}/acme/deps:404`;
+    const { body } = await admit(reviewOf(camelKPod('hello', { [DEPS]: ref }), { uid: 'e2e-3' }));
+    assert.equal(body.response.uid, 'e2e-3');
+    assert.equal(body.response.allowed, false);
+    assert.ok(body.response.status.message.includes(ref), body.response.status.message);
+    assert.match(body.response.status.message, /MANIFEST_UNKNOWN/);
+  });
+
+  it('answers before the apiserver timeout when the registry never answers, and stays healthy', async () => {
+    const { body, ms } = await admit(reviewOf(camelKPod('hello', { [DEPS]: `container:${hole.host}/acme/slow:1.0` }), { uid: 'e2e-4' }), '?timeout=2s');
+    assert.equal(body.response.allowed, false);
+    assert.ok(ms < 2_000, `answered in ${ms} ms`);
+    const health = await request(`https://127.0.0.1:${port}/healthz`, { dispatcher: client });
+    assert.equal(health.statusCode, 200);
+    await health.body.dump();
+    const ok = await admit(reviewOf(camelKPod('hello', { [DEPS]: `container:${artifact.reference}` }), { uid: 'e2e-5' }));
+    assert.equal(ok.body.response.allowed, true);
+  });
+
+  it('refuses a client that expects another name, and answers bad bodies with 400', async () => {
+    const wrong = new Agent({ connect: { ca: await readFile(path.join(tmp, 'certs', 'ca.crt'), 'utf8'), servername: 'evil.example.com' } });
+    await assert.rejects(request(`https://127.0.0.1:${port}/healthz`, { dispatcher: wrong }));
+    await wrong.close();
+    const res = await request(`https://127.0.0.1:${port}/mutate`, {
+      dispatcher: client, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"apiVersion":"admission.k8s.io/v1","kind":"Adm',
+    });
+    assert.equal(res.statusCode, 400);
+    await res.body.dump();
+  });
+
+  it('exposes Prometheus metrics for what it did', async () => {
+    const res = await request(`https://127.0.0.1:${port}/metrics`, { dispatcher: client });
+    const text = await res.body.text();
+    assert.match(text, /camel_oci_admissions_total\{outcome="patched"\} [1-9]/);
+    assert.match(text, /camel_oci_admissions_total\{outcome="denied"\} [1-9]/);
+    assert.match(text, /camel_oci_registry_requests_total\{registry="127\.0\.0\.1:\d+",status="200"\} [1-9]/);
+    assert.match(text, /camel_oci_cache_lookups_total\{cache="tag",result="hit"\} [1-9]/);
+  });
+});
