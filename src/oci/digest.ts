@@ -76,7 +76,7 @@ export function parseDigest(s: string, code: ErrorCode = 'REFERENCE_INVALID'): P
   const colon = s.indexOf(':');
   const algorithm = s.slice(0, colon);
   if (!isRegistered(algorithm)) {
-    throw new OciError(code, `unsupported digest algorithm in ${quoted}: camel-oci verifies sha256 and sha512 only`, {
+    throw new OciError(code, `unsupported digest algorithm in ${quoted}: camel-oci verifies sha256 and sha512 only; expected sha256:<64 lowercase hex characters>`, {
       context: { reason: 'DIGEST_UNSUPPORTED', algorithm },
     });
   }
