@@ -1,6 +1,6 @@
 /** Transport layer: retries transient failures, honouring Retry-After, never past the deadline. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OciError } from '../errors.js';
+import { CamelOciError } from '../errors.js';
 import { abortError, header } from './transport.js';
 import type { Transport, TransportRequest } from './transport.js';
 import { isRetryableStatus } from './response-error.js';
@@ -60,7 +60,7 @@ export function withRetry(next: Transport, options: RetryOptions = DEFAULT_RETRY
         if (now() + delay >= req.deadline) return res;
         await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
       } catch (err) {
-        if (last || !(err instanceof OciError) || !err.retryable || req.signal.aborted) throw err;
+        if (last || !(err instanceof CamelOciError) || !err.retryable || req.signal.aborted) throw err;
         delay = backoff(attempt, options);
         if (now() + delay >= req.deadline) throw err;
       }

@@ -9,7 +9,7 @@ import type { LookupAddress } from 'node:dns';
 import { Agent, buildConnector, errors as undiciErrors, request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
-import { OciError } from '../errors.js';
+import { CamelOciError, OciError } from '../errors.js';
 
 /** One HTTP request as the transport layers pass it down. */
 export interface TransportRequest {
@@ -151,9 +151,9 @@ export function baseTransport(dispatcher: Dispatcher): Transport {
 export const USER_AGENT = 'camel-oci/0.1';
 
 /** Maps an abort to TIMEOUT (our deadlines are the only abort source). */
-export function abortError(req: Pick<TransportRequest, 'url' | 'signal'>): OciError {
+export function abortError(req: Pick<TransportRequest, 'url' | 'signal'>): CamelOciError {
   const reason = req.signal.reason;
-  if (reason instanceof OciError) return reason;
+  if (reason instanceof CamelOciError) return reason;
   return new OciError('TIMEOUT', `request to ${req.url.host} did not finish before the deadline`, {
     retryable: false,
     context: { host: req.url.host },
@@ -164,14 +164,15 @@ const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ECONNREFU
 const TLS_CODE = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/;
 
 /** Maps a network-level failure to a coded error; keeps coded errors (policy) as they are. */
-export function networkError(err: unknown, req: Pick<TransportRequest, 'url' | 'signal'>): OciError {
-  if (err instanceof OciError) return err;
+export function networkError(err: unknown, req: Pick<TransportRequest, 'url' | 'signal'>): CamelOciError {
+  // Coded errors raised inside the connector (policy refusals) pass through as they are.
+  if (err instanceof CamelOciError) return err;
   if (req.signal.aborted) return abortError(req);
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.code ?? '';
   const causeCode = e.cause?.code ?? '';
   const host = req.url.host;
-  if (e.cause instanceof OciError) return e.cause;
+  if (e.cause instanceof CamelOciError) return e.cause;
   if (err instanceof undiciErrors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
     return new OciError('TIMEOUT', `connecting to ${host} timed out`, { retryable: true, context: { host }, cause: err });
   }

@@ -47,8 +47,8 @@ export const DEFAULT_TAG_TTL_MS = 60_000;
 export const DEFAULT_STALE_GRACE_MS = 10 * 60_000;
 export const DEFAULT_MAX_CACHED_MANIFESTS = 1_000;
 export const DEFAULT_FLIGHT_TIMEOUT_MS = 30_000;
-/** Most pull secrets a single resolution will parse (a pod naming more is misconfigured). */
-export const MAX_PULL_SECRETS = 16;
+/** Most pull secrets a single resolution will parse (as many as inject projects into the fetcher). */
+export const MAX_PULL_SECRETS = 32;
 
 /** Registry failures for which a recently resolved digest may stand in. Not-found and denied are answers, not failures. */
 const STALE_OK = new Set(['UNAVAILABLE', 'TIMEOUT', 'TOOMANYREQUESTS', 'REGISTRY_ERROR', 'TLS_ERROR']);
