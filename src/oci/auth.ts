@@ -30,6 +30,8 @@ export interface AuthOptions {
 
 type KnownChallenge = { scheme: 'basic' } | { scheme: 'bearer'; realm: string; service?: string };
 
+const BASIC: KnownChallenge = { scheme: 'basic' };
+
 interface CachedToken {
   readonly token: string;
   readonly expiresAt: number;
@@ -67,7 +69,8 @@ export class Authenticator {
     /*
      * The handshake, per request:
      * 1. If this origin's challenge is known, authenticate up front: Basic header, or a Bearer
-     *    token for (realm, service, scope, credential) from the cache or fetched once.
+     *    token for (realm, service, scope, credential) from the cache or fetched once. With no
+     *    challenge known yet, a Basic credential for the host is sent as is.
      * 2. Send. Anything but a 401 from the same origin is the answer.
      * 3. On 401, read the challenge and remember it for the origin. Basic: retry once with the
      *    credential unless it was already sent. Bearer: drop the token that was refused, fetch
@@ -75,7 +78,9 @@ export class Authenticator {
      */
     return async (req) => {
       const origin = req.url.origin;
-      const known = this.challenges.get(origin);
+      // Basic credentials configured for this host are sent at once: the registry they were
+      // written for gains a round-trip, and a Bearer registry ignores them and challenges anyway.
+      const known = this.challenges.get(origin) ?? (req.credential?.kind === 'basic' ? BASIC : undefined);
       const first = known ? await this.authorize(req, known, req.scope) : undefined;
       const res = await next(first ? withAuthorization(req, first) : req);
       if (res.status !== 401 || res.url.origin !== origin) return res;
