@@ -1,0 +1,48 @@
+# camel-oci: one image for the admission webhook (`camel-oci serve`, the default command) and the
+# init container it injects (`camel-oci fetch`).
+#
+#   docker build -t camel-oci:0.1.0 .
+#   docker build --build-arg BASE=registry.example.com/mirror/node:20-bookworm-slim -t camel-oci:0.1.0 .
+#
+# BASE must provide node 20 on PATH (the CLI starts with `#!/usr/bin/env node`), npm and a shell. The same
+# base serves every stage so that what was installed is what runs.
+ARG BASE=node:20-bookworm-slim
+
+# Compile TypeScript with the full (dev) dependency tree.
+FROM ${BASE} AS build
+WORKDIR /opt/camel-oci
+COPY package.json package-lock.json ./
+# No dependency needs an install script; refusing them keeps the build from running registry code.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.base.json ./
+COPY src ./src
+# Readable by any UID: the fetcher runs as the integration's UID (often 1000), the webhook as 65532.
+RUN npm run build \
+ && chmod -R a+rX,go-w dist package.json \
+ && chmod 0755 dist/cli.js
+
+# Production dependencies only, without npm's cache.
+FROM ${BASE} AS deps
+WORKDIR /opt/camel-oci
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm cache clean --force \
+ && chmod -R a+rX,go-w node_modules
+
+FROM ${BASE}
+LABEL org.opencontainers.image.title="camel-oci" \
+      org.opencontainers.image.description="Admission webhook and init container that give Camel K integrations Java dependencies and Kamelets from OCI registries" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# Nothing is written at run time: no npm, no cache, no HOME; the root filesystem may be read-only.
+ENV NODE_ENV=production
+WORKDIR /opt/camel-oci
+COPY --from=deps /opt/camel-oci/node_modules ./node_modules
+# package.json beside dist/: it makes dist/*.js ES modules and gives `camel-oci --version`.
+COPY --from=build /opt/camel-oci/package.json ./package.json
+COPY --from=build /opt/camel-oci/dist ./dist
+# The injected init container runs `camel-oci fetch ...` as its command, so it must be on PATH.
+RUN ln -s /opt/camel-oci/dist/cli.js /usr/local/bin/camel-oci
+# Numeric, so runAsNonRoot can verify it; any other UID works too (files are world-readable).
+USER 65532:65532
+ENTRYPOINT ["camel-oci"]
+CMD ["serve"]
