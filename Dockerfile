@@ -4,8 +4,8 @@
 #   docker build -t camel-oci:0.1.0 .
 #   docker build --build-arg BASE=registry.example.com/mirror/node:20-bookworm-slim -t camel-oci:0.1.0 .
 #
-# BASE must provide node 20 on PATH (the CLI starts with `#!/usr/bin/env node`), npm and a shell. The same
-# base serves every stage so that what was installed is what runs.
+# BASE must provide node 20 on PATH (the CLI starts with `#!/usr/bin/env node`), npm and a shell.
+# The same base serves every stage, so what was installed is what runs.
 ARG BASE=node:20-bookworm-slim
 
 # Compile TypeScript with the full (dev) dependency tree.
@@ -21,12 +21,12 @@ RUN npm run build \
  && chmod -R a+rX,go-w dist package.json \
  && chmod 0755 dist/cli.js
 
-# Production dependencies only, without npm's cache.
+# Production dependencies only (the runtime copies node_modules alone, not npm's cache). A stage of
+# its own so that it stays cached while src/ changes.
 FROM ${BASE} AS deps
 WORKDIR /opt/camel-oci
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm cache clean --force \
  && chmod -R a+rX,go-w node_modules
 
 FROM ${BASE}

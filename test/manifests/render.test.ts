@@ -9,7 +9,7 @@ import { schemaErrors } from '../inject/support.js';
 import { defaultFetcherImage } from '../../src/commands/serve.js';
 import { kubectlKustomize, kubectlUnavailable, objectKey, parseImage, renderKustomization, sortedByKey } from './kustomize.js';
 import type { KubeObject } from './kustomize.js';
-import { installTree, kubeSchemaError, only } from './support.js';
+import { cloneTree, installTree, kubeSchemaError, only } from './support.js';
 import type { InstallTree } from './support.js';
 
 const KUBECTL_MISSING = kubectlUnavailable();
@@ -122,7 +122,7 @@ for (const edit of IMAGE_EDITS) {
     if (kubectlSkip === false) assert.deepEqual(webhookImages(kubectlKustomize(overlay)), { image: edit.expected, fetcherImage: edit.expected });
 
     // `kustomize edit set image` in manifests/ itself (here on a copy of the whole tree).
-    const copy = await installTree();
+    const copy = await cloneTree(tree);
     try {
       const file = path.join(copy.manifests, 'kustomization.yaml');
       await writeFile(file, `${await readFile(file, 'utf8')}images:\n${stringify([edit.entry])}`);

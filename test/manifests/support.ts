@@ -46,6 +46,19 @@ export async function installTree(options: { withCerts?: boolean } = {}): Promis
   return { root, manifests, certs, certsResult, cleanup };
 }
 
+/** A copy of a tree, certificates included (cheaper than generating keys again). */
+export async function cloneTree(tree: InstallTree): Promise<InstallTree> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-manifests-'));
+  await cp(tree.root, root, { recursive: true });
+  return {
+    root,
+    manifests: path.join(root, 'manifests'),
+    certs: path.join(root, 'certs'),
+    ...(tree.certsResult !== undefined ? { certsResult: tree.certsResult } : {}),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
 /** The kubernetes-models class of each kind the manifests may contain, by `apiVersion/kind`. */
 // `any`: each class types its own data; whether the rendered object fits is what validate() checks.
 const MODELS: Readonly<Record<string, new (data: any) => { validate(): void }>> = {
