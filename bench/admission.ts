@@ -21,6 +21,8 @@ import { runCli, startCli } from '../test/helpers/cli.js';
 import { fmt, machine, median } from './stats.js';
 
 interface Run {
+  /** Server CPU time (user + system) per request, ms. */
+  cpuMsPerRequest: number;
   rps: number;
   p50: number;
   p99: number;
@@ -28,7 +30,14 @@ interface Run {
   non2xx: number;
 }
 
-async function load(url: string, body: string, ca: string, duration: number, connections: number): Promise<Run> {
+/** User + system CPU time of a process so far, in ms (from /proc/PID/stat, clock ticks of 10 ms). */
+async function cpuMs(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function load(url: string, body: string, ca: string, duration: number, connections: number, pid: number): Promise<Run> {
+  const cpu0 = await cpuMs(pid);
   const result = await autocannon({
     url,
     method: 'POST',
@@ -39,7 +48,8 @@ async function load(url: string, body: string, ca: string, duration: number, con
     duration,
     tlsOptions: { ca, servername: 'camel-oci.camel-oci.svc' },
   });
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
+  const cpu = (await cpuMs(pid)) - cpu0;
+  return { cpuMsPerRequest: cpu / Math.max(1, result.requests.total), rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
 }
 
 async function waitReady(url: string, ca: string): Promise<void> {
@@ -121,8 +131,8 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
     const hooks: Run[] = [];
     const bares: Run[] = [];
     for (let i = 0; i < rounds; i++) {
-      hooks.push(await load(webhookUrl, body, ca, duration, connections));
-      bares.push(await load(bareUrl, body, ca, duration, connections));
+      hooks.push(await load(webhookUrl, body, ca, duration, connections, serve.child.pid!));
+      bares.push(await load(bareUrl, body, ca, duration, connections, bare.pid!));
     }
     const rss = await rssMiB(serve.child.pid!);
     bare.kill('SIGTERM');
@@ -131,10 +141,10 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
     const m = (runs: Run[], k: keyof Run): number => median(runs.map((r) => r[k]));
     console.log(`admission benchmark: ${rounds} rounds × ${duration} s, ${connections} keep-alive TLS connections, body ${body.length} B; ${await machine()}; ${new Date().toISOString()}`);
     console.log('');
-    console.log('| server | req/s (median) | p50 ms | p99 ms | errors | non-2xx |');
-    console.log('|---|---|---|---|---|---|');
-    console.log(`| camel-oci serve (warm caches, real patch) | ${fmt(m(hooks, 'rps'), 0)} | ${m(hooks, 'p50')} | ${m(hooks, 'p99')} | ${hooks.reduce((a, r) => a + r.errors, 0)} | ${hooks.reduce((a, r) => a + r.non2xx, 0)} |`);
-    console.log(`| bare Node HTTPS, fixed AdmissionReview | ${fmt(m(bares, 'rps'), 0)} | ${m(bares, 'p50')} | ${m(bares, 'p99')} | ${bares.reduce((a, r) => a + r.errors, 0)} | ${bares.reduce((a, r) => a + r.non2xx, 0)} |`);
+    console.log('| server | req/s (median) | p50 ms | p99 ms | server CPU ms / request | errors | non-2xx |');
+    console.log('|---|---|---|---|---|---|---|');
+    console.log(`| camel-oci serve (warm caches, real patch) | ${fmt(m(hooks, 'rps'), 0)} | ${m(hooks, 'p50')} | ${m(hooks, 'p99')} | ${fmt(m(hooks, 'cpuMsPerRequest'), 3)} | ${hooks.reduce((a, r) => a + r.errors, 0)} | ${hooks.reduce((a, r) => a + r.non2xx, 0)} |`);
+    console.log(`| bare Node HTTPS, fixed AdmissionReview | ${fmt(m(bares, 'rps'), 0)} | ${m(bares, 'p50')} | ${m(bares, 'p99')} | ${fmt(m(bares, 'cpuMsPerRequest'), 3)} | ${bares.reduce((a, r) => a + r.errors, 0)} | ${bares.reduce((a, r) => a + r.non2xx, 0)} |`);
     console.log('');
     console.log(`throughput ratio webhook / bare: ${fmt(m(hooks, 'rps') / m(bares, 'rps'))}; webhook RSS after the run: ${fmt(rss.rss, 0)} MiB (peak ${fmt(rss.hwm, 0)} MiB)`);
   } finally {

@@ -11,7 +11,7 @@ declare module 'autocannon' {
     tlsOptions?: Record<string, unknown>;
   }
   interface Result {
-    requests: { average: number };
+    requests: { average: number; total: number };
     latency: { p50: number; p99: number };
     errors: number;
     non2xx: number;

@@ -10,7 +10,6 @@ import { createApp, installProcessGuards } from '../webhook/app.js';
 import { createLogger } from '../webhook/logger.js';
 import { createMetrics } from '../webhook/metrics.js';
 import { createReloadingHttpsServer } from '../webhook/tls-server.js';
-import { createPullSecretReader } from '../kube/pull-secrets.js';
 import { resolverSettings } from './resolve.js';
 import type { CommandIO } from './io.js';
 import { version } from '../version.js';
@@ -77,7 +76,13 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     onResponse: (registry, status) => metrics.registryRequest(registry, status),
     onCache: (cache, result) => metrics.cacheLookup(cache, result),
   });
-  const pullSecrets = createPullSecretReader(v['pull-secrets'] as string, env, logger);
+  // The Kubernetes client is large (about 60 MiB of heap once loaded): load it only when used.
+  const pullSecretsMode = v['pull-secrets'] as string;
+  const wantsKube = pullSecretsMode === 'true' || (pullSecretsMode === 'auto' && env.KUBERNETES_SERVICE_HOST !== undefined);
+  if (pullSecretsMode !== 'auto' && pullSecretsMode !== 'true' && pullSecretsMode !== 'false') {
+    throw new CamelOciError('CONFIG_INVALID', `--pull-secrets must be auto, true or false, not ${JSON.stringify(pullSecretsMode)}`);
+  }
+  const pullSecrets = wantsKube ? (await import('../kube/pull-secrets.js')).createPullSecretReader(pullSecretsMode, env, logger) : undefined;
   const removeGuards = installProcessGuards(logger);
 
   let tlsServer: ReturnType<typeof createReloadingHttpsServer> | undefined;

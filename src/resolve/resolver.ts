@@ -66,6 +66,8 @@ type Node =
 export class Resolver implements ArtifactResolver {
   private readonly tags: TagCache;
   private readonly manifests: LruCache<string, Node>;
+  /** Finished artifacts by the digest the reference resolves to (index or manifest) and platform. */
+  private readonly artifacts: LruCache<string, ResolvedArtifact>;
   private readonly flights = new SingleFlight<ResolvedArtifact>();
   private readonly now: () => number;
 
@@ -74,6 +76,7 @@ export class Resolver implements ArtifactResolver {
     const max = options.maxCachedManifests ?? DEFAULT_MAX_CACHED_MANIFESTS;
     this.tags = new TagCache(options.tagTtlMs ?? DEFAULT_TAG_TTL_MS, options.staleGraceMs ?? DEFAULT_STALE_GRACE_MS, max, this.now);
     this.manifests = new LruCache(max);
+    this.artifacts = new LruCache(max);
   }
 
   /** Resolves one reference; concurrent calls for the same reference share one registry round-trip. */
@@ -86,9 +89,19 @@ export class Resolver implements ArtifactResolver {
     const location: RepositoryLocation = { registry: endpoint, repository: ref.path, scheme: this.options.policy.schemeFor(endpoint) };
     const credential = this.credential(ref.domain, ref.path, request.pullSecrets ?? []);
     const platform = request.platform ?? this.options.platform ?? DEFAULT_PLATFORM;
+    // Warm path, no timers and no flight: a fresh tag (or a digest) whose artifact is cached.
+    const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
+    const digest = ref.digest ?? this.tags.fresh(`${endpoint}/${ref.path}:${tagOrDigest}`)?.digest;
+    if (digest !== undefined) {
+      const warm = this.artifacts.get(artifactKey(location, digest, platform));
+      if (warm) {
+        this.options.onCache?.('tag', 'hit');
+        return warm.reference === written ? warm : { ...warm, reference: written };
+      }
+    }
     const key = JSON.stringify([formatReference(ref), platform, credentialId(credential)]);
     const flight = this.flights.do(key, () =>
-      this.resolveShared(written, ref.domain, location, ref.digest ?? ref.tag ?? 'latest', platform, credential, subject),
+      this.resolveShared(written, ref.domain, location, tagOrDigest, platform, credential, subject),
     );
     return raceSignal(flight, request.signal, subject);
   }
@@ -173,7 +186,7 @@ export class Resolver implements ArtifactResolver {
           context: { digest },
         });
       }
-      return {
+      const artifact: ResolvedArtifact = {
         reference: written,
         domain,
         registry: loc.registry,
@@ -187,6 +200,8 @@ export class Resolver implements ArtifactResolver {
         ignored,
         ...(stale ? { stale: true } : {}),
       };
+      if (!stale) this.artifacts.set(artifactKey(loc, indexDigest ?? digest, platform), artifact);
+      return artifact;
     } finally {
       clearTimeout(timer);
     }
@@ -207,6 +222,10 @@ export class Resolver implements ArtifactResolver {
     this.manifests.set(key, node);
     return node;
   }
+}
+
+function artifactKey(loc: RepositoryLocation, digest: string, platform: string): string {
+  return `${loc.registry}/${loc.repository}@${digest}#${platform}`;
 }
 
 function credentialId(credential: Credential | undefined): string {
