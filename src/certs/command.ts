@@ -9,20 +9,24 @@ import { checkCertBundle, subjectAltNames } from './inspect.js';
 import { KUSTOMIZE_FILES, caBundleOf } from './render.js';
 import { generateCa, issueServingCert, serviceDnsNames } from './x509.js';
 
-/** Service name of the kustomize base. */
-export const DEFAULT_SERVICE = 'camel-oci';
-/** Namespace of the kustomize base. */
-export const DEFAULT_NAMESPACE = 'camel-oci';
-/** Output directory, relative to the working directory (the repository's git-ignored certs/). */
-export const DEFAULT_OUT_DIR = 'certs';
-/** Validity of a generated CA and serving certificate: a year, so rotation is a yearly chore, not a weekly one. */
-export const DEFAULT_VALIDITY_DAYS = 365;
-/** Name of the kubernetes.io/tls Secret the Deployment mounts. */
-export const DEFAULT_SECRET_NAME = 'camel-oci-tls';
-/** Name of the MutatingWebhookConfiguration in the kustomize base. */
-export const DEFAULT_WEBHOOK_NAME = 'camel-oci';
-/** Common name of the generated CA. */
-export const CA_COMMON_NAME = 'camel-oci webhook CA';
+export {
+  CA_COMMON_NAME,
+  DEFAULT_NAMESPACE,
+  DEFAULT_OUT_DIR,
+  DEFAULT_SECRET_NAME,
+  DEFAULT_SERVICE,
+  DEFAULT_VALIDITY_DAYS,
+  DEFAULT_WEBHOOK_NAME,
+} from './defaults.js';
+import {
+  CA_COMMON_NAME,
+  DEFAULT_NAMESPACE,
+  DEFAULT_OUT_DIR,
+  DEFAULT_SECRET_NAME,
+  DEFAULT_SERVICE,
+  DEFAULT_VALIDITY_DAYS,
+  DEFAULT_WEBHOOK_NAME,
+} from './defaults.js';
 
 /** Options of `camel-oci certs` (`--service`, `--namespace`, `--out`, `--validity-days`, `--force`, ...). */
 export interface CertsCommandOptions {

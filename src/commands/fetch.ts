@@ -2,8 +2,8 @@
 import { access, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { asCamelOciError, CamelOciError } from '../errors.js';
-import { parseCount, parseDuration, parseSize, REGISTRY_FLAGS } from '../config.js';
-import type { FlagTable, ParsedFlags } from '../config.js';
+import { parseCount, parseDuration, parseSize } from '../config.js';
+import type { ParsedFlags } from '../config.js';
 import { DEFAULT_UNPACK_LIMITS } from '../fetch/limits.js';
 import { runPlan } from '../fetch/runner.js';
 import { credentialFor, parseDockerConfig } from '../oci/docker-config.js';
@@ -14,24 +14,7 @@ import { splitHostPort } from '../resolve/policy.js';
 import { createRegistryContext, readConfigFile } from '../resolve/setup.js';
 import type { CommandIO } from './io.js';
 
-/** Where the webhook's projected volume puts the pod's pull secrets. */
-export const DEFAULT_PULL_SECRETS_DIR = '/var/run/camel-oci/pull-secrets';
-/** Default deadline: inside Camel K's 60 s progress deadline, with room for the JVM to start. */
-export const DEFAULT_FETCH_TIMEOUT = '50s';
 
-/** Flags of `fetch` (each also read from `CAMEL_OCI_<FLAG>`, except `--plan`: `CAMEL_OCI_PLAN` holds the plan itself). */
-export const FETCH_FLAGS: FlagTable = {
-  root: { type: 'string', default: '/camel-oci', description: 'volume root; the only place fetch writes' },
-  plan: { type: 'string', noEnv: true, description: 'read the plan from this file instead of $CAMEL_OCI_PLAN' },
-  timeout: { type: 'string', default: DEFAULT_FETCH_TIMEOUT, description: 'deadline of the whole run (60s, 500ms, or seconds)' },
-  parallel: { type: 'string', default: '4', description: 'layers downloaded at once' },
-  'pull-secrets-dir': { type: 'string', default: DEFAULT_PULL_SECRETS_DIR, description: 'directory of projected pull secrets (<name>/.dockerconfigjson)' },
-  'max-unpacked-bytes': { type: 'string', default: '1Gi', description: 'limit on bytes unpacked over all layers' },
-  'max-files': { type: 'string', default: String(DEFAULT_UNPACK_LIMITS.maxFiles), description: 'limit on archive entries over all layers' },
-  'max-layer-bytes': { type: 'string', default: '512Mi', description: 'limit on one layer blob' },
-  'termination-log': { type: 'string', default: '/dev/termination-log', description: 'where the failure message goes for kubectl describe (when the file exists)' },
-  ...REGISTRY_FLAGS,
-};
 
 /** Bound on pull secret files read from the directory (a pod names at most a handful). */
 const MAX_PULL_SECRET_FILES = 64;

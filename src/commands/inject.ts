@@ -2,8 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
 import { asCamelOciError, CamelOciError } from '../errors.js';
-import { parseDuration, RESOLVER_FLAGS } from '../config.js';
-import type { FlagTable, ParsedFlags } from '../config.js';
+import { parseDuration } from '../config.js';
+import type { ParsedFlags } from '../config.js';
 import { applyPatch } from '../inject/apply.js';
 import { decide } from '../inject/decide.js';
 import { normalizeInjectOptions } from '../inject/options.js';
@@ -19,15 +19,6 @@ import type { CommandIO } from './io.js';
 /** Input larger than this is refused: manifests are text, and the whole input is held in memory. */
 export const MAX_INJECT_INPUT_BYTES = 16 * 1024 * 1024;
 
-/** Flags of `inject`. */
-export const INJECT_FLAGS: FlagTable = {
-  filename: { type: 'string', short: 'f', description: 'YAML file to inject, or - for standard input' },
-  'fetcher-image': { type: 'string', description: 'image of the camel-oci-fetch init container (default camel-oci:<version>)' },
-  'volume-size-limit': { type: 'string', default: '512Mi', description: 'floor of the camel-oci emptyDir sizeLimit' },
-  'fetch-timeout': { type: 'string', default: '50s', description: 'deadline handed to the fetcher' },
-  timeout: { type: 'string', default: '30s', description: 'overall deadline for resolving references' },
-  ...RESOLVER_FLAGS,
-};
 
 async function readInput(file: string, stdin: () => Promise<Buffer>): Promise<string> {
   const bytes = file === '-' ? await stdin() : await readFile(file).catch((err: NodeJS.ErrnoException) => {

@@ -1,11 +1,7 @@
-/** The subcommands of `camel-oci`, by name. */
+/** The subcommands of `camel-oci`, by name. Each command's code is imported only when it runs. */
 import type { FlagTable, ParsedFlags } from '../config.js';
 import type { CommandIO } from './io.js';
-import { CERTS_FLAGS, runCerts } from './certs.js';
-import { FETCH_FLAGS, runFetch } from './fetch.js';
-import { INJECT_FLAGS, runInject } from './inject.js';
-import { RESOLVE_FLAGS, runResolve } from './resolve.js';
-import { SERVE_FLAGS, runServe } from './serve.js';
+import { CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from './flags.js';
 
 /** One subcommand. */
 export interface Command {
@@ -24,34 +20,34 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     usage: '[--port 8443] [--tls-cert FILE --tls-key FILE] [--fetcher-image IMAGE] [--on-error deny|allow] [registry flags]',
     flags: SERVE_FLAGS,
     env: true,
-    run: (flags, io, env) => runServe(flags, io, env),
+    run: async (flags, io, env) => (await import('./serve.js')).runServe(flags, io, env),
   },
   fetch: {
     summary: 'the init container: download, verify and unpack the planned layers',
     usage: '[--root /camel-oci] [--plan FILE] [--timeout 50s] [--parallel 4] [registry flags]  (plan from $CAMEL_OCI_PLAN)',
     flags: FETCH_FLAGS,
     env: true,
-    run: (flags, io, env) => runFetch(flags, io, env),
+    run: async (flags, io, env) => (await import('./fetch.js')).runFetch(flags, io, env),
   },
   resolve: {
     summary: 'resolve references; print the pinned digest and selected layers',
     usage: 'REF... [--json] [--platform os/arch] [--registry-config FILE] [--insecure-registry HOST] [--allow-registry HOST] [--ca-file FILE]',
     flags: RESOLVE_FLAGS,
     env: false,
-    run: (flags, io) => runResolve(flags, io),
+    run: async (flags, io) => (await import('./resolve.js')).runResolve(flags, io),
   },
   inject: {
     summary: 'inject offline into Pod / workload YAML, like istioctl kube-inject',
     usage: '-f FILE|- [--fetcher-image IMAGE] [registry flags]',
     flags: INJECT_FLAGS,
     env: false,
-    run: (flags, io) => runInject(flags, io),
+    run: async (flags, io) => (await import('./inject.js')).runInject(flags, io),
   },
   certs: {
     summary: 'generate a CA and serving certificate for the webhook Service, and the kustomize pieces',
     usage: '[--service NAME] [--namespace NS] [--out DIR] [--validity-days N] [--force]',
     flags: CERTS_FLAGS,
     env: false,
-    run: (flags, io) => runCerts(flags, io),
+    run: async (flags, io) => (await import('./certs.js')).runCerts(flags, io),
   },
 };

@@ -2,18 +2,12 @@
 import { asCamelOciError, CamelOciError } from '../errors.js';
 import { pinnedReference } from '../oci/artifact.js';
 import type { ResolvedArtifact } from '../oci/artifact.js';
-import { parseDuration, RESOLVER_FLAGS } from '../config.js';
-import type { FlagTable, ParsedFlags } from '../config.js';
+import { parseDuration } from '../config.js';
+import type { ParsedFlags } from '../config.js';
 import { createResolver } from '../resolve/setup.js';
 import type { ResolverSettings } from '../resolve/setup.js';
 import type { CommandIO } from './io.js';
 
-/** Flags of `resolve`. */
-export const RESOLVE_FLAGS: FlagTable = {
-  ...RESOLVER_FLAGS,
-  json: { type: 'boolean', description: 'print JSON (an array with one object per reference, in order)' },
-  timeout: { type: 'string', default: '30s', description: 'overall deadline' },
-};
 
 /** Resolver settings from parsed flags (shared by resolve, serve and inject). */
 export function resolverSettings(flags: ParsedFlags): ResolverSettings {

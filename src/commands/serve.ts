@@ -1,8 +1,8 @@
 /** `camel-oci serve`: the admission webhook over HTTPS. */
 import path from 'node:path';
 import { CamelOciError } from '../errors.js';
-import { parseCount, parseDuration, RESOLVER_FLAGS } from '../config.js';
-import type { FlagTable, ParsedFlags } from '../config.js';
+import { parseCount, parseDuration } from '../config.js';
+import type { ParsedFlags } from '../config.js';
 import { ensureDevCerts } from '../certs/dev.js';
 import { normalizeInjectOptions } from '../inject/options.js';
 import { createResolver } from '../resolve/setup.js';
@@ -19,25 +19,6 @@ export function defaultFetcherImage(): string {
   return `camel-oci:${version()}`;
 }
 
-/** Flags of `serve` (each also read from `CAMEL_OCI_<FLAG>`). */
-export const SERVE_FLAGS: FlagTable = {
-  port: { type: 'string', default: '8443', description: 'HTTPS port' },
-  address: { type: 'string', description: 'address to listen on (default 0.0.0.0 with --tls-cert, else 127.0.0.1)' },
-  'tls-cert': { type: 'string', description: 'PEM serving certificate (reloaded when the file changes)' },
-  'tls-key': { type: 'string', description: 'PEM private key of --tls-cert' },
-  'certs-dir': { type: 'string', default: 'certs/dev', description: 'where the development certificate is made when --tls-cert is not given' },
-  'fetcher-image': { type: 'string', description: 'image of the injected camel-oci-fetch init container (default camel-oci:<version>)' },
-  'on-error': { type: 'string', default: 'deny', description: 'deny | allow: what to do with a pod whose references cannot be resolved' },
-  'volume-size-limit': { type: 'string', default: '512Mi', description: 'floor of the camel-oci emptyDir sizeLimit' },
-  'fetch-timeout': { type: 'string', default: '50s', description: 'deadline handed to the fetcher (its --timeout)' },
-  'pull-secrets': {
-    type: 'string',
-    default: 'auto',
-    description: 'read the pod\'s imagePullSecrets from the Kubernetes API: auto (when in a cluster) | true | false',
-  },
-  'log-level': { type: 'string', default: 'info', description: 'trace | debug | info | warn | error' },
-  ...RESOLVER_FLAGS,
-};
 
 /** Runs `serve` until SIGTERM or SIGINT; returns the exit code. */
 export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>): Promise<number> {

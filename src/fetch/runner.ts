@@ -23,7 +23,7 @@ export const MAX_RESUMES = 5;
 /** Whole-layer attempts (each from byte 0, into a fresh staging directory). */
 export const MAX_LAYER_ATTEMPTS = 3;
 /** Buffer between the download and the unpacker: enough to keep both busy, small enough to stay flat. */
-const PIPE_HIGH_WATER_MARK = 1024 * 1024;
+const PIPE_HIGH_WATER_MARK = 256 * 1024;
 
 /** One line of the per-layer log. */
 export interface LayerReport {

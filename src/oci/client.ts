@@ -76,7 +76,7 @@ export class RegistryClient {
   private readonly send: (req: AuthRequest) => Promise<TransportResponse>;
 
   /** Composes the transport: auth over redirects over retries over one undici round-trip. */
-  constructor(private readonly options: RegistryClientOptions) {
+  constructor(options: RegistryClientOptions) {
     const observed: Transport = async (req) => {
       const res = await baseTransport(options.dispatcher)(req);
       options.onResponse?.(req.url.host, res.status);

@@ -53,11 +53,6 @@ export const MAX_PULL_SECRETS = 32;
 /** Registry failures for which a recently resolved digest may stand in. Not-found and denied are answers, not failures. */
 const STALE_OK = new Set(['UNAVAILABLE', 'TIMEOUT', 'TOOMANYREQUESTS', 'REGISTRY_ERROR', 'TLS_ERROR']);
 
-interface ParsedManifest {
-  readonly manifest: ImageManifest;
-  readonly mediaType: string;
-}
-
 type Node =
   | { kind: 'manifest'; manifest: ImageManifest; mediaType: string }
   | { kind: 'index'; index: import('../oci/manifest.js').ImageIndex; mediaType: string };
