@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { ServeError } from '../errors.js';
 import { bundlePaths, readCertBundle, writeCertBundle } from './bundle.js';
 import { DEFAULT_MIN_REMAINING_MS, checkCertBundle } from './inspect.js';
+import { splitPemCertificates } from './trust.js';
 import { generateCa, issueCert } from './x509.js';
 
 /** DNS names of the development certificate. */
@@ -74,10 +75,10 @@ export async function ensureDevCerts(dir: string, options: { now?: Date } = {}):
   return { certFile: p.certFile, keyFile: p.keyFile, caFile: p.caFile, generated: true, notAfter: written.notAfter, reason };
 }
 
-/** The CA certificate's subject, or undefined when it does not parse (then the bundle is junk and may be replaced). */
+/** The (first) CA certificate's subject, or undefined when it does not parse (then the bundle is junk and may be replaced). */
 function caSubject(pem: string): string | undefined {
   try {
-    return new X509Certificate(pem).subject;
+    return new X509Certificate(splitPemCertificates(pem)[0] ?? '').subject;
   } catch {
     return undefined;
   }

@@ -7,6 +7,8 @@ export { checkCertBundle, subjectAltNames, DEFAULT_MIN_REMAINING_MS } from './in
 export type { BundleCheck, BundleRequirements } from './inspect.js';
 export { caBundleOf, renderTlsSecret, renderCaBundlePatch, renderKustomization, CA_BUNDLE_PATCH_PATH, KUSTOMIZE_FILES } from './render.js';
 export type { KustomizeNames } from './render.js';
+export { rotateTrustBundle, splitPemCertificates, MAX_TRUSTED_CAS } from './trust.js';
+export type { CaSummary, DroppedCa, RotatedTrust } from './trust.js';
 export { bundlePaths, readCertBundle, writeCertBundle, BUNDLE_FILES } from './bundle.js';
 export type { BundlePaths, WriteBundleOptions, WriteBundleResult } from './bundle.js';
 export { ensureDevCerts, DEV_DNS_NAMES, DEV_IP_ADDRESSES, DEV_VALIDITY_DAYS, DEV_CA_COMMON_NAME } from './dev.js';

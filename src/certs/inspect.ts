@@ -3,6 +3,7 @@
  * unlike node-forge, reads any key type a user may have brought) and never touches the file system.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { splitPemCertificates } from './trust.js';
 import type { CertBundle } from './x509.js';
 
 /**
@@ -25,14 +26,30 @@ export interface BundleRequirements {
 /** The verdict on a bundle: usable until `notAfter`, or not, and why (a sentence a person can act on). */
 export type BundleCheck = { readonly ok: true; readonly notAfter: Date } | { readonly ok: false; readonly reason: string };
 
-/** Checks that a bundle parses, chains to its CA, has the matching key, covers the names and is not about to expire. */
+/**
+ * Checks that a bundle parses, chains to its CA, has the matching key, covers the names and is not
+ * about to expire. The CA is the first certificate of `caCertPem`; certificates after it (a CA kept
+ * trusted across a rotation) must be CA certificates but may expire: only the first one signs.
+ */
 export function checkCertBundle(bundle: CertBundle, want: BundleRequirements = {}): BundleCheck {
+  // ca.crt may hold, after the signing CA, the CA carried over from the previous rotation (trust.ts).
+  const [caPem, ...carriedPems] = splitPemCertificates(bundle.caCertPem);
   let ca: X509Certificate;
   let cert: X509Certificate;
   try {
-    ca = new X509Certificate(bundle.caCertPem);
+    ca = new X509Certificate(caPem ?? '');
   } catch {
     return { ok: false, reason: 'the CA certificate is not a readable PEM certificate' };
+  }
+  for (const [i, pem] of carriedPems.entries()) {
+    let carried: X509Certificate | undefined;
+    try {
+      carried = new X509Certificate(pem);
+    } catch {
+      // falls through to the reason below
+    }
+    // The apiserver would trust whatever is there: anything but a CA certificate is a mistake.
+    if (carried?.ca !== true) return { ok: false, reason: `certificate ${i + 2} of the CA bundle is not a readable CA certificate` };
   }
   try {
     cert = new X509Certificate(bundle.certPem);

@@ -34,6 +34,7 @@ export interface CertificateAuthority {
 
 /** What the webhook serves and what clients trust: CA certificate, serving certificate and key (PEM). */
 export interface CertBundle {
+  /** The CA that signed `certPem`, first; after a rotation, followed by the previous CA (see trust.ts). */
   readonly caCertPem: string;
   readonly certPem: string;
   readonly keyPem: string;

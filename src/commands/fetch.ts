@@ -5,13 +5,15 @@ import { asCamelOciError, CamelOciError } from '../errors.js';
 import { parseCount, parseDuration, parseSize } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { DEFAULT_UNPACK_LIMITS } from '../fetch/limits.js';
+import { ENV_CA_PEM, MAX_CA_PEM_BYTES } from '../inject/annotations.js';
 import { runPlan } from '../fetch/runner.js';
+import { BufferReclaimer } from '../fetch/memory.js';
 import { credentialFor, parseDockerConfig } from '../oci/docker-config.js';
 import type { DockerConfig } from '../oci/docker-config.js';
 import { parsePlan } from '../plan.js';
 import type { FetchPlan } from '../plan.js';
 import { splitHostPort } from '../resolve/policy.js';
-import { createRegistryContext, readConfigFile } from '../resolve/setup.js';
+import { certificatesOf, createRegistryContext, readConfigFile } from '../resolve/setup.js';
 import type { CommandIO } from './io.js';
 
 
@@ -60,6 +62,17 @@ function loadPlan(flags: ParsedFlags, env: Readonly<Record<string, string | unde
   return parsePlan(text);
 }
 
+/**
+ * The CA certificates of `--ca-pem` / `CAMEL_OCI_CA_PEM` (the webhook's `--ca-file` CAs, handed
+ * over in the init container's env): bounded, well-formed certificates only.
+ */
+export function inlineCaCertificates(text: string): string[] {
+  const source = `--ca-pem (${ENV_CA_PEM})`;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_CA_PEM_BYTES) throw new CamelOciError('CONFIG_INVALID', `${source}: ${bytes} bytes, more than the ${MAX_CA_PEM_BYTES} accepted`);
+  return certificatesOf(text, source);
+}
+
 /** Runs `fetch`; returns the exit code. */
 export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>): Promise<number> {
   const v = flags.values;
@@ -76,6 +89,8 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
       maxFiles: parseCount(v['max-files'] as string, 'max-files'),
       maxLayerBytes: parseSize(v['max-layer-bytes'] as string, 'max-layer-bytes'),
     };
+    const caPem = v['ca-pem'] as string | undefined;
+    const caPems = caPem === undefined ? [] : inlineCaCertificates(caPem);
     const pullSecrets = await readPullSecretsDir(v['pull-secrets-dir'] as string, (line) => log({ event: 'warning', message: line }));
     // The plan's registries were checked by the webhook's policy: they are allowed here (also at
     // private addresses, as an in-cluster registry is), and spoken to over http only when the plan
@@ -86,6 +101,7 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
       insecureRegistries: [...(v['insecure-registry'] as string[]), ...plan.artifacts.filter((a) => a.scheme === 'http').map((a) => a.registry)],
       allowRegistries: [...(v['allow-registry'] as string[]), ...planHosts.map((h) => exactHost(h))],
       caFiles: v['ca-file'] as string[],
+      caPems,
     });
     const configs = [...pullSecrets, ...context.dockerConfigs];
     try {
@@ -98,6 +114,7 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
         signal,
         deadline,
         onLayer: (report) => log({ ...report }),
+        reclaimer: new BufferReclaimer(),
       });
       log({ ...summary });
       return 0;

@@ -44,6 +44,10 @@ export const FETCH_FLAGS: FlagTable = {
   'max-files': { type: 'string', default: String(DEFAULT_UNPACK_LIMITS.maxFiles), description: 'limit on archive entries over all layers' },
   'max-layer-bytes': { type: 'string', default: '512Mi', description: 'limit on one layer blob' },
   'termination-log': { type: 'string', default: '/dev/termination-log', description: 'where the failure message goes for kubectl describe (when the file exists)' },
+  'ca-pem': {
+    type: 'string',
+    description: 'PEM text of extra CA certificates trusted for registry TLS besides --ca-file (the webhook sets CAMEL_OCI_CA_PEM from its own --ca-file)',
+  },
   ...REGISTRY_FLAGS,
 };
 

@@ -5,7 +5,7 @@ import { parseCount, parseDuration } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { ensureDevCerts } from '../certs/dev.js';
 import { normalizeInjectOptions } from '../inject/options.js';
-import { createResolver } from '../resolve/setup.js';
+import { createResolver, readCaCertificates } from '../resolve/setup.js';
 import { createApp, installProcessGuards } from '../webhook/app.js';
 import { createLogger } from '../webhook/logger.js';
 import { createMetrics } from '../webhook/metrics.js';
@@ -32,10 +32,16 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   if ((certFlag === undefined) !== (keyFlag === undefined)) {
     throw new CamelOciError('CONFIG_INVALID', '--tls-cert and --tls-key go together: give both, or neither for a development certificate');
   }
+  // The init container must trust what the webhook trusts, or a registry resolved at admission
+  // fails there with TLS_ERROR: its --ca-file certificates go into the fetcher's env. Only
+  // certificates: the fetcher authenticates with the pod's pull secrets, never with --registry-config.
+  const caFiles = v['ca-file'] as readonly string[];
+  const caPem = caFiles.length > 0 ? (await readCaCertificates(caFiles)).join('') : undefined;
   const inject = normalizeInjectOptions({
     fetcherImage: (v['fetcher-image'] as string | undefined) ?? defaultFetcherImage(),
     volumeSizeLimit: v['volume-size-limit'] as string,
     fetchTimeoutSeconds: Math.ceil(parseDuration(v['fetch-timeout'] as string, 'fetch-timeout') / 1000),
+    ...(caPem !== undefined ? { caPem } : {}),
   });
   const logger = createLogger({ level: v['log-level'] as string });
   const metrics = createMetrics({});

@@ -17,6 +17,7 @@ import { commitLayer, createStaging, removeStaleStaging } from './staging.js';
 import type { Staging } from './staging.js';
 import { unpackLayer } from './unpack.js';
 import { BlobVerifier } from './verify.js';
+import { BufferReclaimer } from './memory.js';
 
 /** Resumed Range requests per layer download attempt before it counts as failed. */
 export const MAX_RESUMES = 5;
@@ -64,6 +65,8 @@ export interface RunnerOptions {
   readonly deadline: number;
   readonly onLayer?: (report: LayerReport) => void;
   readonly now?: () => number;
+  /** Frees dead download buffers as bytes stream (shared by all layers of the run). */
+  readonly reclaimer?: BufferReclaimer;
 }
 
 interface Job {
@@ -183,7 +186,7 @@ async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof 
           throw new FetchError('UNAVAILABLE', `the registry cannot resume ${layer.digest} at byte ${verifier.bytes}`, { retryable: true });
         }
         try {
-          await verifier.pump(res.body as AsyncIterable<Uint8Array>, pipe);
+          await verifier.pump(reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer), pipe);
         } catch (err) {
           if (pipe.destroyed) throw await unpacked.then(() => err, (unpackErr: unknown) => unpackErr);
           if (!isResumable(err) || resumes >= MAX_RESUMES || options.signal.aborted) throw err;
@@ -223,6 +226,14 @@ async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof 
       const retry = err instanceof CamelOciError && err.retryable && err.code !== 'DIGEST_MISMATCH' && attempt < MAX_LAYER_ATTEMPTS && !options.signal.aborted;
       if (!retry) throw options.signal.aborted ? abortReason(options.signal) : err;
     }
+  }
+}
+
+/** Passes chunks through, telling the reclaimer how many bytes went by. */
+async function* reclaiming(source: AsyncIterable<Uint8Array>, reclaimer: BufferReclaimer | undefined): AsyncIterable<Uint8Array> {
+  for await (const chunk of source) {
+    yield chunk;
+    reclaimer?.add(chunk.length);
   }
 }
 

@@ -49,6 +49,20 @@ export const ENV_CLASSPATH = 'CAMEL_OCI_CLASSPATH';
  */
 export const ENV_FETCH_TIMEOUT = 'CAMEL_OCI_TIMEOUT';
 
+/**
+ * Env var of the init container holding the PEM text of extra CA certificates it trusts for
+ * registry TLS (set only when the webhook has `--ca-file`). Follows the `CAMEL_OCI_<FLAG>` rule for
+ * the fetch command's `--ca-pem` flag. Certificates only: they are public, so an env var in the pod
+ * spec is a fine carrier; nothing secret ever goes this way.
+ */
+export const ENV_CA_PEM = 'CAMEL_OCI_CA_PEM';
+
+/**
+ * Bound on {@link ENV_CA_PEM}: room for a few dozen certificates (one is 1-2 KiB), far below the
+ * pod object's size budget, which the plan and the user's own spec share.
+ */
+export const MAX_CA_PEM_BYTES = 64 * 1024;
+
 /** Env var Camel K sets on the integration container (value: the Integration name). */
 export const ENV_CAMEL_K_INTEGRATION = 'CAMEL_K_INTEGRATION';
 

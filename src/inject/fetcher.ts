@@ -5,6 +5,7 @@
 import type { FetchPlan } from '../plan.js';
 import { VOLUME_MOUNT_PATH } from '../plan.js';
 import {
+  ENV_CA_PEM,
   ENV_FETCH_TIMEOUT,
   ENV_PLAN,
   INIT_CONTAINER_NAME,
@@ -112,7 +113,8 @@ export function integrationUid(spec: JsonObject, container: JsonObject): number 
 }
 
 /**
- * The init container. Its securityContext passes the "restricted" Pod Security level on its own,
+ * The init container. Its env, in this order: the plan, the timeout when configured, the extra CA
+ * certificates when configured. Its securityContext passes the "restricted" Pod Security level on its own,
  * whatever the pod sets: non-root with an explicit non-zero UID, no privilege escalation, all
  * capabilities dropped, RuntimeDefault seccomp; plus a read-only root filesystem (the fetcher
  * writes only under the volume).
@@ -120,6 +122,10 @@ export function integrationUid(spec: JsonObject, container: JsonObject): number 
 export function initContainer(planText: string, options: NormalizedOptions, runAsUser: number, withPullSecrets: boolean): JsonObject {
   const env: JsonObject[] = [{ name: ENV_PLAN, value: planText }];
   if (options.fetchTimeoutSeconds !== undefined) env.push({ name: ENV_FETCH_TIMEOUT, value: String(options.fetchTimeoutSeconds) });
+  // Extra CAs travel as an env var (certificates are public). Credentials never do: the fetcher
+  // authenticates with the pod's own pull secrets, projected below, and never with the webhook's
+  // --registry-config, which would hand the webhook's credentials to every pod it admits.
+  if (options.caPem !== undefined) env.push({ name: ENV_CA_PEM, value: options.caPem });
   const volumeMounts: JsonObject[] = [{ name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH }];
   if (withPullSecrets) volumeMounts.push({ name: PULL_SECRETS_VOLUME_NAME, mountPath: PULL_SECRETS_MOUNT_PATH, readOnly: true });
   return {

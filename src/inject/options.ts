@@ -2,6 +2,7 @@
  * Options of the patch builder, their defaults, and their validation. Pure.
  */
 import { InjectError } from '../errors.js';
+import { ENV_CA_PEM, MAX_CA_PEM_BYTES } from './annotations.js';
 import { parseQuantity } from './quantity.js';
 
 /** CPU and memory quantities. */
@@ -28,6 +29,12 @@ export interface InjectOptions {
   readonly fetchTimeoutSeconds?: number;
   /** `imagePullPolicy` of the init container; unset: Kubernetes' default for the image reference. */
   readonly imagePullPolicy?: string;
+  /**
+   * PEM certificates the fetcher trusts for registry TLS on top of the system's (env
+   * `CAMEL_OCI_CA_PEM`): the webhook's own `--ca-file` CAs, so a registry it resolved at admission
+   * is one the init container can reach. Certificate blocks only, at most {@link MAX_CA_PEM_BYTES}.
+   */
+  readonly caPem?: string;
 }
 
 /**
@@ -57,6 +64,13 @@ const MAX_IMAGE_CHARS = 1024;
 
 const PULL_POLICIES = new Set(['Always', 'IfNotPresent', 'Never']);
 
+/**
+ * Nothing but PEM certificate blocks and white space. The pod spec is readable by anyone who can
+ * read the pod, so a private key bundled into a CA file (or any other text) must never ride along.
+ * Linear: the base64 class excludes `-`, so each block's body ends at its END line.
+ */
+const CERTIFICATES_ONLY = /^(?:\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----)+\s*$/;
+
 /** Options with defaults filled in and every value checked. */
 export interface NormalizedOptions {
   readonly fetcherImage: string;
@@ -65,6 +79,7 @@ export interface NormalizedOptions {
   readonly resources: { readonly requests: Required<ResourceQuantities>; readonly limits: Required<ResourceQuantities> };
   readonly fetchTimeoutSeconds?: number;
   readonly imagePullPolicy?: string;
+  readonly caPem?: string;
 }
 
 function invalid(message: string): InjectError {
@@ -108,6 +123,18 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
   if (policy !== undefined && !PULL_POLICIES.has(policy)) {
     throw invalid(`image pull policy ${JSON.stringify(policy)} must be Always, IfNotPresent or Never`);
   }
+  const caPem = options.caPem;
+  if (caPem !== undefined) {
+    const bytes = typeof caPem === 'string' ? Buffer.byteLength(caPem, 'utf8') : 0;
+    if (bytes > MAX_CA_PEM_BYTES) {
+      throw invalid(
+        `the CA certificates for ${ENV_CA_PEM} take ${bytes} bytes, more than the ${MAX_CA_PEM_BYTES} an init container's env may carry: give --ca-file only the CAs that signed your registries' certificates`,
+      );
+    }
+    if (typeof caPem !== 'string' || !CERTIFICATES_ONLY.test(caPem)) {
+      throw invalid(`the CA certificates for ${ENV_CA_PEM} must be PEM certificate blocks and nothing else`);
+    }
+  }
   return {
     fetcherImage: image,
     volumeSizeLimit,
@@ -115,5 +142,6 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
     resources: { requests, limits },
     ...(timeout !== undefined ? { fetchTimeoutSeconds: timeout } : {}),
     ...(policy !== undefined ? { imagePullPolicy: policy } : {}),
+    ...(caPem !== undefined ? { caPem } : {}),
   };
 }

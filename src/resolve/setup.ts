@@ -1,4 +1,5 @@
 /** Builds the registry client and Resolver from parsed flags: the one place that reads their files. */
+import { X509Certificate } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import type { Agent } from 'undici';
@@ -21,6 +22,8 @@ export interface RegistrySettings {
   readonly insecureRegistries: readonly string[];
   readonly allowRegistries: readonly string[];
   readonly caFiles: readonly string[];
+  /** PEM texts of extra CA certificates trusted besides `caFiles` (fetch's `--ca-pem`), checked with {@link certificatesOf}. */
+  readonly caPems?: readonly string[];
   /** Injected DNS (tests): defaults to the system resolver. */
   readonly lookup?: LookupAll;
   /** Injected connector (tests): defaults to real TCP/TLS. */
@@ -48,6 +51,42 @@ export async function readConfigFile(file: string, flag: string): Promise<string
   return text.toString('utf8');
 }
 
+const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
+/** One certificate block: its body is base64 and white space only (so a block never swallows the next BEGIN). */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----/g;
+
+/**
+ * Returns the certificates of PEM text, each re-encoded canonically (64-column base64, `\n`
+ * endings). Strict: at least one, every BEGIN CERTIFICATE line has its END, and each block is a
+ * valid X.509 certificate; other PEM blocks (keys) and text around blocks are left out. Throws
+ * CONFIG_INVALID naming `source`.
+ */
+export function certificatesOf(text: string, source: string): string[] {
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  const begins = text.split(PEM_BEGIN).length - 1;
+  if (begins === 0) throw new CamelOciError('CONFIG_INVALID', `${source}: no PEM certificate in it (no ${PEM_BEGIN} line)`);
+  if (blocks.length !== begins) {
+    throw new CamelOciError('CONFIG_INVALID', `${source}: ${begins - blocks.length} of its ${begins} certificate blocks are not well formed (a missing END line, or text that is not base64)`);
+  }
+  return blocks.map((block, i) => {
+    try {
+      return new X509Certificate(block).toString();
+    } catch {
+      throw new CamelOciError('CONFIG_INVALID', `${source}: certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate`);
+    }
+  });
+}
+
+/**
+ * Reads the certificates of `--ca-file` files with {@link certificatesOf}, for handing on to the
+ * init container. (createRegistryContext reads the same files again: they are small, read once
+ * at start-up, and its own leniency stays as it was for the commands that only resolve.)
+ */
+export async function readCaCertificates(files: readonly string[]): Promise<string[]> {
+  const texts = await Promise.all(files.map((f) => readConfigFile(f, 'ca-file')));
+  return texts.flatMap((text, i) => certificatesOf(text, `--ca-file ${files[i]}`));
+}
+
 /** The system resolver with all addresses, so policy sees every one. */
 export const systemLookup: LookupAll = (hostname) => lookup(hostname, { all: true, verbatim: true });
 
@@ -68,6 +107,7 @@ export async function createRegistryContext(settings: RegistrySettings): Promise
       throw new CamelOciError('CONFIG_INVALID', `--ca-file ${settings.caFiles[i]}: no PEM certificate in it`);
     }
   }
+  ca.push(...(settings.caPems ?? []));
   const dockerConfigs = await Promise.all(
     settings.registryConfigs.map(async (f) => parseDockerConfig(await readConfigFile(f, 'registry-config'), f)),
   );

@@ -224,10 +224,17 @@ function resolutionFailed(failure: ReferenceFailure, count: number, onError: OnE
     );
   }
   return answer(
-    denied(`camel-oci: cannot resolve ${displayReference(reference)}: ${error.code}: ${error.message}`, denialCode(error)),
+    denied(`camel-oci: cannot resolve ${displayReference(reference)}: ${error.code}: ${withoutSubject(error.message, reference)}`, denialCode(error)),
     count,
     error.code,
   );
+}
+
+/** Drops a leading `container:REF: ` from an error message that already names the reference. */
+function withoutSubject(message: string, reference: string): string {
+  const bare = reference.replace(/^container:/, '');
+  for (const prefix of [`container:${bare}: `, `${bare}: `]) if (message.startsWith(prefix)) return message.slice(prefix.length);
+  return message;
 }
 
 /** The answer when the deadline fired before every reference resolved. */
