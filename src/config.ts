@@ -108,7 +108,7 @@ export function parseCount(text: string, flag: string, max = Number.MAX_SAFE_INT
 /** The registry flags shared by resolve, serve, inject and fetch. */
 export const REGISTRY_FLAGS: FlagTable = {
   'registry-config': { type: 'list', description: 'docker config JSON (.dockerconfigjson) with registry credentials; repeatable' },
-  'insecure-registry': { type: 'list', description: 'host[:port] spoken to over plain HTTP; repeatable or comma separated' },
+  'insecure-registry': { type: 'list', description: 'host[:port] spoken to over plain HTTP (a host named exactly may also be at a private or loopback address); repeatable or comma separated' },
   'allow-registry': {
     type: 'list',
     description: 'only these registries (host, host:port, *.domain) are allowed; also allows them at private/loopback addresses',

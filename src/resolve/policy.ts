@@ -106,10 +106,14 @@ export class RegistryPolicy {
     this.insecure = options.insecureRegistries.map(parseHostPattern);
   }
 
-  /** True when `hostPort` is named by `--allow-registry`. */
+  /**
+   * True when the host is named by `--allow-registry`, or named exactly (no wildcard) by
+   * `--insecure-registry`: an operator who lists one plain-HTTP registry by name has chosen it, and
+   * such registries are typically in-cluster, at private addresses.
+   */
   isExplicitlyAllowed(host: string, port?: number): boolean {
     const h = host.toLowerCase();
-    return this.allow.some((p) => matches(p, h, port));
+    return this.allow.some((p) => matches(p, h, port)) || this.insecure.some((p) => !p.wildcard && matches(p, h, port));
   }
 
   /** Scheme for a registry: http only for hosts named by `--insecure-registry`. */
@@ -123,7 +127,7 @@ export class RegistryPolicy {
     if (this.allow.length === 0) return;
     for (const hp of [domain, endpoint]) {
       const { host, port } = splitHostPort(hp);
-      if (this.isExplicitlyAllowed(host, port)) return;
+      if (this.allow.some((p) => matches(p, host, port))) return;
     }
     throw new ResolveError('POLICY_DENIED', `${subject}: registry ${domain} is not allowed; the webhook admits only ${this.allow.map(fmt).join(', ')} (--allow-registry)`, {
       context: { registry: domain },
