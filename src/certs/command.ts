@@ -109,9 +109,9 @@ export async function certsCommand(options: CertsCommandOptions = {}, output: Ce
   for (const d of trust.dropped) output.log(`dropped ${d.ca === undefined ? 'an unreadable certificate' : `CA ${describeCa(d.ca)}`} from caBundle: ${d.reason}`);
   if (trust.carried !== undefined) {
     output.log(
-      `note: the old CA ${describeCa(trust.carried)} stays trusted in caBundle beside the new one, so the webhook pods' ` +
-        'current certificate is accepted until the new Secret reaches them; it stays until the next rotation: run ' +
-        '`camel-oci certs --force` (same options) again after the pods serve the new certificate to drop it',
+      `note: the old CA ${describeCa(trust.carried)} stays trusted in caBundle until the next rotation, so the pods' ` +
+        'current certificate is accepted while the new Secret propagates; run `camel-oci certs --force` again after ' +
+        'the pods serve the new certificate to drop it',
     );
   }
   output.log(

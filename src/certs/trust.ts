@@ -70,7 +70,7 @@ export function rotateTrustBundle(newCaPem: string, previousTrustPem: string | u
     const ca: CaSummary = { subject: x509.subject, fingerprint256: x509.fingerprint256, notAfter: new Date(x509.validTo) };
     if (ca.fingerprint256 === freshFingerprint) continue; // already first
     // Only the first block signed what the pods serve now; the rest were carried by an earlier rotation.
-    if (index >= MAX_TRUSTED_CAS - 1) dropped.push({ ca, reason: 'kept from an earlier rotation' });
+    if (index >= MAX_TRUSTED_CAS - 1) dropped.push({ ca, reason: 'left from an earlier rotation' });
     else if (!x509.ca) dropped.push({ ca, reason: 'not a CA certificate' });
     else if (ca.notAfter.getTime() <= now.getTime()) dropped.push({ ca, reason: `expired on ${ca.notAfter.toISOString()}` });
     else carried = { pem, ca };

@@ -114,3 +114,15 @@ test('the written CA verifies the written serving certificate', async (t) => {
   const cert = new X509Certificate(await readFile(p.certFile));
   assert.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey));
 });
+
+test('reads back and keeps a bundle whose ca.crt holds the signing CA then a previous CA', async (t) => {
+  const dir = await tempDir(t);
+  const previous = await generateCa({ commonName: 'previous CA', validityDays: 60 });
+  const bundle = await issue(30);
+  const rotated = { ...bundle, caCertPem: bundle.caCertPem + previous.certPem };
+  await writeCertBundle(dir, rotated, { kustomize });
+  assert.deepEqual(await readCertBundle(dir), rotated);
+  assert.equal(await readFile(path.join(dir, BUNDLE_FILES.caBundle), 'utf8'), caBundleOf(rotated.caCertPem));
+  const kept = await writeCertBundle(dir, await issue(30));
+  assert.equal(kept.status, 'kept', 'a valid rotated bundle passes the reuse check');
+});

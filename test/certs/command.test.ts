@@ -1,12 +1,21 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
+import tls from 'node:tls';
 import { parse } from 'yaml';
+import { writeCertBundle } from '../../src/certs/bundle.js';
 import { certsCommand } from '../../src/certs/command.js';
+import { splitPemCertificates } from '../../src/certs/trust.js';
+import { generateCa, issueServingCert } from '../../src/certs/x509.js';
 import { isCamelOciError } from '../../src/errors.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** The name the apiserver dials for the default Service. */
+const SERVICE_NAME = 'camel-oci.camel-oci.svc';
 
 async function tempDir(t: test.TestContext): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-cmd-'));
@@ -78,4 +87,127 @@ test('refuses invalid options before generating anything', async (t) => {
     await assert.rejects(certsCommand({ out, ...options }, capture()), (err) => isCamelOciError(err, 'CONFIG_INVALID'));
   }
   assert.deepEqual(await readdir(out), []);
+});
+
+/** The serving pair and CA a run left in `out`. */
+async function servingPair(out: string): Promise<{ certPem: string; keyPem: string; caPem: string }> {
+  const read = (f: string): Promise<string> => readFile(path.join(out, f), 'utf8');
+  return { certPem: await read('tls.crt'), keyPem: await read('tls.key'), caPem: await read('ca.crt') };
+}
+
+/** The certificates of a caBundle value, decoded. */
+const caBundleCerts = (caBundle: string): string[] => splitPemCertificates(Buffer.from(caBundle, 'base64').toString('utf8'));
+
+/** Serves `pair` on 127.0.0.1 and connects as the apiserver would: trusting only `caPem`, checking SERVICE_NAME. */
+async function apiserverAccepts(pair: { certPem: string; keyPem: string }, caPem: string): Promise<true | string> {
+  const server = tls.createServer({ cert: pair.certPem, key: pair.keyPem }, (socket) => socket.end());
+  server.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    return await new Promise((resolve) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, servername: SERVICE_NAME, ca: caPem }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        socket.destroy();
+        resolve(err.code ?? err.message);
+      });
+    });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+test('a rotation keeps the old CA in ca.crt, caBundle, the patch and the Secret after the new one, and says so', async (t) => {
+  const out = await tempDir(t);
+  const first = await certsCommand({ out, validityDays: 30 }, capture());
+  const old = await servingPair(out);
+  const io = capture();
+  const rotated = await certsCommand({ out, validityDays: 30, force: true }, io);
+  const certs = caBundleCerts(rotated.caBundle);
+  assert.equal(certs.length, 2, 'new CA and old CA');
+  const [newCa, oldCa] = certs.map((pem) => new X509Certificate(pem));
+  const now = await servingPair(out);
+  assert.ok(new X509Certificate(now.certPem).verify(newCa!.publicKey), 'the new CA, first, signs the new serving certificate');
+  assert.deepEqual(caBundleCerts(first.caBundle), [oldCa!.toString()], 'the second is the previous CA');
+  assert.equal(rotated.previousCa?.fingerprint256, oldCa!.fingerprint256);
+  assert.equal(Buffer.from(rotated.caBundle, 'base64').toString('utf8'), now.caPem);
+  assert.equal(await readFile(path.join(out, 'caBundle'), 'utf8'), rotated.caBundle);
+  const patch = parse(await readFile(path.join(out, 'cabundle-patch.yaml'), 'utf8')) as Array<{ value: string }>;
+  assert.equal(patch[0]?.value, rotated.caBundle);
+  const secret = parse(await readFile(path.join(out, 'secret.yaml'), 'utf8')) as { data: Record<string, string> };
+  assert.equal(secret.data['ca.crt'], rotated.caBundle);
+  const log = io.lines.join('\n');
+  assert.match(log, /old CA CN=camel-oci webhook CA .* stays trusted in caBundle/);
+  assert.match(log, /`camel-oci certs --force` .*again after the pods serve the new certificate to drop it/);
+  assert.notEqual(old.certPem, now.certPem);
+  // A run without --force reuses the rotated bundle as it is.
+  const kept = await certsCommand({ out, validityDays: 30 }, capture());
+  assert.equal(kept.status, 'kept');
+  assert.equal(kept.caBundle, rotated.caBundle);
+});
+
+test('a TLS client trusting the rotated caBundle accepts both the old and the new serving certificate', async (t) => {
+  const out = await tempDir(t);
+  await certsCommand({ out, validityDays: 30 }, capture());
+  const old = await servingPair(out);
+  const rotated = await certsCommand({ out, validityDays: 30, force: true }, capture());
+  const now = await servingPair(out);
+  const caBundlePem = Buffer.from(rotated.caBundle, 'base64').toString('utf8');
+  assert.equal(await apiserverAccepts(old, caBundlePem), true, 'old certificate, while the Secret propagates');
+  assert.equal(await apiserverAccepts(now, caBundlePem), true, 'new certificate, once it has');
+  // What the overlap prevents: the new CA alone rejects the certificate the pods still serve.
+  assert.equal(await apiserverAccepts(old, caBundleCerts(rotated.caBundle)[0]!), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+});
+
+test('a second rotation drops the oldest CA: caBundle holds the newest two', async (t) => {
+  const out = await tempDir(t);
+  const first = await certsCommand({ out, validityDays: 30 }, capture());
+  const oldest = await servingPair(out);
+  const second = await certsCommand({ out, validityDays: 30, force: true }, capture());
+  const middle = await servingPair(out);
+  const io = capture();
+  const third = await certsCommand({ out, validityDays: 30, force: true }, io);
+  const certs = caBundleCerts(third.caBundle);
+  assert.equal(certs.length, 2);
+  assert.equal(certs[1], caBundleCerts(second.caBundle)[0], 'the previous (second) CA is carried');
+  assert.ok(!certs.includes(caBundleCerts(first.caBundle)[0]!), 'the first CA is gone');
+  assert.match(io.lines.join('\n'), /dropped CA CN=camel-oci webhook CA .* from caBundle: left from an earlier rotation/);
+  const caBundlePem = Buffer.from(third.caBundle, 'base64').toString('utf8');
+  assert.equal(await apiserverAccepts(middle, caBundlePem), true);
+  assert.equal(await apiserverAccepts(await servingPair(out), caBundlePem), true);
+  assert.equal(await apiserverAccepts(oldest, caBundlePem), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+});
+
+test('an expired old CA is not carried into the new caBundle', async (t) => {
+  const out = await tempDir(t);
+  const then = new Date(Date.now() - 10 * DAY_MS);
+  const ca = await generateCa({ commonName: 'camel-oci webhook CA', validityDays: 1, now: then });
+  await writeCertBundle(out, await issueServingCert(ca, { service: 'camel-oci', namespace: 'camel-oci', validityDays: 1, now: then }), { now: then });
+  const io = capture();
+  const result = await certsCommand({ out, validityDays: 30 }, io);
+  assert.equal(result.status, 'written');
+  assert.equal(caBundleCerts(result.caBundle).length, 1);
+  assert.equal(result.previousCa, undefined);
+  assert.equal(splitPemCertificates(await readFile(path.join(out, 'ca.crt'), 'utf8')).length, 1);
+  const log = io.lines.join('\n');
+  assert.match(log, /dropped CA CN=camel-oci webhook CA .* expired on/);
+  assert.doesNotMatch(log, /stays trusted/);
+});
+
+test('says to apply with kubectl apply -k manifests/, and how to use an --out that is not certs/', async (t) => {
+  const root = await tempDir(t);
+  const certs = path.join(root, 'certs');
+  const io = capture();
+  await certsCommand({ out: certs, validityDays: 1 }, io);
+  assert.ok(io.lines.some((l) => l.includes('kubectl apply -k manifests/')));
+  assert.ok(!io.lines.some((l) => /overlay/.test(l)));
+  assert.ok(!io.lines.some((l) => l.includes('components:')), 'certs/ beside manifests/ needs nothing else');
+  const elsewhere = path.join(root, 'tls');
+  await mkdir(elsewhere);
+  const io2 = capture();
+  await certsCommand({ out: elsewhere, validityDays: 1 }, io2);
+  assert.ok(io2.lines.some((l) => l.includes('components:') && l.includes('tls')));
 });

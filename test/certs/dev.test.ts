@@ -94,3 +94,45 @@ test('reuses a user-made bundle valid for localhost and 127.0.0.1 even without :
   assert.equal(result.generated, false);
   assert.equal(await readFile(result.certFile, 'utf8'), mine.certPem);
 });
+
+test('reuses a development bundle whose ca.crt also holds a previous CA after the signing one', async (t) => {
+  const dir = await tempDir(t);
+  const [ca, previous] = await Promise.all([
+    generateCa({ commonName: DEV_CA_COMMON_NAME, validityDays: 30 }),
+    generateCa({ commonName: DEV_CA_COMMON_NAME, validityDays: 30 }),
+  ]);
+  const bundle = await issueCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 30 });
+  await writeCertBundle(dir, { ...bundle, caCertPem: bundle.caCertPem + previous.certPem });
+  const result = await ensureDevCerts(dir);
+  assert.equal(result.generated, false, result.reason);
+  assert.equal(await readFile(result.certFile, 'utf8'), bundle.certPem);
+});
+
+test('replaces an expiring development bundle with two CAs by one with the new CA only', async (t) => {
+  const dir = await tempDir(t);
+  const [ca, previous] = await Promise.all([
+    generateCa({ commonName: DEV_CA_COMMON_NAME, validityDays: 30 }),
+    generateCa({ commonName: DEV_CA_COMMON_NAME, validityDays: 30 }),
+  ]);
+  const old = await issueCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 2 });
+  await writeCertBundle(dir, { ...old, caCertPem: old.caCertPem + previous.certPem });
+  const result = await ensureDevCerts(dir);
+  assert.equal(result.generated, true);
+  assert.match(result.reason ?? '', /expires soon/);
+  const caPem = await readFile(result.caFile, 'utf8');
+  assert.equal(caPem.match(/BEGIN CERTIFICATE/g)?.length, 1, 'a local client trusts ca.crt directly: no rotation overlap needed');
+  const cert = new X509Certificate(await readFile(result.certFile));
+  assert.ok(cert.verify(new X509Certificate(caPem).publicKey));
+});
+
+test('refuses a rotated Service bundle (two CAs in ca.crt) in the development directory', async (t) => {
+  const dir = await tempDir(t);
+  const [ca, previous] = await Promise.all([
+    generateCa({ commonName: 'camel-oci webhook CA', validityDays: 30 }),
+    generateCa({ commonName: 'camel-oci webhook CA', validityDays: 30 }),
+  ]);
+  const service = await issueServingCert(ca, { service: 'camel-oci', namespace: 'camel-oci', validityDays: 30 });
+  await writeCertBundle(dir, { ...service, caCertPem: service.caCertPem + previous.certPem });
+  await assert.rejects(ensureDevCerts(dir), (err) => isCamelOciError(err, 'CONFIG_INVALID') && /another CA \(CN=camel-oci webhook CA\)/.test(err.message));
+  assert.equal(await readFile(path.join(dir, 'tls.crt'), 'utf8'), service.certPem);
+});

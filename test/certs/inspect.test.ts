@@ -19,7 +19,8 @@ const material = (async () => {
   });
   const other = await issueServingCert(otherCa, { service: 'camel-oci', namespace: 'ns', validityDays: 20, now });
   const shortLived = await issueServingCert(ca, { service: 'camel-oci', namespace: 'ns', validityDays: 3, now });
-  return { ca, otherCa, good, other, shortLived };
+  const expiredCa = await generateCa({ commonName: 'expired CA', validityDays: 1, now: new Date(now.getTime() - 10 * DAY_MS) });
+  return { ca, otherCa, expiredCa, good, other, shortLived };
 })();
 
 type Material = Awaited<typeof material>;
@@ -37,6 +38,19 @@ const bundleCases: Array<{ name: string; bundle: (m: Material) => CertBundle; wa
   { name: 'not yet valid', bundle: (m) => m.good, want: { now: new Date(now.getTime() - DAY_MS) }, reason: /not valid before/ },
   { name: 'missing DNS name', bundle: (m) => m.good, want: { dnsNames: ['camel-oci.other.svc'] }, reason: /not valid for camel-oci.other.svc/ },
   { name: 'missing IP', bundle: (m) => m.other, want: { ipAddresses: ['127.0.0.1'] }, reason: /not valid for 127.0.0.1/ },
+  { name: 'ca.crt after a rotation: the signing CA, then the previous CA', bundle: (m) => ({ ...m.good, caCertPem: m.ca.certPem + m.otherCa.certPem }) },
+  { name: 'ca.crt after a rotation: the carried CA may have expired', bundle: (m) => ({ ...m.good, caCertPem: m.ca.certPem + m.expiredCa.certPem }) },
+  {
+    name: 'ca.crt whose first certificate is not the signing CA',
+    bundle: (m) => ({ ...m.good, caCertPem: m.otherCa.certPem + m.ca.certPem }),
+    reason: /not signed by the CA/,
+  },
+  { name: 'ca.crt with a leaf after the CA', bundle: (m) => ({ ...m.good, caCertPem: m.ca.certPem + m.other.certPem }), reason: /certificate 2 of the CA bundle/ },
+  {
+    name: 'ca.crt with a corrupt block after the CA',
+    bundle: (m) => ({ ...m.good, caCertPem: `${m.ca.certPem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n` }),
+    reason: /certificate 2 of the CA bundle is not a readable/,
+  },
   { name: 'the CN alone does not count', bundle: (m) => m.good, want: { dnsNames: ['camel-oci.ns.svc.'] }, reason: /not valid for/ },
 ];
 
