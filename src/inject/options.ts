@@ -71,6 +71,13 @@ const PULL_POLICIES = new Set(['Always', 'IfNotPresent', 'Never']);
  */
 const CERTIFICATES_ONLY = /^(?:\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----)+\s*$/;
 
+/**
+ * The last CA text that passed the checks. The webhook hands the same options to every admission,
+ * and scanning up to 64 KiB each time would cost more than the rest of the patch; a string that
+ * is the same instance compares in constant time. A memo of a pure check: outputs do not change.
+ */
+let lastAcceptedCaPem: string | undefined;
+
 /** Options with defaults filled in and every value checked. */
 export interface NormalizedOptions {
   readonly fetcherImage: string;
@@ -124,7 +131,7 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
     throw invalid(`image pull policy ${JSON.stringify(policy)} must be Always, IfNotPresent or Never`);
   }
   const caPem = options.caPem;
-  if (caPem !== undefined) {
+  if (caPem !== undefined && caPem !== lastAcceptedCaPem) {
     const bytes = typeof caPem === 'string' ? Buffer.byteLength(caPem, 'utf8') : 0;
     if (bytes > MAX_CA_PEM_BYTES) {
       throw invalid(
@@ -134,6 +141,7 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
     if (typeof caPem !== 'string' || !CERTIFICATES_ONLY.test(caPem)) {
       throw invalid(`the CA certificates for ${ENV_CA_PEM} must be PEM certificate blocks and nothing else`);
     }
+    lastAcceptedCaPem = caPem;
   }
   return {
     fetcherImage: image,

@@ -18,6 +18,7 @@ import type { StartedRegistry } from '../helpers/registry.js';
 import { startBlackhole, startFaultProxy } from '../helpers/fault-proxy.js';
 import { DEPENDENCY, pushBuilt, pushStandardArtifact, pushTwoPlatformIndex } from '../helpers/artifacts.js';
 import { makeTarGz } from '../helpers/oci-layout.js';
+import { runCli } from '../helpers/cli.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -353,5 +354,67 @@ describe('fetch with credentials and redirects', () => {
     assert.ok(seenByStorage.every((h) => h.authorization === undefined), 'no Authorization crossed origins');
     assert.ok(seenByFront.some((h) => h.authorization === credential), 'the registry got the credential');
     assert.deepEqual(await readFile(path.join(root, `dependencies/${digestHex12(pushed.manifest.layers[2]!.digest)}/raw-lib-3.1.jar`)), pushed.files.rawJar);
+  });
+});
+
+describe('fetch from a registry signed by a private CA', () => {
+  let registry: StartedRegistry;
+  let plan: FetchPlan;
+  let pushed: Awaited<ReturnType<typeof pushStandardArtifact>>;
+  before(async () => {
+    registry = await startRegistry({ mode: 'tls' });
+    cleanups.push(() => registry.stop());
+    pushed = await pushStandardArtifact(registry, 'acme/private-ca', '1.0');
+    const [artifact] = await resolveAll(registry.host, [pushed.reference], { insecure: false, caFile: registry.caFile! });
+    plan = buildPlan([artifact!]);
+  });
+
+  it('trusts the CA given in CAMEL_OCI_CA_PEM, and fails with TLS_ERROR without it', async () => {
+    const without = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'));
+    assert.equal(without.code, 1);
+    assert.match(without.stderr.join('\n'), /TLS_ERROR/);
+
+    const root = await tempDir('camel-oci-fetch-ca-');
+    const run = await fetchCli(plan, root, [], { CAMEL_OCI_CA_PEM: registry.caPem! });
+    assert.equal(run.code, 0, run.stderr.join('\n'));
+    const dep = digestHex12(pushed.manifest.layers[0]!.digest);
+    assert.deepEqual(await readFile(path.join(root, `dependencies/${dep}/foo-1.0.jar`)), pushed.files.fooJar);
+  });
+
+  it('takes the CA from --ca-pem too, keeping only its certificates', async () => {
+    // A CA file that carries its key as well (as a careless bundle does): the key is skipped.
+    const keyBlock = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n';
+    const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), ['--ca-pem', `# the registry CA\n${keyBlock}${registry.caPem!}`]);
+    assert.equal(run.code, 0, run.stderr.join('\n'));
+  });
+
+  const badPems: { name: string; pem: () => string; mentions: RegExp }[] = [
+    { name: 'no certificate at all', pem: () => 'not a certificate', mentions: /no PEM certificate/ },
+    { name: 'a key and no certificate', pem: () => '-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n', mentions: /no PEM certificate/ },
+    { name: 'a certificate block cut short', pem: () => registry.caPem!.slice(0, registry.caPem!.indexOf('-----END')), mentions: /not well formed/ },
+    { name: 'base64 that is no certificate', pem: () => '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', mentions: /not a valid X\.509/ },
+    { name: 'more than 64 KiB', pem: () => registry.caPem!.repeat(Math.ceil((64 * 1024 + 1) / registry.caPem!.length)), mentions: /more than the 65536/ },
+  ];
+  for (const c of badPems) {
+    it(`refuses CAMEL_OCI_CA_PEM with CONFIG_INVALID before any request: ${c.name}`, async () => {
+      await registry.settledAccessLog();
+      registry.resetAccessLog();
+      const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), [], { CAMEL_OCI_CA_PEM: c.pem() });
+      assert.equal(run.code, 1);
+      const err = run.lines.find((l) => l.event === 'error');
+      assert.equal(err?.code, 'CONFIG_INVALID', run.stderr.join('\n'));
+      assert.match(String(err?.message), c.mentions);
+      assert.match(String(err?.message), /CAMEL_OCI_CA_PEM/, 'the message names the variable');
+      assert.deepEqual(await registry.settledAccessLog(), [], 'nothing was fetched');
+    });
+  }
+
+  it('exits non-zero from the built CLI on an invalid CAMEL_OCI_CA_PEM', async () => {
+    const base = await tempDir('camel-oci-fetch-ca-cli-');
+    const result = await runCli(['fetch', '--root', base, '--pull-secrets-dir', path.join(base, 'none'), '--termination-log', path.join(base, 'none.log')], {
+      env: { CAMEL_OCI_PLAN: JSON.stringify(plan), CAMEL_OCI_CA_PEM: 'garbage' },
+    });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /CONFIG_INVALID/);
   });
 });

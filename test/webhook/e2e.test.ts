@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
@@ -22,6 +22,41 @@ import { schemaErrors, semanticErrors, restrictedViolations } from '../inject/su
 import { digestHex12 } from '../../src/plan.js';
 
 const SERVICE_NAME = 'camel-oci.camel-oci.svc';
+
+/** Like the apiserver: trusts only the caBundle's CA (made by `camel-oci certs` under `dir`) and checks the Service DNS name. */
+async function apiserverClient(dir: string): Promise<Agent> {
+  const ca = await readFile(path.join(dir, 'certs', 'ca.crt'), 'utf8');
+  return new Agent({ connect: { ca, servername: SERVICE_NAME } });
+}
+
+/** Waits until `serve` answers /readyz with 200. */
+async function waitReady(port: number, client: Agent, serve: CliProcess): Promise<void> {
+  const until = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const res = await request(`https://127.0.0.1:${port}/readyz`, { dispatcher: client });
+      await res.body.dump();
+      if (res.statusCode === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`serve did not become ready:\n${serve.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Posts an AdmissionReview to `serve` and returns the parsed answer. */
+async function admitTo(port: number, client: Agent, review: unknown, query = '?timeout=10s'): Promise<{ status: number; body: any; ms: number }> {
+  const started = Date.now();
+  const res = await request(`https://127.0.0.1:${port}/mutate${query}`, {
+    dispatcher: client,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(review),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, ms: Date.now() - started };
+}
 
 describe('camel-oci serve end to end over TLS', () => {
   let registry: StartedRegistry;
@@ -52,21 +87,8 @@ describe('camel-oci serve end to end over TLS', () => {
         CAMEL_OCI_INSECURE_REGISTRY: `${registry.host},${hole.host}`,
       },
     });
-    const ca = await readFile(path.join(tmp, 'certs', 'ca.crt'), 'utf8');
-    // Like the apiserver: trust only the caBundle's CA and check the Service DNS name.
-    client = new Agent({ connect: { ca, servername: SERVICE_NAME } });
-    const until = Date.now() + 15_000;
-    for (;;) {
-      try {
-        const res = await request(`https://127.0.0.1:${port}/readyz`, { dispatcher: client });
-        await res.body.dump();
-        if (res.statusCode === 200) break;
-      } catch {
-        // not listening yet
-      }
-      if (Date.now() > until) throw new Error(`serve did not become ready:\n${serve.output()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    client = await apiserverClient(tmp);
+    await waitReady(port, client, serve);
   });
 
   after(async () => {
@@ -77,17 +99,7 @@ describe('camel-oci serve end to end over TLS', () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  async function admit(review: unknown, query = '?timeout=10s'): Promise<{ status: number; body: any; ms: number }> {
-    const started = Date.now();
-    const res = await request(`https://127.0.0.1:${port}/mutate${query}`, {
-      dispatcher: client,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(review),
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, ms: Date.now() - started };
-  }
+  const admit = (review: unknown, query?: string): ReturnType<typeof admitTo> => admitTo(port, client, review, query);
 
   it('patches a Camel K pod with pinned digests, and the injected fetcher lands the layers', async () => {
     const pod = camelKPod('hello', { [DEPS]: `container:${artifact.reference}` });
@@ -175,5 +187,79 @@ describe('camel-oci serve end to end over TLS', () => {
     assert.match(text, /camel_oci_admissions_total\{outcome="denied"\} [1-9]/);
     assert.match(text, /camel_oci_registry_requests_total\{registry="127\.0\.0\.1:\d+",status="200"\} [1-9]/);
     assert.match(text, /camel_oci_cache_lookups_total\{cache="tag",result="hit"\} [1-9]/);
+  });
+});
+
+describe('camel-oci serve --ca-file: the injected fetcher trusts the same private CA', () => {
+  let registry: StartedRegistry;
+  let artifact: PushedArtifact;
+  let tmp: string;
+  let serve: CliProcess;
+  let port: number;
+  let client: Agent;
+  const WEBHOOK_PASSWORD = 'webhook-only-s3cret';
+  const admit = (review: unknown): ReturnType<typeof admitTo> => admitTo(port, client, review);
+
+  before(async () => {
+    registry = await startRegistry({ mode: 'tls' });
+    artifact = await pushStandardArtifact(registry, 'acme/private-ca', '1.0');
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-e2e-ca-'));
+    const certs = await runCli(['certs', '--service', 'camel-oci', '--namespace', 'camel-oci', '--out', path.join(tmp, 'certs')]);
+    assert.equal(certs.code, 0, certs.stderr);
+    // The webhook's own credentials: they must never reach the pod (the fetcher uses pull secrets).
+    const registryConfig = path.join(tmp, 'webhook-config.json');
+    await writeFile(registryConfig, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`webhook:${WEBHOOK_PASSWORD}`).toString('base64') } } }));
+    port = await freePort();
+    serve = startCli([
+      'serve', '--port', String(port), '--address', '127.0.0.1',
+      '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
+      '--fetcher-image', 'registry.example/camel-oci:test',
+      '--pull-secrets', 'false',
+      '--ca-file', registry.caFile!,
+      '--registry-config', registryConfig,
+    ], { env: { CAMEL_OCI_ALLOW_REGISTRY: registry.host } });
+    client = await apiserverClient(tmp);
+    await waitReady(port, client, serve);
+  });
+
+  after(async () => {
+    await serve?.stop();
+    await client?.close();
+    await registry?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('admits the pod, and its init container, run with its own env, lands the layers over TLS', async () => {
+    const pod = camelKPod('hello', { [DEPS]: `container:${artifact.reference}` });
+    const { body } = await admit(reviewOf(pod, { uid: 'e2e-ca-1' }));
+    assert.equal(body.response.allowed, true, JSON.stringify(body.response.status));
+    const patched = applyOps(pod, JSON.parse(Buffer.from(body.response.patch, 'base64').toString('utf8')));
+    assert.deepEqual([...schemaErrors(patched), ...semanticErrors(patched)], []);
+    const init = patched.spec.initContainers[0];
+    assert.deepEqual(init.env.map((e: any) => e.name), ['CAMEL_OCI_PLAN', 'CAMEL_OCI_TIMEOUT', 'CAMEL_OCI_CA_PEM']);
+    const caPem = init.env[2].value as string;
+    assert.ok(caPem.includes(registry.caPem!.trim().split('\n')[1]!), 'the env carries the --ca-file certificate');
+    const podText = JSON.stringify(patched);
+    assert.ok(!podText.includes(WEBHOOK_PASSWORD) && !podText.includes(Buffer.from(`webhook:${WEBHOOK_PASSWORD}`).toString('base64')), 'no webhook credential in the pod');
+    assert.ok(!podText.includes('PRIVATE KEY'));
+
+    // As the kubelet would: the container's command with exactly its env (the root moved to a temp dir).
+    const env = Object.fromEntries(init.env.map((e: any) => [e.name, e.value as string]));
+    const args = (init.command as string[]).slice(1);
+    args[args.indexOf('--root') + 1] = path.join(tmp, 'volume');
+    await mkdir(path.join(tmp, 'volume'));
+    const common = ['--pull-secrets-dir', path.join(tmp, 'none'), '--termination-log', path.join(tmp, 'none.log')];
+    const fetched = await runCli([...args, ...common], { env });
+    assert.equal(fetched.code, 0, fetched.stderr);
+    const depHex = digestHex12(artifact.manifest.layers[0]!.digest);
+    assert.deepEqual(await readFile(path.join(tmp, 'volume', 'dependencies', depHex, 'foo-1.0.jar')), artifact.files.fooJar);
+
+    // Without the CA the same init container fails as it did before the webhook handed it over.
+    const { CAMEL_OCI_CA_PEM: _dropped, ...withoutCa } = env;
+    await mkdir(path.join(tmp, 'volume-2'));
+    args[args.indexOf('--root') + 1] = path.join(tmp, 'volume-2');
+    const refused = await runCli([...args, ...common], { env: withoutCa });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /TLS_ERROR/);
   });
 });
