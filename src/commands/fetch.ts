@@ -1,7 +1,7 @@
 /** `camel-oci fetch`: the init container's entrypoint. Runs the plan from `CAMEL_OCI_PLAN` or `--plan`. */
-import { access, readdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { asCamelOciError, CamelOciError } from '../errors.js';
+import { asCamelOciError, CamelOciError, FetchError } from '../errors.js';
 import { parseCount, parseDuration, parseSize } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { DEFAULT_UNPACK_LIMITS } from '../fetch/limits.js';
@@ -83,6 +83,10 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
   try {
     const plan = await loadPlan(flags, env);
     const root = path.resolve(v.root as string);
+    // The volume exists in a pod; on a workstation, make the root as `mkdir -p` would.
+    await mkdir(root, { recursive: true, mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+      throw new FetchError('IO_ERROR', `cannot create --root ${root}: ${err.code ?? err.message}`);
+    });
     const limits = {
       ...DEFAULT_UNPACK_LIMITS,
       maxUnpackedBytes: parseSize(v['max-unpacked-bytes'] as string, 'max-unpacked-bytes'),

@@ -9,7 +9,7 @@ import { decide } from '../inject/decide.js';
 import { normalizeInjectOptions } from '../inject/options.js';
 import { buildInjection } from '../inject/patch.js';
 import { podTemplatePaths } from '../inject/workloads.js';
-import { createResolver } from '../resolve/setup.js';
+import { createResolver, readCaCertificates } from '../resolve/setup.js';
 import type { ArtifactResolver } from '../resolve/types.js';
 import type { InjectOptions } from '../inject/options.js';
 import { resolverSettings } from './resolve.js';
@@ -85,7 +85,11 @@ export async function runInject(flags: ParsedFlags, io: CommandIO, stdin: () => 
   const v = flags.values;
   const file = (v.filename as string | undefined) ?? flags.positionals[0];
   if (file === undefined) throw new CamelOciError('CONFIG_INVALID', 'camel-oci inject: give -f FILE, or -f - to read standard input');
+  // As serve does: the registry CAs given here are handed to the fetcher (certificates only).
+  const caFiles = v['ca-file'] as string[];
+  const caPem = caFiles.length > 0 ? (await readCaCertificates(caFiles)).join('') : undefined;
   const options = normalizeInjectOptions({
+    ...(caPem !== undefined ? { caPem } : {}),
     fetcherImage: (v['fetcher-image'] as string | undefined) ?? defaultFetcherImage(),
     volumeSizeLimit: v['volume-size-limit'] as string,
     fetchTimeoutSeconds: Math.ceil(parseDuration(v['fetch-timeout'] as string, 'fetch-timeout') / 1000),
