@@ -109,7 +109,7 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
       'serve', '--port', String(webhookPort), '--address', '127.0.0.1',
       '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
       '--allow-registry', registry.host, '--insecure-registry', registry.host, '--tag-ttl', '1h',
-      '--pull-secrets', 'false', '--log-level', 'warn', '--fetcher-image', 'camel-oci:bench',
+      '--pull-secrets', 'false', '--log-level', 'warn', '--fetcher-image', 'camel-oci:bench', '--shutdown-delay', '0s',
     ]);
     const webhookUrl = `https://127.0.0.1:${webhookPort}/mutate?timeout=10s`;
     await waitReady(`https://127.0.0.1:${webhookPort}/readyz`, ca);

@@ -1,5 +1,5 @@
 /** `camel-oci fetch`: the init container's entrypoint. Runs the plan from `CAMEL_OCI_PLAN` or `--plan`. */
-import { access, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { asCamelOciError, CamelOciError, FetchError } from '../errors.js';
 import { parseCount, parseDuration, parseSize } from '../config.js';
@@ -33,8 +33,11 @@ export async function readPullSecretsDir(dir: string, warn: (line: string) => vo
   for (const name of names.sort()) {
     if (name.startsWith('..')) continue; // the kubelet's atomic-writer bookkeeping
     const p = path.join(dir, name);
-    if (name === '.dockerconfigjson' || name === '.dockercfg' || name.endsWith('.json')) candidates.push(p);
-    else for (const key of ['.dockerconfigjson', '.dockercfg']) candidates.push(path.join(p, key));
+    // The projected layout is <secret name>/.dockerconfigjson (or .dockercfg); a plain config file
+    // beside them is read too. A secret's name may end in .json: look, don't guess from the name.
+    const info = await stat(p).catch(() => undefined);
+    if (info?.isDirectory()) for (const key of ['.dockerconfigjson', '.dockercfg']) candidates.push(path.join(p, key));
+    else if (info?.isFile()) candidates.push(p);
   }
   const configs: DockerConfig[] = [];
   for (const file of candidates.slice(0, MAX_PULL_SECRET_FILES)) {
@@ -96,17 +99,26 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
     const caPem = v['ca-pem'] as string | undefined;
     const caPems = caPem === undefined ? [] : inlineCaCertificates(caPem);
     const pullSecrets = await readPullSecretsDir(v['pull-secrets-dir'] as string, (line) => log({ event: 'warning', message: line }));
-    // The plan's registries were checked by the webhook's policy: they are allowed here (also at
-    // private addresses, as an in-cluster registry is), and spoken to over http only when the plan
-    // says so. Everything else - token realms, blob redirects - meets the default address policy.
-    const planHosts = [...new Set(plan.artifacts.map((a) => a.registry))];
+    // Policy, as the webhook's: the webhook hands its --allow-registry and --insecure-registry to the
+    // init container (CAMEL_OCI_ALLOW_REGISTRY, CAMEL_OCI_INSECURE_REGISTRY). A plan artifact the
+    // webhook fetched over http names a registry the webhook's operator listed exactly as insecure:
+    // it is treated so here too (plain HTTP, and allowed at a private address, as in the webhook).
+    // Every other registry, token realm and blob redirect meets the address check after DNS
+    // resolution, so a name that resolved to a public address at admission cannot be pointed at a
+    // metadata or private address by the time the fetcher runs.
+    const insecure = [...(v['insecure-registry'] as string[]), ...plan.artifacts.filter((a) => a.scheme === 'http').map((a) => exactHost(a.registry))];
+    const allow = v['allow-registry'] as string[];
     const context = await createRegistryContext({
       registryConfigs: v['registry-config'] as string[],
-      insecureRegistries: [...(v['insecure-registry'] as string[]), ...plan.artifacts.filter((a) => a.scheme === 'http').map((a) => a.registry)],
-      allowRegistries: [...(v['allow-registry'] as string[]), ...planHosts.map((h) => exactHost(h))],
+      insecureRegistries: insecure,
+      allowRegistries: allow,
       caFiles: v['ca-file'] as string[],
       caPems,
     });
+    for (const a of plan.artifacts) {
+      if (a.scheme === 'http') continue;
+      context.policy.checkRegistry(a.registry, a.registry, `container:${a.reference}`);
+    }
     const configs = [...pullSecrets, ...context.dockerConfigs];
     try {
       const summary = await runPlan(plan, {

@@ -30,6 +30,11 @@ export const SERVE_FLAGS: FlagTable = {
     description: 'read the pod\'s imagePullSecrets from the Kubernetes API: auto (when in a cluster) | true | false',
   },
   'log-level': { type: 'string', default: 'info', description: 'trace | debug | info | warn | error' },
+  'shutdown-delay': {
+    type: 'string',
+    default: '5s',
+    description: 'on SIGTERM, keep serving (reporting not ready) this long before closing, while endpoints drop the pod',
+  },
   ...RESOLVER_FLAGS,
 };
 

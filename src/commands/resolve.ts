@@ -5,6 +5,7 @@ import type { ResolvedArtifact } from '../oci/artifact.js';
 import { parseDuration } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { createResolver } from '../resolve/setup.js';
+import { parsePlatform } from '../oci/manifest.js';
 import type { ResolverSettings } from '../resolve/setup.js';
 import type { CommandIO } from './io.js';
 
@@ -12,6 +13,7 @@ import type { CommandIO } from './io.js';
 /** Resolver settings from parsed flags (shared by resolve, serve and inject). */
 export function resolverSettings(flags: ParsedFlags): ResolverSettings {
   const v = flags.values;
+  parsePlatform(v.platform as string); // refuse a malformed --platform now, not at the first index
   return {
     registryConfigs: v['registry-config'] as string[],
     insecureRegistries: v['insecure-registry'] as string[],

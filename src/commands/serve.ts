@@ -14,6 +14,11 @@ import { resolverSettings } from './resolve.js';
 import type { CommandIO } from './io.js';
 import { version } from '../version.js';
 
+/** Port when none is given. */
+const DEFAULT_PORT = 8443;
+/** pino levels accepted by --log-level. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
 /** Image the init container runs when `--fetcher-image` is not given: this very release. */
 export function defaultFetcherImage(): string {
   return `camel-oci:${version()}`;
@@ -24,7 +29,14 @@ export function defaultFetcherImage(): string {
 export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>): Promise<number> {
   const v = flags.values;
   if (flags.positionals.length > 0) throw new CamelOciError('CONFIG_INVALID', `camel-oci serve takes no arguments (got ${flags.positionals.join(' ')})`);
-  const port = parseCount(v.port as string, 'port', 65535);
+  // Kubernetes gives pods docker-link variables for the Services of their namespace; a Service named
+  // camel-oci yields CAMEL_OCI_PORT=tcp://10.0.0.1:443, which is not our --port. (The manifests set
+  // enableServiceLinks: false; this keeps a Deployment without it from crash-looping.)
+  const portText = v.port as string;
+  const port = /^tcp:\/\//.test(portText) ? DEFAULT_PORT : parseCount(portText, 'port', 65535);
+  const logLevel = v['log-level'] as string;
+  if (!LOG_LEVELS.includes(logLevel)) throw new CamelOciError('CONFIG_INVALID', `--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
+  const shutdownDelayMs = parseDuration(v['shutdown-delay'] as string, 'shutdown-delay');
   const onError = v['on-error'];
   if (onError !== 'deny' && onError !== 'allow') throw new CamelOciError('CONFIG_INVALID', `--on-error must be deny or allow, not ${JSON.stringify(onError)}`);
   const certFlag = v['tls-cert'] as string | undefined;
@@ -43,7 +55,7 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     fetchTimeoutSeconds: Math.ceil(parseDuration(v['fetch-timeout'] as string, 'fetch-timeout') / 1000),
     ...(caPem !== undefined ? { caPem } : {}),
   });
-  const logger = createLogger({ level: v['log-level'] as string });
+  const logger = createLogger({ level: logLevel });
   const metrics = createMetrics({});
 
   let certFile = certFlag;
@@ -56,7 +68,8 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     keyFile = dev.keyFile;
     caFile = dev.caFile;
   }
-  const address = (v.address as string | undefined) ?? (embedded ? '127.0.0.1' : '0.0.0.0');
+  // In a cluster, no address: Node listens on :: (dual-stack) where IPv6 exists, else on 0.0.0.0.
+  const address = (v.address as string | undefined) ?? (embedded ? '127.0.0.1' : undefined);
 
   const { resolver, context } = await createResolver({
     ...resolverSettings(flags),
@@ -73,11 +86,12 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   const removeGuards = installProcessGuards(logger);
 
   let tlsServer: ReturnType<typeof createReloadingHttpsServer> | undefined;
+  let draining = false;
   const app = createApp({
     handlerDeps: { resolver, inject, onError, ...(pullSecrets ? { pullSecrets } : {}) },
     metrics,
     logger,
-    ready: () => tlsServer?.ready() ?? false,
+    ready: () => !draining && (tlsServer?.ready() ?? false),
   });
   tlsServer = createReloadingHttpsServer(app, {
     certFile: certFile!,
@@ -88,15 +102,15 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   const server = tlsServer.server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new CamelOciError('CONFIG_INVALID', `cannot listen on ${address}:${port}: ${err.code ?? err.message}`)),
+      reject(new CamelOciError('CONFIG_INVALID', `cannot listen on ${address ?? '*'}:${port}: ${err.code ?? err.message}`)),
     );
     server.listen(port, address, () => resolve());
   });
   const bound = server.address();
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
-  logger.info({ address, port: boundPort, version: version(), fetcherImage: inject.fetcherImage, onError }, 'camel-oci webhook listening');
+  logger.info({ address: address ?? '*', port: boundPort, version: version(), fetcherImage: inject.fetcherImage, onError }, 'camel-oci webhook listening');
   if (embedded) {
-    const host = address.includes(':') ? `[${address}]` : address;
+    const host = address === undefined ? 'localhost' : address.includes(':') ? `[${address}]` : address;
     io.stderr(
       [
         `camel-oci ${version()}: webhook listening on https://${host}:${boundPort} with a development certificate from ${path.dirname(certFile!)}`,
@@ -112,10 +126,14 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
-      logger.info({ signal }, 'shutting down: finishing requests in flight');
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      resolve();
+      // Endpoints learn of a terminating pod a moment after it gets SIGTERM: keep answering (but
+      // report not ready) for --shutdown-delay, so no admission lands on a closed port.
+      draining = true;
+      const delay = signal === 'SIGTERM' ? shutdownDelayMs : 0;
+      logger.info({ signal, delayMs: delay }, 'shutting down: not ready, finishing requests in flight');
+      setTimeout(resolve, delay).unref();
     };
     const onTerm = (): void => stop('SIGTERM');
     const onInt = (): void => stop('SIGINT');

@@ -67,7 +67,7 @@ export interface PullSecretReaderSetup extends Omit<PullSecretReaderOptions, 'lo
 export const DEFAULT_CACHE_TTL_MS = 30_000;
 /**
  * Most pull secrets read for one pod: each is an apiserver request on the admission path, real
- * pods list one or two, and the resolver uses at most 16 (src/resolve/resolver.ts MAX_PULL_SECRETS).
+ * pods list one or two (the resolver parses at most 32: src/resolve/resolver.ts MAX_PULL_SECRETS).
  */
 export const MAX_POD_PULL_SECRETS = 16;
 /** Deadline of one apiserver request: the admission budget is 10 s by default and registries need most of it. */

@@ -48,6 +48,8 @@ export interface ResolvedArtifact {
   readonly ignored: readonly IgnoredLayer[];
   /** Set when the registry failed and a recently resolved digest was used instead (stale-if-error). */
   readonly stale?: boolean;
+  /** Whose credentials resolved it: the pod's pull secrets, or the resolver's own (which the fetcher does not get). */
+  readonly credentials?: 'pod' | 'webhook';
 }
 
 /** `domain/repository@digest`: the pinned form auditors read. */

@@ -1,6 +1,7 @@
 /** Transport layer: registry authentication (anonymous, Basic, and the Bearer token flow). */
 import { createHash } from 'node:crypto';
 import { OciError } from '../errors.js';
+import { LruCache } from '../lru.js';
 import { basicChallenge, bearerChallenge, parseTokenResponse, parseWwwAuthenticate } from './challenge.js';
 import type { Credential } from './docker-config.js';
 import { readBounded, responseError } from './response-error.js';
@@ -10,6 +11,9 @@ import type { Transport, TransportRequest, TransportResponse } from './transport
 
 /** A token answer larger than this is refused (real ones, x5c chains included, are a few KiB). */
 export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
+/** Origins whose auth challenge is remembered, and tokens kept: bounds on what users can make us hold. */
+export const MAX_CACHED_CHALLENGES = 256;
+export const MAX_CACHED_TOKENS = 1024;
 /** A cached token is dropped this long before it expires, so it never expires in flight. */
 export const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 
@@ -51,8 +55,9 @@ function basicHeader(credential: Credential): string | undefined {
 
 /** The auth layer with its caches (challenge per origin, token per realm/service/scope/credential). */
 export class Authenticator {
-  private readonly challenges = new Map<string, KnownChallenge>();
-  private readonly tokens = new Map<string, CachedToken>();
+  // Bounded: references (hence origins and scopes) come from users, and each token is up to 16 KiB.
+  private readonly challenges = new LruCache<string, KnownChallenge>(MAX_CACHED_CHALLENGES);
+  private readonly tokens = new LruCache<string, CachedToken>(MAX_CACHED_TOKENS);
   private readonly inflight = new Map<string, Promise<CachedToken>>();
   private readonly now: () => number;
 

@@ -107,13 +107,19 @@ export class RegistryPolicy {
   }
 
   /**
-   * True when the host is named by `--allow-registry`, or named exactly (no wildcard) by
-   * `--insecure-registry`: an operator who lists one plain-HTTP registry by name has chosen it, and
-   * such registries are typically in-cluster, at private addresses.
+   * True when the host is named exactly (no wildcard) by `--allow-registry` or `--insecure-registry`:
+   * an operator who lists one registry by name has chosen it, and such registries are often
+   * in-cluster, at private addresses. A wildcard never does: `*.amazonaws.com` written for ECR would
+   * also cover cloud hosts' public DNS names that resolve to private addresses inside the VPC.
    */
   isExplicitlyAllowed(host: string, port?: number): boolean {
     const h = host.toLowerCase();
-    return this.allow.some((p) => matches(p, h, port)) || this.insecure.some((p) => !p.wildcard && matches(p, h, port));
+    return [...this.allow, ...this.insecure].some((p) => !p.wildcard && matches(p, h, port));
+  }
+
+  /** True when `--allow-registry` is given (only the registries it names are allowed). */
+  get restricted(): boolean {
+    return this.allow.length > 0;
   }
 
   /** Scheme for a registry: http only for hosts named by `--insecure-registry`. */

@@ -82,26 +82,33 @@ export class Resolver implements ArtifactResolver {
     const subject = `container:${written}`;
     this.options.policy.checkRegistry(ref.domain, endpoint, subject);
     const location: RepositoryLocation = { registry: endpoint, repository: ref.path, scheme: this.options.policy.schemeFor(endpoint) };
-    const credential = this.credential(ref.domain, ref.path, request.pullSecrets ?? []);
+    const { credential, source } = this.credential(ref.domain, ref.path, request.pullSecrets ?? []);
+    // Tags and finished artifacts are cached per credential: what one pod's pull secret can see is
+    // not handed to a pod without it (manifests by digest stay shared: a digest is proof enough).
+    const cid = credentialId(credential);
     const platform = request.platform ?? this.options.platform ?? DEFAULT_PLATFORM;
     // Warm path, no timers and no flight: a fresh tag (or a digest) whose artifact is cached.
     const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
-    const digest = ref.digest ?? this.tags.fresh(`${endpoint}/${ref.path}:${tagOrDigest}`)?.digest;
+    const digest = ref.digest ?? this.tags.fresh(tagKeyOf(location, tagOrDigest, cid))?.digest;
     if (digest !== undefined) {
-      const warm = this.artifacts.get(artifactKey(location, digest, platform));
+      const warm = this.artifacts.get(artifactKey(location, digest, platform, cid));
       if (warm) {
         this.options.onCache?.('tag', 'hit');
         return warm.reference === written ? warm : { ...warm, reference: written };
       }
     }
-    const key = JSON.stringify([formatReference(ref), platform, credentialId(credential)]);
+    const key = JSON.stringify([formatReference(ref), platform, cid]);
     const flight = this.flights.do(key, () =>
-      this.resolveShared(written, ref.domain, location, tagOrDigest, platform, credential, subject),
+      this.resolveShared(written, ref.domain, location, tagOrDigest, platform, { credential, source, cid }, subject),
     );
     return raceSignal(flight, request.signal, subject);
   }
 
-  private credential(domain: string, repository: string, pullSecrets: readonly string[]): Credential | undefined {
+  /**
+   * The credential for a repository: the pod's pull secrets first (they are what the fetcher will
+   * have), then the resolver's own `--registry-config`.
+   */
+  private credential(domain: string, repository: string, pullSecrets: readonly string[]): { credential?: Credential; source?: 'pod' | 'webhook' } {
     const configs: DockerConfig[] = [];
     for (const [i, text] of pullSecrets.slice(0, MAX_PULL_SECRETS).entries()) {
       try {
@@ -110,8 +117,10 @@ export class Resolver implements ArtifactResolver {
         // A broken pull secret must not block the others; kubelet skips them the same way.
       }
     }
-    configs.push(...(this.options.dockerConfigs ?? []));
-    return credentialFor(configs, domain, repository);
+    const fromPod = credentialFor(configs, domain, repository);
+    if (fromPod) return { credential: fromPod, source: 'pod' };
+    const own = credentialFor(this.options.dockerConfigs ?? [], domain, repository);
+    return own ? { credential: own, source: 'webhook' } : {};
   }
 
   private async resolveShared(
@@ -120,9 +129,10 @@ export class Resolver implements ArtifactResolver {
     loc: RepositoryLocation,
     tagOrDigest: string,
     platform: string,
-    credential: Credential | undefined,
+    auth: { credential: Credential | undefined; source: 'pod' | 'webhook' | undefined; cid: string },
     subject: string,
   ): Promise<ResolvedArtifact> {
+    const credential = auth.credential;
     const controller = new AbortController();
     const timeout = this.options.flightTimeoutMs ?? DEFAULT_FLIGHT_TIMEOUT_MS;
     const timer = setTimeout(
@@ -139,7 +149,7 @@ export class Resolver implements ArtifactResolver {
         digest = tagOrDigest;
         node = await this.byDigest(loc, digest, ctx, subject);
       } else {
-        const tagKey = `${loc.registry}/${loc.repository}:${tagOrDigest}`;
+        const tagKey = tagKeyOf(loc, tagOrDigest, auth.cid);
         const fresh = this.tags.fresh(tagKey);
         this.options.onCache?.('tag', fresh ? 'hit' : 'miss');
         if (fresh) {
@@ -194,8 +204,9 @@ export class Resolver implements ArtifactResolver {
         layers,
         ignored,
         ...(stale ? { stale: true } : {}),
+        ...(auth.source !== undefined ? { credentials: auth.source } : {}),
       };
-      if (!stale) this.artifacts.set(artifactKey(loc, indexDigest ?? digest, platform), artifact);
+      if (!stale) this.artifacts.set(artifactKey(loc, indexDigest ?? digest, platform, auth.cid), artifact);
       return artifact;
     } finally {
       clearTimeout(timer);
@@ -219,8 +230,12 @@ export class Resolver implements ArtifactResolver {
   }
 }
 
-function artifactKey(loc: RepositoryLocation, digest: string, platform: string): string {
-  return `${loc.registry}/${loc.repository}@${digest}#${platform}`;
+function artifactKey(loc: RepositoryLocation, digest: string, platform: string, cid: string): string {
+  return `${loc.registry}/${loc.repository}@${digest}#${platform}#${cid}`;
+}
+
+function tagKeyOf(loc: RepositoryLocation, tag: string, cid: string): string {
+  return `${loc.registry}/${loc.repository}:${tag}#${cid}`;
 }
 
 function credentialId(credential: Credential | undefined): string {

@@ -279,15 +279,18 @@ function sendRawError(res: ServerResponse, status: number, error: string, reason
 }
 
 /**
- * Keeps a stray rejection or exception from killing the webhook (every pod in labelled namespaces
- * depends on it): logs it instead. Returns a function that removes the guards.
+ * A stray promise rejection is logged and the webhook serves on (every pod in labelled namespaces
+ * depends on it). An uncaught exception leaves the process in an unknown state: it is logged and the
+ * process exits, so the Deployment's other replica serves while this one restarts (`exit` is
+ * injectable for tests). Returns a function that removes the guards.
  */
-export function installProcessGuards(logger: Logger): () => void {
+export function installProcessGuards(logger: Logger, exit: (code: number) => void = (code) => process.exit(code)): () => void {
   const onRejection = (reason: unknown): void => {
     logger.error({ err: reason }, 'unhandled promise rejection');
   };
   const onException = (err: unknown): void => {
-    logger.fatal({ err }, 'uncaught exception');
+    logger.fatal({ err }, 'uncaught exception: exiting so the pod restarts in a known state');
+    exit(70);
   };
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);

@@ -207,6 +207,13 @@ export async function handleAdmission(request: AdmissionRequest, ctx: HandlerCon
   });
   // kubectl prints warnings as "Warning: ..." with no source: say who speaks.
   for (const w of injection.warnings) warnings.push(withPrefix(w));
+  // The webhook's own --registry-config never reaches a pod: the init container has only the pod's
+  // pull secrets, so a reference only the webhook could read will fail at fetch. Say so now.
+  for (const a of artifacts) {
+    if (a.credentials === 'webhook') {
+      warnings.push(`camel-oci: ${a.domain} needed the webhook's own credentials; give the pod an imagePullSecret for it, or camel-oci-fetch will be refused`);
+    }
+  }
   return answer(patched(injection.ops, NO_WARNINGS), references.length, undefined, warnings, audit);
 }
 

@@ -287,11 +287,11 @@ describe('fetch with credentials and redirects', () => {
     await mkdir(root);
     await mkdir(path.join(secrets, 'regcred'), { recursive: true });
     await writeFile(path.join(secrets, 'regcred', '.dockerconfigjson'), registry.dockerConfig());
-    const args = ['--pull-secrets-dir', secrets, '--ca-file', registry.caFile!, '--allow-registry', issuerHost];
+    const args = ['--pull-secrets-dir', secrets, '--ca-file', registry.caFile!, '--allow-registry', `${registry.host},${issuerHost}`];
     const run = await fetchCli(buildPlan([artifact!]), root, args);
     assert.equal(run.code, 0, run.stderr.join('\n'));
     assert.equal((await tree(root)).length, 6);
-    const denied = await fetchCli(buildPlan([artifact!]), await tempDir('camel-oci-fetch-'), ['--ca-file', registry.caFile!, '--allow-registry', issuerHost]);
+    const denied = await fetchCli(buildPlan([artifact!]), await tempDir('camel-oci-fetch-'), ['--ca-file', registry.caFile!, '--allow-registry', `${registry.host},${issuerHost}`]);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr.join('\n'), /UNAUTHORIZED/);
   });
@@ -370,12 +370,12 @@ describe('fetch from a registry signed by a private CA', () => {
   });
 
   it('trusts the CA given in CAMEL_OCI_CA_PEM, and fails with TLS_ERROR without it', async () => {
-    const without = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'));
+    const without = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), [], { CAMEL_OCI_ALLOW_REGISTRY: registry.host });
     assert.equal(without.code, 1);
     assert.match(without.stderr.join('\n'), /TLS_ERROR/);
 
     const root = await tempDir('camel-oci-fetch-ca-');
-    const run = await fetchCli(plan, root, [], { CAMEL_OCI_CA_PEM: registry.caPem! });
+    const run = await fetchCli(plan, root, [], { CAMEL_OCI_CA_PEM: registry.caPem!, CAMEL_OCI_ALLOW_REGISTRY: registry.host });
     assert.equal(run.code, 0, run.stderr.join('\n'));
     const dep = digestHex12(pushed.manifest.layers[0]!.digest);
     assert.deepEqual(await readFile(path.join(root, `dependencies/${dep}/foo-1.0.jar`)), pushed.files.fooJar);
@@ -384,7 +384,7 @@ describe('fetch from a registry signed by a private CA', () => {
   it('takes the CA from --ca-pem too, keeping only its certificates', async () => {
     // A CA file that carries its key as well (as a careless bundle does): the key is skipped.
     const keyBlock = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n';
-    const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), ['--ca-pem', `# the registry CA\n${keyBlock}${registry.caPem!}`]);
+    const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), ['--allow-registry', registry.host, '--ca-pem', `# the registry CA\n${keyBlock}${registry.caPem!}`]);
     assert.equal(run.code, 0, run.stderr.join('\n'));
   });
 
@@ -399,7 +399,7 @@ describe('fetch from a registry signed by a private CA', () => {
     it(`refuses CAMEL_OCI_CA_PEM with CONFIG_INVALID before any request: ${c.name}`, async () => {
       await registry.settledAccessLog();
       registry.resetAccessLog();
-      const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), [], { CAMEL_OCI_CA_PEM: c.pem() });
+      const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), [], { CAMEL_OCI_CA_PEM: c.pem(), CAMEL_OCI_ALLOW_REGISTRY: registry.host });
       assert.equal(run.code, 1);
       const err = run.lines.find((l) => l.event === 'error');
       assert.equal(err?.code, 'CONFIG_INVALID', run.stderr.join('\n'));
@@ -416,5 +416,40 @@ describe('fetch from a registry signed by a private CA', () => {
     });
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /CONFIG_INVALID/);
+  });
+});
+
+describe('fetch policy', () => {
+  it('does not trust a plan\'s https registry at a loopback address, and honours --allow-registry', async () => {
+    const hole = await startBlackhole();
+    cleanups.push(() => hole.close());
+    const digest = `sha256:${'cd'.repeat(32)}`;
+    const plan: FetchPlan = {
+      version: 1,
+      artifacts: [{
+        reference: `${hole.host}/acme/x:1`, registry: hole.host, repository: 'acme/x', scheme: 'https', digest,
+        layers: [{ digest, size: 10, mediaType: 'application/java-archive', kind: 'dependency', format: 'raw', target: `dependencies/${digestHex12(digest)}`, fileName: 'x.jar' }],
+      }],
+    };
+    const root = await tempDir('camel-oci-fetch-policy-');
+    const run = await fetchCli(plan, root, ['--timeout', '5s']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr.join('\n'), /POLICY_DENIED/);
+    const restricted = await fetchCli(plan, root, ['--timeout', '5s', '--allow-registry', 'registry.example.com']);
+    assert.equal(restricted.code, 1);
+    assert.match(restricted.stderr.join('\n'), /POLICY_DENIED.*not allowed/);
+    assert.equal(hole.connectionCount(), 0, 'no connection was opened');
+  });
+
+  it('reads a projected pull secret whose name ends in .json', async () => {
+    const registry = await startRegistry({ mode: 'basic' });
+    cleanups.push(() => registry.stop());
+    const pushed = await pushStandardArtifact(registry);
+    const [artifact] = await resolveAll(registry.host, [pushed.reference], { insecure: false, caFile: registry.caFile!, pullSecrets: [registry.dockerConfig()] });
+    const base = await tempDir('camel-oci-fetch-secret-');
+    await mkdir(path.join(base, 'secrets', 'regcred.json'), { recursive: true });
+    await writeFile(path.join(base, 'secrets', 'regcred.json', '.dockerconfigjson'), registry.dockerConfig());
+    const run = await fetchCli(buildPlan([artifact!]), path.join(base, 'root'), ['--pull-secrets-dir', path.join(base, 'secrets'), '--ca-file', registry.caFile!, '--allow-registry', registry.host]);
+    assert.equal(run.code, 0, run.stderr.join('\n'));
   });
 });

@@ -30,9 +30,10 @@ describe('RegistryPolicy', () => {
     p.checkAddresses('registry.example.com', 443, addr('93.184.215.14'));
   });
 
-  it('allows private addresses for hosts named by --allow-registry or exactly by --insecure-registry', () => {
+  it('allows private addresses only for hosts named exactly by --allow-registry or --insecure-registry', () => {
     const p = new RegistryPolicy({ allowRegistries: ['*.corp.example', 'registry.local:5000'], insecureRegistries: ['10.0.0.5:5000', '*.lab.example'] });
-    p.checkAddresses('a.b.corp.example', 443, addr('10.1.1.1'));
+    assert.throws(() => p.checkAddresses('a.b.corp.example', 443, addr('10.1.1.1')), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'), 'a wildcard allow entry does not allow private addresses');
+    p.checkAddresses('a.b.corp.example', 443, addr('93.184.215.14'));
     p.checkAddresses('registry.local', 5000, addr('192.168.0.9'));
     p.checkAddresses('10.0.0.5', 5000, addr('10.0.0.5'));
     assert.throws(() => p.checkAddresses('registry.local', 5001, addr('192.168.0.9')), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'));

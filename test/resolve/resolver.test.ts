@@ -227,6 +227,22 @@ describe('resolver against TLS registries', () => {
     await rejectsWith((await resolverFor(basic, { registryConfigs: [wrong] })).resolve(pushed.reference), 'UNAUTHORIZED');
   });
 
+  it('does not hand a resolution made with one pod\'s credentials to a pod without them', async () => {
+    const pushed = await pushStandardArtifact(basic, 'acme/private', '1.0');
+    const resolver = await resolverFor(basic);
+    const withSecret = await resolver.resolve(pushed.reference, { pullSecrets: [basic.dockerConfig()] });
+    assert.equal(withSecret.digest, pushed.manifest.digest);
+    assert.equal(withSecret.credentials, 'pod');
+    await rejectsWith(resolver.resolve(pushed.reference), 'UNAUTHORIZED');
+  });
+
+  it('says when only its own credentials could resolve a reference', async () => {
+    const pushed = await pushStandardArtifact(basic, 'acme/own', '1.0');
+    const config = await basic.writeDockerConfig(tmp);
+    const a = await (await resolverFor(basic, { registryConfigs: [config] })).resolve(pushed.reference);
+    assert.equal(a.credentials, 'webhook');
+  });
+
   it('uses a pod pull secret before its own credentials', async () => {
     const pushed = await pushStandardArtifact(basic, 'acme/pullsecret', '1.0');
     const a = await (await resolverFor(basic)).resolve(pushed.reference, { pullSecrets: [basic.dockerConfig()] });

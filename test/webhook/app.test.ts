@@ -334,4 +334,18 @@ describe('installProcessGuards', () => {
     remove();
     assert.equal(process.listenerCount('unhandledRejection'), before);
   });
+
+  it('logs an uncaught exception and exits, so the pod restarts in a known state', () => {
+    const { logger, lines } = memoryLogger();
+    const exits: number[] = [];
+    const remove = installProcessGuards(logger, (code) => exits.push(code));
+    try {
+      const guard = process.listeners('uncaughtException').at(-1) as (err: Error) => void;
+      guard(new Error('boom'));
+      assert.deepEqual(exits, [70]);
+      assert.ok(lines.some((l) => String(l.msg).startsWith('uncaught exception')));
+    } finally {
+      remove();
+    }
+  });
 });

@@ -79,7 +79,7 @@ describe('camel-oci serve end to end over TLS', () => {
       'serve', '--port', String(port), '--address', '127.0.0.1',
       '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
       '--fetcher-image', 'registry.example/camel-oci:test',
-      '--pull-secrets', 'false',
+      '--pull-secrets', 'false', '--shutdown-delay', '0s',
     ], {
       env: {
         // Flags also come from CAMEL_OCI_* variables: the registry settings go that way here.
@@ -214,7 +214,7 @@ describe('camel-oci serve --ca-file: the injected fetcher trusts the same privat
       'serve', '--port', String(port), '--address', '127.0.0.1',
       '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
       '--fetcher-image', 'registry.example/camel-oci:test',
-      '--pull-secrets', 'false',
+      '--pull-secrets', 'false', '--shutdown-delay', '0s',
       '--ca-file', registry.caFile!,
       '--registry-config', registryConfig,
     ], { env: { CAMEL_OCI_ALLOW_REGISTRY: registry.host } });
