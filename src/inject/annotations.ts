@@ -58,6 +58,26 @@ export const ENV_FETCH_TIMEOUT = 'CAMEL_OCI_TIMEOUT';
 export const ENV_CA_PEM = 'CAMEL_OCI_CA_PEM';
 
 /**
+ * Env var of the init container holding its limit on unpacked bytes: the emptyDir `sizeLimit` in
+ * use, so the fetcher fails with SIZE_EXCEEDED before the kubelet evicts the pod for filling the
+ * volume. Follows the `CAMEL_OCI_<FLAG>` rule for the fetch command's `--max-unpacked-bytes` flag.
+ */
+export const ENV_MAX_UNPACKED_BYTES = 'CAMEL_OCI_MAX_UNPACKED_BYTES';
+
+/**
+ * Env var of the init container listing the webhook's `--allow-registry` entries (comma separated;
+ * set only when the webhook has some), so token realms and redirects the fetcher meets obey the
+ * same policy. Follows the `CAMEL_OCI_<FLAG>` rule.
+ */
+export const ENV_ALLOW_REGISTRY = 'CAMEL_OCI_ALLOW_REGISTRY';
+
+/**
+ * Env var of the init container listing the webhook's `--insecure-registry` entries (comma
+ * separated; set only when the webhook has some). Follows the `CAMEL_OCI_<FLAG>` rule.
+ */
+export const ENV_INSECURE_REGISTRY = 'CAMEL_OCI_INSECURE_REGISTRY';
+
+/**
  * Bound on {@link ENV_CA_PEM}: room for a few dozen certificates (one is 1-2 KiB), far below the
  * pod object's size budget, which the plan and the user's own spec share.
  */

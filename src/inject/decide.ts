@@ -3,8 +3,8 @@
  * reference grammar is the resolver's business. Pure.
  */
 import { InjectError } from '../errors.js';
-import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, ANNOTATION_RESOLVED, INIT_CONTAINER_NAME, OPT_OUT_VALUE } from './annotations.js';
-import { annotation, injectedMarker, readMetadata } from './pod.js';
+import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, INIT_CONTAINER_NAME, OPT_OUT_VALUE } from './annotations.js';
+import { annotation, isInjected, readMetadata } from './pod.js';
 
 /** Longest accepted dependencies annotation (characters): 32 long references fit; more is a mistake or an attack. */
 export const MAX_ANNOTATION_CHARS = 8 * 1024;
@@ -22,7 +22,6 @@ export const SKIP_REASONS = {
   empty: `annotation ${ANNOTATION_DEPENDENCIES} lists no reference`,
   optedOut: `opted out (${ANNOTATION_OPT_OUT}: ${OPT_OUT_VALUE})`,
   alreadyInjected: `already injected (init container ${INIT_CONTAINER_NAME} present)`,
-  alreadyResolved: `already injected (annotation ${ANNOTATION_RESOLVED} present)`,
 } as const;
 
 /** What to do with a pod. */
@@ -73,15 +72,14 @@ export function splitReferences(value: string): string[] {
 }
 
 /**
- * Decides whether to inject a pod: skip when it is already injected, opted out, or asks nothing;
+ * Decides whether to inject a pod: skip when it is already injected (init container present), opted out, or asks nothing;
  * otherwise the references it names. Throws InjectError UNSUPPORTED when `pod` is not an object and
  * REFERENCE_INVALID when the annotation is not usable (the message tells the `kamel run` user what to fix).
  */
 export function decide(pod: unknown): Decision {
   const { annotations } = readMetadata(pod);
-  const marker = injectedMarker(pod);
-  if (marker === 'init-container') return { action: 'skip', reason: SKIP_REASONS.alreadyInjected };
-  if (marker === 'annotation') return { action: 'skip', reason: SKIP_REASONS.alreadyResolved };
+  // The init container is the only marker; a resolved annotation alone is no proof (see isInjected).
+  if (isInjected(pod)) return { action: 'skip', reason: SKIP_REASONS.alreadyInjected };
   const optOut = annotation(annotations, ANNOTATION_OPT_OUT);
   if (optOut !== undefined && optOut.trim().toLowerCase() === OPT_OUT_VALUE) return { action: 'skip', reason: SKIP_REASONS.optedOut };
   const raw = annotations === undefined ? undefined : Object.hasOwn(annotations, ANNOTATION_DEPENDENCIES) ? annotations[ANNOTATION_DEPENDENCIES] : undefined;

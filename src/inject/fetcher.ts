@@ -2,11 +2,15 @@
  * The objects injection adds: the `camel-oci-fetch` init container, the shared emptyDir volume and
  * the projected pull-secrets volume. Pure.
  */
+import { InjectError } from '../errors.js';
 import type { FetchPlan } from '../plan.js';
 import { VOLUME_MOUNT_PATH } from '../plan.js';
 import {
+  ENV_ALLOW_REGISTRY,
   ENV_CA_PEM,
   ENV_FETCH_TIMEOUT,
+  ENV_INSECURE_REGISTRY,
+  ENV_MAX_UNPACKED_BYTES,
   ENV_PLAN,
   INIT_CONTAINER_NAME,
   PULL_SECRETS_MOUNT_PATH,
@@ -15,18 +19,17 @@ import {
 } from './annotations.js';
 import type { NormalizedOptions } from './options.js';
 import { isRecord, optionalArray, optionalRecord, own, type JsonObject } from './pod.js';
-import { formatMebibytes } from './quantity.js';
+import { fetcherSizeText, formatMebibytes } from './quantity.js';
 
 /** The init container's command (DESIGN.md): the camel-oci CLI's fetch verb, writing under the volume. */
 export const FETCH_COMMAND: readonly string[] = ['camel-oci', 'fetch', '--root', VOLUME_MOUNT_PATH];
 
 /**
- * UID the init container runs as when the integration container's own UID is not known: 65532 is
- * the conventional "nonroot" user of distroless images. When the integration runs as a known
- * non-root UID (Camel K sets 1000 on the pod), the fetcher uses that one, so the files it writes
- * belong to their reader and platforms that assign UIDs per namespace see no foreign UID.
+ * The camel-oci image's numeric USER. Written into the init container only to override a pod-level
+ * `runAsUser: 0` it would otherwise inherit (see {@link fetcherRunAsUser}); everywhere else the
+ * image's own USER applies, which the kubelet can check against `runAsNonRoot` because it is numeric.
  */
-export const FETCHER_DEFAULT_UID = 65532;
+export const FETCHER_IMAGE_UID = 65532;
 
 /**
  * emptyDir size headroom over the planned (compressed) layer bytes: jars barely compress, but
@@ -113,19 +116,58 @@ export function integrationUid(spec: JsonObject, container: JsonObject): number 
 }
 
 /**
- * The init container. Its env, in this order: the plan, the timeout when configured, the extra CA
- * certificates when configured. Its securityContext passes the "restricted" Pod Security level on its own,
- * whatever the pod sets: non-root with an explicit non-zero UID, no privilege escalation, all
- * capabilities dropped, RuntimeDefault seccomp; plus a read-only root filesystem (the fetcher
- * writes only under the volume).
+ * The `runAsUser` of the init container: the integration container's UID when it is a known
+ * non-root one (the files the fetcher writes then belong to their reader), else undefined, so the
+ * container runs as the image's USER or as whatever UID the platform assigns. OpenShift's
+ * restricted-v2 SCC assigns a per-namespace UID and rejects any other written into the spec, and
+ * Camel K sets no runAsUser there, so no UID may be invented. The one exception: a pod-level
+ * runAsUser that is not a non-root UID (root) would be inherited and then refused by the kubelet
+ * under `runAsNonRoot: true`; {@link FETCHER_IMAGE_UID} overrides it (such a pod is outside
+ * restricted-v2 anyway, which never admits UID 0).
  */
-export function initContainer(planText: string, options: NormalizedOptions, runAsUser: number, withPullSecrets: boolean): JsonObject {
+export function fetcherRunAsUser(spec: JsonObject, container: JsonObject): number | undefined {
+  const uid = integrationUid(spec, container);
+  if (uid !== undefined) return uid;
+  const fromPod = optionalRecord(spec, 'securityContext', 'spec.securityContext');
+  const podUid = fromPod === undefined ? undefined : own(fromPod, 'runAsUser');
+  if (podUid === undefined || podUid === null) return undefined;
+  return typeof podUid === 'number' && Number.isSafeInteger(podUid) && podUid > 0 ? undefined : FETCHER_IMAGE_UID;
+}
+
+/** How one pod's init container differs from another's, apart from the options. */
+export interface InitContainerSettings {
+  /** The emptyDir `sizeLimit` in use (see {@link volumeSizeLimit}); the fetcher's unpacked-bytes limit. */
+  readonly sizeLimit: string;
+  /** From {@link fetcherRunAsUser}; undefined: no runAsUser in the spec. */
+  readonly runAsUser: number | undefined;
+  /** Whether the pull secrets volume is mounted. */
+  readonly withPullSecrets: boolean;
+}
+
+/**
+ * The init container. Its env, in this order: the plan, the timeout when configured, the extra CA
+ * certificates when configured, the unpacked-bytes limit, the allowed and insecure registries
+ * when configured. Its securityContext passes the "restricted" Pod Security level on its own,
+ * whatever the pod sets: non-root (an explicit UID only from {@link fetcherRunAsUser}), no
+ * privilege escalation, all capabilities dropped, RuntimeDefault seccomp; plus a read-only root
+ * filesystem (the fetcher writes only under the volume). Throws InjectError CONFIG_INVALID when
+ * the size limit is not a quantity.
+ */
+export function initContainer(planText: string, options: NormalizedOptions, settings: InitContainerSettings): JsonObject {
+  const { sizeLimit, runAsUser, withPullSecrets } = settings;
+  const maxUnpacked = fetcherSizeText(sizeLimit);
+  if (maxUnpacked === undefined) throw new InjectError('CONFIG_INVALID', `invalid injection options: volume size limit ${JSON.stringify(sizeLimit)} is not a quantity`);
   const env: JsonObject[] = [{ name: ENV_PLAN, value: planText }];
   if (options.fetchTimeoutSeconds !== undefined) env.push({ name: ENV_FETCH_TIMEOUT, value: String(options.fetchTimeoutSeconds) });
   // Extra CAs travel as an env var (certificates are public). Credentials never do: the fetcher
   // authenticates with the pod's own pull secrets, projected below, and never with the webhook's
   // --registry-config, which would hand the webhook's credentials to every pod it admits.
   if (options.caPem !== undefined) env.push({ name: ENV_CA_PEM, value: options.caPem });
+  // The fetcher's own default (1Gi) may exceed the volume: past the sizeLimit the kubelet evicts
+  // the pod with a message about ephemeral storage, where the fetcher would say SIZE_EXCEEDED.
+  env.push({ name: ENV_MAX_UNPACKED_BYTES, value: maxUnpacked });
+  if (options.allowRegistries.length > 0) env.push({ name: ENV_ALLOW_REGISTRY, value: options.allowRegistries.join(',') });
+  if (options.insecureRegistries.length > 0) env.push({ name: ENV_INSECURE_REGISTRY, value: options.insecureRegistries.join(',') });
   const volumeMounts: JsonObject[] = [{ name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH }];
   if (withPullSecrets) volumeMounts.push({ name: PULL_SECRETS_VOLUME_NAME, mountPath: PULL_SECRETS_MOUNT_PATH, readOnly: true });
   return {
@@ -143,7 +185,7 @@ export function initContainer(planText: string, options: NormalizedOptions, runA
     terminationMessagePolicy: 'FallbackToLogsOnError',
     securityContext: {
       runAsNonRoot: true,
-      runAsUser,
+      ...(runAsUser !== undefined ? { runAsUser } : {}),
       allowPrivilegeEscalation: false,
       privileged: false,
       readOnlyRootFilesystem: true,

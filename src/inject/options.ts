@@ -2,7 +2,7 @@
  * Options of the patch builder, their defaults, and their validation. Pure.
  */
 import { InjectError } from '../errors.js';
-import { ENV_CA_PEM, MAX_CA_PEM_BYTES } from './annotations.js';
+import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_INSECURE_REGISTRY, MAX_CA_PEM_BYTES } from './annotations.js';
 import { parseQuantity } from './quantity.js';
 
 /** CPU and memory quantities. */
@@ -35,7 +35,26 @@ export interface InjectOptions {
    * is one the init container can reach. Certificate blocks only, at most {@link MAX_CA_PEM_BYTES}.
    */
   readonly caPem?: string;
+  /**
+   * The webhook's `--allow-registry` entries, handed to the fetcher (env `CAMEL_OCI_ALLOW_REGISTRY`)
+   * so the registries, token realms and redirects it meets obey the admission policy. Empty or
+   * unset: no env. At most {@link MAX_REGISTRY_ENTRIES} entries matching {@link REGISTRY_ENTRY}.
+   */
+  readonly allowRegistries?: readonly string[];
+  /** The webhook's `--insecure-registry` entries (env `CAMEL_OCI_INSECURE_REGISTRY`); same rules as {@link InjectOptions.allowRegistries}. */
+  readonly insecureRegistries?: readonly string[];
 }
+
+/**
+ * What a registry policy entry may contain: host names, `*.` wildcards, ports and bracketed IPv6
+ * addresses. No comma (the env list separator), no white space, nothing a shell or parser could
+ * read differently.
+ */
+export const REGISTRY_ENTRY = /^[A-Za-z0-9*.:\[\]-]+$/;
+/** Longest registry entry: a 253-character DNS name, brackets, a colon and a 5-digit port. */
+export const MAX_REGISTRY_ENTRY_CHARS = 261;
+/** Most entries per registry list: operators name a handful; more is a mistake and bloats every pod spec. */
+export const MAX_REGISTRY_ENTRIES = 64;
 
 /**
  * Default floor of the emptyDir `sizeLimit`. The limit is a ceiling the kubelet enforces by
@@ -87,6 +106,8 @@ export interface NormalizedOptions {
   readonly fetchTimeoutSeconds?: number;
   readonly imagePullPolicy?: string;
   readonly caPem?: string;
+  readonly allowRegistries: readonly string[];
+  readonly insecureRegistries: readonly string[];
 }
 
 function invalid(message: string): InjectError {
@@ -98,6 +119,21 @@ function quantity(text: unknown, what: string): string {
     throw invalid(`${what} ${JSON.stringify(text)} is not a Kubernetes quantity (for example 100m, 1, 64Mi)`);
   }
   return text;
+}
+
+function registryList(list: unknown, flag: string, env: string): readonly string[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) throw invalid(`--${flag} (${env}) must be a list of registries`);
+  if (list.length > MAX_REGISTRY_ENTRIES) {
+    throw invalid(`--${flag} (${env}) has ${list.length} entries, at most ${MAX_REGISTRY_ENTRIES} are accepted: use *.domain wildcards`);
+  }
+  for (const entry of list) {
+    if (typeof entry !== 'string' || entry.length > MAX_REGISTRY_ENTRY_CHARS || !REGISTRY_ENTRY.test(entry)) {
+      const shown = typeof entry === 'string' ? JSON.stringify(entry.slice(0, 80)) : typeof entry;
+      throw invalid(`--${flag} (${env}) entry ${shown} is not a registry (host, host:port, [ipv6]:port or *.domain, at most ${MAX_REGISTRY_ENTRY_CHARS} characters)`);
+    }
+  }
+  return Object.freeze([...(list as string[])]);
 }
 
 /** Fills in defaults and validates. Throws InjectError CONFIG_INVALID naming the bad option. */
@@ -143,6 +179,8 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
     }
     lastAcceptedCaPem = caPem;
   }
+  const allowRegistries = registryList(options.allowRegistries, 'allow-registry', ENV_ALLOW_REGISTRY);
+  const insecureRegistries = registryList(options.insecureRegistries, 'insecure-registry', ENV_INSECURE_REGISTRY);
   return {
     fetcherImage: image,
     volumeSizeLimit,
@@ -151,5 +189,7 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
     ...(timeout !== undefined ? { fetchTimeoutSeconds: timeout } : {}),
     ...(policy !== undefined ? { imagePullPolicy: policy } : {}),
     ...(caPem !== undefined ? { caPem } : {}),
+    allowRegistries,
+    insecureRegistries,
   };
 }

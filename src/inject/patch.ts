@@ -25,9 +25,9 @@ import {
 } from './annotations.js';
 import { appendClasspath, CLASSPATH_INLINE_PREFIX, CLASSPATH_SEPARATOR, findClasspathArgument } from './classpath.js';
 import { selectIntegrationContainer } from './container.js';
-import { FETCHER_DEFAULT_UID, initContainer, integrationUid, pullSecretNames, pullSecretsVolume, sharedVolume, volumeSizeLimit } from './fetcher.js';
+import { fetcherRunAsUser, initContainer, pullSecretNames, pullSecretsVolume, sharedVolume, volumeSizeLimit } from './fetcher.js';
 import { normalizeInjectOptions, type InjectOptions } from './options.js';
-import { injectedMarker, isRecord, optionalArray, own, readPod, type ContainerView, type JsonObject, type PodView } from './pod.js';
+import { isInjected, isRecord, optionalArray, own, readPod, type ContainerView, type JsonObject, type PodView } from './pod.js';
 import { resolutionWarnings, resolvedAnnotationValue } from './resolved.js';
 
 export { DEFAULT_VOLUME_SIZE_LIMIT, DEFAULT_FETCHER_RESOURCES } from './options.js';
@@ -83,7 +83,8 @@ function collision(message: string, name: string): InjectError {
 /**
  * Builds the JSON Patch that injects `artifacts` into `pod`, plus the plan, the resolved
  * annotation and warnings. `basePath` prefixes every path: '' for a Pod, '/spec/template' for a
- * Deployment's template (see workloads.ts). A pod already injected yields no operations.
+ * Deployment's template (see workloads.ts). A pod already injected (init container present) yields
+ * no operations; a resolved annotation without the init container is replaced, with a warning.
  *
  * Throws InjectError: UNSUPPORTED (not a pod, no containers), NAME_COLLISION (the pod uses a name
  * camel-oci needs), NO_USABLE_LAYERS, SIZE_EXCEEDED (plan or annotations too large), CONFIG_INVALID
@@ -111,10 +112,14 @@ export function buildInjection(pod: unknown, artifacts: readonly ResolvedArtifac
     warnings: boundWarnings(warnings),
   });
 
-  if (injectedMarker(pod) !== undefined) {
+  if (isInjected(pod)) {
     warnings.push('pod already carries the camel-oci injection; not patched again');
     return result([]);
   }
+  // Not written by us (we add it together with the init container): copied from the Integration
+  // or forged. It must not survive as an audit record of something camel-oci did not resolve.
+  const forged = view.annotations !== undefined && own(view.annotations, ANNOTATION_RESOLVED) !== undefined;
+  if (forged) warnings.unshift(`camel-oci: replaced a pre-existing ${ANNOTATION_RESOLVED} annotation (only camel-oci writes it, with its init container)`);
 
   const pullSecrets = pullSecretNames(view.spec, warnings);
   checkCollisions(view, integration, pullSecrets.length > 0);
@@ -123,13 +128,18 @@ export function buildInjection(pod: unknown, artifacts: readonly ResolvedArtifac
   const ops: JsonPatchOp[] = [];
 
   // Volumes: order in the list does not matter, append.
-  const volumes = [sharedVolume(volumeSizeLimit(plan, opts))];
+  const sizeLimit = volumeSizeLimit(plan, opts);
+  const volumes = [sharedVolume(sizeLimit)];
   if (pullSecrets.length > 0) volumes.push(pullSecretsVolume(pullSecrets));
   appendAll(ops, pointer(basePath, 'spec', 'volumes'), view.volumes !== undefined, volumes);
 
   // The init container goes first: before agents-download and friends, and before any sidecar
   // (a native sidecar started earlier could intercept the fetcher's traffic).
-  const init = initContainer(planText, opts, integrationUid(view.spec, integration.raw) ?? FETCHER_DEFAULT_UID, pullSecrets.length > 0);
+  const init = initContainer(planText, opts, {
+    sizeLimit,
+    runAsUser: fetcherRunAsUser(view.spec, integration.raw),
+    withPullSecrets: pullSecrets.length > 0,
+  });
   if (view.initContainers === undefined) ops.push({ op: 'add', path: pointer(basePath, 'spec', 'initContainers'), value: [init] });
   else ops.push({ op: 'add', path: pointer(basePath, 'spec', 'initContainers', 0), value: init });
 
@@ -145,6 +155,8 @@ export function buildInjection(pod: unknown, artifacts: readonly ResolvedArtifac
   } else if (view.annotations === undefined) {
     ops.push({ op: 'add', path: pointer(basePath, 'metadata', 'annotations'), value: { [ANNOTATION_RESOLVED]: resolvedAnnotation } });
   } else {
+    // RFC 6902 §4.1: `add` on an existing object member replaces its value, so this one op is
+    // valid whether or not a (forged) annotation is already there.
     ops.push({ op: 'add', path: pointer(basePath, 'metadata', 'annotations', ANNOTATION_RESOLVED), value: resolvedAnnotation });
   }
 
@@ -216,7 +228,10 @@ function checkCollisions(view: PodView, integration: ContainerView, addsPullSecr
 
 function checkAnnotationBudget(annotations: JsonObject | undefined, resolved: string): void {
   let total = Buffer.byteLength(ANNOTATION_RESOLVED) + Buffer.byteLength(resolved);
-  for (const [k, v] of Object.entries(annotations ?? {})) total += Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 0);
+  for (const [k, v] of Object.entries(annotations ?? {})) {
+    if (k === ANNOTATION_RESOLVED) continue; // replaced, counted above with its new value
+    total += Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 0);
+  }
   if (total > MAX_TOTAL_ANNOTATION_BYTES) {
     throw new InjectError(
       'SIZE_EXCEEDED',

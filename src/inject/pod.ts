@@ -4,7 +4,7 @@
  * copies or mutates the pod.
  */
 import { InjectError } from '../errors.js';
-import { ANNOTATION_RESOLVED, INIT_CONTAINER_NAME } from './annotations.js';
+import { INIT_CONTAINER_NAME } from './annotations.js';
 
 /** A JSON object. */
 export type JsonObject = Record<string, unknown>;
@@ -98,25 +98,16 @@ export function annotation(annotations: JsonObject | undefined, key: string): st
 }
 
 /**
- * Which marker says a pod already carries the injection, or undefined. Either is enough: the init
- * container (an earlier invocation patched the pod, or `camel-oci inject` ran on its template) or the
- * resolved annotation (reinvocation after another webhook rewrote the init containers).
+ * True when the pod already carries the injection: the `camel-oci-fetch` init container is present
+ * (an earlier invocation patched the pod, or `camel-oci inject` ran on its template). The only
+ * marker: the resolved annotation is not one, because Camel K copies an Integration's annotations
+ * to its pods, so a copied or forged annotation would otherwise switch injection off and leave a
+ * false audit record.
  */
-export function injectedMarker(pod: unknown): 'annotation' | 'init-container' | undefined {
-  if (!isRecord(pod)) return undefined;
-  const metadata = own(pod, 'metadata');
-  if (isRecord(metadata)) {
-    const annotations = own(metadata, 'annotations');
-    if (isRecord(annotations) && own(annotations, ANNOTATION_RESOLVED) !== undefined) {
-      return 'annotation';
-    }
-  }
+export function isInjected(pod: unknown): boolean {
+  if (!isRecord(pod)) return false;
   const spec = own(pod, 'spec');
-  if (isRecord(spec)) {
-    const init = own(spec, 'initContainers');
-    if (Array.isArray(init) && init.some((c) => isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME)) {
-      return 'init-container';
-    }
-  }
-  return undefined;
+  if (!isRecord(spec)) return false;
+  const init = own(spec, 'initContainers');
+  return Array.isArray(init) && init.some((c) => isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME);
 }

@@ -41,3 +41,19 @@ export function parseQuantity(text: string): number | undefined {
 export function formatMebibytes(bytes: number): string {
   return `${Math.max(1, Math.ceil(bytes / 2 ** 20))}Mi`;
 }
+
+/** Quantities the fetcher's `--max-unpacked-bytes` parser reads with the same meaning as Kubernetes. */
+const FETCHER_SIZE = /^\d+(?:Ki|Mi|Gi)?$/;
+
+/**
+ * Writes a byte quantity the way the fetcher's size flag reads it: unchanged when it is plain
+ * digits or uses Ki, Mi or Gi; otherwise (k, M, T, Ti, exponents, fractions...) as whole bytes,
+ * rounded down so the fetcher stops before the kubelet's limit is reached. Undefined when `text`
+ * is not a quantity.
+ */
+export function fetcherSizeText(text: string): string | undefined {
+  if (FETCHER_SIZE.test(text)) return text;
+  const bytes = parseQuantity(text);
+  // BigInt prints every finite value as digits (Number prints 1e21 and above in exponent form).
+  return bytes === undefined ? undefined : BigInt(Math.floor(bytes)).toString();
+}

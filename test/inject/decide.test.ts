@@ -59,7 +59,15 @@ const skipCases: { name: string; pod: () => unknown; reason: string }[] = [
     },
     reason: SKIP_REASONS.alreadyInjected,
   },
-  { name: 'reinvocation: resolved annotation present', pod: () => asking('container:a/b:1', { [ANNOTATION_RESOLVED]: '[]' }), reason: SKIP_REASONS.alreadyResolved },
+  {
+    name: 'reinvocation: init container present, with the resolved annotation',
+    pod: () => {
+      const pod = asking('container:a/b:1', { [ANNOTATION_RESOLVED]: '[]' });
+      pod.spec.initContainers = [{ name: INIT_CONTAINER_NAME, image: 'y' }];
+      return pod;
+    },
+    reason: SKIP_REASONS.alreadyInjected,
+  },
 ];
 
 for (const c of skipCases) {
@@ -67,6 +75,21 @@ for (const c of skipCases) {
     assert.deepEqual(decide(c.pod()), { action: 'skip', reason: c.reason });
   });
 }
+
+test('a copied or forged resolved annotation does not disable injection: only the init container marks a pod injected', () => {
+  // Camel K copies Integration annotations to its pods, so the annotation alone proves nothing.
+  const forged = `[{"ref":"docker.io/acme/deps:1.0","pinned":"docker.io/acme/deps@sha256:${'0'.repeat(64)}","layers":[]}]`;
+  assert.deepEqual(decide(asking('container:docker.io/acme/deps:1.0', { [ANNOTATION_RESOLVED]: forged })), {
+    action: 'inject',
+    references: ['docker.io/acme/deps:1.0'],
+  });
+  assert.deepEqual(decide(asking('container:a/b:1', { [ANNOTATION_RESOLVED]: '' })).action, 'inject');
+  // Another init container's name is no marker either.
+  const other = asking('container:a/b:1');
+  other.spec.initContainers = [{ name: `${INIT_CONTAINER_NAME}-2`, image: 'x' }];
+  assert.equal(decide(other).action, 'inject');
+  assert.ok(!Object.values(SKIP_REASONS).some((r) => r.includes(ANNOTATION_RESOLVED)), 'no skip reason cites the annotation');
+});
 
 test('decide does not treat another opt-out value as opting out', () => {
   assert.equal(decide(asking('a/b:1', { [ANNOTATION_OPT_OUT]: 'enabled' })).action, 'inject');

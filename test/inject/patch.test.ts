@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildInjection, escapePointer, MAX_TOTAL_ANNOTATION_BYTES, MAX_WARNING_CHARS, type JsonPatchOp } from '../../src/inject/patch.js';
 import { decide, SKIP_REASONS } from '../../src/inject/decide.js';
+import { applyPatch } from '../../src/inject/apply.js';
 import {
   ANNOTATION_DEPENDENCIES,
   ANNOTATION_RESOLVED,
@@ -13,7 +14,7 @@ import {
   PULL_SECRETS_VOLUME_NAME,
   VOLUME_NAME,
 } from '../../src/inject/annotations.js';
-import { FETCHER_DEFAULT_UID } from '../../src/inject/fetcher.js';
+import { FETCHER_IMAGE_UID } from '../../src/inject/fetcher.js';
 import { DEFAULT_FETCHER_RESOURCES, DEFAULT_VOLUME_SIZE_LIMIT } from '../../src/inject/options.js';
 import { parsePlan, planClasspath, VOLUME_MOUNT_PATH } from '../../src/plan.js';
 import { isCamelOciError, type ErrorCode } from '../../src/errors.js';
@@ -265,7 +266,7 @@ test('reinvocation: the patched pod is skipped by decide and gets no operations,
   assert.equal(decide(pod).action, 'inject');
   const first = buildInjection(pod, twoArtifacts(), OPTIONS);
   const patched = applyAndValidate(pod, first.ops);
-  assert.deepEqual(decide(patched), { action: 'skip', reason: SKIP_REASONS.alreadyResolved });
+  assert.deepEqual(decide(patched), { action: 'skip', reason: SKIP_REASONS.alreadyInjected });
   const second = buildInjection(patched, twoArtifacts(), OPTIONS);
   assert.deepEqual(second.ops, []);
   const twice = applyAndValidate(patched, second.ops);
@@ -332,18 +333,104 @@ test('the fetch init container passes the restricted Pod Security level on its o
     const bare = { spec: { volumes: patched.spec.volumes.filter((v: Obj) => v.name.startsWith('camel-oci')) } };
     assert.deepEqual(restrictedViolations(bare, init), [], name);
     assert.equal(init.securityContext.readOnlyRootFilesystem, true, name);
-    assert.ok(Number.isInteger(init.securityContext.runAsUser) && init.securityContext.runAsUser > 0, name);
+    assert.equal(init.securityContext.runAsNonRoot, true, name);
+    const uid = init.securityContext.runAsUser;
+    assert.ok(uid === undefined || (Number.isInteger(uid) && uid > 0), name);
+    // What the kubelet will run it as: its own runAsUser, else the pod's, else the image's USER.
+    const effective = uid ?? patched.spec.securityContext?.runAsUser;
+    assert.notEqual(effective, 0, `${name}: never inherits root`);
   }
 });
 
-test('the fetcher runs as the integration container\'s UID when known, else 65532', () => {
-  const uid = (pod: Obj): number => fetchContainer(applyAndValidate(pod, buildInjection(pod, twoArtifacts(), OPTIONS).ops)).securityContext.runAsUser;
-  assert.equal(uid(helloPod()), 1000, 'Camel K pod-level runAsUser');
-  assert.equal(uid(knativePod()), FETCHER_DEFAULT_UID);
-  assert.equal(uid(minimalPod({ securityContext: { runAsUser: 4242 } })), 4242, 'container level wins');
+/** The fetcher's securityContext in the patched pod (after a validated apply). */
+function fetcherSecurity(pod: Obj): Obj {
+  return fetchContainer(applyAndValidate(pod, buildInjection(pod, twoArtifacts(), OPTIONS).ops)).securityContext;
+}
+
+const knownUidCases: { name: string; pod: () => Obj; uid: number }[] = [
+  { name: 'Camel K pod-level runAsUser', pod: helloPod, uid: 1000 },
+  { name: 'container level wins over the pod', pod: () => ({ ...minimalPod({ securityContext: { runAsUser: 4242 } }), spec: { ...minimalPod({ securityContext: { runAsUser: 4242 } }).spec, securityContext: { runAsUser: 1000 } } }), uid: 4242 },
+  { name: 'container level alone', pod: () => minimalPod({ securityContext: { runAsUser: 1000720000 } }), uid: 1000720000 },
+];
+
+for (const c of knownUidCases) {
+  test(`the fetcher runs as the integration container's known non-root UID: ${c.name}`, () => {
+    assert.equal(fetcherSecurity(c.pod()).runAsUser, c.uid);
+  });
+}
+
+const unknownUidCases: { name: string; pod: () => Obj }[] = [
+  { name: 'Knative pod (empty pod securityContext)', pod: knativePod },
+  { name: 'OpenShift: Camel K sets no runAsUser (restricted-v2 assigns one)', pod: () => ({ ...helloPod(), spec: { ...helloPod().spec, securityContext: { runAsNonRoot: true } } }) },
+  { name: 'no securityContext at all', pod: () => minimalPod() },
+  { name: 'integration container runs as root, pod sets nothing', pod: () => minimalPod({ securityContext: { runAsUser: 0 } }) },
+];
+
+for (const c of unknownUidCases) {
+  test(`no UID is hard-coded when the integration's UID is unknown (runAsUser omitted, runAsNonRoot kept): ${c.name}`, () => {
+    const sc = fetcherSecurity(c.pod());
+    assert.equal(Object.hasOwn(sc, 'runAsUser'), false, JSON.stringify(sc));
+    assert.equal(sc.runAsNonRoot, true);
+  });
+}
+
+test('a pod-level root runAsUser is overridden with the image UID, never inherited', () => {
   const root = minimalPod();
   root.spec.securityContext = { runAsUser: 0 };
-  assert.equal(uid(root), FETCHER_DEFAULT_UID, 'never root');
+  assert.equal(fetcherSecurity(root).runAsUser, FETCHER_IMAGE_UID);
+  // The integration container's own non-root UID still wins over that fallback.
+  const mixed = minimalPod({ securityContext: { runAsUser: 1000 } });
+  mixed.spec.securityContext = { runAsUser: 0 };
+  assert.equal(fetcherSecurity(mixed).runAsUser, 1000);
+  // A non-root pod UID under a root integration container is inherited as is: no override needed.
+  const inherits = minimalPod({ securityContext: { runAsUser: 0 } });
+  inherits.spec.securityContext = { runAsUser: 1000 };
+  assert.equal(Object.hasOwn(fetcherSecurity(inherits), 'runAsUser'), false);
+});
+
+test('a copied or forged resolved annotation is replaced on injection, with a warning', () => {
+  const pod = helloPod();
+  const forged = `[{"ref":"docker.io/acme/deps:1.0","pinned":"docker.io/acme/deps@${digest('0')}","layers":[]}]`;
+  pod.metadata.annotations[ANNOTATION_DEPENDENCIES] = 'container:docker.io/acme/deps:1.0';
+  pod.metadata.annotations[ANNOTATION_RESOLVED] = forged;
+  assert.equal(decide(pod).action, 'inject');
+  const result = buildInjection(pod, twoArtifacts(), OPTIONS);
+  assert.ok(result.ops.length > 1, 'the pod is injected, not skipped');
+  const annotationOps = result.ops.filter((o) => o.path === RESOLVED_KEY_PATH);
+  assert.deepEqual(annotationOps, [{ op: 'add', path: RESOLVED_KEY_PATH, value: result.resolvedAnnotation }]);
+  // fast-json-patch validates every op against the document (an add on an existing member is legal).
+  const patched = applyAndValidate(pod, result.ops);
+  assert.equal(patched.metadata.annotations[ANNOTATION_RESOLVED], result.resolvedAnnotation);
+  assert.notEqual(result.resolvedAnnotation, forged);
+  assert.equal(fetchContainer(patched).name, INIT_CONTAINER_NAME);
+  assert.ok(result.warnings.some((w) => /^camel-oci: replaced a pre-existing .*container-dependencies\.resolved annotation/.test(w)), JSON.stringify(result.warnings));
+  // The project's own applier (camel-oci inject) agrees.
+  assert.deepEqual(applyPatch(pod, result.ops), patched);
+  // Reinvocation after that: skipped, no ops, -cp not doubled.
+  assert.deepEqual(decide(patched), { action: 'skip', reason: SKIP_REASONS.alreadyInjected });
+  assert.deepEqual(buildInjection(patched, twoArtifacts(), OPTIONS).ops, []);
+  assert.equal(patched.spec.containers[0].args[2].split(DEP_ENTRY).length - 1, 1);
+});
+
+test('no replacement warning when the pod carries no resolved annotation', () => {
+  const result = buildInjection(helloPod(), twoArtifacts(), OPTIONS);
+  assert.ok(!result.warnings.some((w) => /pre-existing/.test(w)));
+});
+
+test('a replaced resolved annotation does not count twice towards the annotation budget', () => {
+  const pod = helloPod();
+  const first = buildInjection(helloPod(), twoArtifacts(), OPTIONS).resolvedAnnotation;
+  let used = 0;
+  for (const [k, v] of Object.entries(pod.metadata.annotations as Record<string, string>)) used += Buffer.byteLength(k) + Buffer.byteLength(v);
+  const resolvedBytes = Buffer.byteLength(ANNOTATION_RESOLVED) + Buffer.byteLength(first);
+  // A forged value as large as the real one, plus filler up to the exact limit counting the annotation once.
+  pod.metadata.annotations[ANNOTATION_RESOLVED] = first;
+  const filler = MAX_TOTAL_ANNOTATION_BYTES - used - resolvedBytes - Buffer.byteLength('example.com/big');
+  pod.metadata.annotations['example.com/big'] = 'x'.repeat(filler);
+  const result = buildInjection(pod, twoArtifacts(), OPTIONS);
+  assert.equal(applyAndValidate(pod, result.ops).metadata.annotations[ANNOTATION_RESOLVED], first);
+  pod.metadata.annotations['example.com/big'] += 'x';
+  rejects(() => buildInjection(pod, twoArtifacts(), OPTIONS), 'SIZE_EXCEEDED');
 });
 
 test('options: timeout env, pull policy, resources override, size limit floor and growth', () => {

@@ -236,7 +236,8 @@ describe('camel-oci serve --ca-file: the injected fetcher trusts the same privat
     const patched = applyOps(pod, JSON.parse(Buffer.from(body.response.patch, 'base64').toString('utf8')));
     assert.deepEqual([...schemaErrors(patched), ...semanticErrors(patched)], []);
     const init = patched.spec.initContainers[0];
-    assert.deepEqual(init.env.map((e: any) => e.name), ['CAMEL_OCI_PLAN', 'CAMEL_OCI_TIMEOUT', 'CAMEL_OCI_CA_PEM']);
+    // The first four in this order; the registry lists may follow when serve hands them over.
+    assert.deepEqual(init.env.map((e: any) => e.name).slice(0, 4), ['CAMEL_OCI_PLAN', 'CAMEL_OCI_TIMEOUT', 'CAMEL_OCI_CA_PEM', 'CAMEL_OCI_MAX_UNPACKED_BYTES']);
     const caPem = init.env[2].value as string;
     assert.ok(caPem.includes(registry.caPem!.trim().split('\n')[1]!), 'the env carries the --ca-file certificate');
     const podText = JSON.stringify(patched);
