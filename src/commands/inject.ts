@@ -90,6 +90,8 @@ export async function runInject(flags: ParsedFlags, io: CommandIO, stdin: () => 
   const caPem = caFiles.length > 0 ? (await readCaCertificates(caFiles)).join('') : undefined;
   const options = normalizeInjectOptions({
     ...(caPem !== undefined ? { caPem } : {}),
+    allowRegistries: v['allow-registry'] as string[],
+    insecureRegistries: v['insecure-registry'] as string[],
     fetcherImage: (v['fetcher-image'] as string | undefined) ?? defaultFetcherImage(),
     volumeSizeLimit: v['volume-size-limit'] as string,
     fetchTimeoutSeconds: Math.ceil(parseDuration(v['fetch-timeout'] as string, 'fetch-timeout') / 1000),

@@ -54,6 +54,9 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     volumeSizeLimit: v['volume-size-limit'] as string,
     fetchTimeoutSeconds: Math.ceil(parseDuration(v['fetch-timeout'] as string, 'fetch-timeout') / 1000),
     ...(caPem !== undefined ? { caPem } : {}),
+    // The fetcher applies the same registry policy as the webhook (CAMEL_OCI_ALLOW_REGISTRY, ...).
+    allowRegistries: v['allow-registry'] as string[],
+    insecureRegistries: v['insecure-registry'] as string[],
   });
   const logger = createLogger({ level: logLevel });
   const metrics = createMetrics({});
