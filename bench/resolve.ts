@@ -7,10 +7,10 @@
  *   npm run bench -- resolve [--concurrency 100] [--rounds 7]
  */
 import { Agent, request } from 'undici';
-import { createResolver } from '../src/resolve/setup.js';
 import { startRegistry } from '../test/helpers/registry.js';
-import type { RegistryMode, StartedRegistry } from '../test/helpers/registry.js';
+import type { RegistryMode } from '../test/helpers/registry.js';
 import { pushStandardArtifact } from '../test/helpers/artifacts.js';
+import { createResolverFor } from '../test/helpers/resolver.js';
 import { fmt, machine, median } from './stats.js';
 
 interface ModeResult {
@@ -20,20 +20,6 @@ interface ModeResult {
   coldMs: number;
   warmMs: number;
   baselineMs: number;
-}
-
-async function resolverFor(registry: StartedRegistry): Promise<Awaited<ReturnType<typeof createResolver>>> {
-  const allow = [registry.host];
-  if (registry.tokenIssuer) allow.push(new URL(registry.tokenIssuer.url).host);
-  return createResolver({
-    registryConfigs: [],
-    insecureRegistries: registry.mode === 'plain' ? [registry.host] : [],
-    allowRegistries: allow,
-    caFiles: registry.caFile ? [registry.caFile] : [],
-    platform: 'linux/amd64',
-    tagTtlMs: 60_000,
-    staleGraceMs: 600_000,
-  });
 }
 
 async function benchMode(mode: RegistryMode, concurrency: number, rounds: number): Promise<ModeResult> {
@@ -58,7 +44,7 @@ async function benchMode(mode: RegistryMode, concurrency: number, rounds: number
       baseTimes.push(performance.now() - b0);
       await fresh.close();
 
-      const { resolver, context } = await resolverFor(registry);
+      const { resolver, context } = await createResolverFor(registry);
       await registry.settledAccessLog();
       registry.resetAccessLog();
       const tokensBefore = registry.tokenIssuer?.requestCount() ?? 0;

@@ -10,15 +10,7 @@ import { KUSTOMIZE_FILES, caBundleOf } from './render.js';
 import { rotateTrustBundle, type CaSummary } from './trust.js';
 import { generateCa, issueServingCert, serviceDnsNames } from './x509.js';
 
-export {
-  CA_COMMON_NAME,
-  DEFAULT_NAMESPACE,
-  DEFAULT_OUT_DIR,
-  DEFAULT_SECRET_NAME,
-  DEFAULT_SERVICE,
-  DEFAULT_VALIDITY_DAYS,
-  DEFAULT_WEBHOOK_NAME,
-} from './defaults.js';
+export * from './defaults.js';
 import {
   CA_COMMON_NAME,
   DEFAULT_NAMESPACE,

@@ -4,6 +4,7 @@
  * manifest forever within a bounded LRU) and single-flight, over the registry client.
  */
 import { createHash } from 'node:crypto';
+import { raceSignal } from '../abort.js';
 import { CamelOciError, ResolveError } from '../errors.js';
 import type { ResolvedArtifact } from '../oci/artifact.js';
 import type { RegistryClient, RepositoryLocation } from '../oci/client.js';
@@ -101,7 +102,12 @@ export class Resolver implements ArtifactResolver {
     const flight = this.flights.do(key, () =>
       this.resolveShared(written, ref.domain, location, tagOrDigest, platform, { credential, source, cid }, subject),
     );
-    return raceSignal(flight, request.signal, subject);
+    if (!request.signal) return flight;
+    return raceSignal(flight, request.signal, (signal) =>
+      signal.reason instanceof CamelOciError
+        ? signal.reason
+        : new ResolveError('TIMEOUT', `${subject}: resolution did not finish before the deadline`, { retryable: true }),
+    );
   }
 
   /**
@@ -244,26 +250,3 @@ function credentialId(credential: Credential | undefined): string {
   return createHash('sha256').update(material).digest('hex').slice(0, 16);
 }
 
-/** Waits for a shared promise, but gives up when this caller's own signal aborts. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, subject: string): Promise<T> {
-  if (!signal) return promise;
-  const abortErr = (): Error =>
-    signal.reason instanceof CamelOciError
-      ? signal.reason
-      : new ResolveError('TIMEOUT', `${subject}: resolution did not finish before the deadline`, { retryable: true });
-  if (signal.aborted) return Promise.reject(abortErr());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortErr());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}

@@ -145,27 +145,5 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
   };
 }
 
-/**
- * Settles like `work`, or rejects with the signal's reason as soon as the signal aborts, whichever
- * comes first: a callee that ignores the signal can no longer hold the answer back.
- */
-export function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) {
-    work.catch(() => undefined); // the loser's rejection must not become an unhandled rejection
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
+/** Re-exported for the handler and the Kubernetes reader, which import it from here. */
+export { raceSignal } from '../abort.js';

@@ -15,24 +15,14 @@ import type { Resolver } from '../../src/resolve/resolver.js';
 import type { Connector, LookupAll } from '../../src/oci/transport.js';
 import { blobPath, startRegistry } from '../helpers/registry.js';
 import type { StartedRegistry } from '../helpers/registry.js';
+import { createResolverFor } from '../helpers/resolver.js';
 import { pushBuilt, pushStandardArtifact, pushTwoPlatformIndex } from '../helpers/artifacts.js';
 import type { PushedArtifact } from '../helpers/artifacts.js';
 
 const closers: Array<() => Promise<void>> = [];
 
 async function resolverFor(registry: StartedRegistry, extra: Partial<ResolverSettings> = {}): Promise<Resolver> {
-  const allow = [registry.host];
-  if (registry.tokenIssuer) allow.push(new URL(registry.tokenIssuer.url).host);
-  const { resolver, context } = await createResolver({
-    registryConfigs: [],
-    insecureRegistries: registry.mode === 'plain' ? [registry.host] : [],
-    allowRegistries: allow,
-    caFiles: registry.caFile ? [registry.caFile] : [],
-    platform: 'linux/amd64',
-    tagTtlMs: 60_000,
-    staleGraceMs: 600_000,
-    ...extra,
-  });
+  const { resolver, context } = await createResolverFor(registry, extra);
   closers.push(() => context.agent.close());
   return resolver;
 }

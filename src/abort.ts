@@ -1,0 +1,27 @@
+/** Waiting on shared work under a caller's own AbortSignal. */
+
+/**
+ * Settles with `work`, or rejects as soon as `signal` aborts, whichever comes first: a callee that
+ * ignores the signal (or a shared flight other callers still wait on) can no longer hold this
+ * caller back. The rejection is `reasonOf(signal)` (the signal's reason by default).
+ */
+export function raceSignal<T>(work: Promise<T>, signal: AbortSignal, reasonOf: (signal: AbortSignal) => unknown = (s) => s.reason): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined); // the loser's rejection must not become an unhandled rejection
+    return Promise.reject(reasonOf(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(reasonOf(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
