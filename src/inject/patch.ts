@@ -5,6 +5,7 @@
  * in the pod's size and the patch is as small as the change.
  */
 import { InjectError, isCamelOciError } from '../errors.js';
+import { LruCache } from '../lru.js';
 import { pinnedReference, type ResolvedArtifact } from '../oci/artifact.js';
 import {
   buildPlan,
@@ -96,18 +97,15 @@ export function buildInjection(pod: unknown, artifacts: readonly ResolvedArtifac
   }
   const opts = normalizeInjectOptions(options);
   const view = readPod(pod);
-  const plan = fetchPlan(artifacts);
-  const planText = JSON.stringify(plan);
-  const classpath = planClasspath(plan);
-  const resolvedAnnotation = resolvedAnnotationValue(artifacts);
-  const warnings = resolutionWarnings(artifacts);
+  const { plan, planText, classpath, resolvedAnnotation, resolutionNotes } = derivedFromArtifacts(artifacts);
+  const warnings = [...resolutionNotes];
   const choice = selectIntegrationContainer(view.containers, view.annotations);
   const integration = view.containers[choice.index] as ContainerView;
   const result = (ops: JsonPatchOp[]): InjectionResult => ({
     ops,
     plan,
     resolvedAnnotation,
-    classpath,
+    classpath: [...classpath],
     container: choice.name,
     warnings: boundWarnings(warnings),
   });
@@ -173,6 +171,46 @@ function appendAll(ops: JsonPatchOp[], listPath: string, exists: boolean, values
 }
 
 /** The plan for the artifacts, checked against the same rules the fetcher will apply to it. */
+/** What depends only on the artifacts, not on the pod: the same for every pod of an integration. */
+interface ArtifactDerived {
+  readonly plan: FetchPlan;
+  readonly planText: string;
+  readonly classpath: readonly string[];
+  readonly resolvedAnnotation: string;
+  readonly resolutionNotes: readonly string[];
+}
+
+/** Derived values of recently seen artifact sets (bounded; every entry is a pure function of its key). */
+const derivedCache = new LruCache<string, ArtifactDerived>(256);
+
+/**
+ * The plan (built and validated), its JSON, the classpath, the resolved annotation and the
+ * resolution warnings of `artifacts`, memoized: with warm caches, validating the same plan again for
+ * every pod of an integration was the largest part of an admission. The key holds every field these
+ * are computed from.
+ */
+function derivedFromArtifacts(artifacts: readonly ResolvedArtifact[]): ArtifactDerived {
+  const key = JSON.stringify(
+    artifacts.map((a) => [
+      a.reference, a.domain, a.registry, a.repository, a.scheme, a.digest, a.mediaType, a.indexDigest, a.platform, a.stale === true,
+      a.layers.map((l) => [l.digest, l.size, l.mediaType, l.kind, l.format, l.fileName]),
+      a.ignored.map((l) => [l.digest, l.reason]),
+    ]),
+  );
+  const cached = derivedCache.get(key);
+  if (cached) return cached;
+  const plan = fetchPlan(artifacts);
+  const derived: ArtifactDerived = {
+    plan,
+    planText: JSON.stringify(plan),
+    classpath: planClasspath(plan),
+    resolvedAnnotation: resolvedAnnotationValue(artifacts),
+    resolutionNotes: resolutionWarnings(artifacts),
+  };
+  derivedCache.set(key, derived);
+  return derived;
+}
+
 function fetchPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
   if (artifacts.length === 0) throw new InjectError('NO_USABLE_LAYERS', 'cannot inject container dependencies: no artifact was resolved');
   for (const a of artifacts) {
