@@ -1,4 +1,5 @@
 /** `camel-oci serve`: the admission webhook over HTTPS. */
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CamelOciError } from '../errors.js';
 import { parseCount, parseDuration } from '../config.js';
@@ -13,6 +14,10 @@ import { createReloadingHttpsServer } from '../webhook/tls-server.js';
 import { resolverSettings } from './resolve.js';
 import type { CommandIO } from './io.js';
 import { version } from '../version.js';
+import { exampleReview } from '../webhook/example.js';
+
+/** The reference in the example request written beside the development certificate. */
+const EXAMPLE_REFERENCE = '127.0.0.1:5000/acme/deps:1.0';
 
 /** Port when none is given. */
 const DEFAULT_PORT = 8443;
@@ -114,14 +119,17 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   logger.info({ address: address ?? '*', port: boundPort, version: version(), fetcherImage: inject.fetcherImage, onError }, 'camel-oci webhook listening');
   if (embedded) {
     const host = address === undefined ? 'localhost' : address.includes(':') ? `[${address}]` : address;
+    // A ready-made request beside the development certificate, so the printed command just works.
+    const reviewFile = path.join(path.dirname(certFile!), 'example-review.json');
+    await writeFile(reviewFile, `${JSON.stringify(exampleReview(EXAMPLE_REFERENCE), null, 2)}\n`).catch(() => undefined);
     io.stderr(
       [
         `camel-oci ${version()}: webhook listening on https://${host}:${boundPort} with a development certificate from ${path.dirname(certFile!)}`,
         'Send it an AdmissionReview, for example:',
         `  curl --cacert ${caFile} https://${host}:${boundPort}/healthz`,
-        `  curl --cacert ${caFile} -H 'content-type: application/json' --data @review.json 'https://${host}:${boundPort}/mutate?timeout=10s'`,
-        'where review.json is an admission.k8s.io/v1 AdmissionReview of a Pod CREATE whose pod has the annotation',
-        '  camel.apache.org/container-dependencies: container:REGISTRY/REPO:TAG',
+        `  curl --cacert ${caFile} -H 'content-type: application/json' --data @${reviewFile} 'https://${host}:${boundPort}/mutate?timeout=10s'`,
+        `${reviewFile} is the AdmissionReview of a Camel K pod asking for container:${EXAMPLE_REFERENCE};`,
+        'point it at an artifact in a registry you run, and list that registry: --allow-registry HOST:PORT (--insecure-registry for plain HTTP).',
         'Stop with Ctrl-C.',
       ].join('\n'),
     );

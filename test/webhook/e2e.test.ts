@@ -264,3 +264,36 @@ describe('camel-oci serve --ca-file: the injected fetcher trusts the same privat
     assert.match(refused.stderr, /TLS_ERROR/);
   });
 });
+
+describe('camel-oci serve with no flags (the embedded default)', () => {
+  it('makes a development certificate, listens on loopback, and writes an example request that gets an answer', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-embedded-'));
+    const port = await freePort();
+    const serve = startCli(['serve', '--port', String(port), '--certs-dir', path.join(dir, 'certs'), '--shutdown-delay', '0s'], { cwd: dir });
+    try {
+      const until = Date.now() + 15_000;
+      while (!serve.output().includes('Stop with Ctrl-C.')) {
+        if (Date.now() > until) throw new Error(`serve did not start:\n${serve.output()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(serve.output(), new RegExp(`https://127\\.0\\.0\\.1:${port}`));
+      const ca = await readFile(path.join(dir, 'certs', 'ca.crt'), 'utf8');
+      const review = await readFile(path.join(dir, 'certs', 'example-review.json'), 'utf8');
+      const client = new Agent({ connect: { ca, servername: 'localhost' } });
+      try {
+        const res = await request(`https://127.0.0.1:${port}/mutate?timeout=5s`, {
+          dispatcher: client, method: 'POST', headers: { 'content-type': 'application/json' }, body: review,
+        });
+        const body = (await res.body.json()) as { response: { uid: string; allowed: boolean; status: { message: string } } };
+        assert.equal(body.response.uid, JSON.parse(review).request.uid);
+        assert.equal(body.response.allowed, false, 'loopback registries are refused unless listed');
+        assert.match(body.response.status.message, /container:127\.0\.0\.1:5000\/acme\/deps:1\.0.*POLICY_DENIED/);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await serve.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
