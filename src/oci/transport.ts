@@ -68,6 +68,11 @@ export function headerValues(res: Pick<TransportResponse, 'headers'>, name: stri
   return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
+/** Addresses of one name tried at most before giving up on a connection. */
+export const MAX_ADDRESSES_TRIED = 4;
+/** Connect failures after which the next address of the name is worth trying. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
 /**
  * A connector that resolves the host itself, checks every address against policy, and only then
  * connects to a checked address. Checking inside the connector means every connection (first
@@ -86,16 +91,25 @@ export function policyConnector(options: { lookup: LookupAll; check: AddressChec
       .then((list) => {
         if (list.length === 0) throw new OciError('UNAVAILABLE', `cannot resolve host ${hostname}: no addresses`, { retryable: true });
         options.check(hostname, port, list);
-        const first = list[0]!;
-        options.base(
-          {
-            ...opts,
-            hostname: first.address,
-            // TLS verifies the certificate against the name the user asked for, not the address.
-            ...(literal ? {} : { servername: opts.servername ?? hostname }),
-          },
-          callback,
-        );
+        // Every address passed the check; try them in order, as far as MAX_ADDRESSES_TRIED, so a
+        // name whose first address (say an unreachable IPv6 one) fails still connects.
+        const candidates = list.slice(0, MAX_ADDRESSES_TRIED);
+        const attempt = (i: number): void => {
+          options.base(
+            {
+              ...opts,
+              hostname: candidates[i]!.address,
+              // TLS verifies the certificate against the name the user asked for, not the address.
+              ...(literal ? {} : { servername: opts.servername ?? hostname }),
+            },
+            (err, socket) => {
+              if (err && i + 1 < candidates.length && UNREACHABLE_CODES.has((err as NodeJS.ErrnoException).code ?? '')) attempt(i + 1);
+              else if (err) callback(err, null);
+              else callback(null, socket!);
+            },
+          );
+        };
+        attempt(0);
       })
       .catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err)), null));
   };
