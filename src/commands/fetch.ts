@@ -11,6 +11,7 @@ import { BufferReclaimer } from '../fetch/memory.js';
 import { credentialFor, parseDockerConfig } from '../oci/docker-config.js';
 import type { DockerConfig } from '../oci/docker-config.js';
 import { parsePlan } from '../plan.js';
+import { parseReference } from '../oci/reference.js';
 import type { FetchPlan } from '../plan.js';
 import { splitHostPort } from '../resolve/policy.js';
 import { certificatesOf, createRegistryContext, readConfigFile } from '../resolve/setup.js';
@@ -117,7 +118,8 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
     });
     for (const a of plan.artifacts) {
       if (a.scheme === 'http') continue;
-      context.policy.checkRegistry(a.registry, a.registry, `container:${a.reference}`);
+      // The allow-list may name the registry as the reference does (docker.io) or as contacted.
+      context.policy.checkRegistry(domainOf(a.reference, a.registry), a.registry, `container:${a.reference}`);
     }
     const configs = [...pullSecrets, ...context.dockerConfigs];
     try {
@@ -146,6 +148,15 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
     io.stderr(message);
     await writeTerminationLog(v['termination-log'] as string, message);
     return 1;
+  }
+}
+
+/** The registry domain a plan reference names, else the host contacted. */
+function domainOf(reference: string, registry: string): string {
+  try {
+    return parseReference(reference).domain;
+  } catch {
+    return registry;
   }
 }
 
