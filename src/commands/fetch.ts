@@ -14,7 +14,7 @@ import { parsePlan } from '../plan.js';
 import { parseReference } from '../oci/reference.js';
 import type { FetchPlan } from '../plan.js';
 import { splitHostPort } from '../resolve/policy.js';
-import { certificatesOf, createRegistryContext, readConfigFile } from '../resolve/setup.js';
+import { certificatesOf, createFetchRegistryContext, readConfigFile } from '../resolve/setup.js';
 import type { CommandIO } from './io.js';
 
 
@@ -109,7 +109,7 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
     // metadata or private address by the time the fetcher runs.
     const insecure = [...(v['insecure-registry'] as string[]), ...plan.artifacts.filter((a) => a.scheme === 'http').map((a) => exactHost(a.registry))];
     const allow = v['allow-registry'] as string[];
-    const context = await createRegistryContext({
+    const context = await createFetchRegistryContext({
       registryConfigs: v['registry-config'] as string[],
       insecureRegistries: insecure,
       allowRegistries: allow,
@@ -137,7 +137,7 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
       log({ ...summary });
       return 0;
     } finally {
-      await context.agent.close().catch(() => undefined);
+      context.close();
     }
   } catch (err) {
     const e = signal.aborted && !(err instanceof CamelOciError && err.code === 'TIMEOUT')

@@ -3,7 +3,6 @@
  * Knows nothing of Kubernetes, policy or caches: those are the resolver's.
  */
 import { createHash } from 'node:crypto';
-import type { Dispatcher } from 'undici';
 import { OciError } from '../errors.js';
 import { Authenticator } from './auth.js';
 import type { AuthRequest } from './auth.js';
@@ -14,7 +13,7 @@ import type { UrlCheck } from './redirect.js';
 import { responseError } from './response-error.js';
 import { DEFAULT_RETRY, withRetry } from './retry.js';
 import type { RetryOptions } from './retry.js';
-import { abortError, baseTransport, header } from './transport.js';
+import { abortError, header } from './transport.js';
 import type { Transport, TransportResponse } from './transport.js';
 
 /** Manifests larger than this are refused (the distribution spec's recommended limit). */
@@ -59,8 +58,11 @@ export interface BlobResponse {
 
 /** Options of the client. */
 export interface RegistryClientOptions {
-  /** Connection pool (with the policy-checking connector). */
-  readonly dispatcher: Dispatcher;
+  /**
+   * The innermost round-trip, with the policy-checking connection underneath: undici's
+   * (`baseTransport(agent)` of undici-transport.ts) or node:http's (node-transport.ts, the fetcher's).
+   */
+  readonly transport: Transport;
   /** Scheme policy for redirect targets and token realms. */
   readonly checkUrl: UrlCheck;
   readonly retry?: RetryOptions;
@@ -75,10 +77,10 @@ const SHA256 = /^sha256:[a-f0-9]{64}$/;
 export class RegistryClient {
   private readonly send: (req: AuthRequest) => Promise<TransportResponse>;
 
-  /** Composes the transport: auth over redirects over retries over one undici round-trip. */
+  /** Composes the transport: auth over redirects over retries over one base round-trip. */
   constructor(options: RegistryClientOptions) {
     const observed: Transport = async (req) => {
-      const res = await baseTransport(options.dispatcher)(req);
+      const res = await options.transport(req);
       options.onResponse?.(req.url.host, res.status);
       return res;
     };

@@ -1,13 +1,11 @@
 /**
  * The registry transport: small functions of one shape, `(req) => Promise<res>`, composed by the
- * client. This module holds the shape, the base undici round-trip and the policy-checking
- * connector; auth, retry and redirect live in their own modules.
+ * client. This module holds the shape and the error mapping, and imports no HTTP client: the
+ * undici base lives in undici-transport.ts, the node:http one (the fetcher's) in node-transport.ts;
+ * auth, retry and redirect live in their own modules.
  */
-import { isIP } from 'node:net';
-import { createSecureContext, rootCertificates } from 'node:tls';
 import type { LookupAddress } from 'node:dns';
-import { Agent, buildConnector, errors as undiciErrors, request as undiciRequest } from 'undici';
-import type { Dispatcher } from 'undici';
+import type { buildConnector } from 'undici';
 import type { Readable } from 'node:stream';
 import { CamelOciError, OciError } from '../errors.js';
 
@@ -70,98 +68,13 @@ export function headerValues(res: Pick<TransportResponse, 'headers'>, name: stri
 
 /** Addresses of one name tried at most before giving up on a connection. */
 export const MAX_ADDRESSES_TRIED = 4;
-/** Connect failures after which the next address of the name is worth trying. */
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
 
-/**
- * A connector that resolves the host itself, checks every address against policy, and only then
- * connects to a checked address. Checking inside the connector means every connection (first
- * request, token realm, each redirect hop, each retry) is checked after DNS resolution, and a
- * DNS answer cannot change between the check and the connect (no rebinding window).
- */
-export function policyConnector(options: { lookup: LookupAll; check: AddressCheck; base: Connector }): Connector {
-  return (opts, callback) => {
-    const hostname = opts.hostname.replace(/^\[(.*)\]$/, '$1');
-    const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
-    const literal = isIP(hostname);
-    const addresses: Promise<LookupAddress[]> = literal
-      ? Promise.resolve([{ address: hostname, family: literal }])
-      : options.lookup(hostname);
-    addresses
-      .then((list) => {
-        if (list.length === 0) throw new OciError('UNAVAILABLE', `cannot resolve host ${hostname}: no addresses`, { retryable: true });
-        options.check(hostname, port, list);
-        // Every address passed the check; try them in order, as far as MAX_ADDRESSES_TRIED, so a
-        // name whose first address (say an unreachable IPv6 one) fails still connects.
-        const candidates = list.slice(0, MAX_ADDRESSES_TRIED);
-        const attempt = (i: number): void => {
-          options.base(
-            {
-              ...opts,
-              hostname: candidates[i]!.address,
-              // TLS verifies the certificate against the name the user asked for, not the address.
-              ...(literal ? {} : { servername: opts.servername ?? hostname }),
-            },
-            (err, socket) => {
-              if (err && i + 1 < candidates.length && UNREACHABLE_CODES.has((err as NodeJS.ErrnoException).code ?? '')) attempt(i + 1);
-              else if (err) callback(err, null);
-              else callback(null, socket!);
-            },
-          );
-        };
-        attempt(0);
-      })
-      .catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err)), null));
-  };
-}
-
-/** Options of the base transport's connection pool. */
-export interface AgentOptions {
-  readonly ca?: readonly string[];
-  readonly lookup: LookupAll;
-  readonly check: AddressCheck;
-  readonly timeouts?: TransportTimeouts;
-  /** Replaces the real TCP/TLS connector (tests). */
-  readonly connector?: Connector;
-  /** Connections kept per origin. */
-  readonly connections?: number;
-}
-
-/** Builds the undici Agent every request goes through. */
-export function createAgent(options: AgentOptions): Agent {
-  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
-  // One context for every connection: given `ca` directly, Node would parse the whole trust store
-  // (the public roots and ours) again for each TLS connection, tens of milliseconds each.
-  const tlsCa = options.ca && options.ca.length > 0 ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...options.ca] }) } : {};
-  const base = options.connector ?? buildConnector({ timeout: timeouts.connectMs, ...tlsCa });
-  return new Agent({
-    connect: policyConnector({ lookup: options.lookup, check: options.check, base }),
-    connectTimeout: timeouts.connectMs,
-    headersTimeout: timeouts.headersMs,
-    bodyTimeout: timeouts.bodyMs,
-    keepAliveTimeout: 30_000,
-    connections: options.connections ?? 32,
-  });
-}
-
-/** The innermost transport: one undici round-trip, no redirects followed, errors mapped to codes. */
-export function baseTransport(dispatcher: Dispatcher): Transport {
-  return async (req) => {
-    if (req.signal.aborted) throw abortError(req);
-    try {
-      const res = await undiciRequest(req.url, {
-        dispatcher,
-        method: req.method,
-        headers: { 'user-agent': USER_AGENT, ...req.headers },
-        ...(req.body !== undefined ? { body: req.body } : {}),
-        signal: req.signal,
-      });
-      return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url };
-    } catch (err) {
-      throw networkError(err, req);
-    }
-  };
-}
+/** Error codes of the base transports' own timeouts (undici's names; the node:http transport raises the same). */
+export const TIMEOUT_CODES = {
+  connect: 'UND_ERR_CONNECT_TIMEOUT',
+  headers: 'UND_ERR_HEADERS_TIMEOUT',
+  body: 'UND_ERR_BODY_TIMEOUT',
+} as const;
 
 /** User-Agent sent to registries. */
 export const USER_AGENT = 'camel-oci/0.1';
@@ -189,10 +102,10 @@ export function networkError(err: unknown, req: Pick<TransportRequest, 'url' | '
   const causeCode = e.cause?.code ?? '';
   const host = req.url.host;
   if (e.cause instanceof CamelOciError) return e.cause;
-  if (err instanceof undiciErrors.ConnectTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT') {
+  if (code === TIMEOUT_CODES.connect) {
     return new OciError('TIMEOUT', `connecting to ${host} timed out`, { retryable: true, context: { host }, cause: err });
   }
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+  if (code === TIMEOUT_CODES.headers || code === TIMEOUT_CODES.body) {
     return new OciError('TIMEOUT', `${host} stopped answering (${code})`, { retryable: true, context: { host }, cause: err });
   }
   if (TLS_CODE.test(code) || TLS_CODE.test(causeCode)) {

@@ -7,7 +7,7 @@ import { CamelOciError } from '../errors.js';
 import { RegistryClient } from '../oci/client.js';
 import { parseDockerConfig } from '../oci/docker-config.js';
 import type { DockerConfig } from '../oci/docker-config.js';
-import { createAgent } from '../oci/transport.js';
+import { createNodeTransport } from '../oci/node-transport.js';
 import type { Connector, LookupAll } from '../oci/transport.js';
 import { RegistryPolicy } from './policy.js';
 import { Resolver } from './resolver.js';
@@ -98,8 +98,8 @@ export interface RegistryContext {
   readonly dockerConfigs: readonly DockerConfig[];
 }
 
-/** Builds policy, connection pool, client and credentials from settings. */
-export async function createRegistryContext(settings: RegistrySettings): Promise<RegistryContext> {
+/** What a registry context is built from: policy, trusted CAs and docker configs. */
+async function readRegistrySettings(settings: RegistrySettings): Promise<{ policy: RegistryPolicy; ca: string[]; dockerConfigs: DockerConfig[] }> {
   const policy = new RegistryPolicy({ allowRegistries: settings.allowRegistries, insecureRegistries: settings.insecureRegistries });
   const ca = await Promise.all(settings.caFiles.map((f) => readConfigFile(f, 'ca-file')));
   for (const [i, pem] of ca.entries()) {
@@ -111,6 +111,14 @@ export async function createRegistryContext(settings: RegistrySettings): Promise
   const dockerConfigs = await Promise.all(
     settings.registryConfigs.map(async (f) => parseDockerConfig(await readConfigFile(f, 'registry-config'), f)),
   );
+  return { policy, ca, dockerConfigs };
+}
+
+/** Builds policy, undici connection pool, client and credentials from settings (the webhook's and resolve's). */
+export async function createRegistryContext(settings: RegistrySettings): Promise<RegistryContext> {
+  const { policy, ca, dockerConfigs } = await readRegistrySettings(settings);
+  // Loaded here, not at the top: the fetch command imports this module and must not load undici.
+  const { baseTransport, createAgent } = await import('../oci/undici-transport.js');
   const agent = createAgent({
     ca,
     lookup: settings.lookup ?? systemLookup,
@@ -118,11 +126,39 @@ export async function createRegistryContext(settings: RegistrySettings): Promise
     ...(settings.connector ? { connector: settings.connector } : {}),
   });
   const client = new RegistryClient({
-    dispatcher: agent,
+    transport: baseTransport(agent),
     checkUrl: (url) => policy.checkUrl(url),
     ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
   });
   return { policy, client, agent, dockerConfigs };
+}
+
+/** A registry context over the node:http base transport (the fetcher's); `close` drops its connections. */
+export interface FetchRegistryContext {
+  readonly policy: RegistryPolicy;
+  readonly client: RegistryClient;
+  readonly dockerConfigs: readonly DockerConfig[];
+  close(): void;
+}
+
+/**
+ * Builds policy, node:http connection pools, client and credentials from settings, for the init
+ * container: node:http streams blobs with less memory than undici, and undici is never loaded.
+ * `settings.connector` (an undici connector) does not apply here; `lookup` does.
+ */
+export async function createFetchRegistryContext(settings: RegistrySettings): Promise<FetchRegistryContext> {
+  const { policy, ca, dockerConfigs } = await readRegistrySettings(settings);
+  const node = createNodeTransport({
+    ca,
+    lookup: settings.lookup ?? systemLookup,
+    check: (host, port, addresses) => policy.checkAddresses(host, port, addresses),
+  });
+  const client = new RegistryClient({
+    transport: node.transport,
+    checkUrl: (url) => policy.checkUrl(url),
+    ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
+  });
+  return { policy, client, dockerConfigs, close: () => node.close() };
 }
 
 /** Builds a Resolver from settings. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { buildConnector } from 'undici';
-import { policyConnector } from '../../src/oci/transport.js';
+import { policyConnector } from '../../src/oci/undici-transport.js';
 import type { Connector } from '../../src/oci/transport.js';
 import { ResolveError, isCamelOciError } from '../../src/errors.js';
 
