@@ -44,6 +44,13 @@ export interface FetchedManifest {
   readonly bytes: Buffer;
 }
 
+/** What a manifest HEAD tells: the registry's word for the digest, not a hash of bytes. */
+export interface ManifestHead {
+  readonly digest: string;
+  readonly contentType: string | undefined;
+  readonly size: number | undefined;
+}
+
 /** A blob response whose body the caller streams, verifies and discards. */
 export interface BlobResponse {
   readonly body: TransportResponse['body'];
@@ -127,6 +134,34 @@ export class RegistryClient {
       });
     }
     return { digest, contentType: header(res, 'content-type')?.split(';')[0]?.trim(), bytes };
+  }
+
+  /**
+   * HEADs a manifest by tag or digest: the registry's `Docker-Content-Digest`, media type and size,
+   * without the body. Cheaper than `manifest` when only "did this tag move?" matters (a tag is then
+   * still pinned by `manifest`, which hashes the bytes: a header alone is never what we pin).
+   */
+  async head(loc: RepositoryLocation, reference: string, ctx: CallContext, subject: string): Promise<ManifestHead> {
+    const res = await this.send({
+      method: 'HEAD',
+      url: this.url(loc, 'manifests', reference),
+      headers: { accept: MANIFEST_ACCEPT },
+      signal: ctx.signal,
+      deadline: ctx.deadline,
+      scope: `repository:${loc.repository}:pull`,
+      ...(ctx.credential ? { credential: ctx.credential } : {}),
+    });
+    await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+    if (res.status !== 200) throw await responseError(res, 'manifest', subject);
+    const digest = header(res, 'docker-content-digest');
+    if (digest === undefined || !SHA256.test(digest)) {
+      throw new OciError('REGISTRY_ERROR', `${subject}: the registry answered HEAD without a sha256 Docker-Content-Digest; use a GET`, { context: { host: loc.registry } });
+    }
+    if (reference.includes(':') && reference !== digest) {
+      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry says ${digest} for the requested ${reference}`, { context: { host: loc.registry } });
+    }
+    const size = Number(header(res, 'content-length'));
+    return { digest, contentType: header(res, 'content-type')?.split(';')[0]?.trim(), size: Number.isFinite(size) ? size : undefined };
   }
 
   /** GETs a blob, from `offset` with a Range request when non-zero. The caller verifies the bytes. */
