@@ -100,20 +100,32 @@ export class RegistryClient {
     return new URL(`${loc.scheme}://${loc.registry}/v2/${loc.repository}/${kind}/${ref}`);
   }
 
-  /**
-   * GETs a manifest by tag or digest in one request and pins the sha256 of the bytes received.
-   * A requested digest, or a `Docker-Content-Digest` header, that differs from the bytes is an error.
-   */
-  async manifest(loc: RepositoryLocation, reference: string, ctx: CallContext, subject: string): Promise<FetchedManifest> {
-    const res = await this.send({
-      method: 'GET',
-      url: this.url(loc, 'manifests', reference),
-      headers: { accept: MANIFEST_ACCEPT },
+  /** One pull-scoped request for a manifest or blob of `loc`, with the call's deadline and credential. */
+  private pull(
+    method: 'GET' | 'HEAD',
+    loc: RepositoryLocation,
+    kind: 'manifests' | 'blobs',
+    ref: string,
+    ctx: CallContext,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<TransportResponse> {
+    return this.send({
+      method,
+      url: this.url(loc, kind, ref),
+      headers,
       signal: ctx.signal,
       deadline: ctx.deadline,
       scope: `repository:${loc.repository}:pull`,
       ...(ctx.credential ? { credential: ctx.credential } : {}),
     });
+  }
+
+  /**
+   * GETs a manifest by tag or digest in one request and pins the sha256 of the bytes received.
+   * A requested digest, or a `Docker-Content-Digest` header, that differs from the bytes is an error.
+   */
+  async manifest(loc: RepositoryLocation, reference: string, ctx: CallContext, subject: string): Promise<FetchedManifest> {
+    const res = await this.pull('GET', loc, 'manifests', reference, ctx, { accept: MANIFEST_ACCEPT });
     if (res.status !== 200) throw await responseError(res, 'manifest', subject);
     const declared = Number(header(res, 'content-length'));
     if (Number.isFinite(declared) && declared > MAX_MANIFEST_BYTES) {
@@ -142,15 +154,7 @@ export class RegistryClient {
    * still pinned by `manifest`, which hashes the bytes: a header alone is never what we pin).
    */
   async head(loc: RepositoryLocation, reference: string, ctx: CallContext, subject: string): Promise<ManifestHead> {
-    const res = await this.send({
-      method: 'HEAD',
-      url: this.url(loc, 'manifests', reference),
-      headers: { accept: MANIFEST_ACCEPT },
-      signal: ctx.signal,
-      deadline: ctx.deadline,
-      scope: `repository:${loc.repository}:pull`,
-      ...(ctx.credential ? { credential: ctx.credential } : {}),
-    });
+    const res = await this.pull('HEAD', loc, 'manifests', reference, ctx, { accept: MANIFEST_ACCEPT });
     await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
     if (res.status !== 200) throw await responseError(res, 'manifest', subject);
     const digest = header(res, 'docker-content-digest');
@@ -166,15 +170,7 @@ export class RegistryClient {
 
   /** GETs a blob, from `offset` with a Range request when non-zero. The caller verifies the bytes. */
   async blob(loc: RepositoryLocation, digest: string, ctx: CallContext, offset = 0): Promise<BlobResponse> {
-    const res = await this.send({
-      method: 'GET',
-      url: this.url(loc, 'blobs', digest),
-      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
-      signal: ctx.signal,
-      deadline: ctx.deadline,
-      scope: `repository:${loc.repository}:pull`,
-      ...(ctx.credential ? { credential: ctx.credential } : {}),
-    });
+    const res = await this.pull('GET', loc, 'blobs', digest, ctx, offset > 0 ? { range: `bytes=${offset}-` } : {});
     const subject = `blob ${digest} of ${loc.registry}/${loc.repository}`;
     if (res.status !== 200 && res.status !== 206) throw await responseError(res, 'blob', subject);
     let start = 0;
