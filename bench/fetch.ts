@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { buildPlan } from '../src/plan.js';
+import { buildPlan } from '../src/plan/plan.js';
 import { createResolver } from '../src/resolve/setup.js';
 import { startRegistry } from '../test/helpers/registry.js';
 import { DEPENDENCY, pushBuilt } from '../test/helpers/artifacts.js';

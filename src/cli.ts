@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /** The `camel-oci` command: parses argv and env once and hands them to a subcommand. */
 import { realpathSync } from 'node:fs';
-import { version } from './version.js';
+import { version } from './base/version.js';
 import { fileURLToPath } from 'node:url';
-import { asCamelOciError } from './errors.js';
+import { asCamelOciError } from './base/errors.js';
 import { parseFlags } from './config.js';
 import type { FlagTable, ParsedFlags } from './config.js';
 import { processIO } from './commands/io.js';

@@ -4,7 +4,7 @@
  * and hands them here.
  */
 import { parseArgs } from 'node:util';
-import { CamelOciError } from './errors.js';
+import { CamelOciError } from './base/errors.js';
 
 /** How one flag is read. */
 export interface FlagSpec {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ServeError } from '../errors.js';
+import { ServeError } from '../base/errors.js';
 import { checkCertBundle, subjectAltNames } from './inspect.js';
 import { KUSTOMIZE_FILES, caBundleOf, renderCaBundlePatch, renderKustomization, renderTlsSecret, type KustomizeNames } from './render.js';
 import type { CertBundle } from './x509.js';

@@ -3,7 +3,7 @@
  * certificate for the loopback names, kept in a directory and reused while still good.
  */
 import { X509Certificate } from 'node:crypto';
-import { ServeError } from '../errors.js';
+import { ServeError } from '../base/errors.js';
 import { bundlePaths, readCertBundle, writeCertBundle } from './bundle.js';
 import { DEFAULT_MIN_REMAINING_MS, checkCertBundle } from './inspect.js';
 import { splitPemCertificates } from './trust.js';

@@ -6,7 +6,7 @@
  * because its pure-JavaScript RSA would block the event loop for seconds.
  */
 import { createPrivateKey, generateKeyPair, sign } from 'node:crypto';
-import { ServeError } from '../errors.js';
+import { ServeError } from '../base/errors.js';
 
 /**
  * RSA modulus size. RSA because node-forge can serialise only RSA public keys into a certificate;

@@ -6,7 +6,7 @@
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
-import { ServeError } from '../errors.js';
+import { ServeError } from '../base/errors.js';
 import { generateRsaKeyPair, signSha256Rsa } from './keys.js';
 
 /** The longest validity accepted, in days: ten years is already longer than anyone should trust a key. */

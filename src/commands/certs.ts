@@ -1,5 +1,5 @@
 /** `camel-oci certs`: a CA and serving certificate for the webhook Service, and the kustomize pieces. */
-import { CamelOciError } from '../errors.js';
+import { CamelOciError } from '../base/errors.js';
 import { parseCount } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { certsCommand } from '../certs/command.js';

@@ -1,21 +1,21 @@
 /** `camel-oci fetch`: the init container's entrypoint. Runs the plan from `CAMEL_OCI_PLAN` or `--plan`. */
 import { access, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { asCamelOciError, CamelOciError, FetchError } from '../errors.js';
+import { asCamelOciError, CamelOciError, FetchError } from '../base/errors.js';
 import { parseCount, parseDuration, parseSize } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { DEFAULT_UNPACK_LIMITS } from '../fetch/limits.js';
-import { ENV_CA_PEM, MAX_CA_PEM_BYTES } from '../inject/annotations.js';
 import { runPlan } from '../fetch/runner.js';
 import { BufferReclaimer } from '../fetch/memory.js';
 import { credentialFor, parseDockerConfig } from '../oci/docker-config.js';
 import type { DockerConfig } from '../oci/docker-config.js';
-import { parsePlan } from '../plan.js';
+import { parsePlan } from '../plan/plan.js';
 import { parseReference } from '../oci/reference.js';
-import type { FetchPlan } from '../plan.js';
-import { splitHostPort } from '../resolve/policy.js';
-import { certificatesOf, createFetchRegistryContext, readConfigFile } from '../resolve/setup.js';
+import type { FetchPlan } from '../plan/plan.js';
+import { splitHostPort } from '../registry/policy.js';
+import { certificatesOf, createFetchRegistryContext, readConfigFile } from '../registry/setup.js';
 import type { CommandIO } from './io.js';
+import { ENV_CA_PEM, MAX_CA_PEM_BYTES } from '../plan/env.js';
 
 
 

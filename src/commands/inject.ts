@@ -1,7 +1,7 @@
 /** `camel-oci inject -f FILE|-`: offline injection into Pod and workload YAML, like `istioctl kube-inject`. */
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
-import { asCamelOciError, CamelOciError } from '../errors.js';
+import { asCamelOciError, CamelOciError } from '../base/errors.js';
 import { parseDuration } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { applyPatch } from '../inject/apply.js';
@@ -9,7 +9,8 @@ import { decide } from '../inject/decide.js';
 import { normalizeInjectOptions } from '../inject/options.js';
 import { buildInjection } from '../inject/patch.js';
 import { podTemplatePaths } from '../inject/workloads.js';
-import { createResolver, readCaCertificates } from '../resolve/setup.js';
+import { readCaCertificates } from '../registry/setup.js';
+import { createResolver } from '../resolve/setup.js';
 import type { ArtifactResolver } from '../resolve/types.js';
 import type { InjectOptions } from '../inject/options.js';
 import { resolverSettings } from './resolve.js';

@@ -1,7 +1,7 @@
 /** `camel-oci resolve REF...`: resolve references and print pins and selected layers. */
-import { asCamelOciError, CamelOciError } from '../errors.js';
-import { pinnedReference } from '../oci/artifact.js';
-import type { ResolvedArtifact } from '../oci/artifact.js';
+import { asCamelOciError, CamelOciError } from '../base/errors.js';
+import { pinnedReference } from '../plan/artifact.js';
+import type { ResolvedArtifact } from '../plan/artifact.js';
 import { parseDuration } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { createResolver } from '../resolve/setup.js';

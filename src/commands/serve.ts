@@ -1,19 +1,20 @@
 /** `camel-oci serve`: the admission webhook over HTTPS. */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CamelOciError } from '../errors.js';
+import { CamelOciError } from '../base/errors.js';
 import { parseCount, parseDuration } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { ensureDevCerts } from '../certs/dev.js';
 import { normalizeInjectOptions } from '../inject/options.js';
-import { createResolver, readCaCertificates } from '../resolve/setup.js';
+import { readCaCertificates } from '../registry/setup.js';
+import { createResolver } from '../resolve/setup.js';
 import { createApp, installProcessGuards } from '../webhook/app.js';
-import { createLogger } from '../webhook/logger.js';
+import { createLogger } from '../base/logger.js';
 import { createMetrics } from '../webhook/metrics.js';
 import { createReloadingHttpsServer } from '../webhook/tls-server.js';
 import { resolverSettings } from './resolve.js';
 import type { CommandIO } from './io.js';
-import { version } from '../version.js';
+import { version } from '../base/version.js';
 import { exampleReview } from '../webhook/example.js';
 
 /** The reference in the example request written beside the development certificate. */

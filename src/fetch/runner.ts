@@ -6,11 +6,11 @@
  */
 import { rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
-import { CamelOciError, FetchError } from '../errors.js';
-import type { RegistryClient, RepositoryLocation } from '../oci/client.js';
+import { CamelOciError, FetchError } from '../base/errors.js';
+import type { RegistryClient, RepositoryLocation } from '../registry/client.js';
 import type { Credential } from '../oci/docker-config.js';
 import { parseManifest } from '../oci/manifest.js';
-import type { FetchPlan, PlanArtifact, PlanLayer } from '../plan.js';
+import type { FetchPlan, PlanArtifact, PlanLayer } from '../plan/plan.js';
 import { createBudget } from './limits.js';
 import type { UnpackLimits } from './limits.js';
 import { commitLayer, createStaging, removeStaleStaging } from './staging.js';

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { FetchError } from '../errors.js';
+import { FetchError } from '../base/errors.js';
 
 /** Prefix of staging directory names under the volume root; never a final path. */
 export const STAGING_PREFIX = '.staging-';

@@ -27,8 +27,8 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { CamelOciError, FetchError } from '../errors.js';
-import { digestHex12, type PlanLayer } from '../plan.js';
+import { CamelOciError, FetchError } from '../base/errors.js';
+import { digestHex12, type PlanLayer } from '../plan/plan.js';
 import { COMPRESSION_RATIO_FLOOR, MAX_NAME_LENGTH, type UnpackBudget, type UnpackLimits } from './limits.js';
 
 /** What unpacking one layer produced. */

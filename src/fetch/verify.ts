@@ -9,7 +9,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Writable } from 'node:stream';
-import { FetchError } from '../errors.js';
+import { FetchError } from '../base/errors.js';
 
 /** The digest and size a blob must have (its OCI descriptor). */
 export interface ExpectedBlob {

@@ -3,7 +3,7 @@
  * test), used by the offline `camel-oci inject`. The webhook never applies patches: the apiserver
  * does. Pure: the input document is not modified.
  */
-import { InjectError } from '../errors.js';
+import { InjectError } from '../base/errors.js';
 import type { JsonPatchOp } from './patch.js';
 
 /** Bound on operations per patch: the builder emits about ten; thousands mean a bug or an attack. */

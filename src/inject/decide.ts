@@ -2,7 +2,7 @@
  * Whether a pod asks for injection, and which references it names. Only splits the annotation: the
  * reference grammar is the resolver's business. Pure.
  */
-import { InjectError } from '../errors.js';
+import { InjectError } from '../base/errors.js';
 import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, INIT_CONTAINER_NAME, OPT_OUT_VALUE } from './annotations.js';
 import { annotation, isInjected, readMetadata } from './pod.js';
 

@@ -2,24 +2,14 @@
  * The objects injection adds: the `camel-oci-fetch` init container, the shared emptyDir volume and
  * the projected pull-secrets volume. Pure.
  */
-import { InjectError } from '../errors.js';
-import type { FetchPlan } from '../plan.js';
-import { VOLUME_MOUNT_PATH } from '../plan.js';
-import {
-  ENV_ALLOW_REGISTRY,
-  ENV_CA_PEM,
-  ENV_FETCH_TIMEOUT,
-  ENV_INSECURE_REGISTRY,
-  ENV_MAX_UNPACKED_BYTES,
-  ENV_PLAN,
-  INIT_CONTAINER_NAME,
-  PULL_SECRETS_MOUNT_PATH,
-  PULL_SECRETS_VOLUME_NAME,
-  VOLUME_NAME,
-} from './annotations.js';
+import { InjectError } from '../base/errors.js';
+import type { FetchPlan } from '../plan/plan.js';
+import { VOLUME_MOUNT_PATH } from '../plan/plan.js';
+import { INIT_CONTAINER_NAME, PULL_SECRETS_VOLUME_NAME, VOLUME_NAME } from './annotations.js';
 import type { NormalizedOptions } from './options.js';
 import { isRecord, optionalArray, optionalRecord, own, type JsonObject } from './pod.js';
 import { fetcherSizeText, formatMebibytes } from './quantity.js';
+import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_FETCH_TIMEOUT, ENV_INSECURE_REGISTRY, ENV_MAX_UNPACKED_BYTES, ENV_PLAN, PULL_SECRETS_MOUNT_PATH } from '../plan/env.js';
 
 /** The init container's command (DESIGN.md): the camel-oci CLI's fetch verb, writing under the volume. */
 export const FETCH_COMMAND: readonly string[] = ['camel-oci', 'fetch', '--root', VOLUME_MOUNT_PATH];

@@ -1,9 +1,9 @@
 /**
  * Options of the patch builder, their defaults, and their validation. Pure.
  */
-import { InjectError } from '../errors.js';
-import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_INSECURE_REGISTRY, MAX_CA_PEM_BYTES } from './annotations.js';
+import { InjectError } from '../base/errors.js';
 import { parseQuantity } from './quantity.js';
+import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_INSECURE_REGISTRY, MAX_CA_PEM_BYTES } from '../plan/env.js';
 
 /** CPU and memory quantities. */
 export interface ResourceQuantities {

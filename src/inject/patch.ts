@@ -4,9 +4,9 @@
  * it is absent, else of one element), never by cloning and diffing the pod, so the work is linear
  * in the pod's size and the patch is as small as the change.
  */
-import { InjectError, isCamelOciError } from '../errors.js';
-import { LruCache } from '../lru.js';
-import { pinnedReference, type ResolvedArtifact } from '../oci/artifact.js';
+import { InjectError, isCamelOciError } from '../base/errors.js';
+import { LruCache } from '../base/lru.js';
+import { pinnedReference, type ResolvedArtifact } from '../plan/artifact.js';
 import {
   buildPlan,
   MAX_PLAN_ARTIFACTS,
@@ -16,7 +16,7 @@ import {
   planClasspath,
   VOLUME_MOUNT_PATH,
   type FetchPlan,
-} from '../plan.js';
+} from '../plan/plan.js';
 import {
   ANNOTATION_RESOLVED,
   ENV_CLASSPATH,

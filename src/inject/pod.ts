@@ -3,7 +3,7 @@
  * template). Every shape problem becomes an InjectError saying which field is wrong; nothing here
  * copies or mutates the pod.
  */
-import { InjectError } from '../errors.js';
+import { InjectError } from '../base/errors.js';
 import { INIT_CONTAINER_NAME } from './annotations.js';
 
 /** A JSON object. */

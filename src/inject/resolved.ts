@@ -2,7 +2,7 @@
  * The resolved annotation: what auditors (and `camel-oci audit`) read to know exactly which bytes a
  * pod runs. Pure.
  */
-import { pinnedReference, type ResolvedArtifact } from '../oci/artifact.js';
+import { pinnedReference, type ResolvedArtifact } from '../plan/artifact.js';
 
 /** Ignored layers recorded per reference; the rest are counted in a warning (annotations share a 256 KiB budget). */
 export const MAX_IGNORED_RECORDED = 16;

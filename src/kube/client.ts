@@ -16,7 +16,7 @@ import {
   type HttpLibrary,
   type RequestContext,
 } from '@kubernetes/client-node';
-import { ServeError } from '../errors.js';
+import { ServeError } from '../base/errors.js';
 
 /** Where the kubelet mounts the pod's service account token, CA bundle and namespace. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';

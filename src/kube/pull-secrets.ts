@@ -28,11 +28,11 @@
  */
 import type { ConfigurationOptions, KubeConfig, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { ApiException } from '@kubernetes/client-node';
-import { CamelOciError, ServeError, isCamelOciError } from '../errors.js';
+import { CamelOciError, ServeError, isCamelOciError } from '../base/errors.js';
 import { parseDockerConfig } from '../oci/docker-config.js';
-import { SingleFlight } from '../resolve/single-flight.js';
-import { raceSignal } from '../webhook/deadline.js';
-import { createLogger, type Logger } from '../webhook/logger.js';
+import { SingleFlight } from '../base/single-flight.js';
+import { raceSignal } from '../base/abort.js';
+import { createLogger, type Logger } from '../base/logger.js';
 import { boundedHttpLibrary, coreV1Api, inClusterKubeConfig, isInCluster, kubeConfigFromEnv, SERVICE_ACCOUNT_DIR, type KubeEnv } from './client.js';
 
 /** `--pull-secrets`: read pull secrets when running in a cluster (`auto`), always (`true`), or never (`false`). */

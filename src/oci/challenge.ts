@@ -7,7 +7,7 @@
  * token spec (docs/content/spec/auth/{token,scope}.md) and the behaviour of distribution's client
  * (internal/client/auth/challenge) and of distribution 2.8 as a server.
  */
-import { OciError } from '../errors.js';
+import { OciError } from '../base/errors.js';
 
 /** One challenge of a `WWW-Authenticate` header. */
 export interface Challenge {

@@ -3,8 +3,8 @@
  * node:crypto, which does no I/O.
  */
 import { createHash } from 'node:crypto';
-import { OciError } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
+import { OciError } from '../base/errors.js';
+import type { ErrorCode } from '../base/errors.js';
 
 /** Digest algorithms camel-oci can compute and verify (the two the OCI spec registers). */
 export type DigestAlgorithm = 'sha256' | 'sha512';

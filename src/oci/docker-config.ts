@@ -8,7 +8,7 @@
  * decoding); kubernetes pkg/credentialprovider keyring.go and config.go (key normalization,
  * URLsMatch, Docker Hub fallback).
  */
-import { OciError } from '../errors.js';
+import { OciError } from '../base/errors.js';
 
 /**
  * A registry credential. Never log one: passwords and tokens are secrets.

@@ -3,7 +3,7 @@
  * image manifest v2 schema 2 and manifest list): strict validation of registry bytes into typed
  * values, and platform selection from an index. Pure: no I/O.
  */
-import { OciError } from '../errors.js';
+import { OciError } from '../base/errors.js';
 import { descriptorDigestProblem, isSha256Digest } from './digest.js';
 import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType } from './media-types.js';
 

@@ -4,7 +4,7 @@
  *
  * Pure: no I/O. Every parse bounds its input before any regular expression runs.
  */
-import { OciError } from '../errors.js';
+import { OciError } from '../base/errors.js';
 
 /** A parsed named reference. `domain` is '' only for strict `parse`/`withName` results without a domain. */
 export interface Reference {

@@ -1,5 +1,5 @@
 /** The resolver's caches: a bounded LRU for immutable entries and a TTL map for moving tags. */
-import { LruCache } from '../lru.js';
+import { LruCache } from '../base/lru.js';
 
 export { LruCache };
 

@@ -4,19 +4,19 @@
  * manifest forever within a bounded LRU) and single-flight, over the registry client.
  */
 import { createHash } from 'node:crypto';
-import { raceSignal } from '../abort.js';
-import { CamelOciError, ResolveError } from '../errors.js';
-import type { ResolvedArtifact } from '../oci/artifact.js';
-import type { RegistryClient, RepositoryLocation } from '../oci/client.js';
+import { raceSignal } from '../base/abort.js';
+import { CamelOciError, ResolveError } from '../base/errors.js';
+import type { ResolvedArtifact } from '../plan/artifact.js';
+import type { RegistryClient, RepositoryLocation } from '../registry/client.js';
 import { credentialFor, parseDockerConfig } from '../oci/docker-config.js';
 import type { Credential, DockerConfig } from '../oci/docker-config.js';
-import { selectLayers } from '../oci/layers.js';
+import { selectLayers } from './layers.js';
 import { parseManifest, selectPlatform } from '../oci/manifest.js';
 import type { ImageManifest } from '../oci/manifest.js';
 import { formatReference, parseReference, registryEndpoint } from '../oci/reference.js';
 import { LruCache, TagCache } from './cache.js';
-import type { RegistryPolicy } from './policy.js';
-import { SingleFlight } from './single-flight.js';
+import type { RegistryPolicy } from '../registry/policy.js';
+import { SingleFlight } from '../base/single-flight.js';
 import type { ArtifactResolver, ResolveRequest } from './types.js';
 
 /** Cache outcome, reported for metrics. */

@@ -1,5 +1,5 @@
 /** The resolver as its callers (webhook, CLI) see it. */
-import type { ResolvedArtifact } from '../oci/artifact.js';
+import type { ResolvedArtifact } from '../plan/artifact.js';
 
 /** Per-call options of a resolution. */
 export interface ResolveRequest {

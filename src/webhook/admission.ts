@@ -7,7 +7,7 @@
  * `patchType` present if and only if `patch` is (and then exactly "JSONPatch"), `patch` is the
  * standard base64 of the JSON Patch bytes, and `status` is only read when `allowed` is false.
  */
-import { asCamelOciError } from '../errors.js';
+import { asCamelOciError } from '../base/errors.js';
 
 /** The only AdmissionReview version this webhook speaks (its `admissionReviewVersions: ["v1"]`). */
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';

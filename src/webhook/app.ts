@@ -21,9 +21,11 @@ import {
   parseAdmissionReview,
   type AdmissionReviewResponse,
 } from './admission.js';
-import { formatSeconds, parseTimeoutParam, startDeadline } from './deadline.js';
-import { handleAdmission, type AdmissionAnswer, type HandlerDeps } from './handler.js';
-import { logAdmission, requestLogFields, type Logger } from './logger.js';
+import { formatSeconds } from '../base/abort.js';
+import type { Logger } from '../base/logger.js';
+import { parseTimeoutParam, startDeadline } from './deadline.js';
+import { handleAdmission, type AdmissionAnswer, type HandlerDeps } from '../admit/pod.js';
+import { logAdmission, requestLogFields } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
 
 /** Largest request body accepted (DESIGN.md: bodies up to 7 MiB; etcd objects are at most ~1.5 MiB, so this is generous). */

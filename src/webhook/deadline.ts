@@ -5,7 +5,7 @@
  * resolution gets an AbortSignal that fires at the budget, and a late resolution becomes a clear
  * denial instead of a hang.
  */
-import { ServeError } from '../errors.js';
+import { DeadlineExceededError } from '../base/abort.js';
 
 /** The apiserver's default webhook timeout (admissionregistration v1 `timeoutSeconds`). */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -74,24 +74,6 @@ export function answerBudgetMs(timeoutMs: number): number {
   return timeoutMs - Math.max(MIN_SAFETY_MARGIN_MS, timeoutMs * SAFETY_MARGIN_RATIO);
 }
 
-/** Formats a duration in ms for messages: `9s`, `1.5s`. */
-export function formatSeconds(ms: number): string {
-  const s = ms / 1000;
-  return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
-}
-
-/** The abort reason of a deadline signal; `isDeadlineExceeded` recognises it. */
-export class DeadlineExceededError extends ServeError {
-  constructor(readonly budgetMs: number) {
-    super('TIMEOUT', `admission did not finish within ${formatSeconds(budgetMs)}`, { retryable: true });
-  }
-}
-
-/** True when `err` is (or an abort caused by) a deadline expiring. */
-export function isDeadlineExceeded(err: unknown): err is DeadlineExceededError {
-  return err instanceof DeadlineExceededError;
-}
-
 /** One admission's deadline: a signal that aborts at the budget, and a last moment for the edge. */
 export interface Deadline {
   /** The apiserver's timeout (ms). */
@@ -145,5 +127,3 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
   };
 }
 
-/** Re-exported for the handler and the Kubernetes reader, which import it from here. */
-export { raceSignal } from '../abort.js';

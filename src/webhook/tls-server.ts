@@ -17,7 +17,7 @@ import type http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
-import { ServeError, asCamelOciError } from '../errors.js';
+import { ServeError, asCamelOciError } from '../base/errors.js';
 
 /** Poll period: fs.watch misses updates on some volumes (NFS, some overlay setups); kubelet itself refreshes Secrets only every minute or so. */
 export const DEFAULT_POLL_INTERVAL_MS = 10_000;

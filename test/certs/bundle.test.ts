@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { BUNDLE_FILES, bundlePaths, readCertBundle, writeCertBundle } from '../../src/certs/bundle.js';
 import { caBundleOf } from '../../src/certs/render.js';
 import { generateCa, issueServingCert } from '../../src/certs/x509.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 
 const caPromise = generateCa({ commonName: 'bundle CA', validityDays: 60 });
 const issue = async (validityDays: number, service = 'camel-oci') =>

@@ -11,7 +11,7 @@ import { writeCertBundle } from '../../src/certs/bundle.js';
 import { certsCommand } from '../../src/certs/command.js';
 import { splitPemCertificates } from '../../src/certs/trust.js';
 import { generateCa, issueServingCert } from '../../src/certs/x509.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** The name the apiserver dials for the default Service. */

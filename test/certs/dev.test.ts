@@ -6,7 +6,7 @@ import path from 'node:path';
 import test from 'node:test';
 import { writeCertBundle } from '../../src/certs/bundle.js';
 import { DEV_CA_COMMON_NAME, ensureDevCerts } from '../../src/certs/dev.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import { generateCa, issueCert, issueServingCert } from '../../src/certs/x509.js';
 
 async function tempDir(t: test.TestContext): Promise<string> {

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import test from 'node:test';
 import { generateRsaKeyPair, signSha256Rsa, RSA_MODULUS_BITS } from '../../src/certs/keys.js';
 import { generateCa, issueServingCert } from '../../src/certs/x509.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 
 /** Period of the probe timer. */
 const TICK_MS = 5;

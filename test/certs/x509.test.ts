@@ -12,7 +12,7 @@ import {
   serviceDnsNames,
   type CertificateAuthority,
 } from '../../src/certs/x509.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';

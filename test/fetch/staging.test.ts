@@ -4,11 +4,11 @@ import { mkdir, mkdtemp, rm, readdir, readFile, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import { createBudget, DEFAULT_UNPACK_LIMITS } from '../../src/fetch/limits.js';
 import { commitLayer, createStaging, removeStaleStaging, sameTree, STAGING_PREFIX } from '../../src/fetch/staging.js';
 import { unpackLayer } from '../../src/fetch/unpack.js';
-import type { PlanLayer } from '../../src/plan.js';
+import type { PlanLayer } from '../../src/plan/plan.js';
 import { tar } from '../helpers/tar.js';
 
 const temps: string[] = [];

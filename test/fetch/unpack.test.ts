@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { createGzip, gzipSync } from 'node:zlib';
-import { isCamelOciError, type ErrorCode } from '../../src/errors.js';
+import { isCamelOciError, type ErrorCode } from '../../src/base/errors.js';
 import { createBudget, DEFAULT_UNPACK_LIMITS, type UnpackBudget, type UnpackLimits } from '../../src/fetch/limits.js';
 import { unpackLayer, type UnpackResult } from '../../src/fetch/unpack.js';
 import { BlobVerifier, createVerifier } from '../../src/fetch/verify.js';
-import { layerTarget, type PlanLayer } from '../../src/plan.js';
-import type { LayerFormat, LayerKind } from '../../src/oci/artifact.js';
+import { layerTarget, type PlanLayer } from '../../src/plan/plan.js';
+import type { LayerFormat, LayerKind } from '../../src/plan/artifact.js';
 import { tar, zeroStream, type TarEntry } from '../helpers/tar.js';
 
 const MiB = 1024 * 1024;

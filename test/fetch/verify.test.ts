@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import { BlobVerifier, createVerifier } from '../../src/fetch/verify.js';
 
 function sha256(data: Buffer): string {

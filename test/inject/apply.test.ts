@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyPatch, MAX_PATCH_OPS } from '../../src/inject/apply.js';
 import { buildInjection, type JsonPatchOp } from '../../src/inject/patch.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import { fixtureJson } from '../helpers/fixtures.js';
 import { applyIndependently, helloPod, knativePod, OPTIONS, twoArtifacts } from './support.js';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decide, MAX_ANNOTATION_CHARS, MAX_REFERENCE_CHARS, MAX_REFERENCES, SKIP_REASONS, splitReferences } from '../../src/inject/decide.js';
 import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, ANNOTATION_RESOLVED, INIT_CONTAINER_NAME } from '../../src/inject/annotations.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import { helloPod, knativePod, type Obj } from './support.js';
 
 function asking(value: unknown, extra: Record<string, unknown> = {}): Obj {

@@ -2,22 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { buildInjection } from '../../src/inject/patch.js';
-import {
-  ENV_ALLOW_REGISTRY,
-  ENV_CA_PEM,
-  ENV_FETCH_TIMEOUT,
-  ENV_INSECURE_REGISTRY,
-  ENV_MAX_UNPACKED_BYTES,
-  ENV_PLAN,
-  MAX_CA_PEM_BYTES,
-  VOLUME_NAME,
-} from '../../src/inject/annotations.js';
+import { VOLUME_NAME } from '../../src/inject/annotations.js';
 import { MAX_REGISTRY_ENTRIES, MAX_REGISTRY_ENTRY_CHARS } from '../../src/inject/options.js';
 import { parseQuantity } from '../../src/inject/quantity.js';
 import { parseFlags, parseSize } from '../../src/config.js';
 import { FETCH_FLAGS } from '../../src/commands/flags.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import { applyAndValidate, artifact, fetchContainer, helloPod, layer, OPTIONS, restrictedViolations, twoArtifacts, type Obj } from './support.js';
+import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_FETCH_TIMEOUT, ENV_INSECURE_REGISTRY, ENV_MAX_UNPACKED_BYTES, ENV_PLAN, MAX_CA_PEM_BYTES } from '../../src/plan/env.js';
 
 /** A PEM block shaped like a certificate (the builder checks shape; the fetcher parses X.509). */
 function certBlock(bytes = 300, eol = '\n'): string {

@@ -3,21 +3,11 @@ import assert from 'node:assert/strict';
 import { buildInjection, escapePointer, MAX_TOTAL_ANNOTATION_BYTES, MAX_WARNING_CHARS, type JsonPatchOp } from '../../src/inject/patch.js';
 import { decide, SKIP_REASONS } from '../../src/inject/decide.js';
 import { applyPatch } from '../../src/inject/apply.js';
-import {
-  ANNOTATION_DEPENDENCIES,
-  ANNOTATION_RESOLVED,
-  ENV_CLASSPATH,
-  ENV_FETCH_TIMEOUT,
-  ENV_PLAN,
-  INIT_CONTAINER_NAME,
-  PULL_SECRETS_MOUNT_PATH,
-  PULL_SECRETS_VOLUME_NAME,
-  VOLUME_NAME,
-} from '../../src/inject/annotations.js';
+import { ANNOTATION_DEPENDENCIES, ANNOTATION_RESOLVED, ENV_CLASSPATH, INIT_CONTAINER_NAME, PULL_SECRETS_VOLUME_NAME, VOLUME_NAME } from '../../src/inject/annotations.js';
 import { FETCHER_IMAGE_UID } from '../../src/inject/fetcher.js';
 import { DEFAULT_FETCHER_RESOURCES, DEFAULT_VOLUME_SIZE_LIMIT } from '../../src/inject/options.js';
-import { parsePlan, planClasspath, VOLUME_MOUNT_PATH } from '../../src/plan.js';
-import { isCamelOciError, type ErrorCode } from '../../src/errors.js';
+import { parsePlan, planClasspath, VOLUME_MOUNT_PATH } from '../../src/plan/plan.js';
+import { isCamelOciError, type ErrorCode } from '../../src/base/errors.js';
 import {
   applyAndValidate,
   artifact,
@@ -31,6 +21,7 @@ import {
   twoArtifacts,
   type Obj,
 } from './support.js';
+import { ENV_FETCH_TIMEOUT, ENV_PLAN, PULL_SECRETS_MOUNT_PATH } from '../../src/plan/env.js';
 
 const HELLO_CP =
   './resources:/etc/camel/application.properties:/etc/camel/resources:/etc/camel/resources.d/_configmaps:/etc/camel/resources.d/_secrets:/etc/camel/sources/routes.yaml:dependencies/*:dependencies/app/*:dependencies/lib/boot/*:dependencies/lib/main/*';

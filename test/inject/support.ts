@@ -7,7 +7,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import type { ResolvedArtifact, SelectedLayer } from '../../src/oci/artifact.js';
+import type { ResolvedArtifact, SelectedLayer } from '../../src/plan/artifact.js';
 import type { JsonPatchOp } from '../../src/inject/patch.js';
 import { fixtureJson } from '../helpers/fixtures.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import {
   DEFAULT_CACHE_TTL_MS,
   MAX_SECRET_DATA_BYTES,
@@ -15,7 +15,7 @@ import {
   type PullSecretReaderOptions,
 } from '../../src/kube/pull-secrets.js';
 import { parseDockerConfig, credentialFor } from '../../src/oci/docker-config.js';
-import { createLogger, type Logger } from '../../src/webhook/logger.js';
+import { createLogger, type Logger } from '../../src/base/logger.js';
 import { issueServerCert, makeTestCa } from '../helpers/test-ca.js';
 import { startFakeApiserver, type FakeApiserver } from './fake-apiserver.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { CamelOciError } from '../../src/errors.js';
+import { CamelOciError } from '../../src/base/errors.js';
 import { envName, parseCount, parseFlags } from '../../src/config.js';
 import { SERVE_FLAGS } from '../../src/commands/flags.js';
 import { renderKustomization } from './kustomize.js';

@@ -17,7 +17,7 @@ import {
   scopeCovers,
   type Challenge,
 } from '../../src/oci/challenge.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import { fixtureJson } from '../helpers/fixtures.js';
 
 interface ChallengeVectorFile {

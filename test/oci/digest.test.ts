@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixtureJson, fixturePath } from '../helpers/fixtures.js';
-import { OciError } from '../../src/errors.js';
+import { OciError } from '../../src/base/errors.js';
 import {
   MAX_DIGEST_LENGTH,
   computeDigest,

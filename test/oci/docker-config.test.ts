@@ -8,7 +8,7 @@ import {
   type Credential,
   type DockerConfig,
 } from '../../src/oci/docker-config.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import { fixtureJson, fixtureText } from '../helpers/fixtures.js';
 
 const DIR = 'docker-config-auth';

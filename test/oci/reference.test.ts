@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixtureJson } from '../helpers/fixtures.js';
-import { OciError } from '../../src/errors.js';
+import { OciError } from '../../src/base/errors.js';
 import {
   MAX_REFERENCE_LENGTH,
   familiarName,

@@ -18,7 +18,7 @@ import {
   type AdmissionResult,
   type JsonPatchOperation,
 } from '../../src/webhook/admission.js';
-import { CamelOciError } from '../../src/errors.js';
+import { CamelOciError } from '../../src/base/errors.js';
 import { verifyAdmissionResponse } from './apiserver-verify.js';
 
 interface VerifyCase {

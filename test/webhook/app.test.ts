@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { createApp, MAX_BODY_BYTES, installProcessGuards } from '../../src/webhook/app.js';
-import type { HandlerDeps } from '../../src/webhook/handler.js';
+import type { HandlerDeps } from '../../src/admit/pod.js';
 import { createMetrics } from '../../src/webhook/metrics.js';
 import { DEPS, FakeResolver, applyOps, artifactFor, camelKPod, memoryLogger, resolveFailure, reviewOf } from './support.js';
 import { verifyAdmissionResponse } from './apiserver-verify.js';

@@ -1,16 +1,7 @@
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  DEFAULT_TIMEOUT_MS,
-  DeadlineExceededError,
-  answerBudgetMs,
-  formatSeconds,
-  isDeadlineExceeded,
-  parseGoDuration,
-  parseTimeoutParam,
-  raceSignal,
-  startDeadline,
-} from '../../src/webhook/deadline.js';
+import { DeadlineExceededError, formatSeconds, isDeadlineExceeded, raceSignal } from '../../src/base/abort.js';
+import { DEFAULT_TIMEOUT_MS, answerBudgetMs, parseGoDuration, parseTimeoutParam, startDeadline } from '../../src/webhook/deadline.js';
 
 describe('parseGoDuration', () => {
   const goDurations: Array<[string, number]> = [

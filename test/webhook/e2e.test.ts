@@ -19,7 +19,7 @@ import { runCli, startCli } from '../helpers/cli.js';
 import type { CliProcess } from '../helpers/cli.js';
 import { camelKPod, reviewOf, applyOps, DEPS } from './support.js';
 import { schemaErrors, semanticErrors, restrictedViolations } from '../inject/support.js';
-import { digestHex12 } from '../../src/plan.js';
+import { digestHex12 } from '../../src/plan/plan.js';
 
 const SERVICE_NAME = 'camel-oci.camel-oci.svc';
 

@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_LOG_FIELD_CHARS, logAdmission, requestLogFields } from '../../src/webhook/logger.js';
+import { MAX_LOG_FIELD_CHARS } from '../../src/base/logger.js';
+import { logAdmission, requestLogFields } from '../../src/webhook/logger.js';
 import { memoryLogger } from './support.js';
 
 describe('logger', () => {

@@ -1,11 +1,11 @@
 /** Shared pieces of the webhook tests: an in-memory logger, fake resolvers, artifacts, pods and reviews. */
 import { createHash } from 'node:crypto';
 import jsonpatch from 'fast-json-patch';
-import { CamelOciError, type ErrorCode } from '../../src/errors.js';
-import type { ResolvedArtifact } from '../../src/oci/artifact.js';
+import { CamelOciError, type ErrorCode } from '../../src/base/errors.js';
+import type { ResolvedArtifact } from '../../src/plan/artifact.js';
 import type { ArtifactResolver, ResolveRequest } from '../../src/resolve/types.js';
 import type { JsonPatchOperation } from '../../src/webhook/admission.js';
-import { createLogger, type Logger } from '../../src/webhook/logger.js';
+import { createLogger, type Logger } from '../../src/base/logger.js';
 import { fixtureJson } from '../helpers/fixtures.js';
 
 /** A logger writing into an array of parsed lines. */

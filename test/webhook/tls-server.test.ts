@@ -9,7 +9,7 @@ import path from 'node:path';
 import test from 'node:test';
 import tls from 'node:tls';
 import { generateCa, issueCert, type CertBundle } from '../../src/certs/x509.js';
-import { isCamelOciError, type ServeError } from '../../src/errors.js';
+import { isCamelOciError, type ServeError } from '../../src/base/errors.js';
 import {
   HEADERS_TIMEOUT_MS,
   KEEP_ALIVE_TIMEOUT_MS,

@@ -1,4 +1,5 @@
-/** Waiting on shared work under a caller's own AbortSignal. */
+/** Waiting on shared work under a caller's own AbortSignal, and the deadline's abort reason. */
+import { ServeError } from './errors.js';
 
 /**
  * Settles with `work`, or rejects as soon as `signal` aborts, whichever comes first: a callee that
@@ -24,4 +25,22 @@ export function raceSignal<T>(work: Promise<T>, signal: AbortSignal, reasonOf: (
       },
     );
   });
+}
+
+/** Formats a duration in ms for messages: `9s`, `1.5s`. */
+export function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
+}
+
+/** The abort reason of a deadline signal; `isDeadlineExceeded` recognises it. */
+export class DeadlineExceededError extends ServeError {
+  constructor(readonly budgetMs: number) {
+    super('TIMEOUT', `admission did not finish within ${formatSeconds(budgetMs)}`, { retryable: true });
+  }
+}
+
+/** True when `err` is (or an abort caused by) a deadline expiring. */
+export function isDeadlineExceeded(err: unknown): err is DeadlineExceededError {
+  return err instanceof DeadlineExceededError;
 }

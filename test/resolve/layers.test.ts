@@ -2,12 +2,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixturePath } from '../helpers/fixtures.js';
-import { selectLayers } from '../../src/oci/layers.js';
+import { selectLayers } from '../../src/resolve/layers.js';
 import { parseManifest } from '../../src/oci/manifest.js';
 import type { Descriptor, ImageManifest } from '../../src/oci/manifest.js';
 import { sha256Digest } from '../../src/oci/digest.js';
 import { OCI_EMPTY, OCI_MANIFEST } from '../../src/oci/media-types.js';
-import type { LayerFormat, LayerKind } from '../../src/oci/artifact.js';
+import type { LayerFormat, LayerKind } from '../../src/plan/artifact.js';
 
 const OCI_TAR = 'application/vnd.oci.image.layer.v1.tar';
 const OCI_TGZ = 'application/vnd.oci.image.layer.v1.tar+gzip';

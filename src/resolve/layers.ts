@@ -2,11 +2,11 @@
  * Layer selection: which layers of a manifest camel-oci fetches, as what, and why the others are
  * left alone (DESIGN.md, "Layout of the shared volume"). Pure: no I/O.
  */
-import type { IgnoredLayer, LayerFormat, SelectedLayer } from './artifact.js';
-import type { Descriptor, ImageManifest } from './manifest.js';
-import { ANNOTATION_DEPENDENCY, ANNOTATION_KAMELETS, ANNOTATION_TITLE, DOCKER_LAYER_TAR_GZIP, OCI_LAYER_TAR, OCI_LAYER_TAR_GZIP } from './media-types.js';
-import { isSha256Digest } from './digest.js';
-import { digestHex12, isPlainFileName } from '../plan.js';
+import type { IgnoredLayer, LayerFormat, SelectedLayer } from '../plan/artifact.js';
+import type { Descriptor, ImageManifest } from '../oci/manifest.js';
+import { ANNOTATION_DEPENDENCY, ANNOTATION_KAMELETS, ANNOTATION_TITLE, DOCKER_LAYER_TAR_GZIP, OCI_LAYER_TAR, OCI_LAYER_TAR_GZIP } from '../oci/media-types.js';
+import { isSha256Digest } from '../oci/digest.js';
+import { digestHex12, isPlainFileName } from '../plan/plan.js';
 
 /** Docker's uncompressed layer type (rare on the wire, but defined by the v2 schema 2 spec). */
 const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';

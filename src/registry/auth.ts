@@ -1,9 +1,9 @@
 /** Transport layer: registry authentication (anonymous, Basic, and the Bearer token flow). */
 import { createHash } from 'node:crypto';
-import { OciError } from '../errors.js';
-import { LruCache } from '../lru.js';
-import { basicChallenge, bearerChallenge, parseTokenResponse, parseWwwAuthenticate } from './challenge.js';
-import type { Credential } from './docker-config.js';
+import { OciError } from '../base/errors.js';
+import { LruCache } from '../base/lru.js';
+import { basicChallenge, bearerChallenge, parseTokenResponse, parseWwwAuthenticate } from '../oci/challenge.js';
+import type { Credential } from '../oci/docker-config.js';
 import { readBounded, responseError } from './response-error.js';
 import type { UrlCheck } from './redirect.js';
 import { headerValues } from './transport.js';

@@ -11,7 +11,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import { createSecureContext, rootCertificates } from 'node:tls';
-import { OciError } from '../errors.js';
+import { OciError } from '../base/errors.js';
 import { abortError, DEFAULT_TIMEOUTS, MAX_ADDRESSES_TRIED, networkError, TIMEOUT_CODES, USER_AGENT } from './transport.js';
 import type { AddressCheck, LookupAll, Transport, TransportResponse, TransportTimeouts } from './transport.js';
 

@@ -3,11 +3,11 @@
  * Knows nothing of Kubernetes, policy or caches: those are the resolver's.
  */
 import { createHash } from 'node:crypto';
-import { OciError } from '../errors.js';
+import { OciError } from '../base/errors.js';
 import { Authenticator } from './auth.js';
 import type { AuthRequest } from './auth.js';
-import type { Credential } from './docker-config.js';
-import { MANIFEST_ACCEPT } from './media-types.js';
+import type { Credential } from '../oci/docker-config.js';
+import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { withRedirects } from './redirect.js';
 import type { UrlCheck } from './redirect.js';
 import { responseError } from './response-error.js';

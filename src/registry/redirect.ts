@@ -1,5 +1,5 @@
 /** Transport layer: follows redirects (blob storage), dropping credentials when the origin changes. */
-import { OciError } from '../errors.js';
+import { OciError } from '../base/errors.js';
 import { header } from './transport.js';
 import type { Transport } from './transport.js';
 

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { handleAdmission, isPodCreate, displayReference, type HandlerDeps } from '../../src/webhook/handler.js';
+import { handleAdmission, isPodCreate, displayReference, type HandlerDeps } from '../../src/admit/pod.js';
 import { complete, type AdmissionRequest } from '../../src/webhook/admission.js';
-import { DeadlineExceededError } from '../../src/webhook/deadline.js';
-import { pinnedReference } from '../../src/oci/artifact.js';
-import { CamelOciError } from '../../src/errors.js';
+import { DeadlineExceededError } from '../../src/base/abort.js';
+import { pinnedReference } from '../../src/plan/artifact.js';
+import { CamelOciError } from '../../src/base/errors.js';
 import {
   DEPS,
   FakeResolver,
@@ -15,8 +15,8 @@ import {
   resolveFailure,
   reviewOf,
   type FakeAnswer,
-} from './support.js';
-import { verifyAdmissionResponse } from './apiserver-verify.js';
+} from '../webhook/support.js';
+import { verifyAdmissionResponse } from '../webhook/apiserver-verify.js';
 
 const REF = '127.0.0.1:5000/acme/deps:1.0';
 const FETCHER = 'ghcr.io/acme/camel-oci@sha256:' + 'a'.repeat(64);

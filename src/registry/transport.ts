@@ -7,7 +7,7 @@
 import type { LookupAddress } from 'node:dns';
 import type { buildConnector } from 'undici';
 import type { Readable } from 'node:stream';
-import { CamelOciError, OciError } from '../errors.js';
+import { CamelOciError, OciError } from '../base/errors.js';
 
 /** One HTTP request as the transport layers pass it down. */
 export interface TransportRequest {

@@ -8,7 +8,7 @@ import { createSecureContext, rootCertificates } from 'node:tls';
 import type { LookupAddress } from 'node:dns';
 import { Agent, buildConnector, request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
-import { OciError } from '../errors.js';
+import { OciError } from '../base/errors.js';
 import { abortError, DEFAULT_TIMEOUTS, MAX_ADDRESSES_TRIED, networkError, USER_AGENT } from './transport.js';
 import type { AddressCheck, Connector, LookupAll, Transport, TransportTimeouts } from './transport.js';
 

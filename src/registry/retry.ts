@@ -1,6 +1,6 @@
 /** Transport layer: retries transient failures, honouring Retry-After, never past the deadline. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CamelOciError } from '../errors.js';
+import { CamelOciError } from '../base/errors.js';
 import { abortError, header } from './transport.js';
 import type { Transport, TransportRequest } from './transport.js';
 import { isRetryableStatus } from './response-error.js';

@@ -4,15 +4,15 @@
  * reference concurrently under the deadline, and asks the pure patch builder for operations. It
  * never touches HTTP; `app.ts` turns its answer into a response with `complete()`.
  */
-import { InjectError, asCamelOciError, type CamelOciError } from '../errors.js';
+import { InjectError, asCamelOciError, type CamelOciError } from '../base/errors.js';
 import { buildInjection, type InjectOptions } from '../inject/patch.js';
 import { decide } from '../inject/decide.js';
-import { pinnedReference, type ResolvedArtifact } from '../oci/artifact.js';
-import { MAX_PLAN_ARTIFACTS } from '../plan.js';
+import { pinnedReference, type ResolvedArtifact } from '../plan/artifact.js';
+import { MAX_PLAN_ARTIFACTS } from '../plan/plan.js';
 import type { ArtifactResolver, ResolveRequest } from '../resolve/types.js';
-import { allowed, denied, patched, skipped, truncate, type AdmissionRequest, type AdmissionResult } from './admission.js';
-import { formatSeconds, isDeadlineExceeded, raceSignal } from './deadline.js';
-import type { Logger } from './logger.js';
+import { allowed, denied, patched, skipped, truncate, type AdmissionRequest, type AdmissionResult } from '../webhook/admission.js';
+import { formatSeconds, isDeadlineExceeded, raceSignal } from '../base/abort.js';
+import type { Logger } from '../base/logger.js';
 
 /** Options the patch builder takes (fetcher image and the rest), passed through unchanged. */
 export type { InjectOptions };

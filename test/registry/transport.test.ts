@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { buildConnector } from 'undici';
-import { policyConnector } from '../../src/oci/undici-transport.js';
-import type { Connector } from '../../src/oci/transport.js';
-import { ResolveError, isCamelOciError } from '../../src/errors.js';
+import { policyConnector } from '../../src/registry/undici-transport.js';
+import type { Connector } from '../../src/registry/transport.js';
+import { ResolveError, isCamelOciError } from '../../src/base/errors.js';
 
 function connect(connector: Connector, hostname: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 /** Maps registry HTTP error responses to coded errors: the one place that reads an error body. */
-import { OciError } from '../errors.js';
-import type { ErrorCode } from '../errors.js';
+import { OciError } from '../base/errors.js';
+import type { ErrorCode } from '../base/errors.js';
 import { header } from './transport.js';
 import type { TransportResponse } from './transport.js';
 

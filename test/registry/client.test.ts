@@ -1,10 +1,10 @@
 /** The registry client's verbs against the real registry: manifest HEAD (GET and blob are exercised by the resolver and fetch tests). */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRegistryContext } from '../../src/resolve/setup.js';
-import type { RegistryContext } from '../../src/resolve/setup.js';
+import { createRegistryContext } from '../../src/registry/setup.js';
+import type { RegistryContext } from '../../src/registry/setup.js';
 import { parseDockerConfig, credentialFor } from '../../src/oci/docker-config.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 import { startRegistry } from '../helpers/registry.js';
 import type { StartedRegistry } from '../helpers/registry.js';
 import { pushStandardArtifact } from '../helpers/artifacts.js';

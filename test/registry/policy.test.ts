@@ -1,8 +1,8 @@
 /** Registry policy: allow-list patterns, schemes, and the address checks made after DNS resolution. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isNonPublicAddress, parseHostPattern, RegistryPolicy } from '../../src/resolve/policy.js';
-import { isCamelOciError } from '../../src/errors.js';
+import { isNonPublicAddress, parseHostPattern, RegistryPolicy } from '../../src/registry/policy.js';
+import { isCamelOciError } from '../../src/base/errors.js';
 
 const nonPublic = [
   '127.0.0.1', '127.1.2.3', '10.0.0.1', '172.16.5.4', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.100.100.200',

@@ -1,7 +1,7 @@
 /** The bounded LRU map behind the token, challenge, tag and manifest caches. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { LruCache } from '../src/lru.js';
+import { LruCache } from '../../src/base/lru.js';
 
 describe('LruCache', () => {
   it('never holds more than its bound, evicting the least recently used', () => {

@@ -8,9 +8,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LookupAddress } from 'node:dns';
-import { createNodeTransport } from '../../src/oci/node-transport.js';
-import type { AddressCheck, TransportRequest, TransportTimeouts } from '../../src/oci/transport.js';
-import { ResolveError, isCamelOciError } from '../../src/errors.js';
+import { createNodeTransport } from '../../src/registry/node-transport.js';
+import type { AddressCheck, TransportRequest, TransportTimeouts } from '../../src/registry/transport.js';
+import { ResolveError, isCamelOciError } from '../../src/base/errors.js';
 import { issueServerCert, makeTestCa } from '../helpers/test-ca.js';
 
 /** Refuses link-local (metadata) addresses, as the real policy does. */

@@ -2,8 +2,8 @@
  * The fetch plan: what the webhook hands the init container in env `CAMEL_OCI_PLAN`, and where
  * each layer lands in the shared volume (DESIGN.md, "Layout of the shared volume"). Pure.
  */
-import { CamelOciError } from './errors.js';
-import type { LayerFormat, LayerKind, ResolvedArtifact } from './oci/artifact.js';
+import { CamelOciError } from '../base/errors.js';
+import type { LayerFormat, LayerKind, ResolvedArtifact } from './artifact.js';
 
 /** Current plan format version. */
 export const PLAN_VERSION = 1;

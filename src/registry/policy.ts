@@ -5,7 +5,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import type { LookupAddress } from 'node:dns';
-import { ResolveError } from '../errors.js';
+import { ResolveError } from '../base/errors.js';
 
 /** Policy settings, from `--allow-registry` and `--insecure-registry`. */
 export interface PolicyOptions {

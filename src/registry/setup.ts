@@ -1,0 +1,152 @@
+/** Builds the registry client from settings: the one place that reads the files the registry flags name. */
+import { X509Certificate } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { readFile } from 'node:fs/promises';
+import type { Agent } from 'undici';
+import { CamelOciError } from '../base/errors.js';
+import { RegistryClient } from './client.js';
+import { parseDockerConfig } from '../oci/docker-config.js';
+import type { DockerConfig } from '../oci/docker-config.js';
+import { createNodeTransport } from './node-transport.js';
+import type { Connector, LookupAll } from './transport.js';
+import { RegistryPolicy } from './policy.js';
+
+/** Bound on files named by flags (CA bundles, docker configs): they are small text files. */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+/** Registry settings as the commands hand them over. */
+export interface RegistrySettings {
+  readonly registryConfigs: readonly string[];
+  readonly insecureRegistries: readonly string[];
+  readonly allowRegistries: readonly string[];
+  readonly caFiles: readonly string[];
+  /** PEM texts of extra CA certificates trusted besides `caFiles` (fetch's `--ca-pem`), checked with {@link certificatesOf}. */
+  readonly caPems?: readonly string[];
+  /** Injected DNS (tests): defaults to the system resolver. */
+  readonly lookup?: LookupAll;
+  /** Injected connector (tests): defaults to real TCP/TLS. */
+  readonly connector?: Connector;
+  readonly onResponse?: (registry: string, status: number) => void;
+}
+
+/** Reads a small text file named by a flag, with an error that names the flag. */
+export async function readConfigFile(file: string, flag: string): Promise<string> {
+  let text: Buffer;
+  try {
+    text = await readFile(file);
+  } catch (err) {
+    throw new CamelOciError('CONFIG_INVALID', `--${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (text.length > MAX_CONFIG_FILE_BYTES) throw new CamelOciError('CONFIG_INVALID', `--${flag} ${file}: larger than ${MAX_CONFIG_FILE_BYTES} bytes`);
+  return text.toString('utf8');
+}
+
+const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
+/** One certificate block: its body is base64 and white space only (so a block never swallows the next BEGIN). */
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----/g;
+
+/**
+ * Returns the certificates of PEM text, each re-encoded canonically (64-column base64, `\n`
+ * endings). Strict: at least one, every BEGIN CERTIFICATE line has its END, and each block is a
+ * valid X.509 certificate; other PEM blocks (keys) and text around blocks are left out. Throws
+ * CONFIG_INVALID naming `source`.
+ */
+export function certificatesOf(text: string, source: string): string[] {
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  const begins = text.split(PEM_BEGIN).length - 1;
+  if (begins === 0) throw new CamelOciError('CONFIG_INVALID', `${source}: no PEM certificate in it (no ${PEM_BEGIN} line)`);
+  if (blocks.length !== begins) {
+    throw new CamelOciError('CONFIG_INVALID', `${source}: ${begins - blocks.length} of its ${begins} certificate blocks are not well formed (a missing END line, or text that is not base64)`);
+  }
+  return blocks.map((block, i) => {
+    try {
+      return new X509Certificate(block).toString();
+    } catch {
+      throw new CamelOciError('CONFIG_INVALID', `${source}: certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate`);
+    }
+  });
+}
+
+/**
+ * Reads the certificates of `--ca-file` files with {@link certificatesOf}, for handing on to the
+ * init container. (createRegistryContext reads the same files again: they are small, read once
+ * at start-up, and its own leniency stays as it was for the commands that only resolve.)
+ */
+export async function readCaCertificates(files: readonly string[]): Promise<string[]> {
+  const texts = await Promise.all(files.map((f) => readConfigFile(f, 'ca-file')));
+  return texts.flatMap((text, i) => certificatesOf(text, `--ca-file ${files[i]}`));
+}
+
+/** The system resolver with all addresses, so policy sees every one. */
+export const systemLookup: LookupAll = (hostname) => lookup(hostname, { all: true, verbatim: true });
+
+/** Everything a command needs to talk to registries. */
+export interface RegistryContext {
+  readonly policy: RegistryPolicy;
+  readonly client: RegistryClient;
+  readonly agent: Agent;
+  readonly dockerConfigs: readonly DockerConfig[];
+}
+
+/** What a registry context is built from: policy, trusted CAs and docker configs. */
+async function readRegistrySettings(settings: RegistrySettings): Promise<{ policy: RegistryPolicy; ca: string[]; dockerConfigs: DockerConfig[] }> {
+  const policy = new RegistryPolicy({ allowRegistries: settings.allowRegistries, insecureRegistries: settings.insecureRegistries });
+  const ca = await Promise.all(settings.caFiles.map((f) => readConfigFile(f, 'ca-file')));
+  for (const [i, pem] of ca.entries()) {
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new CamelOciError('CONFIG_INVALID', `--ca-file ${settings.caFiles[i]}: no PEM certificate in it`);
+    }
+  }
+  ca.push(...(settings.caPems ?? []));
+  const dockerConfigs = await Promise.all(
+    settings.registryConfigs.map(async (f) => parseDockerConfig(await readConfigFile(f, 'registry-config'), f)),
+  );
+  return { policy, ca, dockerConfigs };
+}
+
+/** Builds policy, undici connection pool, client and credentials from settings (the webhook's and resolve's). */
+export async function createRegistryContext(settings: RegistrySettings): Promise<RegistryContext> {
+  const { policy, ca, dockerConfigs } = await readRegistrySettings(settings);
+  // Loaded here, not at the top: the fetch command imports this module and must not load undici.
+  const { baseTransport, createAgent } = await import('./undici-transport.js');
+  const agent = createAgent({
+    ca,
+    lookup: settings.lookup ?? systemLookup,
+    check: (host, port, addresses) => policy.checkAddresses(host, port, addresses),
+    ...(settings.connector ? { connector: settings.connector } : {}),
+  });
+  const client = new RegistryClient({
+    transport: baseTransport(agent),
+    checkUrl: (url) => policy.checkUrl(url),
+    ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
+  });
+  return { policy, client, agent, dockerConfigs };
+}
+
+/** A registry context over the node:http base transport (the fetcher's); `close` drops its connections. */
+export interface FetchRegistryContext {
+  readonly policy: RegistryPolicy;
+  readonly client: RegistryClient;
+  readonly dockerConfigs: readonly DockerConfig[];
+  close(): void;
+}
+
+/**
+ * Builds policy, node:http connection pools, client and credentials from settings, for the init
+ * container: node:http streams blobs with less memory than undici, and undici is never loaded.
+ * `settings.connector` (an undici connector) does not apply here; `lookup` does.
+ */
+export async function createFetchRegistryContext(settings: RegistrySettings): Promise<FetchRegistryContext> {
+  const { policy, ca, dockerConfigs } = await readRegistrySettings(settings);
+  const node = createNodeTransport({
+    ca,
+    lookup: settings.lookup ?? systemLookup,
+    check: (host, port, addresses) => policy.checkAddresses(host, port, addresses),
+  });
+  const client = new RegistryClient({
+    transport: node.transport,
+    checkUrl: (url) => policy.checkUrl(url),
+    ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
+  });
+  return { policy, client, dockerConfigs, close: () => node.close() };
+}
