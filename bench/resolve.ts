@@ -7,6 +7,7 @@
  *   npm run bench -- resolve [--concurrency 100] [--rounds 7]
  */
 import { Agent, request } from 'undici';
+import { parseDockerConfig } from '../src/oci/docker-config.js';
 import { startRegistry } from '../test/helpers/registry.js';
 import type { RegistryMode } from '../test/helpers/registry.js';
 import { pushStandardArtifact } from '../test/helpers/artifacts.js';
@@ -26,7 +27,7 @@ async function benchMode(mode: RegistryMode, concurrency: number, rounds: number
   const registry = await startRegistry({ mode });
   try {
     const pushed = await pushStandardArtifact(registry, 'bench/deps', '1.0');
-    const pullSecrets = mode === 'basic' || mode === 'token' ? [registry.dockerConfig()] : [];
+    const pullSecrets = mode === 'basic' || mode === 'token' ? [parseDockerConfig(registry.dockerConfig(), 'pull secret')] : [];
     const coldTimes: number[] = [];
     const warmTimes: number[] = [];
     const baseTimes: number[] = [];

@@ -44,3 +44,14 @@ export class DeadlineExceededError extends ServeError {
 export function isDeadlineExceeded(err: unknown): err is DeadlineExceededError {
   return err instanceof DeadlineExceededError;
 }
+
+/**
+ * A signal that aborts with a {@link DeadlineExceededError} after `ms`, so messages can say how
+ * long was allowed. `dispose` stops the timer; the timer never keeps the process alive.
+ */
+export function deadlineSignal(ms: number): { readonly signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DeadlineExceededError(ms)), ms);
+  timer.unref();
+  return { signal: controller.signal, dispose: () => clearTimeout(timer) };
+}

@@ -5,37 +5,48 @@
  */
 
 /** Stable error codes. Callers and tests switch on these, never on message text. */
-export type ErrorCode =
+export const ERROR_CODES = [
   // references and input
-  | 'REFERENCE_INVALID'
-  | 'CONFIG_INVALID'
-  | 'PLAN_INVALID'
+  'REFERENCE_INVALID',
+  'CONFIG_INVALID',
+  'PLAN_INVALID',
   // registry answers (names follow the OCI distribution spec error codes where one exists)
-  | 'NAME_UNKNOWN'
-  | 'NAME_INVALID'
-  | 'MANIFEST_UNKNOWN'
-  | 'MANIFEST_INVALID'
-  | 'BLOB_UNKNOWN'
-  | 'UNAUTHORIZED'
-  | 'DENIED'
-  | 'TOOMANYREQUESTS'
-  | 'UNSUPPORTED'
-  | 'REGISTRY_ERROR'
+  'NAME_UNKNOWN',
+  'NAME_INVALID',
+  'MANIFEST_UNKNOWN',
+  'MANIFEST_INVALID',
+  'BLOB_UNKNOWN',
+  'UNAUTHORIZED',
+  'DENIED',
+  'TOOMANYREQUESTS',
+  'UNSUPPORTED',
+  'REGISTRY_ERROR',
   // what we check ourselves
-  | 'DIGEST_MISMATCH'
-  | 'SIZE_EXCEEDED'
-  | 'PLATFORM_NOT_FOUND'
-  | 'NO_USABLE_LAYERS'
-  | 'POLICY_DENIED'
-  | 'UNSAFE_ARCHIVE'
-  | 'NAME_COLLISION'
+  'DIGEST_MISMATCH',
+  'SIZE_EXCEEDED',
+  'PLATFORM_NOT_FOUND',
+  'NO_USABLE_LAYERS',
+  'POLICY_DENIED',
+  'UNSAFE_ARCHIVE',
+  'NAME_COLLISION',
   // transport
-  | 'TIMEOUT'
-  | 'UNAVAILABLE'
-  | 'TLS_ERROR'
+  'TIMEOUT',
+  'UNAVAILABLE',
+  'TLS_ERROR',
   // local
-  | 'IO_ERROR'
-  | 'INTERNAL';
+  'IO_ERROR',
+  'INTERNAL',
+] as const;
+
+/** One of {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** True when `code` is one of the stable error codes. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && CODES.has(code);
+}
 
 /** Options every camel-oci error accepts. */
 export interface ErrorOptions {

@@ -1,13 +1,14 @@
 /** `camel-oci inject -f FILE|-`: offline injection into Pod and workload YAML, like `istioctl kube-inject`. */
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
-import { asCamelOciError, CamelOciError } from '../base/errors.js';
+import { asCamelOciError, CamelOciError, isErrorCode } from '../base/errors.js';
 import { parseDuration } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { applyPatch } from '../inject/apply.js';
-import { decide } from '../inject/decide.js';
 import { normalizeInjectOptions } from '../inject/options.js';
-import { buildInjection } from '../inject/patch.js';
+import { admitPod, type PodAdmissionDeps } from '../admit/pod.js';
+import { createLogger } from '../base/logger.js';
+import { deadlineSignal } from '../base/abort.js';
 import { podTemplatePaths } from '../inject/workloads.js';
 import { readCaCertificates } from '../registry/setup.js';
 import { createResolver } from '../resolve/setup.js';
@@ -43,8 +44,9 @@ export async function readStdin(): Promise<Buffer> {
 
 /**
  * Injects every Pod and pod template in a multi-document YAML text. Documents that ask for
- * nothing, or that are not workloads, pass through unchanged. Uses the webhook's own functions:
- * decide, resolve, buildInjection, then applies the operations.
+ * nothing, or that are not workloads, pass through unchanged. Runs the webhook's own pod workflow
+ * (admit/pod.ts) on each template, then applies its operations; a denial is an error naming the
+ * document.
  */
 export async function injectYaml(
   text: string,
@@ -56,6 +58,8 @@ export async function injectYaml(
   const out: string[] = [];
   const warnings: string[] = [];
   let injected = 0;
+  const deps: PodAdmissionDeps = { resolver, inject: options, onError: 'deny' };
+  const ctx = { signal, logger: createLogger({ level: 'silent' }) };
   for (const [i, doc] of (Array.isArray(docs) ? docs : [docs]).entries()) {
     if (doc.errors.length > 0) {
       throw new CamelOciError('CONFIG_INVALID', `document ${i + 1} is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
@@ -63,18 +67,17 @@ export async function injectYaml(
     const obj: unknown = doc.toJS({ maxAliasCount: 100 });
     if (obj === null || obj === undefined) continue;
     const found = podTemplatePaths(obj);
-    if (!found) {
+    const ans = found ? await admitPod(found.template as object, '', deps, ctx, found.basePath) : undefined;
+    const result = ans?.result;
+    if (result?.type === 'denied') {
+      const code = isErrorCode(ans?.reason) ? ans.reason : 'REFERENCE_INVALID';
+      throw new CamelOciError(code, `document ${i + 1}: ${result.message.replace(/^camel-oci: /, '')}`);
+    }
+    if (result?.type !== 'patched' || result.ops.length === 0) {
       out.push(stringify(obj));
       continue;
     }
-    const decision = decide(found.template);
-    if (decision.action === 'skip') {
-      out.push(stringify(obj));
-      continue;
-    }
-    const artifacts = await Promise.all(decision.references.map((r) => resolver.resolve(r, { signal })));
-    const result = buildInjection(found.template, artifacts, options, found.basePath);
-    warnings.push(...result.warnings.map((w) => `document ${i + 1}: ${w}`));
+    warnings.push(...ans!.warnings.map((w) => `document ${i + 1}: ${w.replace(/^camel-oci: /, '')}`));
     out.push(stringify(applyPatch(obj, result.ops)));
     injected++;
   }
@@ -100,7 +103,9 @@ export async function runInject(flags: ParsedFlags, io: CommandIO, stdin: () => 
   const text = await readInput(file, stdin);
   const { resolver, context } = await createResolver(resolverSettings(flags));
   try {
-    const { yaml, warnings } = await injectYaml(text, resolver, options, AbortSignal.timeout(parseDuration(v.timeout as string, 'timeout')));
+    const timeoutMs = parseDuration(v.timeout as string, 'timeout');
+    const deadline = deadlineSignal(timeoutMs);
+    const { yaml, warnings } = await injectYaml(text, resolver, options, deadline.signal).finally(deadline.dispose);
     for (const w of warnings) io.stderr(`camel-oci inject: warning: ${w}`);
     io.stdout(yaml.trimEnd());
     return 0;

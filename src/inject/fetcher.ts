@@ -7,8 +7,9 @@ import type { FetchPlan } from '../plan/plan.js';
 import { VOLUME_MOUNT_PATH } from '../plan/plan.js';
 import { INIT_CONTAINER_NAME, PULL_SECRETS_VOLUME_NAME, VOLUME_NAME } from './annotations.js';
 import type { NormalizedOptions } from './options.js';
-import { isRecord, optionalArray, optionalRecord, own, type JsonObject } from './pod.js';
+import { optionalArray, optionalRecord, own, type JsonObject } from './pod.js';
 import { fetcherSizeText, formatMebibytes } from './quantity.js';
+import { MAX_POD_PULL_SECRETS, referenceNames } from './pull-secrets.js';
 import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_FETCH_TIMEOUT, ENV_INSECURE_REGISTRY, ENV_MAX_UNPACKED_BYTES, ENV_PLAN, PULL_SECRETS_MOUNT_PATH } from '../plan/env.js';
 
 /** The init container's command (DESIGN.md): the camel-oci CLI's fetch verb, writing under the volume. */
@@ -27,9 +28,6 @@ export const FETCHER_IMAGE_UID = 65532;
  */
 export const VOLUME_SIZE_HEADROOM = 4;
 
-/** Pull secrets projected into the fetcher; more is a mistake, and each is a separate Secret read by the kubelet. */
-export const MAX_PULL_SECRETS = 32;
-
 /**
  * Files 0444 (read-only for everyone in the container): the fetcher may run under a UID that is
  * not the kubelet's default owner, and the mount is read-only anyway.
@@ -38,8 +36,6 @@ export const PULL_SECRETS_FILE_MODE = 0o444;
 
 /** The secret keys projected for each pull secret: `kubernetes.io/dockerconfigjson` and legacy `kubernetes.io/dockercfg`. */
 export const PULL_SECRET_KEYS: readonly string[] = ['.dockerconfigjson', '.dockercfg'];
-
-const DNS1123_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
 
 /** The emptyDir size limit: the configured floor, raised to {@link VOLUME_SIZE_HEADROOM}× the planned bytes. */
 export function volumeSizeLimit(plan: FetchPlan, options: Pick<NormalizedOptions, 'volumeSizeLimit' | 'volumeSizeLimitBytes'>): string {
@@ -56,27 +52,19 @@ export function sharedVolume(sizeLimit: string): JsonObject {
 
 /**
  * The pull secret names to project: the pod's `imagePullSecrets` (at admission they already include
- * the service account's, added by the ServiceAccount admission plugin), valid names only,
- * deduplicated (a projected volume rejects two sources writing the same path), at most
- * {@link MAX_PULL_SECRETS}. Problems go to `warnings`.
+ * the service account's, added by the ServiceAccount admission plugin), by the one rule of
+ * inject/pull-secrets.ts (valid names, deduplicated: a projected volume rejects two sources writing
+ * the same path; at most {@link MAX_POD_PULL_SECRETS}). Problems go to `warnings`.
  */
 export function pullSecretNames(spec: JsonObject, warnings: string[]): string[] {
   const list = optionalArray(spec, 'imagePullSecrets', 'spec.imagePullSecrets') ?? [];
-  const names: string[] = [];
-  for (const ref of list) {
-    const name = isRecord(ref) ? own(ref, 'name') : undefined;
-    if (typeof name !== 'string' || name.length === 0 || name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
-      warnings.push(`imagePullSecrets entry ${JSON.stringify(name ?? null)} is not a Secret name; not given to ${INIT_CONTAINER_NAME}`);
-      continue;
-    }
-    if (names.includes(name)) continue;
-    if (names.length === MAX_PULL_SECRETS) {
-      warnings.push(`more than ${MAX_PULL_SECRETS} imagePullSecrets; ${INIT_CONTAINER_NAME} gets the first ${MAX_PULL_SECRETS}`);
-      break;
-    }
-    names.push(name);
-  }
-  return names;
+  return referenceNames(list, MAX_POD_PULL_SECRETS, (skipped) => {
+    warnings.push(
+      'invalid' in skipped
+        ? `imagePullSecrets entry ${JSON.stringify(skipped.invalid ?? null)} is not a Secret name; not given to ${INIT_CONTAINER_NAME}`
+        : `more than ${skipped.overLimit} imagePullSecrets; ${INIT_CONTAINER_NAME} gets the first ${skipped.overLimit}`,
+    );
+  });
 }
 
 /**

@@ -59,10 +59,6 @@ export interface InjectionResult {
  * message that does not say why; we say it first.
  */
 export const MAX_TOTAL_ANNOTATION_BYTES = 256 * 1024;
-/** The apiserver may truncate warnings longer than this (admission webhook docs). */
-export const MAX_WARNING_CHARS = 256;
-/** Warnings returned at most; the apiserver drops warnings past 4 KiB in total. */
-export const MAX_WARNINGS = 12;
 
 /** Escapes one JSON Pointer reference token (RFC 6901 §3: `~` → `~0`, then `/` → `~1`). The one place this is done. */
 export function escapePointer(segment: string): string {
@@ -107,7 +103,8 @@ export function buildInjection(pod: unknown, artifacts: readonly ResolvedArtifac
     resolvedAnnotation,
     classpath: [...classpath],
     container: choice.name,
-    warnings: boundWarnings(warnings),
+    // Unbounded here: the webhook bounds warnings once, where the response is completed.
+    warnings,
   });
 
   if (isInjected(pod)) {
@@ -316,8 +313,3 @@ function classpathOps(ops: JsonPatchOp[], containerPath: string, container: Cont
   }
 }
 
-function boundWarnings(warnings: readonly string[]): string[] {
-  const out = warnings.slice(0, MAX_WARNINGS).map((w) => (w.length > MAX_WARNING_CHARS ? `${w.slice(0, MAX_WARNING_CHARS - 1)}…` : w));
-  if (warnings.length > MAX_WARNINGS) out[MAX_WARNINGS - 1] = `${warnings.length - MAX_WARNINGS + 1} more warnings not shown`;
-  return out;
-}

@@ -29,20 +29,21 @@
 import type { ConfigurationOptions, KubeConfig, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { ApiException } from '@kubernetes/client-node';
 import { CamelOciError, ServeError, isCamelOciError } from '../base/errors.js';
-import { parseDockerConfig } from '../oci/docker-config.js';
+import { parseDockerConfig, type DockerConfig } from '../oci/docker-config.js';
 import { SingleFlight } from '../base/single-flight.js';
 import { raceSignal } from '../base/abort.js';
 import { createLogger, type Logger } from '../base/logger.js';
+import { isNamespaceName, isObjectName, MAX_POD_PULL_SECRETS, podPullSecretNames, referenceNames } from '../inject/pull-secrets.js';
 import { boundedHttpLibrary, coreV1Api, inClusterKubeConfig, isInCluster, kubeConfigFromEnv, SERVICE_ACCOUNT_DIR, type KubeEnv } from './client.js';
 
 /** `--pull-secrets`: read pull secrets when running in a cluster (`auto`), always (`true`), or never (`false`). */
 export type PullSecretMode = 'auto' | 'true' | 'false';
 
 /**
- * Reads the docker config texts of a pod's pull secrets in `namespace`. Resolves with what it could
+ * Reads and parses the docker configs of a pod's pull secrets in `namespace`. Resolves with what it could
  * read (possibly nothing); never rejects because of the apiserver or a secret.
  */
-export type PullSecretReader = (namespace: string, pod: unknown) => Promise<string[]>;
+export type PullSecretReader = (namespace: string, pod: unknown) => Promise<DockerConfig[]>;
 
 /** Tuning of a reader; every field has a default fit for the webhook. */
 export interface PullSecretReaderOptions {
@@ -65,11 +66,6 @@ export interface PullSecretReaderSetup extends Omit<PullSecretReaderOptions, 'lo
 
 /** Reuse of a read secret: short, so a rotated or revoked pull secret takes effect quickly, yet a burst of pods costs one read. */
 export const DEFAULT_CACHE_TTL_MS = 30_000;
-/**
- * Most pull secrets read for one pod: each is an apiserver request on the admission path, real
- * pods list one or two (the resolver parses at most 32: src/resolve/resolver.ts MAX_PULL_SECRETS).
- */
-export const MAX_POD_PULL_SECRETS = 16;
 /** Deadline of one apiserver request: the admission budget is 10 s by default and registries need most of it. */
 export const DEFAULT_KUBE_TIMEOUT_MS = 2_000;
 /** Largest decoded docker config accepted: the apiserver caps a Secret's data at 1 MiB (and parseDockerConfig its text). */
@@ -81,7 +77,7 @@ export const MAX_SECRET_DATA_BYTES = 1024 * 1024;
 export const MAX_KUBE_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** Bound on cached entries (secrets and service accounts, each): names come from users. */
 export const MAX_CACHE_ENTRIES = 1024;
-/** Bound on the bytes of cached docker config texts, so many large secrets cannot fill memory. */
+/** Bound on the bytes of cached docker configs (counted as their text), so many large secrets cannot fill memory. */
 export const MAX_CACHE_BYTES = 32 * 1024 * 1024;
 
 const TYPE_DOCKERCONFIGJSON = 'kubernetes.io/dockerconfigjson';
@@ -89,41 +85,8 @@ const TYPE_DOCKERCFG = 'kubernetes.io/dockercfg';
 /** The data key each pull secret type keeps its config under (k8s.io/api/core/v1 DockerConfigJsonKey, DockerConfigKey). */
 const PULL_SECRET_KEY: Readonly<Record<string, string>> = { [TYPE_DOCKERCONFIGJSON]: '.dockerconfigjson', [TYPE_DOCKERCFG]: '.dockercfg' };
 
-const DNS1123_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
-const DNS1123_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
-
-/** True for a valid Secret or ServiceAccount name (DNS-1123 subdomain); anything else cannot name one and is never requested. */
-export function isObjectName(name: unknown): name is string {
-  return typeof name === 'string' && name.length > 0 && name.length <= 253 && DNS1123_SUBDOMAIN.test(name);
-}
-
-/** True for a valid namespace name (DNS-1123 label). */
-export function isNamespaceName(name: unknown): name is string {
-  return typeof name === 'string' && name.length > 0 && name.length <= 63 && DNS1123_LABEL.test(name);
-}
-
 function record(v: unknown): Record<string, unknown> | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
-/**
- * Names of a `[{name}]` list (LocalObjectReference): valid ones only, first occurrence kept, in
- * order, at most `limit` (the list comes from user input of up to megabytes: linear time, early stop).
- */
-export function referenceNames(list: unknown, limit = Number.POSITIVE_INFINITY): string[] {
-  if (!Array.isArray(list)) return [];
-  const names = new Set<string>();
-  for (const ref of list) {
-    if (names.size >= limit) break;
-    const name = record(ref)?.name;
-    if (isObjectName(name)) names.add(name);
-  }
-  return [...names];
-}
-
-/** The pod's own pull secret names (`spec.imagePullSecrets`), valid and deduplicated, at most `limit`. */
-export function podPullSecretNames(pod: unknown, limit = Number.POSITIVE_INFINITY): string[] {
-  return referenceNames(record(record(pod)?.spec)?.imagePullSecrets, limit);
 }
 
 /**
@@ -137,13 +100,16 @@ export function podServiceAccountName(pod: unknown): string | undefined {
   return isObjectName(given) ? given : undefined;
 }
 
+/** A pull secret's parsed docker config and its text's size (for the cache bound). */
+type Parsed = { readonly config: DockerConfig; readonly bytes: number };
+
 /** A pull secret's docker config, or why it has none. */
 export type SecretDockerConfig =
-  | { readonly text: string; readonly warnings: readonly string[] }
+  | { readonly config: DockerConfig; readonly bytes: number }
   | { readonly skipped: string; readonly level: 'debug' | 'warn' };
 
 /**
- * Extracts the docker config text of a Secret read from the API (its `data` values are base64), as
+ * Extracts and parses the docker config of a Secret read from the API (its `data` values are base64), as
  * the kubelet does: the type decides the key. The legacy `.dockercfg` map is wrapped into
  * `{"auths": ...}`. The text is checked with parseDockerConfig so a broken secret is reported here,
  * by name, instead of being silently skipped later. Reasons never quote the contents.
@@ -183,7 +149,7 @@ export function dockerConfigFromSecret(secret: Pick<V1Secret, 'type' | 'data'>, 
   try {
     const config = parseDockerConfig(text, source);
     if (config.entries.length === 0) return { skipped: `"${key}" holds no usable credentials`, level: 'warn' };
-    return { text, warnings: config.warnings };
+    return { config, bytes: text.length };
   } catch (err) {
     // parseDockerConfig's messages name the source and registry keys, never secrets.
     return { skipped: isCamelOciError(err) ? err.message : 'not a docker config', level: 'warn' };
@@ -277,10 +243,10 @@ export function createPullSecretReaderFor(kubeConfig: KubeConfig, options: PullS
   const timeoutMs = Math.max(1, options.timeoutMs ?? DEFAULT_KUBE_TIMEOUT_MS);
   const logger = options.logger ?? createLogger({ level: 'silent' });
   const now = options.now ?? Date.now;
-  // null: the secret exists no more, is unreadable or holds no docker config; remembered like a text.
-  const secrets = new TtlCache<string | null>(ttlMs, MAX_CACHE_ENTRIES, MAX_CACHE_BYTES, now);
+  // null: the secret exists no more, is unreadable or holds no docker config; remembered like a config.
+  const secrets = new TtlCache<Parsed | null>(ttlMs, MAX_CACHE_ENTRIES, MAX_CACHE_BYTES, now);
   const accounts = new TtlCache<readonly string[]>(ttlMs, MAX_CACHE_ENTRIES, Number.POSITIVE_INFINITY, now);
-  const secretFlights = new SingleFlight<string | null>();
+  const secretFlights = new SingleFlight<Parsed | null>();
   const accountFlights = new SingleFlight<readonly string[]>();
 
   /** One apiserver call under its own deadline, through the bounded transport. */
@@ -309,7 +275,7 @@ export function createPullSecretReaderFor(kubeConfig: KubeConfig, options: PullS
     });
   }
 
-  async function loadSecret(namespace: string, name: string): Promise<Loaded<string | null>> {
+  async function loadSecret(namespace: string, name: string): Promise<Loaded<Parsed | null>> {
     const fields = { namespace, secret: name };
     let secret: V1Secret;
     try {
@@ -324,9 +290,9 @@ export function createPullSecretReaderFor(kubeConfig: KubeConfig, options: PullS
       logger[config.level]({ ...fields, type: secret.type, reason: config.skipped }, 'pull secret skipped');
       return { value: null, cache: true };
     }
-    for (const w of config.warnings) logger.debug({ ...fields, reason: w }, 'pull secret entry ignored');
+    for (const w of config.config.warnings) logger.debug({ ...fields, reason: w }, 'pull secret entry ignored');
     logger.debug({ ...fields, type: secret.type }, 'pull secret read');
-    return { value: config.text, cache: true };
+    return { value: config, cache: true };
   }
 
   async function loadAccount(namespace: string, name: string): Promise<Loaded<readonly string[]>> {
@@ -345,12 +311,12 @@ export function createPullSecretReaderFor(kubeConfig: KubeConfig, options: PullS
     return { value: names, cache: true };
   }
 
-  const readSecret = (namespace: string, name: string): Promise<string | null> =>
-    cached(secrets, secretFlights, JSON.stringify([namespace, name]), (v) => (v === null ? 0 : v.length), () => loadSecret(namespace, name));
+  const readSecret = (namespace: string, name: string): Promise<Parsed | null> =>
+    cached(secrets, secretFlights, JSON.stringify([namespace, name]), (v) => (v === null ? 0 : v.bytes), () => loadSecret(namespace, name));
   const readAccount = (namespace: string, name: string): Promise<readonly string[]> =>
     cached(accounts, accountFlights, JSON.stringify([namespace, name]), () => 0, () => loadAccount(namespace, name));
 
-  return async (namespace: string, pod: unknown): Promise<string[]> => {
+  return async (namespace: string, pod: unknown): Promise<DockerConfig[]> => {
     if (!isNamespaceName(namespace) || record(pod) === undefined) {
       logger.debug({ namespace: String(namespace).slice(0, 63) }, 'no pull secrets read: not a namespace and pod');
       return [];
@@ -366,8 +332,8 @@ export function createPullSecretReaderFor(kubeConfig: KubeConfig, options: PullS
       logger.warn({ namespace, limit: maxSecrets }, `the ${from} lists more than ${maxSecrets} pull secrets; reading the first ${maxSecrets}`);
       names = names.slice(0, maxSecrets);
     }
-    const texts = await Promise.all(names.map((name) => readSecret(namespace, name)));
-    return texts.filter((t): t is string => t !== null);
+    const read = await Promise.all(names.map((name) => readSecret(namespace, name)));
+    return read.flatMap((r) => (r === null ? [] : [r.config]));
   };
 }
 

@@ -8,7 +8,7 @@ import { raceSignal } from '../base/abort.js';
 import { CamelOciError, ResolveError } from '../base/errors.js';
 import type { ResolvedArtifact } from '../plan/artifact.js';
 import type { RegistryClient, RepositoryLocation } from '../registry/client.js';
-import { credentialFor, parseDockerConfig } from '../oci/docker-config.js';
+import { credentialFor } from '../oci/docker-config.js';
 import type { Credential, DockerConfig } from '../oci/docker-config.js';
 import { selectLayers } from './layers.js';
 import { parseManifest, selectPlatform } from '../oci/manifest.js';
@@ -48,8 +48,6 @@ export const DEFAULT_TAG_TTL_MS = 60_000;
 export const DEFAULT_STALE_GRACE_MS = 10 * 60_000;
 export const DEFAULT_MAX_CACHED_MANIFESTS = 1_000;
 export const DEFAULT_FLIGHT_TIMEOUT_MS = 30_000;
-/** Most pull secrets a single resolution will parse (as many as inject projects into the fetcher). */
-export const MAX_PULL_SECRETS = 32;
 
 /** Registry failures for which a recently resolved digest may stand in. Not-found and denied are answers, not failures. */
 const STALE_OK = new Set(['UNAVAILABLE', 'TIMEOUT', 'TOOMANYREQUESTS', 'REGISTRY_ERROR', 'TLS_ERROR']);
@@ -114,16 +112,9 @@ export class Resolver implements ArtifactResolver {
    * The credential for a repository: the pod's pull secrets first (they are what the fetcher will
    * have), then the resolver's own `--registry-config`.
    */
-  private credential(domain: string, repository: string, pullSecrets: readonly string[]): { credential?: Credential; source?: 'pod' | 'webhook' } {
-    const configs: DockerConfig[] = [];
-    for (const [i, text] of pullSecrets.slice(0, MAX_PULL_SECRETS).entries()) {
-      try {
-        configs.push(parseDockerConfig(text, `pull secret ${i + 1}`));
-      } catch {
-        // A broken pull secret must not block the others; kubelet skips them the same way.
-      }
-    }
-    const fromPod = credentialFor(configs, domain, repository);
+  private credential(domain: string, repository: string, pullSecrets: readonly DockerConfig[]): { credential?: Credential; source?: 'pod' | 'webhook' } {
+    // The caller bounds the list (kube/pull-secrets.ts reads at most MAX_POD_PULL_SECRETS).
+    const fromPod = credentialFor(pullSecrets, domain, repository);
     if (fromPod) return { credential: fromPod, source: 'pod' };
     const own = credentialFor(this.options.dockerConfigs ?? [], domain, repository);
     return own ? { credential: own, source: 'webhook' } : {};

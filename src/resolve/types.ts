@@ -1,12 +1,13 @@
 /** The resolver as its callers (webhook, CLI) see it. */
+import type { DockerConfig } from '../oci/docker-config.js';
 import type { ResolvedArtifact } from '../plan/artifact.js';
 
 /** Per-call options of a resolution. */
 export interface ResolveRequest {
   /** Aborts the resolution (the caller's deadline). */
   readonly signal?: AbortSignal;
-  /** Extra `.dockerconfigjson` texts to try before the resolver's own (a pod's pull secrets). */
-  readonly pullSecrets?: readonly string[];
+  /** A pod's pull secrets, parsed, tried before the resolver's own credentials. */
+  readonly pullSecrets?: readonly DockerConfig[];
   /** `os/arch[/variant]` to pick from an index; the resolver's default when absent. */
   readonly platform?: string;
 }

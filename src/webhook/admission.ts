@@ -1,13 +1,14 @@
 /**
- * AdmissionReview v1 in and out: parsing the apiserver's request, the response constructors a
- * handler returns, and the one `complete()` that turns a result into the wire response. Pure.
+ * AdmissionReview v1 in and out: parsing the apiserver's request, and the one `complete()` that
+ * turns an admission result (admit/result.ts) into the wire response. Pure.
  *
  * Wire rules (k8s.io/api/admission/v1 types.go; apiserver `VerifyAdmissionResponse`):
  * the response has the request's apiVersion and kind, `response.uid` equal to `request.uid`,
  * `patchType` present if and only if `patch` is (and then exactly "JSONPatch"), `patch` is the
  * standard base64 of the JSON Patch bytes, and `status` is only read when `allowed` is false.
  */
-import { asCamelOciError } from '../base/errors.js';
+import { truncate } from '../admit/messages.js';
+import type { AdmissionResult, JsonPatchOperation } from '../admit/result.js';
 
 /** The only AdmissionReview version this webhook speaks (its `admissionReviewVersions: ["v1"]`). */
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -68,14 +69,6 @@ export interface AdmissionRequest {
   readonly [field: string]: unknown;
 }
 
-/** One RFC 6902 operation as it goes on the wire. */
-export interface JsonPatchOperation {
-  readonly op: string;
-  readonly path: string;
-  readonly value?: unknown;
-  readonly from?: string;
-}
-
 /** The metav1.Status carried by a denial. */
 export interface AdmissionStatus {
   readonly status: 'Failure';
@@ -102,16 +95,6 @@ export interface AdmissionReviewResponse {
   readonly kind: typeof ADMISSION_KIND;
   readonly response: AdmissionResponse;
 }
-
-/** What a handler decided. Built by the constructors below, turned into wire form by `complete()`. */
-export type AdmissionResult =
-  | { readonly type: 'allowed'; readonly skipped: boolean; readonly reason?: string; readonly warnings: readonly string[] }
-  | { readonly type: 'patched'; readonly ops: readonly JsonPatchOperation[]; readonly warnings: readonly string[] }
-  | { readonly type: 'denied'; readonly code: number; readonly message: string; readonly warnings: readonly string[] }
-  | { readonly type: 'errored'; readonly code: number; readonly message: string; readonly warnings: readonly string[] };
-
-/** The label an answer is counted and logged under. */
-export type AdmissionOutcome = 'allowed' | 'patched' | 'denied' | 'errored' | 'skipped';
 
 /** Why a body is not an AdmissionReview v1 request (the HTTP edge answers 400 with `reason`). */
 export type ParseFailureCode = 'NOT_AN_OBJECT' | 'WRONG_API_VERSION' | 'WRONG_KIND' | 'NO_REQUEST' | 'NO_UID';
@@ -155,41 +138,6 @@ export function parseAdmissionReview(body: unknown): ParsedAdmissionReview {
   return { ok: true, request: request as AdmissionRequest };
 }
 
-const NO_WARNINGS: readonly string[] = Object.freeze([]);
-
-/** Allows the object unchanged. */
-export function allowed(warnings: readonly string[] = NO_WARNINGS): AdmissionResult {
-  return { type: 'allowed', skipped: false, warnings };
-}
-
-/** Allows the object unchanged because it is none of this webhook's business (`reason` is for logs). */
-export function skipped(reason: string): AdmissionResult {
-  return { type: 'allowed', skipped: true, reason, warnings: NO_WARNINGS };
-}
-
-/** Refuses the object with a message for the person who created it (HTTP-like `code`, 403 by default). */
-export function denied(message: string, code = 403, warnings: readonly string[] = NO_WARNINGS): AdmissionResult {
-  return { type: 'denied', code, message, warnings };
-}
-
-/** Allows the object with a JSON Patch (no ops means allowed unchanged). */
-export function patched(ops: readonly JsonPatchOperation[], warnings: readonly string[] = NO_WARNINGS): AdmissionResult {
-  return { type: 'patched', ops, warnings };
-}
-
-/** Refuses the object because the webhook failed (an exception, not a decision); `code` is HTTP-like (500). */
-export function errored(code: number, err: unknown): AdmissionResult {
-  const e = asCamelOciError(err);
-  return { type: 'errored', code, message: `camel-oci: internal error (${e.code}): ${e.message}`, warnings: NO_WARNINGS };
-}
-
-/** The metrics/log label of a result. */
-export function outcomeOf(result: AdmissionResult): AdmissionOutcome {
-  if (result.type === 'allowed') return result.skipped ? 'skipped' : 'allowed';
-  if (result.type === 'patched') return result.ops.length > 0 ? 'patched' : 'allowed';
-  return result.type;
-}
-
 /** metav1.StatusReason for the codes we answer with (the apiserver passes code and reason to the client). */
 function statusReason(code: number): string | undefined {
   switch (code) {
@@ -204,10 +152,6 @@ function statusReason(code: number): string | undefined {
   }
 }
 
-/** Cuts `text` to `max` characters, marking the cut. */
-export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
-}
 
 // Control characters would be refused in the Warning header the apiserver builds from our warnings.
 // eslint-disable-next-line no-control-regex
@@ -217,17 +161,22 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 export function boundWarnings(warnings: readonly string[]): string[] {
   const out: string[] = [];
   let total = 0;
+  let dropped = 0;
   for (const raw of warnings) {
-    if (out.length >= MAX_WARNINGS) break;
     let w = raw.replace(CONTROL, ' ').trim();
     if (/^warning:\s*/i.test(w)) w = w.replace(/^warning:\s*/i, '');
     if (w.length === 0) continue;
     w = truncate(w, MAX_WARNING_CHARS);
     if (out.includes(w)) continue;
+    // The last slot is kept for saying how many were left out.
+    if (dropped > 0 || out.length >= MAX_WARNINGS - 1 || total + w.length > MAX_WARNINGS_TOTAL_CHARS - 64) {
+      dropped++;
+      continue;
+    }
     total += w.length;
-    if (total > MAX_WARNINGS_TOTAL_CHARS) break;
     out.push(w);
   }
+  if (dropped > 0) out.push(`camel-oci: ${dropped} more warnings not shown`);
   return out;
 }
 

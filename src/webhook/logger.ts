@@ -4,7 +4,8 @@
  */
 import { LABEL_INTEGRATION } from '../inject/annotations.js';
 import { MAX_LOG_FIELD_CHARS, type Logger } from '../base/logger.js';
-import type { AdmissionOutcome, AdmissionRequest } from './admission.js';
+import type { AdmissionOutcome } from '../admit/result.js';
+import type { AdmissionRequest } from './admission.js';
 
 /** The fields of the one line logged per admission. */
 export interface AdmissionLogLine {

@@ -5,7 +5,7 @@
  * without end.
  */
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AdmissionOutcome } from './admission.js';
+import type { AdmissionOutcome } from '../admit/result.js';
 
 /** Outcome label values, pre-created so every series exists from the first scrape. */
 export const ADMISSION_OUTCOMES: readonly AdmissionOutcome[] = ['allowed', 'patched', 'denied', 'errored', 'skipped'];

@@ -1,6 +1,7 @@
 /** `camel-oci fetch` end to end: real registry, skopeo-pushed artifacts, the plan the webhook would make. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseDockerConfig } from '../../src/oci/docker-config.js';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -42,7 +43,7 @@ async function resolveAll(host: string, refs: string[], extra: { insecure?: bool
     staleGraceMs: 0,
   });
   try {
-    return await Promise.all(refs.map((r) => resolver.resolve(r, extra.pullSecrets ? { pullSecrets: extra.pullSecrets } : {})));
+    return await Promise.all(refs.map((r) => resolver.resolve(r, extra.pullSecrets ? { pullSecrets: extra.pullSecrets.map((t, i) => parseDockerConfig(t, `pull secret ${i + 1}`)) } : {})));
   } finally {
     await context.agent.close();
   }

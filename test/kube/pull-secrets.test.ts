@@ -10,11 +10,11 @@ import {
   createPullSecretReader,
   createPullSecretReaderFor,
   dockerConfigFromSecret,
-  podPullSecretNames,
   podServiceAccountName,
   type PullSecretReaderOptions,
 } from '../../src/kube/pull-secrets.js';
-import { parseDockerConfig, credentialFor } from '../../src/oci/docker-config.js';
+import { parseDockerConfig, credentialFor, type DockerConfig } from '../../src/oci/docker-config.js';
+import { MAX_POD_PULL_SECRETS, podPullSecretNames } from '../../src/inject/pull-secrets.js';
 import { createLogger, type Logger } from '../../src/base/logger.js';
 import { issueServerCert, makeTestCa } from '../helpers/test-ca.js';
 import { startFakeApiserver, type FakeApiserver } from './fake-apiserver.js';
@@ -50,9 +50,10 @@ function rawLogger(): { logger: Logger; raw: string[]; lines: () => Array<Record
 }
 
 /** The user name each returned config gives for `registry`, in order. */
-function usersFor(texts: readonly string[], registry: string): string[] {
-  return texts.map((t, i) => {
-    const c = credentialFor([parseDockerConfig(t, `t${i}`)], registry, 'acme/deps');
+/** The user each config (or config text) gives `registry`, in order. */
+function usersFor(configs: readonly (string | DockerConfig)[], registry: string): string[] {
+  return configs.map((t, i) => {
+    const c = credentialFor([typeof t === 'string' ? parseDockerConfig(t, `t${i}`) : t], registry, 'acme/deps');
     return c?.kind === 'basic' ? c.username : '(none)';
   });
 }
@@ -110,13 +111,15 @@ describe('dockerConfigFromSecret (pure)', () => {
   const b64 = (s: string | Buffer): string => Buffer.from(s).toString('base64');
   it('reads .dockerconfigjson of a dockerconfigjson secret as is', () => {
     const text = dockerConfigJson('r.example', 'alice', 'pw');
-    assert.deepEqual(dockerConfigFromSecret({ type: DOCKERCONFIGJSON, data: { '.dockerconfigjson': b64(text) } }, 's'), { text, warnings: [] });
+    const r = dockerConfigFromSecret({ type: DOCKERCONFIGJSON, data: { '.dockerconfigjson': b64(text) } }, 's');
+    assert.ok('config' in r);
+    assert.deepEqual(r.config, parseDockerConfig(text, 's'));
+    assert.equal(r.bytes, text.length);
   });
   it('wraps a legacy .dockercfg map into {"auths": ...}', () => {
     const r = dockerConfigFromSecret({ type: DOCKERCFG, data: { '.dockercfg': b64(dockerCfg('r.example', 'bob', 'pw')) } }, 's');
-    assert.ok('text' in r);
-    assert.deepEqual(Object.keys(JSON.parse(r.text) as object), ['auths']);
-    assert.deepEqual(usersFor([r.text], 'r.example'), ['bob']);
+    assert.ok('config' in r);
+    assert.deepEqual(usersFor([r.config], 'r.example'), ['bob']);
   });
   const skipCases: Array<{ name: string; secret: { type?: string; data?: Record<string, string> }; reason: RegExp }> = [
     { name: 'Opaque secret with the right key', secret: { type: 'Opaque', data: { '.dockerconfigjson': b64(dockerConfigJson('r', 'u', 'p')) } }, reason: /not kubernetes.io\/dockerconfigjson/ },
@@ -143,13 +146,13 @@ describe('dockerConfigFromSecret (pure)', () => {
 });
 
 describe('createPullSecretReaderFor against a fake apiserver', () => {
-  it('returns a dockerconfigjson secret\'s text exactly, and a dockercfg one wrapped, in the pod\'s order', async () => {
+  it('returns a dockerconfigjson secret parsed, and a dockercfg one wrapped, in the pod\'s order', async () => {
     const json = dockerConfigJson('registry.acme.example', 'alice', 'pw-a');
     api.setSecret(NS, 'json-secret', DOCKERCONFIGJSON, { '.dockerconfigjson': json });
     api.setSecret(NS, 'cfg-secret', DOCKERCFG, { '.dockercfg': dockerCfg('registry.acme.example', 'bob', 'pw-b') });
     const texts = await reader()(NS, pod({ imagePullSecrets: pullSecrets('json-secret', 'cfg-secret') }));
     assert.equal(texts.length, 2);
-    assert.equal(texts[0], json);
+    assert.deepEqual(usersFor(texts.slice(0, 1), 'registry.acme.example'), ['alice']);
     assert.deepEqual(usersFor(texts, 'registry.acme.example'), ['alice', 'bob']);
     // Authenticated with the KubeConfig's token.
     assert.ok(api.requests.every((r) => r.authorization === `Bearer ${TOKEN}`));
@@ -320,7 +323,7 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     api.setSecret(NS, 'over', DOCKERCONFIGJSON, { '.dockerconfigjson': over });
     const texts = await reader()(NS, pod({ imagePullSecrets: pullSecrets('over', 'under') }));
     assert.equal(texts.length, 1);
-    assert.equal(texts[0], under);
+    assert.deepEqual(usersFor(texts, 'r.example'), ['u']);
   });
 
   it('reads at most maxSecrets secrets for one pod, and says so', async () => {
@@ -376,7 +379,8 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     const many = Array.from({ length: 200_000 }, (_, i) => ({ name: `n${i}` }));
     const started = performance.now();
     assert.equal(podPullSecretNames(pod({ imagePullSecrets: many }), 17).length, 17);
-    assert.equal(podPullSecretNames(pod({ imagePullSecrets: many })).length, 200_000);
+    assert.equal(podPullSecretNames(pod({ imagePullSecrets: many })).length, MAX_POD_PULL_SECRETS, 'one cap by default');
+    assert.equal(podPullSecretNames(pod({ imagePullSecrets: many }), Number.POSITIVE_INFINITY).length, 200_000);
     assert.ok(performance.now() - started < 2_000);
   });
 
@@ -403,7 +407,8 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     const encodings = markers.flatMap((m) => [m, Buffer.from(m).toString('base64')]);
     for (const e of encodings) assert.ok(!output.includes(e), `log output contains ${e}`);
     for (const t of texts) {
-      const auth = (Object.values((JSON.parse(t) as { auths: Record<string, { auth: string }> }).auths)[0] ?? { auth: '' }).auth;
+      const entry = t.entries[0];
+      const auth = entry?.credential.kind === 'basic' ? Buffer.from(`${entry.credential.username}:${entry.credential.password}`).toString('base64') : '';
       assert.ok(!output.includes(auth), 'log output contains an auth value');
     }
   });

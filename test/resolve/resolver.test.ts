@@ -1,6 +1,7 @@
 /** The Resolver against a real registry (distribution) in plain, TLS, basic-auth and token-auth modes. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseDockerConfig } from '../../src/oci/docker-config.js';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import type { Socket } from 'node:net';
@@ -220,7 +221,7 @@ describe('resolver against TLS registries', () => {
   it('does not hand a resolution made with one pod\'s credentials to a pod without them', async () => {
     const pushed = await pushStandardArtifact(basic, 'acme/private', '1.0');
     const resolver = await resolverFor(basic);
-    const withSecret = await resolver.resolve(pushed.reference, { pullSecrets: [basic.dockerConfig()] });
+    const withSecret = await resolver.resolve(pushed.reference, { pullSecrets: [parseDockerConfig(basic.dockerConfig(), 'pull secret')] });
     assert.equal(withSecret.digest, pushed.manifest.digest);
     assert.equal(withSecret.credentials, 'pod');
     await rejectsWith(resolver.resolve(pushed.reference), 'UNAUTHORIZED');
@@ -235,7 +236,7 @@ describe('resolver against TLS registries', () => {
 
   it('uses a pod pull secret before its own credentials', async () => {
     const pushed = await pushStandardArtifact(basic, 'acme/pullsecret', '1.0');
-    const a = await (await resolverFor(basic)).resolve(pushed.reference, { pullSecrets: [basic.dockerConfig()] });
+    const a = await (await resolverFor(basic)).resolve(pushed.reference, { pullSecrets: [parseDockerConfig(basic.dockerConfig(), 'pull secret')] });
     assert.equal(a.digest, pushed.manifest.digest);
   });
 

@@ -5,19 +5,12 @@ import {
   MAX_AUDIT_VALUE_CHARS,
   MAX_WARNINGS,
   MAX_WARNING_CHARS,
-  allowed,
   boundWarnings,
   complete,
-  denied,
   encodePatch,
-  errored,
-  outcomeOf,
   parseAdmissionReview,
-  patched,
-  skipped,
-  type AdmissionResult,
-  type JsonPatchOperation,
 } from '../../src/webhook/admission.js';
+import { allowed, denied, errored, outcomeOf, patched, skipped, type AdmissionResult, type JsonPatchOperation } from '../../src/admit/result.js';
 import { CamelOciError } from '../../src/base/errors.js';
 import { verifyAdmissionResponse } from './apiserver-verify.js';
 

@@ -1,8 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseDockerConfig } from '../../src/oci/docker-config.js';
+import type { JsonPatchOperation } from '../../src/admit/result.js';
 import request from 'supertest';
 import { createApp, MAX_BODY_BYTES, installProcessGuards } from '../../src/webhook/app.js';
-import type { HandlerDeps } from '../../src/admit/pod.js';
+import type { PodAdmissionDeps as HandlerDeps } from '../../src/admit/pod.js';
 import { createMetrics } from '../../src/webhook/metrics.js';
 import { DEPS, FakeResolver, applyOps, artifactFor, camelKPod, memoryLogger, resolveFailure, reviewOf } from './support.js';
 import { verifyAdmissionResponse } from './apiserver-verify.js';
@@ -219,7 +221,7 @@ describe('POST /mutate: bad input', () => {
     const res = await mutate(app, reviewOf(pod, { uid: UID }));
     assert.equal(res.status, 200);
     assert.equal(res.body.response.patchType, 'JSONPatch');
-    const ops = JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()) as Array<{ op: string; path: string }>;
+    const ops = JSON.parse(Buffer.from(res.body.response.patch, 'base64').toString()) as JsonPatchOperation[];
     // The patch is as small as the change, not proportional to the pod.
     assert.ok(ops.length < 20, `${ops.length} ops`);
     assert.ok(res.body.response.patch.length < 20_000);
@@ -311,7 +313,7 @@ describe('secrets', () => {
     const bad = '127.0.0.1:5000/acme/private:1';
     const { app, lines } = setup({
       resolver: new FakeResolver(new Map([[bad, resolveFailure('UNAUTHORIZED', 'authentication required')]])),
-      deps: { pullSecrets: async () => [secret] },
+      deps: { pullSecrets: async () => [parseDockerConfig(secret, 'pull secret')] },
     });
     await mutate(app, reviewOf(camelKPod('hello', { [DEPS]: REF })));
     await mutate(app, reviewOf(camelKPod('hello', { [DEPS]: bad })));

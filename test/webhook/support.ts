@@ -4,7 +4,7 @@ import jsonpatch from 'fast-json-patch';
 import { CamelOciError, type ErrorCode } from '../../src/base/errors.js';
 import type { ResolvedArtifact } from '../../src/plan/artifact.js';
 import type { ArtifactResolver, ResolveRequest } from '../../src/resolve/types.js';
-import type { JsonPatchOperation } from '../../src/webhook/admission.js';
+import type { JsonPatchOperation } from '../../src/admit/result.js';
 import { createLogger, type Logger } from '../../src/base/logger.js';
 import { fixtureJson } from '../helpers/fixtures.js';
 

@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { handleAdmission, isPodCreate, displayReference, type HandlerDeps } from '../../src/admit/pod.js';
+import { parseDockerConfig } from '../../src/oci/docker-config.js';
+import { handleAdmission, isPodCreate } from '../../src/webhook/handler.js';
+import { displayReference } from '../../src/admit/messages.js';
+import type { PodAdmissionDeps as HandlerDeps } from '../../src/admit/pod.js';
 import { complete, type AdmissionRequest } from '../../src/webhook/admission.js';
 import { DeadlineExceededError } from '../../src/base/abort.js';
 import { pinnedReference } from '../../src/plan/artifact.js';
@@ -15,8 +18,8 @@ import {
   resolveFailure,
   reviewOf,
   type FakeAnswer,
-} from '../webhook/support.js';
-import { verifyAdmissionResponse } from '../webhook/apiserver-verify.js';
+} from './support.js';
+import { verifyAdmissionResponse } from './apiserver-verify.js';
 
 const REF = '127.0.0.1:5000/acme/deps:1.0';
 const FETCHER = 'ghcr.io/acme/camel-oci@sha256:' + 'a'.repeat(64);
@@ -116,15 +119,15 @@ describe('handleAdmission: injection', () => {
   it('passes the pod\'s pull secrets to the resolver', async () => {
     const resolver = new FakeResolver();
     const seen: Array<[string, unknown]> = [];
-    const secret = '{"auths":{"127.0.0.1:5000":{"auth":"c2VjcmV0"}}}';
+    const secret = JSON.stringify({ auths: { '127.0.0.1:5000': { auth: Buffer.from('pod:s3cret').toString('base64') } } });
     const ans = await handleAdmission(
       requestOf(camelKPod('hello', { [DEPS]: REF }), { namespace: 'team-a' }),
       ctx(),
-      deps(resolver, { pullSecrets: async (ns, pod) => (seen.push([ns, pod]), [secret]) }),
+      deps(resolver, { pullSecrets: async (ns, pod) => (seen.push([ns, pod]), [parseDockerConfig(secret, 'pull secret')]) }),
     );
     assert.equal(ans.result.type, 'patched');
     assert.equal(seen[0]?.[0], 'team-a');
-    assert.deepEqual(resolver.calls[0]?.request?.pullSecrets, [secret]);
+    assert.deepEqual(resolver.calls[0]?.request?.pullSecrets, [parseDockerConfig(secret, 'pull secret')]);
   });
 
   it('goes on with a warning when the pull secrets cannot be read', async () => {

@@ -1,0 +1,215 @@
+/**
+ * The lean HTTP edge of the admission routes (`POST /mutate`, and every other admission path):
+ * media type, encoding, body limit and JSON, then the AdmissionReview checks, the route's handler
+ * under the apiserver's deadline, and `complete()`. Once a request uid is readable the answer is
+ * always an AdmissionReview (an exception becomes `errored(500)` with that uid); before that, a
+ * small JSON error body with a reason. No framework error page, no ETag hashing.
+ *
+ * Admission is the hot path, so it does not go through express: measured on the admission
+ * benchmark, express's per-request machinery cost more than the whole admission.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answer, type AdmissionAnswer, type OnErrorPolicy } from '../admit/answer.js';
+import type { AdmissionContext } from '../admit/pod.js';
+import { allowed, denied, errored, outcomeOf } from '../admit/result.js';
+import { formatSeconds } from '../base/abort.js';
+import type { Logger } from '../base/logger.js';
+import { complete, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from './admission.js';
+import { parseTimeoutParam, startDeadline } from './deadline.js';
+import { logAdmission, requestLogFields } from './logger.js';
+import type { WebhookMetrics } from './metrics.js';
+
+/** Largest request body accepted: etcd objects are at most ~1.5 MiB, so 7 MiB is generous. */
+export const MAX_BODY_BYTES = 7 * 1024 * 1024;
+
+/** One admission route's handler: a request and its context in, an answer out. */
+export type AdmissionHandler = (request: AdmissionRequest, ctx: AdmissionContext) => Promise<AdmissionAnswer>;
+
+/** Body of every non-AdmissionReview error answer. */
+export interface ErrorBody {
+  readonly error: string;
+  readonly reason: string;
+}
+
+/** What the edge needs; built once by `serve`. */
+export interface EdgeOptions {
+  /** Handlers by exact path (`/mutate`). */
+  readonly routes: Readonly<Record<string, AdmissionHandler>>;
+  readonly metrics: WebhookMetrics;
+  readonly logger: Logger;
+  /** What a late answer does: deny, or admit unmutated with a warning. */
+  readonly onError: OnErrorPolicy;
+}
+
+/** The edge: which requests it serves, and how. */
+export interface AdmissionEdge {
+  /** The handler for a `POST` to one of the routes (query string allowed), else undefined. */
+  match(req: IncomingMessage): AdmissionHandler | undefined;
+  /** Reads, checks and answers one request matched by `match`. */
+  serve(req: IncomingMessage, res: ServerResponse, handler: AdmissionHandler): void;
+}
+
+/** Creates the admission edge. */
+export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
+  const { routes, metrics, logger, onError } = options;
+
+  /** The answer when the handler ignored its signal too long: the edge speaks before the apiserver gives up. */
+  const lateAnswer = (budgetMs: number): AdmissionAnswer =>
+    onError === 'allow'
+      ? answer(allowed(), 0, 'TIMEOUT', ['camel-oci: dependencies not injected: admission timed out'])
+      : answer(denied(`camel-oci: admission did not finish within ${formatSeconds(budgetMs)} (registry slow or unreachable)`, 504), 0, 'TIMEOUT');
+
+  /** Answers one parsed request body; `timeout` is the apiserver's `?timeout=` value. */
+  async function admit(handler: AdmissionHandler, body: unknown, timeout: string | undefined, startedAt: number, res: ServerResponse): Promise<void> {
+    const parsed = parseAdmissionReview(body);
+    if (!parsed.ok) {
+      metrics.invalidRequest(400);
+      logger.warn({ status: 400, code: parsed.code, reason: parsed.reason }, 'not an AdmissionReview');
+      sendError(res, 400, 'BadRequest', parsed.reason);
+      return;
+    }
+    const request = parsed.request;
+    const deadline = startDeadline(parseTimeoutParam(timeout), startedAt);
+    let ans: AdmissionAnswer;
+    let review: AdmissionReviewResponse;
+    try {
+      ans = await Promise.race([handler(request, { signal: deadline.signal, logger }), deadline.lastChance().then(() => lateAnswer(deadline.budgetMs))]);
+      review = complete(request.uid, ans.result, { warnings: ans.warnings, auditAnnotations: ans.auditAnnotations });
+    } catch (err) {
+      logger.error({ uid: request.uid, err }, 'admission failed with an exception');
+      ans = answer(errored(500, err), 0, 'INTERNAL');
+      review = complete(request.uid, ans.result);
+    } finally {
+      deadline.dispose();
+    }
+    sendJson(res, 200, review);
+    const durationMs = performance.now() - startedAt;
+    const outcome = outcomeOf(ans.result);
+    metrics.admission(outcome, durationMs / 1000);
+    logAdmission(logger, {
+      uid: request.uid,
+      ...requestLogFields(request),
+      outcome,
+      durationMs,
+      references: ans.references,
+      ...(ans.reason !== undefined ? { reason: ans.reason } : {}),
+      ...(review.response.warnings !== undefined ? { warnings: review.response.warnings.length } : {}),
+    });
+  }
+
+  function serve(req: IncomingMessage, res: ServerResponse, handler: AdmissionHandler): void {
+    const startedAt = performance.now();
+    const refuse = (status: number, error: string, reason: string, close: boolean): void => {
+      metrics.invalidRequest(status);
+      logger.warn({ status, reason }, 'request refused');
+      // The rest of an oversized or broken body is not worth reading: close after answering.
+      if (close) res.setHeader('connection', 'close');
+      sendError(res, status, error, reason);
+      if (close) res.once('finish', () => req.destroy());
+      else req.resume();
+    };
+    const problem = headerProblem(req);
+    if (problem !== undefined) {
+      refuse(problem.status, problem.error, problem.reason, problem.status === 413);
+      return;
+    }
+    readBody(req, MAX_BODY_BYTES, (body) => {
+      if (body === undefined) {
+        refuse(413, 'PayloadTooLarge', TOO_LARGE, true);
+        return;
+      }
+      let value: unknown;
+      try {
+        value = JSON.parse(body.toString('utf8'));
+      } catch {
+        refuse(400, 'BadRequest', 'request body is not valid JSON', true);
+        return;
+      }
+      admit(handler, value, timeoutParam(req.url), startedAt, res).catch((err: unknown) => {
+        // admit answers every failure itself; this is the last resort for a bug in the edge.
+        logger.error({ err }, 'request failed');
+        if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error');
+        else res.destroy();
+      });
+    });
+  }
+
+  return {
+    match(req) {
+      if (req.method !== 'POST' || req.url === undefined) return undefined;
+      const q = req.url.indexOf('?');
+      return routes[q < 0 ? req.url : req.url.slice(0, q)];
+    },
+    serve,
+  };
+}
+
+const TOO_LARGE = `request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`;
+
+/** What is wrong with a request's headers (media type, charset, encoding, declared length), if anything. */
+function headerProblem(req: IncomingMessage): { status: number; error: string; reason: string } | undefined {
+  const media = mediaTypeOf(req.headers['content-type']);
+  if (media.type !== 'application/json') return { status: 415, error: 'UnsupportedMediaType', reason: 'Content-Type must be application/json' };
+  if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8') {
+    return { status: 415, error: 'UnsupportedMediaType', reason: 'unsupported charset (use utf-8)' };
+  }
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding !== 'identity') return { status: 415, error: 'UnsupportedMediaType', reason: 'unsupported Content-Encoding' };
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return { status: 413, error: 'PayloadTooLarge', reason: TOO_LARGE };
+  return undefined;
+}
+
+/** Reads a body of at most `max` bytes; calls `done` once, with undefined when it is larger. A broken stream never calls it. */
+function readBody(req: IncomingMessage, max: number, done: (body: Buffer | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let finished = false;
+  const onData = (chunk: Buffer): void => {
+    if (finished) return;
+    size += chunk.length;
+    if (size > max) {
+      finished = true;
+      req.off('data', onData);
+      done(undefined);
+      return;
+    }
+    chunks.push(chunk);
+  };
+  req.on('data', onData);
+  req.on('error', () => {
+    finished = true;
+  });
+  req.on('end', () => {
+    if (finished) return;
+    finished = true;
+    done(Buffer.concat(chunks, size));
+  });
+}
+
+/** The media type (lower-cased, without parameters) and charset of a Content-Type header. */
+function mediaTypeOf(header: string | undefined): { type: string; charset?: string } {
+  if (header === undefined) return { type: '' };
+  const [type = '', ...params] = header.split(';');
+  const charset = params.map((p) => /^\s*charset\s*=\s*"?([^";\s]+)"?\s*$/i.exec(p)?.[1]?.toLowerCase()).find((c) => c !== undefined);
+  return { type: type.trim().toLowerCase(), ...(charset !== undefined ? { charset } : {}) };
+}
+
+/** The raw `timeout` query parameter of a request URL, if any. */
+function timeoutParam(url: string | undefined): string | undefined {
+  const q = url?.indexOf('?') ?? -1;
+  if (q < 0) return undefined;
+  return new URLSearchParams(url!.slice(q + 1)).get('timeout') ?? undefined;
+}
+
+/** Writes a JSON answer as one buffer with its length (one write on the TLS socket). */
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = Buffer.from(JSON.stringify(value));
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+  res.end(body);
+}
+
+/** Writes a non-AdmissionReview error answer. */
+export function sendError(res: ServerResponse, status: number, error: string, reason: string): void {
+  sendJson(res, status, { error, reason } satisfies ErrorBody);
+}
