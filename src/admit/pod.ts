@@ -13,6 +13,7 @@ import type { DockerConfig } from '../oci/docker-config.js';
 import { pinnedReference } from '../plan/artifact.js';
 import { MAX_PLAN_ARTIFACTS } from '../plan/plan.js';
 import type { ArtifactResolver, ResolveRequest } from '../resolve/types.js';
+import { OwnerPins, ownerUid, parsePins, pinEach, pinnedRequests } from './pins.js';
 import { resolveReferences } from './references.js';
 import { answer, resolutionFailed, timedOut, type AdmissionAnswer, type OnErrorPolicy } from './answer.js';
 import { displayReference, withPrefix } from './messages.js';
@@ -30,6 +31,8 @@ export interface PodAdmissionDeps {
   readonly pullSecrets?: (namespace: string, pod: unknown) => Promise<DockerConfig[]>;
   /** `os/arch[/variant]` to pick from an index; the resolver's default when absent. */
   readonly platform?: string;
+  /** Digests pods of one owner were admitted at (absent: every pod without pins resolves its tags itself). */
+  readonly ownerPins?: OwnerPins;
 }
 
 /** Per-admission context: the deadline signal (aborts at the answer budget) and a logger. */
@@ -81,21 +84,35 @@ export async function admitPod(
     }
   }
 
-  // 2. Every distinct reference, concurrently, under the deadline; the first failure decides.
+  // 2. What to resolve: the pod's own pins when they cover every reference (a pod of a pinned
+  // Integration: manifests by digest, no tag request), else its owner's earlier pods' digests.
+  const pins = parsePins((pod as { metadata?: { annotations?: Record<string, unknown> } }).metadata?.annotations);
+  const owner = deps.ownerPins === undefined ? undefined : ownerUid(pod);
+  const fromPins = pinnedRequests(references, pins);
+  const toResolve = fromPins ?? (owner === undefined ? references : pinEach(references, deps.ownerPins?.get(owner)));
+
+  // 3. Every distinct reference, concurrently, under the deadline; the first failure decides.
   const request: ResolveRequest & { signal: AbortSignal } = {
     signal: ctx.signal,
     ...(pullSecrets !== undefined && pullSecrets.length > 0 ? { pullSecrets } : {}),
     ...(deps.platform !== undefined ? { platform: deps.platform } : {}),
   };
-  const outcome = await resolveReferences(deps.resolver, references, request);
+  const outcome = await resolveReferences(deps.resolver, toResolve, request);
   if (!outcome.ok) {
     return outcome.aborted
       ? timedOut(outcome.reason, outcome.pending, references.length, deps.onError, NOT_INJECTED)
       : resolutionFailed(outcome.reference, outcome.error, references.length, deps.onError, ctx.logger, NOT_INJECTED);
   }
-  const artifacts = outcome.artifacts;
+  // The resolved annotation names each reference as the pod asked for it, pinned or not.
+  const artifacts = outcome.artifacts.map((a, i) => {
+    const asked = references[i]!.trim().replace(/^container:/, '');
+    return a.reference === asked ? a : { ...a, reference: asked };
+  });
+  if (owner !== undefined && fromPins === undefined) {
+    deps.ownerPins?.remember(owner, references, artifacts.map((a) => a.indexDigest ?? a.digest));
+  }
 
-  // 3. The pure part: plan, patch, annotations.
+  // 4. The pure part: plan, patch, annotations.
   let injection: ReturnType<typeof buildInjection>;
   try {
     injection = buildInjection(pod, artifacts, deps.inject, basePath);

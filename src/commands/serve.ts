@@ -8,6 +8,7 @@ import { ensureDevCerts } from '../certs/dev.js';
 import { normalizeInjectOptions } from '../inject/options.js';
 import { readCaCertificates } from '../registry/setup.js';
 import { createResolver } from '../resolve/setup.js';
+import { OwnerPins } from '../admit/pins.js';
 import { createApp, installProcessGuards } from '../webhook/app.js';
 import { createLogger } from '../base/logger.js';
 import { createMetrics } from '../webhook/metrics.js';
@@ -97,7 +98,7 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   let tlsServer: ReturnType<typeof createReloadingHttpsServer> | undefined;
   let draining = false;
   const app = createApp({
-    handlerDeps: { resolver, inject, onError, ...(pullSecrets ? { pullSecrets } : {}) },
+    handlerDeps: { resolver, inject, onError, ownerPins: new OwnerPins(), ...(pullSecrets ? { pullSecrets } : {}) },
     metrics,
     logger,
     ready: () => !draining && (tlsServer?.ready() ?? false),

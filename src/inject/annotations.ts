@@ -38,3 +38,9 @@ export const ENV_CAMEL_K_INTEGRATION = 'CAMEL_K_INTEGRATION';
 
 /** Knative Serving's sidecar: never modified, whatever the selection rules say. */
 export const KNATIVE_QUEUE_PROXY = 'queue-proxy';
+
+/**
+ * Integration, Pipe and (copied by Camel K) pod annotation (output): the requested references,
+ * each pinned as `name:tag@sha256:…`, comma separated, in request order.
+ */
+export const ANNOTATION_PINNED = 'camel.apache.org/container-dependencies.pinned';

@@ -1,0 +1,64 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { admitPod, type PodAdmissionDeps } from '../../src/admit/pod.js';
+import { OwnerPins } from '../../src/admit/pins.js';
+import { ANNOTATION_PINNED, ANNOTATION_RESOLVED } from '../../src/inject/annotations.js';
+import { DEPS, FakeResolver, applyOps, artifactFor, camelKPod, memoryLogger } from '../webhook/support.js';
+
+const REF = '127.0.0.1:5000/acme/deps:1.0';
+const PINNED_DIGEST = `sha256:${'7'.repeat(64)}`;
+const FETCHER = 'ghcr.io/acme/camel-oci@sha256:' + 'a'.repeat(64);
+const ctx = () => ({ signal: new AbortController().signal, logger: memoryLogger().logger });
+const deps = (resolver: FakeResolver, extra: Partial<PodAdmissionDeps> = {}): PodAdmissionDeps => ({
+  resolver,
+  inject: { fetcherImage: FETCHER },
+  onError: 'deny',
+  ...extra,
+});
+const owned = (pod: Record<string, any>, uid: string) => ({ ...pod, metadata: { ...pod.metadata, ownerReferences: [{ kind: 'ReplicaSet', name: 'rs', uid, controller: true }] } });
+
+function resolvedOf(ops: readonly unknown[], pod: unknown): Array<{ ref: string; pinned: string }> {
+  const out = applyOps(pod, ops as never) as { metadata: { annotations: Record<string, string> } };
+  return JSON.parse(out.metadata.annotations[ANNOTATION_RESOLVED]!) as Array<{ ref: string; pinned: string }>;
+}
+
+describe('admitPod: pins', () => {
+  it('admits a pod of a pinned Integration from its pins: the resolver is asked for the digest, never the tag', async () => {
+    const resolver = new FakeResolver(
+      new Map([[`${REF}@${PINNED_DIGEST}`, { artifact: artifactFor(REF, { digest: PINNED_DIGEST }) }]]),
+    );
+    const pod = camelKPod('hello', { [DEPS]: `container:${REF}`, [ANNOTATION_PINNED]: `${REF}@${PINNED_DIGEST}` });
+    const ans = await admitPod(pod, 'ns', deps(resolver), ctx());
+    assert.equal(ans.result.type, 'patched');
+    assert.deepEqual(resolver.calls.map((c) => c.reference), [`${REF}@${PINNED_DIGEST}`]);
+    const resolved = resolvedOf((ans.result as unknown as { ops: unknown[] }).ops, pod);
+    // The resolved annotation is what it is without pins: the reference as asked, the pinned digest.
+    assert.equal(resolved[0]?.ref, REF);
+    assert.equal(resolved[0]?.pinned, `127.0.0.1:5000/acme/deps@${PINNED_DIGEST}`);
+  });
+
+  it('resolves the tag when the pins do not cover every reference', async () => {
+    const resolver = new FakeResolver();
+    const other = '127.0.0.1:5000/acme/other:2';
+    const pod = camelKPod('hello', { [DEPS]: `container:${REF},container:${other}`, [ANNOTATION_PINNED]: `${REF}@${PINNED_DIGEST}` });
+    await admitPod(pod, 'ns', deps(resolver), ctx());
+    assert.deepEqual(resolver.calls.map((c) => c.reference).sort(), [REF, other].sort());
+  });
+
+  it('gives replicas of one owner the digest the first replica was admitted at, even after the tag moved', async () => {
+    const first = artifactFor(REF);
+    const moved = artifactFor(REF, { digest: `sha256:${'9'.repeat(64)}` });
+    const resolver = new FakeResolver(new Map([[REF, { artifact: first }]]));
+    const shared = deps(resolver, { ownerPins: new OwnerPins() });
+    const pod = camelKPod('hello', { [DEPS]: `container:${REF}` });
+    const a = await admitPod(owned(pod, 'rs-1'), 'ns', shared, ctx());
+    resolver.answers.set(REF, { artifact: moved });
+    resolver.answers.set(`${REF}@${first.digest}`, { artifact: first });
+    const b = await admitPod(owned(pod, 'rs-1'), 'ns', shared, ctx());
+    const c = await admitPod(owned(pod, 'rs-2'), 'ns', shared, ctx());
+    const pinnedOf = (ans: typeof a) => resolvedOf((ans.result as unknown as { ops: unknown[] }).ops, pod)[0]?.pinned;
+    assert.equal(pinnedOf(b), pinnedOf(a), 'same owner, same digest');
+    assert.equal(resolver.calls[1]?.reference, `${REF}@${first.digest}`);
+    assert.match(pinnedOf(c) ?? '', /@sha256:9{64}$/, 'another owner resolves the tag as it is now');
+  });
+});
