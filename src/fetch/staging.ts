@@ -24,7 +24,7 @@ export const STAGING_PREFIX = '.staging-';
 /** Mode of directories the integration container reads (it may run as another uid). */
 const DIR_MODE = 0o755;
 
-/** The only targets a layer may be committed to (DESIGN.md: `dependencies/<hex12>`, `kamelets/<hex12>`). */
+/** The only targets a layer may be committed to (docs/architecture.md: `dependencies/<hex12>`, `kamelets/<hex12>`). */
 const TARGET = /^(dependencies|kamelets)\/[a-f0-9]{12}$/;
 
 /** A staging area for one fetch run. */

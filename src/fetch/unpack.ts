@@ -1,6 +1,6 @@
 /**
  * Safe unpacking of one verified layer into a fresh staging directory, following the layout rules
- * of DESIGN.md ("Layout of the shared volume"). Streams end to end: gunzip -> tar parse -> files,
+ * of docs/architecture.md ("Layout of the shared volume"). Streams end to end: gunzip -> tar parse -> files,
  * never buffering a whole entry, so memory stays flat whatever the layer size.
  *
  * Safety rules (each has a test named for it in test/fetch/unpack.test.ts):

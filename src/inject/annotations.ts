@@ -1,5 +1,5 @@
 /**
- * Names camel-oci reads from and writes into pods (DESIGN.md, "The Kubernetes contract"). These are
+ * Names camel-oci reads from and writes into pods (docs/architecture.md, "Kubernetes names"). These are
  * public contract: manifests, users and the audit command depend on them. Pure constants.
  */
 

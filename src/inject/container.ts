@@ -1,5 +1,5 @@
 /**
- * Which container is the integration: DESIGN.md's rule, in order, never Knative's queue-proxy
+ * Which container is the integration: the rule of docs/architecture.md ("Layout of the shared volume"), in order, never Knative's queue-proxy
  * while another container exists. Pure.
  */
 import { ANNOTATION_DEFAULT_CONTAINER, ENV_CAMEL_K_INTEGRATION, KNATIVE_QUEUE_PROXY } from './annotations.js';

@@ -12,7 +12,7 @@ import { fetcherSizeText, formatMebibytes } from './quantity.js';
 import { MAX_POD_PULL_SECRETS, referenceNames } from './pull-secrets.js';
 import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_FETCH_TIMEOUT, ENV_INSECURE_REGISTRY, ENV_MAX_UNPACKED_BYTES, ENV_PLAN, PULL_SECRETS_MOUNT_PATH } from '../plan/env.js';
 
-/** The init container's command (DESIGN.md): the camel-oci CLI's fetch verb, writing under the volume. */
+/** The init container's command (docs/architecture.md, "Kubernetes names"): the camel-oci CLI's fetch verb, writing under the volume. */
 export const FETCH_COMMAND: readonly string[] = ['camel-oci', 'fetch', '--root', VOLUME_MOUNT_PATH];
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The pod's image pull secrets, read from the Kubernetes API, so the webhook resolves private
- * references with the credentials the pod itself brings (DESIGN.md, "Credentials").
+ * references with the credentials the pod itself brings (docs/architecture.md, "The fetcher's contract").
  *
  * Which secrets: the pod's `spec.imagePullSecrets`, the list the kubelet pulls with and the one the
  * fetcher init container gets projected (src/inject/fetcher.ts). When the pod lists none, those of

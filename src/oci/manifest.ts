@@ -57,7 +57,7 @@ export type ParsedManifest =
   | { readonly kind: 'manifest'; readonly manifest: ImageManifest; readonly mediaType: string }
   | { readonly kind: 'index'; readonly index: ImageIndex; readonly mediaType: string };
 
-/** Largest manifest we read (DESIGN.md; distribution itself refuses manifests over 4 MiB). */
+/** Largest manifest we read (docs/architecture.md, "Security promises"; distribution itself refuses manifests over 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** Most layers per manifest: far above any real image (Docker caps at 127), low enough to bound the work per admission. */
 export const MAX_MANIFEST_LAYERS = 1000;

@@ -6,7 +6,7 @@ export type LayerKind = 'dependency' | 'kamelets';
 /** How a layer's bytes are laid out. */
 export type LayerFormat = 'tar' | 'tar+gzip' | 'raw';
 
-/** A layer chosen by the selection rules of DESIGN.md. */
+/** A layer chosen by the selection rules of docs/architecture.md ("Layout of the shared volume"). */
 export interface SelectedLayer {
   readonly digest: string;
   readonly size: number;

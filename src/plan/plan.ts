@@ -1,6 +1,6 @@
 /**
  * The fetch plan: what the webhook hands the init container in env `CAMEL_OCI_PLAN`, and where
- * each layer lands in the shared volume (DESIGN.md, "Layout of the shared volume"). Pure.
+ * each layer lands in the shared volume (docs/architecture.md, "Layout of the shared volume"). Pure.
  */
 import { CamelOciError } from '../base/errors.js';
 import type { LayerFormat, LayerKind, ResolvedArtifact } from './artifact.js';

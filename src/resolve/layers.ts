@@ -1,6 +1,6 @@
 /**
  * Layer selection: which layers of a manifest camel-oci fetches, as what, and why the others are
- * left alone (DESIGN.md, "Layout of the shared volume"). Pure: no I/O.
+ * left alone (docs/architecture.md, "Layout of the shared volume"). Pure: no I/O.
  */
 import type { IgnoredLayer, LayerFormat, SelectedLayer } from '../plan/artifact.js';
 import type { Descriptor, ImageManifest } from '../oci/manifest.js';
@@ -119,7 +119,7 @@ function decide(layer: Descriptor): Decision {
 }
 
 /**
- * Applies DESIGN.md's layer table to a manifest's layers, keeping manifest order. The config blob
+ * Applies the layer table of docs/architecture.md to a manifest's layers, keeping manifest order. The config blob
  * is never a layer. Every layer ends up in exactly one of the two lists; ignored ones say why.
  */
 export function selectLayers(manifest: Pick<ImageManifest, 'layers'>): { layers: SelectedLayer[]; ignored: IgnoredLayer[] } {
