@@ -5,6 +5,7 @@
 import type { RequestListener } from 'node:http';
 import type { PodAdmissionDeps } from '../admit/pod.js';
 import type { Logger } from '../base/logger.js';
+import type { BodyBudget } from './body-budget.js';
 import { createAdmissionEdge, type AdmissionHandler } from './edge.js';
 import { handleAdmission } from './handler.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -19,6 +20,8 @@ export interface AppOptions {
   readonly logger: Logger;
   /** True when the webhook can serve (certificate loaded, config valid); drives `GET /readyz`. */
   readonly ready: () => boolean;
+  /** Bytes of request bodies held at once; the edge's default when absent. */
+  readonly budget?: BodyBudget;
 }
 
 /** Creates the webhook's request listener: `POST /mutate`, `GET /healthz`, `GET /readyz`, `GET /metrics`. */
@@ -27,7 +30,7 @@ export function createApp(options: AppOptions): RequestListener {
   const routes: Record<string, AdmissionHandler> = {
     '/mutate': (request, ctx) => handleAdmission(request, ctx, handlerDeps),
   };
-  const edge = createAdmissionEdge({ routes, metrics, logger, onError: handlerDeps.onError });
+  const edge = createAdmissionEdge({ routes, metrics, logger, onError: handlerDeps.onError, ...(options.budget ? { budget: options.budget } : {}) });
   const app = createRoutes({ admissionPaths: Object.keys(routes), metrics, logger, ready });
   return (req, res) => {
     const handler = edge.match(req);

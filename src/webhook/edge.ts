@@ -15,7 +15,9 @@ import { allowed, denied, errored, outcomeOf } from '../admit/result.js';
 import { formatSeconds } from '../base/abort.js';
 import type { Logger } from '../base/logger.js';
 import { complete, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from './admission.js';
+import { BodyBudget } from './body-budget.js';
 import { parseTimeoutParam, startDeadline } from './deadline.js';
+import { PARSED_BYTES_PER_VALUE, scanJson } from './json-shape.js';
 import { logAdmission, requestLogFields } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -39,6 +41,8 @@ export interface EdgeOptions {
   readonly logger: Logger;
   /** What a late answer does: deny, or admit unmutated with a warning. */
   readonly onError: OnErrorPolicy;
+  /** Bytes of bodies held at once across requests; default {@link DEFAULT_BODY_BUDGET_BYTES}. */
+  readonly budget?: BodyBudget;
 }
 
 /** The edge: which requests it serves, and how. */
@@ -52,6 +56,7 @@ export interface AdmissionEdge {
 /** Creates the admission edge. */
 export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
   const { routes, metrics, logger, onError } = options;
+  const budget = options.budget ?? new BodyBudget();
 
   /** The answer when the handler ignored its signal too long: the edge speaks before the apiserver gives up. */
   const lateAnswer = (budgetMs: number): AdmissionAnswer =>
@@ -113,9 +118,40 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
       refuse(problem.status, problem.error, problem.reason, problem.status === 413);
       return;
     }
-    readBody(req, MAX_BODY_BYTES, (body) => {
-      if (body === undefined) {
+    // What this request holds of the budget is given back once its answer is sent (or the connection drops).
+    let held = 0;
+    const release = (): void => {
+      budget.release(held);
+      held = 0;
+    };
+    res.once('close', release);
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > budget.limit - budget.inUse) {
+      refuse(429, 'TooManyRequests', BUSY, true);
+      return;
+    }
+    const reserve = (bytes: number): boolean => {
+      if (!budget.tryReserve(bytes)) return false;
+      held += bytes;
+      return true;
+    };
+    readBody(req, MAX_BODY_BYTES, reserve, (body) => {
+      if (body === 'too-large') {
         refuse(413, 'PayloadTooLarge', TOO_LARGE, true);
+        return;
+      }
+      if (body === 'over-budget') {
+        refuse(429, 'TooManyRequests', BUSY, true);
+        return;
+      }
+      const shape = scanJson(body);
+      if (shape.problem !== undefined) {
+        refuse(413, 'PayloadTooLarge', `request body too costly to parse: ${shape.problem}`, true);
+        return;
+      }
+      // Parsing makes a string as large as the body, and objects for every value: hold those too.
+      if (!reserve(body.length + shape.values * PARSED_BYTES_PER_VALUE)) {
+        refuse(429, 'TooManyRequests', BUSY, false);
         return;
       }
       let value: unknown;
@@ -145,6 +181,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
 }
 
 const TOO_LARGE = `request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`;
+const BUSY = 'too many request bytes in flight; retry';
 
 /** What is wrong with a request's headers (media type, charset, encoding, declared length), if anything. */
 function headerProblem(req: IncomingMessage): { status: number; error: string; reason: string } | undefined {
@@ -160,20 +197,24 @@ function headerProblem(req: IncomingMessage): { status: number; error: string; r
   return undefined;
 }
 
-/** Reads a body of at most `max` bytes; calls `done` once, with undefined when it is larger. A broken stream never calls it. */
-function readBody(req: IncomingMessage, max: number, done: (body: Buffer | undefined) => void): void {
+/**
+ * Reads a body of at most `max` bytes, each chunk first reserved with `reserve`; calls `done` once,
+ * with the body, or with why it stopped reading. A broken stream never calls it.
+ */
+function readBody(req: IncomingMessage, max: number, reserve: (bytes: number) => boolean, done: (body: Buffer | 'too-large' | 'over-budget') => void): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;
+  const stop = (why: 'too-large' | 'over-budget'): void => {
+    finished = true;
+    req.off('data', onData);
+    done(why);
+  };
   const onData = (chunk: Buffer): void => {
     if (finished) return;
     size += chunk.length;
-    if (size > max) {
-      finished = true;
-      req.off('data', onData);
-      done(undefined);
-      return;
-    }
+    if (size > max) return stop('too-large');
+    if (!reserve(chunk.length)) return stop('over-budget');
     chunks.push(chunk);
   };
   req.on('data', onData);

@@ -25,6 +25,9 @@ export function createRoutes(options: RoutesOptions): express.Express {
   app.disable('x-powered-by');
   // ETags would hash every answer for nothing: nobody revalidates.
   app.set('etag', false);
+  // `/mutate/` and `/MUTATE` are not `/mutate`: a near-miss path is a 404, not a 405 that says "use POST".
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
 
   for (const path of admissionPaths) {
     app.all(path, (_req: Request, res: Response) => {
