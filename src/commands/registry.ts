@@ -1,7 +1,7 @@
 /** The subcommands of `camel-oci`, by name. Each command's code is imported only when it runs. */
-import type { FlagTable, ParsedFlags } from '../config.js';
+import type { FlagTable, ParsedFlags } from '../config/flags.js';
 import type { CommandIO } from './io.js';
-import { CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from './flags.js';
+import { CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from '../config/tables.js';
 
 /** One subcommand. */
 export interface Command {
