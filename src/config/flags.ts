@@ -14,6 +14,8 @@ export interface FlagSpec {
   readonly default?: string | boolean | readonly string[];
   /** No environment variable (for flags whose variable means something else, like `--plan`). */
   readonly noEnv?: boolean;
+  /** What the README's variable column says for a `noEnv` flag (why there is none). */
+  readonly envNote?: string;
   readonly description: string;
 }
 

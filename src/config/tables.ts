@@ -72,7 +72,7 @@ export const SERVE_FLAGS: FlagTable = {
 /** Flags of `fetch` (each also read from `CAMEL_OCI_<FLAG>`, except `--plan`: `CAMEL_OCI_PLAN` holds the plan itself). */
 export const FETCH_FLAGS: FlagTable = {
   root: { type: 'string', default: DEFAULT_FETCH_ROOT, description: 'volume root; the only place fetch writes' },
-  plan: { type: 'string', noEnv: true, description: 'read the plan from this file instead of $CAMEL_OCI_PLAN' },
+  plan: { type: 'string', noEnv: true, envNote: '(none: `CAMEL_OCI_PLAN` holds the plan itself)', description: 'read the plan from this file instead of $CAMEL_OCI_PLAN' },
   timeout: { type: 'string', default: DEFAULT_FETCH_TIMEOUT, description: 'deadline of the whole run (60s, 500ms, or seconds)' },
   parallel: { type: 'string', default: String(DEFAULT_PARALLEL), description: 'layers downloaded at once' },
   'pull-secrets-dir': { type: 'string', default: PULL_SECRETS_MOUNT_PATH, description: 'directory of projected pull secrets (<name>/.dockerconfigjson)' },
