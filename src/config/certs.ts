@@ -17,7 +17,8 @@ export interface CertsConfig {
 
 /** Loads and validates `certs`' configuration (names and addresses are checked when the certificate is made). */
 export function loadCertsConfig(flags: ParsedFlags): CertsConfig {
-  if (flags.positionals.length > 0) throw new CamelOciError('CONFIG_INVALID', `camel-oci certs takes no arguments (got ${flags.positionals.join(' ')})`);
+  if (flags.positionals.length > 0)
+    throw new CamelOciError('CONFIG_INVALID', `camel-oci certs takes no arguments (got ${flags.positionals.join(' ')})`);
   return deepFreeze({
     service: requiredStringFlag(flags, 'service'),
     namespace: requiredStringFlag(flags, 'namespace'),

@@ -77,7 +77,8 @@ export function parseFlags(
       else if (fromEnv !== undefined) values[name] = /^(1|true|yes|on)$/i.test(fromEnv.trim());
       else values[name] = (spec.default as boolean | undefined) ?? false;
     } else {
-      values[name] = (raw as string | undefined) ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : (spec.default as string | undefined));
+      values[name] =
+        (raw as string | undefined) ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : (spec.default as string | undefined));
     }
   }
   return Object.freeze({ values: Object.freeze(values), positionals: Object.freeze([...parsed.positionals]) });

@@ -20,7 +20,10 @@ export interface ResolveConfig {
 export function loadResolveConfig(flags: ParsedFlags): ResolveConfig {
   const references = flags.positionals;
   if (references.length === 0) {
-    throw new CamelOciError('CONFIG_INVALID', 'camel-oci resolve: give at least one reference, e.g. camel-oci resolve container:docker.io/acme/deps:1.0');
+    throw new CamelOciError(
+      'CONFIG_INVALID',
+      'camel-oci resolve: give at least one reference, e.g. camel-oci resolve container:docker.io/acme/deps:1.0',
+    );
   }
   const timeoutMs = parseDuration(requiredStringFlag(flags, 'timeout'), 'timeout');
   return deepFreeze({ references: [...references], json: booleanFlag(flags, 'json'), timeoutMs, resolver: loadResolverConfig(flags) });

@@ -45,17 +45,20 @@ function isOneOf<T extends string>(values: readonly T[], value: string | undefin
  * CONFIG_INVALID naming the flag.
  */
 export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string, string | undefined>>): ServeConfig {
-  if (flags.positionals.length > 0) throw new CamelOciError('CONFIG_INVALID', `camel-oci serve takes no arguments (got ${flags.positionals.join(' ')})`);
+  if (flags.positionals.length > 0)
+    throw new CamelOciError('CONFIG_INVALID', `camel-oci serve takes no arguments (got ${flags.positionals.join(' ')})`);
   // Kubernetes gives pods docker-link variables for the Services of their namespace; a Service named
   // camel-oci yields CAMEL_OCI_PORT=tcp://10.0.0.1:443, which is not our --port. (The manifests set
   // enableServiceLinks: false; this keeps a Deployment without it from crash-looping.)
   const portText = requiredStringFlag(flags, 'port');
   const port = /^tcp:\/\//.test(portText) ? DEFAULT_PORT : parseCount(portText, 'port', MAX_PORT);
   const logLevel = requiredStringFlag(flags, 'log-level');
-  if (!isOneOf(LOG_LEVELS, logLevel)) throw new CamelOciError('CONFIG_INVALID', `--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
+  if (!isOneOf(LOG_LEVELS, logLevel))
+    throw new CamelOciError('CONFIG_INVALID', `--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
   const shutdownDelayMs = parseDuration(requiredStringFlag(flags, 'shutdown-delay'), 'shutdown-delay');
   const onError = stringFlag(flags, 'on-error');
-  if (!isOneOf(ON_ERROR_MODES, onError)) throw new CamelOciError('CONFIG_INVALID', `--on-error must be deny or allow, not ${JSON.stringify(onError)}`);
+  if (!isOneOf(ON_ERROR_MODES, onError))
+    throw new CamelOciError('CONFIG_INVALID', `--on-error must be deny or allow, not ${JSON.stringify(onError)}`);
   const certFile = stringFlag(flags, 'tls-cert');
   const keyFile = stringFlag(flags, 'tls-key');
   if ((certFile === undefined) !== (keyFile === undefined)) {

@@ -52,7 +52,7 @@ export interface InjectOptions {
  * addresses. No comma (the env list separator), no white space, nothing a shell or parser could
  * read differently.
  */
-export const REGISTRY_ENTRY = /^[A-Za-z0-9*.:\[\]-]+$/;
+export const REGISTRY_ENTRY = /^[A-Za-z0-9*.:[\]-]+$/;
 /** Longest registry entry: a 253-character DNS name, brackets, a colon and a 5-digit port. */
 export const MAX_REGISTRY_ENTRY_CHARS = 261;
 /** Most entries per registry list: operators name a handful; more is a mistake and bloats every pod spec. */

@@ -209,7 +209,7 @@ export function createApp(options: AppOptions): RequestListener {
     res.type('text/plain').send('ok');
   });
   app.get('/readyz', (_req: Request, res: Response) => {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = ready();
     } catch {

@@ -81,11 +81,27 @@ describe('loadFetchConfig', () => {
     { name: 'parallel 0', argv: ['--parallel', '0'], message: /^--parallel: "0" must be a whole number from 1 to 32$/ },
     { name: 'parallel 33', env: { CAMEL_OCI_PARALLEL: '33' }, message: /^--parallel: "33" must be a whole number from 1 to 32$/ },
     { name: 'max-files 0', argv: ['--max-files', '0'], message: /^--max-files: "0" must be a whole number/ },
-    { name: 'a max-unpacked-bytes that is no size', argv: ['--max-unpacked-bytes', 'lots'], message: /^--max-unpacked-bytes: "lots" is not a size/ },
+    {
+      name: 'a max-unpacked-bytes that is no size',
+      argv: ['--max-unpacked-bytes', 'lots'],
+      message: /^--max-unpacked-bytes: "lots" is not a size/,
+    },
     { name: 'a max-layer-bytes that is no size', argv: ['--max-layer-bytes', '1TB'], message: /^--max-layer-bytes: "1TB" is not a size/ },
-    { name: 'CAMEL_OCI_CA_PEM that is no PEM', env: { CAMEL_OCI_CA_PEM: 'garbage' }, message: /^--ca-pem \(CAMEL_OCI_CA_PEM\): no PEM certificate in it/ },
-    { name: 'a certificate block cut short', env: { CAMEL_OCI_CA_PEM: NOT_A_CERT.slice(0, NOT_A_CERT.indexOf('-----END')) }, message: /1 of its 1 certificate blocks are not well formed/ },
-    { name: 'base64 that is no certificate', env: { CAMEL_OCI_CA_PEM: NOT_A_CERT }, message: /certificate 1 of 1 is not a valid X\.509 certificate/ },
+    {
+      name: 'CAMEL_OCI_CA_PEM that is no PEM',
+      env: { CAMEL_OCI_CA_PEM: 'garbage' },
+      message: /^--ca-pem \(CAMEL_OCI_CA_PEM\): no PEM certificate in it/,
+    },
+    {
+      name: 'a certificate block cut short',
+      env: { CAMEL_OCI_CA_PEM: NOT_A_CERT.slice(0, NOT_A_CERT.indexOf('-----END')) },
+      message: /1 of its 1 certificate blocks are not well formed/,
+    },
+    {
+      name: 'base64 that is no certificate',
+      env: { CAMEL_OCI_CA_PEM: NOT_A_CERT },
+      message: /certificate 1 of 1 is not a valid X\.509 certificate/,
+    },
     { name: 'CA PEM over 64 KiB', env: { CAMEL_OCI_CA_PEM: NOT_A_CERT.repeat(400) }, message: /more than the 65536 accepted/ },
   ];
   for (const c of invalid) {

@@ -54,11 +54,18 @@ test('durations, sizes and counts, and their errors', () => {
   assert.equal(parseSize('100', 's'), 100);
   assertConfigInvalid(() => parseSize('1.5Gi', 'max-layer-bytes'), /^--max-layer-bytes: "1.5Gi" is not a size/);
   assert.equal(parseCount('32', 'parallel', 32), 32);
-  for (const bad of ['0', '33', '-1', '1.5', 'x']) assertConfigInvalid(() => parseCount(bad, 'parallel', 32), /^--parallel: .* must be a whole number from 1 to 32$/);
+  for (const bad of ['0', '33', '-1', '1.5', 'x'])
+    assertConfigInvalid(() => parseCount(bad, 'parallel', 32), /^--parallel: .* must be a whole number from 1 to 32$/);
 });
 
 test('formatSize writes what parseSize reads, in the largest binary unit', () => {
-  const cases: [number, string][] = [[1024 ** 3, '1Gi'], [512 * 1024 ** 2, '512Mi'], [3 * 1024, '3Ki'], [1000, '1000'], [0, '0']];
+  const cases: [number, string][] = [
+    [1024 ** 3, '1Gi'],
+    [512 * 1024 ** 2, '512Mi'],
+    [3 * 1024, '3Ki'],
+    [1000, '1000'],
+    [0, '0'],
+  ];
   for (const [bytes, text] of cases) {
     assert.equal(formatSize(bytes), text);
     assert.equal(parseSize(text, 'x'), bytes);

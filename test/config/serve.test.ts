@@ -21,7 +21,15 @@ describe('loadServeConfig', () => {
       pullSecretsMode: 'auto',
       readPullSecrets: false,
       fetcher: { fetcherImage: `camel-oci:${version()}`, volumeSizeLimit: '512Mi', fetchTimeoutSeconds: 50 },
-      resolver: { registryConfigs: [], insecureRegistries: [], allowRegistries: [], caFiles: [], platform: 'linux/amd64', tagTtlMs: 60_000, staleGraceMs: 600_000 },
+      resolver: {
+        registryConfigs: [],
+        insecureRegistries: [],
+        allowRegistries: [],
+        caFiles: [],
+        platform: 'linux/amd64',
+        tagTtlMs: 60_000,
+        staleGraceMs: 600_000,
+      },
     });
     assertDeepFrozen(c);
     assert.throws(() => {
@@ -76,16 +84,36 @@ describe('loadServeConfig', () => {
     { name: 'port 0', argv: ['--port', '0'], message: /^--port: "0" must be a whole number from 1 to 65535$/ },
     { name: 'port 65536', argv: ['--port', '65536'], message: /^--port: "65536" must be a whole number from 1 to 65535$/ },
     { name: 'a port from the environment that is not a number', argv: [], env: { CAMEL_OCI_PORT: 'https' }, message: /^--port: "https"/ },
-    { name: 'an unknown log level', argv: ['--log-level', 'loud'], message: /^--log-level must be one of trace, debug, info, warn, error, fatal, silent, not "loud"$/ },
-    { name: 'a shutdown delay that is no duration', argv: ['--shutdown-delay', 'soon'], message: /^--shutdown-delay: "soon" is not a duration/ },
+    {
+      name: 'an unknown log level',
+      argv: ['--log-level', 'loud'],
+      message: /^--log-level must be one of trace, debug, info, warn, error, fatal, silent, not "loud"$/,
+    },
+    {
+      name: 'a shutdown delay that is no duration',
+      argv: ['--shutdown-delay', 'soon'],
+      message: /^--shutdown-delay: "soon" is not a duration/,
+    },
     { name: 'an unknown on-error', argv: ['--on-error', 'ignore'], message: /^--on-error must be deny or allow, not "ignore"$/ },
     { name: 'a certificate without its key', argv: ['--tls-cert', 'tls.crt'], message: /^--tls-cert and --tls-key go together/ },
     { name: 'a key without its certificate', argv: ['--tls-key', 'tls.key'], message: /^--tls-cert and --tls-key go together/ },
-    { name: 'a fetch timeout that is no duration', argv: ['--fetch-timeout', '1 minute'], message: /^--fetch-timeout: "1 minute" is not a duration/ },
-    { name: 'a malformed platform', argv: ['--platform', 'linux'], message: /invalid platform "linux": expected os\/architecture\[\/variant\]/ },
+    {
+      name: 'a fetch timeout that is no duration',
+      argv: ['--fetch-timeout', '1 minute'],
+      message: /^--fetch-timeout: "1 minute" is not a duration/,
+    },
+    {
+      name: 'a malformed platform',
+      argv: ['--platform', 'linux'],
+      message: /invalid platform "linux": expected os\/architecture\[\/variant\]/,
+    },
     { name: 'a tag TTL that is no duration', argv: ['--tag-ttl', 'x'], message: /^--tag-ttl: "x" is not a duration/ },
     { name: 'a stale grace that is no duration', argv: ['--stale-grace', 'x'], message: /^--stale-grace: "x" is not a duration/ },
-    { name: 'an unknown pull-secrets mode', argv: ['--pull-secrets', 'maybe'], message: /^--pull-secrets must be auto, true or false, not "maybe"$/ },
+    {
+      name: 'an unknown pull-secrets mode',
+      argv: ['--pull-secrets', 'maybe'],
+      message: /^--pull-secrets must be auto, true or false, not "maybe"$/,
+    },
   ];
   for (const c of invalid) {
     it(`refuses ${c.name} with CONFIG_INVALID`, () => assertConfigInvalid(() => load(c.argv, c.env), c.message));
