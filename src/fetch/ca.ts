@@ -10,6 +10,7 @@ import { ENV_CA_PEM, MAX_CA_PEM_BYTES } from '../plan/env.js';
 export function inlineCaCertificates(text: string): string[] {
   const source = `--ca-pem (${ENV_CA_PEM})`;
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes > MAX_CA_PEM_BYTES) throw new CamelOciError('CONFIG_INVALID', `${source}: ${bytes} bytes, more than the ${MAX_CA_PEM_BYTES} accepted`);
+  if (bytes > MAX_CA_PEM_BYTES)
+    throw new CamelOciError('CONFIG_INVALID', `${source}: ${bytes} bytes, more than the ${MAX_CA_PEM_BYTES} accepted`);
   return certificatesOf(text, source);
 }
