@@ -52,6 +52,6 @@ describe('PEM certificates', () => {
     assert.equal(isCertificatesOnly(certPem + KEY), false, 'never a key');
     assert.equal(isCertificatesOnly(`# ca\n${certPem}`), false, 'no text around blocks');
     assert.equal(isCertificatesOnly(''), false);
-    assert.equal(isCertificatesOnly('-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----'), false, 'no empty block');
+    assert.equal(isCertificatesOnly('-----BEGIN CERTIFICATE----------END CERTIFICATE-----'), false, 'no empty block');
   });
 });
