@@ -1,6 +1,6 @@
 // ESLint flat config: typescript-eslint's recommended rules (syntax only: the type-checked set is
-// slower than the whole test suite's compile) and the layering of src/ as import rules. The layers
-// are described in README.md (Development); each rule below says what a folder may not import.
+// slower than the whole test suite's compile) and the layering of src/ as import rules: each
+// layer() call below says what one folder of src/ may not import. test/lint/ proves they bite.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -39,7 +39,7 @@ const LAYERS = ['base', 'oci', 'plan', 'registry', 'resolve', 'inject', 'admit',
  * `import()`), and, for pure folders, no I/O module.
  */
 function layer(folder, forbidden, { pure = false } = {}) {
-  const message = `src/${folder}/ may not import ${forbidden.map((f) => `${f}/`).join(', ')}${pure ? ' or I/O modules' : ''} (layering: see README.md, Development)`;
+  const message = `src/${folder}/ may not import ${forbidden.map((f) => `${f}/`).join(', ')}${pure ? ' or I/O modules' : ''} (the layering rules of eslint.config.js)`;
   const folders = `^(\\.\\./)+(${forbidden.join('|')})/`;
   const paths = pure ? IO_MODULES.map((name) => ({ name, message: `src/${folder}/ is pure: no I/O module (${name})` })) : [];
   return {

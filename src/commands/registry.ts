@@ -8,7 +8,7 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly flags: FlagTable;
-  /** Whether flags also read `CAMEL_OCI_*` variables (serve and fetch, per DESIGN.md). */
+  /** Whether flags also read `CAMEL_OCI_*` variables (serve and fetch: README.md, Configuration reference). */
   readonly env: boolean;
   run(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>): Promise<number>;
 }
