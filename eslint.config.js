@@ -105,4 +105,21 @@ export default tseslint.config(
   layer('fetch', ['resolve', 'inject', 'admit', 'webhook', 'kube', 'commands']),
   layer('kube', ['webhook', 'admit', 'commands']),
   layer('resolve', ['inject', 'admit', 'webhook', 'fetch', 'kube', 'commands']),
+  // The loaders are loaded by the fetcher too: no webhook-side code behind them.
+  layer('config', ['resolve', 'inject', 'admit', 'webhook', 'kube', 'commands']),
+  {
+    // Commands only wire pieces: what two commands share lives in config/ or its layer, never in a sibling command.
+    files: ['src/commands/**/*.ts'],
+    ignores: ['src/commands/registry.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: '^\\./(?!io\\.js$)', message: 'a command imports no sibling command: put what they share in config/ or in its layer' },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -88,6 +88,18 @@ const forbidden: { name: string; file: string; code: string; message: RegExp }[]
     message: /src\/kube\/ may not import webhook\//,
   },
   {
+    name: 'a command importing a sibling command',
+    file: 'src/commands/bad-fixture.ts',
+    code: "import { runResolve } from './resolve.js';\nexport const r = runResolve;\n",
+    message: /a command imports no sibling command/,
+  },
+  {
+    name: 'config/ importing the resolver',
+    file: 'src/config/bad-fixture.ts',
+    code: "import { createResolver } from '../resolve/setup.js';\nexport const c = createResolver;\n",
+    message: /src\/config\/ may not import resolve\//,
+  },
+  {
     name: 'base/ importing oci/',
     file: 'src/base/bad-fixture.ts',
     code: "import { parseReference } from '../oci/reference.js';\nexport const p = parseReference;\n",
