@@ -50,3 +50,15 @@ export function certificatesOf(text: string, source: string): string[] {
     }
   });
 }
+
+/** A CERTIFICATE block as RFC 7468 section 2 frames it, body unchecked; text around blocks is ignored, as Go and OpenSSL do. */
+const FRAMED_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * Splits PEM text into its CERTIFICATE blocks, each with LF line ends and one trailing newline.
+ * Lenient, for bundles camel-oci wrote itself (ca.crt across a rotation): each block's body is
+ * checked by whoever parses it as X.509. Text from operators goes through {@link certificatesOf}.
+ */
+export function splitPemCertificates(pem: string): string[] {
+  return [...pem.matchAll(FRAMED_CERTIFICATE)].map((m) => `${m[0].replace(/\r\n/g, '\n').trimEnd()}\n`);
+}
