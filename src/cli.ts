@@ -4,8 +4,8 @@ import { realpathSync } from 'node:fs';
 import { version } from './base/version.js';
 import { fileURLToPath } from 'node:url';
 import { asCamelOciError } from './base/errors.js';
-import { parseFlags } from './config.js';
-import type { FlagTable, ParsedFlags } from './config.js';
+import { envName, parseFlags } from './config/flags.js';
+import type { FlagTable, ParsedFlags } from './config/flags.js';
 import { processIO } from './commands/io.js';
 import type { CommandIO } from './commands/io.js';
 import { COMMANDS } from './commands/registry.js';
@@ -21,7 +21,7 @@ function commandHelp(name: string, usageLine: string, table: FlagTable, usesEnv:
   const lines = [`usage: camel-oci ${name} ${usageLine}`, '', 'flags:'];
   for (const [flag, spec] of Object.entries(table)) {
     const def = spec.default === undefined || (Array.isArray(spec.default) && spec.default.length === 0) ? '' : ` (default ${String(spec.default)})`;
-    const env = usesEnv && !spec.noEnv ? ` [$CAMEL_OCI_${flag.replace(/-/g, '_').toUpperCase()}]` : '';
+    const env = usesEnv && !spec.noEnv ? ` [$${envName(flag)}]` : '';
     lines.push(`  --${flag}${spec.type === 'boolean' ? '' : spec.type === 'list' ? ' VALUE,...' : ' VALUE'}`);
     lines.push(`      ${spec.description}${def}${env}`);
   }

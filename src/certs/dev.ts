@@ -6,7 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { ServeError } from '../base/errors.js';
 import { bundlePaths, readCertBundle, writeCertBundle } from './bundle.js';
 import { DEFAULT_MIN_REMAINING_MS, checkCertBundle } from './inspect.js';
-import { splitPemCertificates } from './trust.js';
+import { splitPemCertificates } from '../base/pem.js';
 import { generateCa, issueCert } from './x509.js';
 
 /** DNS names of the development certificate. */

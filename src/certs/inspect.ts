@@ -3,7 +3,7 @@
  * unlike node-forge, reads any key type a user may have brought) and never touches the file system.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { splitPemCertificates } from './trust.js';
+import { splitPemCertificates } from '../base/pem.js';
 import type { CertBundle } from './x509.js';
 
 /**

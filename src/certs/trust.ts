@@ -10,15 +10,16 @@
  * new one from then on.
  */
 import { X509Certificate } from 'node:crypto';
+import { splitPemCertificates } from '../base/pem.js';
+
+/** Splits PEM text into its certificate blocks (base/pem.ts), for the certs modules that read trust bundles. */
+export { splitPemCertificates };
 
 /**
  * Most CAs a rotation leaves in the trust bundle: the new one and the one before it. One older CA
  * is all the Secret's propagation needs; more would keep trusting certificates no pod serves.
  */
 export const MAX_TRUSTED_CAS = 2;
-
-/** A PEM CERTIFICATE block (RFC 7468 section 2); text around blocks is ignored, as Go and OpenSSL do. */
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g;
 
 /** Who a CA is, for the person running the command. */
 export interface CaSummary {
@@ -40,11 +41,6 @@ export interface RotatedTrust {
   readonly caCertPem: string;
   readonly carried?: CaSummary;
   readonly dropped: readonly DroppedCa[];
-}
-
-/** Splits PEM text into its CERTIFICATE blocks, each with LF line ends and one trailing newline. */
-export function splitPemCertificates(pem: string): string[] {
-  return [...pem.matchAll(PEM_CERTIFICATE)].map((m) => `${m[0].replace(/\r\n/g, '\n').trimEnd()}\n`);
 }
 
 /**

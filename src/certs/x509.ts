@@ -190,7 +190,7 @@ function parseCa(ca: CertificateAuthority): forge.pki.Certificate {
     throw new ServeError('CONFIG_INVALID', 'the CA certificate is not a readable PEM certificate', { cause: err });
   }
   if (!x509.ca) throw new ServeError('CONFIG_INVALID', `the CA certificate (${x509.subject}) is not a CA (basicConstraints cA is false)`);
-  let keyMatches = false;
+  let keyMatches: boolean;
   try {
     keyMatches = x509.checkPrivateKey(createPrivateKey(ca.keyPem));
   } catch (err) {

@@ -2,8 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
 import { asCamelOciError, CamelOciError, isErrorCode } from '../base/errors.js';
-import { parseDuration } from '../config.js';
-import type { ParsedFlags } from '../config.js';
+import type { ParsedFlags } from '../config/flags.js';
+import { loadInjectConfig } from '../config/inject.js';
 import { applyPatch } from '../inject/apply.js';
 import { normalizeInjectOptions } from '../inject/options.js';
 import { admitPod, type PodAdmissionDeps } from '../admit/pod.js';
@@ -14,8 +14,6 @@ import { readCaCertificates } from '../registry/setup.js';
 import { createResolver } from '../resolve/setup.js';
 import type { ArtifactResolver } from '../resolve/types.js';
 import type { InjectOptions } from '../inject/options.js';
-import { resolverSettings } from './resolve.js';
-import { defaultFetcherImage } from './serve.js';
 import type { CommandIO } from './io.js';
 
 /** Input larger than this is refused: manifests are text, and the whole input is held in memory. */
@@ -86,25 +84,21 @@ export async function injectYaml(
 
 /** Runs `inject`; returns the exit code. */
 export async function runInject(flags: ParsedFlags, io: CommandIO, stdin: () => Promise<Buffer> = readStdin): Promise<number> {
-  const v = flags.values;
-  const file = (v.filename as string | undefined) ?? flags.positionals[0];
-  if (file === undefined) throw new CamelOciError('CONFIG_INVALID', 'camel-oci inject: give -f FILE, or -f - to read standard input');
+  const config = loadInjectConfig(flags);
+  const file = config.file;
   // As serve does: the registry CAs given here are handed to the fetcher (certificates only).
-  const caFiles = v['ca-file'] as string[];
+  const caFiles = config.resolver.caFiles;
   const caPem = caFiles.length > 0 ? (await readCaCertificates(caFiles)).join('') : undefined;
   const options = normalizeInjectOptions({
     ...(caPem !== undefined ? { caPem } : {}),
-    allowRegistries: v['allow-registry'] as string[],
-    insecureRegistries: v['insecure-registry'] as string[],
-    fetcherImage: (v['fetcher-image'] as string | undefined) ?? defaultFetcherImage(),
-    volumeSizeLimit: v['volume-size-limit'] as string,
-    fetchTimeoutSeconds: Math.ceil(parseDuration(v['fetch-timeout'] as string, 'fetch-timeout') / 1000),
+    allowRegistries: config.resolver.allowRegistries,
+    insecureRegistries: config.resolver.insecureRegistries,
+    ...config.fetcher,
   });
   const text = await readInput(file, stdin);
-  const { resolver, context } = await createResolver(resolverSettings(flags));
+  const { resolver, context } = await createResolver(config.resolver);
   try {
-    const timeoutMs = parseDuration(v.timeout as string, 'timeout');
-    const deadline = deadlineSignal(timeoutMs);
+    const deadline = deadlineSignal(config.timeoutMs);
     const { yaml, warnings } = await injectYaml(text, resolver, options, deadline.signal).finally(deadline.dispose);
     for (const w of warnings) io.stderr(`camel-oci inject: warning: ${w}`);
     io.stdout(yaml.trimEnd());

@@ -1,14 +1,14 @@
 /** The subcommands of `camel-oci`, by name. Each command's code is imported only when it runs. */
-import type { FlagTable, ParsedFlags } from '../config.js';
+import type { FlagTable, ParsedFlags } from '../config/flags.js';
 import type { CommandIO } from './io.js';
-import { CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from './flags.js';
+import { CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from '../config/tables.js';
 
 /** One subcommand. */
 export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly flags: FlagTable;
-  /** Whether flags also read `CAMEL_OCI_*` variables (serve and fetch: the README's configuration reference). */
+  /** Whether flags also read `CAMEL_OCI_*` variables (serve and fetch: README.md, Configuration reference). */
   readonly env: boolean;
   run(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>): Promise<number>;
 }

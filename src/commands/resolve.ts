@@ -1,29 +1,11 @@
 /** `camel-oci resolve REF...`: resolve references and print pins and selected layers. */
-import { asCamelOciError, CamelOciError } from '../base/errors.js';
+import { asCamelOciError } from '../base/errors.js';
 import { pinnedReference } from '../plan/artifact.js';
 import type { ResolvedArtifact } from '../plan/artifact.js';
-import { parseDuration } from '../config.js';
-import type { ParsedFlags } from '../config.js';
+import type { ParsedFlags } from '../config/flags.js';
+import { loadResolveConfig } from '../config/resolve.js';
 import { createResolver } from '../resolve/setup.js';
-import { parsePlatform } from '../oci/manifest.js';
-import type { ResolverSettings } from '../resolve/setup.js';
 import type { CommandIO } from './io.js';
-
-
-/** Resolver settings from parsed flags (shared by resolve, serve and inject). */
-export function resolverSettings(flags: ParsedFlags): ResolverSettings {
-  const v = flags.values;
-  parsePlatform(v.platform as string); // refuse a malformed --platform now, not at the first index
-  return {
-    registryConfigs: v['registry-config'] as string[],
-    insecureRegistries: v['insecure-registry'] as string[],
-    allowRegistries: v['allow-registry'] as string[],
-    caFiles: v['ca-file'] as string[],
-    platform: v.platform as string,
-    tagTtlMs: parseDuration(v['tag-ttl'] as string, 'tag-ttl'),
-    staleGraceMs: parseDuration(v['stale-grace'] as string, 'stale-grace'),
-  };
-}
 
 /** The JSON shape of one resolved reference. */
 export function artifactJson(a: ResolvedArtifact): Record<string, unknown> {
@@ -63,11 +45,10 @@ function human(a: ResolvedArtifact): string {
 
 /** Runs `resolve`; returns the exit code. */
 export async function runResolve(flags: ParsedFlags, io: CommandIO): Promise<number> {
-  const refs = flags.positionals;
-  if (refs.length === 0) throw new CamelOciError('CONFIG_INVALID', 'camel-oci resolve: give at least one reference, e.g. camel-oci resolve container:docker.io/acme/deps:1.0');
-  const timeoutMs = parseDuration(flags.values.timeout as string, 'timeout');
-  const { resolver, context } = await createResolver(resolverSettings(flags));
-  const signal = AbortSignal.timeout(timeoutMs);
+  const config = loadResolveConfig(flags);
+  const refs = config.references;
+  const { resolver, context } = await createResolver(config.resolver);
+  const signal = AbortSignal.timeout(config.timeoutMs);
   try {
     const results = await Promise.allSettled(refs.map((r) => resolver.resolve(r, { signal })));
     let failed = 0;
@@ -76,7 +57,7 @@ export async function runResolve(flags: ParsedFlags, io: CommandIO): Promise<num
       const written = refs[i]!.replace(/^container:/, '');
       if (r.status === 'fulfilled') {
         json.push(artifactJson(r.value));
-        if (!flags.values.json) io.stdout(human(r.value));
+        if (!config.json) io.stdout(human(r.value));
       } else {
         failed++;
         const err = asCamelOciError(r.reason);
@@ -84,7 +65,7 @@ export async function runResolve(flags: ParsedFlags, io: CommandIO): Promise<num
         io.stderr(`camel-oci: ${err.code}: ${err.message.startsWith('container:') ? '' : `container:${written}: `}${err.message}`);
       }
     }
-    if (flags.values.json) io.stdout(JSON.stringify(json, null, 2));
+    if (config.json) io.stdout(JSON.stringify(json, null, 2));
     return failed === 0 ? 0 : 1;
   } finally {
     await context.agent.close();

@@ -2,8 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CamelOciError } from '../base/errors.js';
-import { parseCount, parseDuration } from '../config.js';
-import type { ParsedFlags } from '../config.js';
+import type { ParsedFlags } from '../config/flags.js';
+import { loadServeConfig } from '../config/serve.js';
 import { ensureDevCerts } from '../certs/dev.js';
 import { normalizeInjectOptions } from '../inject/options.js';
 import { readCaCertificates } from '../registry/setup.js';
@@ -13,7 +13,6 @@ import { createApp, installProcessGuards } from '../webhook/app.js';
 import { createLogger } from '../base/logger.js';
 import { createMetrics } from '../webhook/metrics.js';
 import { createReloadingHttpsServer } from '../webhook/tls-server.js';
-import { resolverSettings } from './resolve.js';
 import type { CommandIO } from './io.js';
 import { version } from '../base/version.js';
 import { exampleReview } from '../webhook/example.js';
@@ -21,78 +20,47 @@ import { exampleReview } from '../webhook/example.js';
 /** The reference in the example request written beside the development certificate. */
 const EXAMPLE_REFERENCE = '127.0.0.1:5000/acme/deps:1.0';
 
-/** Port when none is given. */
-const DEFAULT_PORT = 8443;
-/** pino levels accepted by --log-level. */
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-/** Image the init container runs when `--fetcher-image` is not given: this very release. */
-export function defaultFetcherImage(): string {
-  return `camel-oci:${version()}`;
-}
-
-
 /** Runs `serve` until SIGTERM or SIGINT; returns the exit code. */
 export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>): Promise<number> {
-  const v = flags.values;
-  if (flags.positionals.length > 0) throw new CamelOciError('CONFIG_INVALID', `camel-oci serve takes no arguments (got ${flags.positionals.join(' ')})`);
-  // Kubernetes gives pods docker-link variables for the Services of their namespace; a Service named
-  // camel-oci yields CAMEL_OCI_PORT=tcp://10.0.0.1:443, which is not our --port. (The manifests set
-  // enableServiceLinks: false; this keeps a Deployment without it from crash-looping.)
-  const portText = v.port as string;
-  const port = /^tcp:\/\//.test(portText) ? DEFAULT_PORT : parseCount(portText, 'port', 65535);
-  const logLevel = v['log-level'] as string;
-  if (!LOG_LEVELS.includes(logLevel)) throw new CamelOciError('CONFIG_INVALID', `--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
-  const shutdownDelayMs = parseDuration(v['shutdown-delay'] as string, 'shutdown-delay');
-  const onError = v['on-error'];
-  if (onError !== 'deny' && onError !== 'allow') throw new CamelOciError('CONFIG_INVALID', `--on-error must be deny or allow, not ${JSON.stringify(onError)}`);
-  const certFlag = v['tls-cert'] as string | undefined;
-  const keyFlag = v['tls-key'] as string | undefined;
-  if ((certFlag === undefined) !== (keyFlag === undefined)) {
-    throw new CamelOciError('CONFIG_INVALID', '--tls-cert and --tls-key go together: give both, or neither for a development certificate');
-  }
+  const config = loadServeConfig(flags, env);
+  const { port, onError, shutdownDelayMs } = config;
   // The init container must trust what the webhook trusts, or a registry resolved at admission
   // fails there with TLS_ERROR: its --ca-file certificates go into the fetcher's env. Only
   // certificates: the fetcher authenticates with the pod's pull secrets, never with --registry-config.
-  const caFiles = v['ca-file'] as readonly string[];
+  const caFiles = config.resolver.caFiles;
   const caPem = caFiles.length > 0 ? (await readCaCertificates(caFiles)).join('') : undefined;
   const inject = normalizeInjectOptions({
-    fetcherImage: (v['fetcher-image'] as string | undefined) ?? defaultFetcherImage(),
-    volumeSizeLimit: v['volume-size-limit'] as string,
-    fetchTimeoutSeconds: Math.ceil(parseDuration(v['fetch-timeout'] as string, 'fetch-timeout') / 1000),
+    ...config.fetcher,
     ...(caPem !== undefined ? { caPem } : {}),
     // The fetcher applies the same registry policy as the webhook (CAMEL_OCI_ALLOW_REGISTRY, ...).
-    allowRegistries: v['allow-registry'] as string[],
-    insecureRegistries: v['insecure-registry'] as string[],
+    allowRegistries: config.resolver.allowRegistries,
+    insecureRegistries: config.resolver.insecureRegistries,
   });
-  const logger = createLogger({ level: logLevel });
+  const logger = createLogger({ level: config.logLevel });
   const metrics = createMetrics({});
 
-  let certFile = certFlag;
-  let keyFile = keyFlag;
+  let certFile: string;
+  let keyFile: string;
   let caFile: string | undefined;
-  const embedded = certFile === undefined;
-  if (embedded) {
-    const dev = await ensureDevCerts(path.resolve(v['certs-dir'] as string));
+  const embedded = config.tls.kind === 'development';
+  if (config.tls.kind === 'development') {
+    const dev = await ensureDevCerts(config.tls.certsDir);
     certFile = dev.certFile;
     keyFile = dev.keyFile;
     caFile = dev.caFile;
+  } else {
+    certFile = config.tls.certFile;
+    keyFile = config.tls.keyFile;
   }
-  // In a cluster, no address: Node listens on :: (dual-stack) where IPv6 exists, else on 0.0.0.0.
-  const address = (v.address as string | undefined) ?? (embedded ? '127.0.0.1' : undefined);
+  const address = config.address;
 
   const { resolver, context } = await createResolver({
-    ...resolverSettings(flags),
+    ...config.resolver,
     onResponse: (registry, status) => metrics.registryRequest(registry, status),
     onCache: (cache, result) => metrics.cacheLookup(cache, result),
   });
   // The Kubernetes client is large (about 60 MiB of heap once loaded): load it only when used.
-  const pullSecretsMode = v['pull-secrets'] as string;
-  const wantsKube = pullSecretsMode === 'true' || (pullSecretsMode === 'auto' && env.KUBERNETES_SERVICE_HOST !== undefined);
-  if (pullSecretsMode !== 'auto' && pullSecretsMode !== 'true' && pullSecretsMode !== 'false') {
-    throw new CamelOciError('CONFIG_INVALID', `--pull-secrets must be auto, true or false, not ${JSON.stringify(pullSecretsMode)}`);
-  }
-  const pullSecrets = wantsKube ? (await import('../kube/pull-secrets.js')).createPullSecretReader(pullSecretsMode, env, logger) : undefined;
+  const pullSecrets = config.readPullSecrets ? (await import('../kube/pull-secrets.js')).createPullSecretReader(config.pullSecretsMode, env, logger) : undefined;
   const removeGuards = installProcessGuards(logger);
 
   let tlsServer: ReturnType<typeof createReloadingHttpsServer> | undefined;
@@ -104,8 +72,8 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     ready: () => !draining && (tlsServer?.ready() ?? false),
   });
   tlsServer = createReloadingHttpsServer(app, {
-    certFile: certFile!,
-    keyFile: keyFile!,
+    certFile,
+    keyFile,
     onReload: (c) => logger.info({ fingerprint: c.fingerprint256, notAfter: c.notAfter }, 'serving certificate reloaded'),
     onError: (err) => logger.error({ err: err.toJSON() }, 'certificate reload failed; keeping the previous one'),
   });
@@ -122,11 +90,11 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   if (embedded) {
     const host = address === undefined ? 'localhost' : address.includes(':') ? `[${address}]` : address;
     // A ready-made request beside the development certificate, so the printed command just works.
-    const reviewFile = path.join(path.dirname(certFile!), 'example-review.json');
+    const reviewFile = path.join(path.dirname(certFile), 'example-review.json');
     await writeFile(reviewFile, `${JSON.stringify(exampleReview(EXAMPLE_REFERENCE), null, 2)}\n`).catch(() => undefined);
     io.stderr(
       [
-        `camel-oci ${version()}: webhook listening on https://${host}:${boundPort} with a development certificate from ${path.dirname(certFile!)}`,
+        `camel-oci ${version()}: webhook listening on https://${host}:${boundPort} with a development certificate from ${path.dirname(certFile)}`,
         'Send it an AdmissionReview, for example:',
         `  curl --cacert ${caFile} https://${host}:${boundPort}/healthz`,
         `  curl --cacert ${caFile} -H 'content-type: application/json' --data @${reviewFile} 'https://${host}:${boundPort}/mutate?timeout=10s'`,

@@ -427,7 +427,7 @@ class LayerWriter {
     });
 
     const write = async (chunk: Buffer): Promise<void> => {
-      let ok = false;
+      let ok: boolean;
       try {
         ok = parser.write(chunk);
       } catch (err) {

@@ -10,6 +10,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Writable } from 'node:stream';
 import { FetchError } from '../base/errors.js';
+import { isSha256Digest } from '../oci/digest.js';
 
 /** The digest and size a blob must have (its OCI descriptor). */
 export interface ExpectedBlob {
@@ -19,7 +20,6 @@ export interface ExpectedBlob {
   readonly size: number;
 }
 
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** Counts and hashes the bytes of one blob, possibly across several source streams. */
 export class BlobVerifier {
@@ -30,7 +30,7 @@ export class BlobVerifier {
 
   /** Starts verifying a blob; refuses a digest that is not sha256 or a size that is not a byte count. */
   constructor(expected: ExpectedBlob) {
-    if (!SHA256_DIGEST.test(expected.digest)) {
+    if (!isSha256Digest(expected.digest)) {
       throw new FetchError('UNSUPPORTED', `cannot verify digest ${JSON.stringify(expected.digest)}: only sha256:<64 lowercase hex> is supported`);
     }
     if (!Number.isSafeInteger(expected.size) || expected.size < 0) {

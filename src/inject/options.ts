@@ -2,6 +2,8 @@
  * Options of the patch builder, their defaults, and their validation. Pure.
  */
 import { InjectError } from '../base/errors.js';
+import { isCertificatesOnly } from '../base/pem.js';
+import { DEFAULT_VOLUME_SIZE_LIMIT } from '../config/defaults.js';
 import { parseQuantity } from './quantity.js';
 import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_INSECURE_REGISTRY, MAX_CA_PEM_BYTES } from '../plan/env.js';
 
@@ -50,17 +52,14 @@ export interface InjectOptions {
  * addresses. No comma (the env list separator), no white space, nothing a shell or parser could
  * read differently.
  */
-export const REGISTRY_ENTRY = /^[A-Za-z0-9*.:\[\]-]+$/;
+export const REGISTRY_ENTRY = /^[A-Za-z0-9*.:[\]-]+$/;
 /** Longest registry entry: a 253-character DNS name, brackets, a colon and a 5-digit port. */
 export const MAX_REGISTRY_ENTRY_CHARS = 261;
 /** Most entries per registry list: operators name a handful; more is a mistake and bloats every pod spec. */
 export const MAX_REGISTRY_ENTRIES = 64;
 
-/**
- * Default floor of the emptyDir `sizeLimit`. The limit is a ceiling the kubelet enforces by
- * eviction, not a reservation, so a generous value costs nothing and covers typical dependency sets.
- */
-export const DEFAULT_VOLUME_SIZE_LIMIT = '512Mi';
+/** Default floor of the emptyDir `sizeLimit` (also the serve and inject flag default). */
+export { DEFAULT_VOLUME_SIZE_LIMIT };
 
 /**
  * Default init container resources. Requests are small so the pod's effective request (the max of
@@ -83,12 +82,6 @@ const MAX_IMAGE_CHARS = 1024;
 
 const PULL_POLICIES = new Set(['Always', 'IfNotPresent', 'Never']);
 
-/**
- * Nothing but PEM certificate blocks and white space. The pod spec is readable by anyone who can
- * read the pod, so a private key bundled into a CA file (or any other text) must never ride along.
- * Linear: the base64 class excludes `-`, so each block's body ends at its END line.
- */
-const CERTIFICATES_ONLY = /^(?:\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+-----END CERTIFICATE-----)+\s*$/;
 
 /**
  * The last CA text that passed the checks. The webhook hands the same options to every admission,
@@ -174,7 +167,7 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
         `the CA certificates for ${ENV_CA_PEM} take ${bytes} bytes, more than the ${MAX_CA_PEM_BYTES} an init container's env may carry: give --ca-file only the CAs that signed your registries' certificates`,
       );
     }
-    if (typeof caPem !== 'string' || !CERTIFICATES_ONLY.test(caPem)) {
+    if (typeof caPem !== 'string' || !isCertificatesOnly(caPem)) {
       throw invalid(`the CA certificates for ${ENV_CA_PEM} must be PEM certificate blocks and nothing else`);
     }
     lastAcceptedCaPem = caPem;

@@ -4,15 +4,13 @@
  * copies or mutates the pod.
  */
 import { InjectError } from '../base/errors.js';
+import { isRecord } from '../base/json.js';
+import type { JsonObject } from '../base/json.js';
 import { INIT_CONTAINER_NAME } from './annotations.js';
 
-/** A JSON object. */
-export type JsonObject = Record<string, unknown>;
-
-/** True for a plain JSON object (not null, not an array). */
-export function isRecord(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+/** A JSON object, and the test for one (shared with the other parsers of untrusted JSON). */
+export { isRecord };
+export type { JsonObject };
 
 /** An own property of `o` (never one inherited from Object.prototype, whatever the key). */
 export function own(o: JsonObject, key: string): unknown {

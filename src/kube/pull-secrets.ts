@@ -31,6 +31,7 @@ import { ApiException } from '@kubernetes/client-node';
 import { CamelOciError, ServeError, isCamelOciError } from '../base/errors.js';
 import { parseDockerConfig, type DockerConfig } from '../oci/docker-config.js';
 import { SingleFlight } from '../base/single-flight.js';
+import { TtlCache } from '../base/ttl-cache.js';
 import { raceSignal } from '../base/abort.js';
 import { createLogger, type Logger } from '../base/logger.js';
 import { isNamespaceName, isObjectName, MAX_POD_PULL_SECRETS, podPullSecretNames, referenceNames } from '../inject/pull-secrets.js';
@@ -153,46 +154,6 @@ export function dockerConfigFromSecret(secret: Pick<V1Secret, 'type' | 'data'>, 
   } catch (err) {
     // parseDockerConfig's messages name the source and registry keys, never secrets.
     return { skipped: isCamelOciError(err) ? err.message : 'not a docker config', level: 'warn' };
-  }
-}
-
-/** An expiring cache bounded by entry count and bytes; the oldest entries go first (every entry expires within the TTL anyway). */
-class TtlCache<V> {
-  private readonly map = new Map<string, { readonly value: V; readonly at: number; readonly bytes: number }>();
-  private bytes = 0;
-
-  constructor(
-    private readonly ttlMs: number,
-    private readonly maxEntries: number,
-    private readonly maxBytes: number,
-    private readonly now: () => number,
-  ) {}
-
-  get(key: string): V | undefined {
-    const e = this.map.get(key);
-    if (e === undefined) return undefined;
-    if (this.now() - e.at < this.ttlMs) return e.value;
-    this.delete(key);
-    return undefined;
-  }
-
-  set(key: string, value: V, bytes: number): void {
-    if (this.ttlMs <= 0 || bytes > this.maxBytes) return;
-    this.delete(key);
-    this.map.set(key, { value, at: this.now(), bytes });
-    this.bytes += bytes;
-    while (this.map.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const oldest = this.map.keys().next();
-      if (oldest.done === true) break;
-      this.delete(oldest.value);
-    }
-  }
-
-  private delete(key: string): void {
-    const e = this.map.get(key);
-    if (e === undefined) return;
-    this.bytes -= e.bytes;
-    this.map.delete(key);
   }
 }
 

@@ -22,16 +22,21 @@ export interface ParsedDigest {
  */
 export const MAX_DIGEST_LENGTH = 1024;
 
+/** The encoded part of a sha256 digest: exactly 64 lowercase hex characters (also a Docker image ID). */
+export const SHA256_HEX = /^[a-f0-9]{64}$/;
+
+/** A whole sha256 digest, `sha256:` and 64 lowercase hex characters: the only digest camel-oci pins, plans and verifies. */
+export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
 /** OCI descriptor digest grammar (defs-descriptor.json), which admits unregistered algorithms. */
 const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 /** Registered algorithms and their exact encodings (descriptor.md, "Registered algorithms"). */
 const REGISTERED: Readonly<Record<DigestAlgorithm, RegExp>> = {
-  sha256: /^[a-f0-9]{64}$/,
+  sha256: SHA256_HEX,
   sha512: /^[a-f0-9]{128}$/,
 };
 
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 function isRegistered(algorithm: string): algorithm is DigestAlgorithm {
   return algorithm === 'sha256' || algorithm === 'sha512';

@@ -4,6 +4,7 @@
  * values, and platform selection from an index. Pure: no I/O.
  */
 import { OciError } from '../base/errors.js';
+import { isRecord } from '../base/json.js';
 import { descriptorDigestProblem, isSha256Digest } from './digest.js';
 import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST, isIndexMediaType, isManifestMediaType } from './media-types.js';
 
@@ -80,10 +81,6 @@ const DOCKER_SCHEMA1_TYPES = new Set([
 const DOCKER_REFERENCE_TYPE = 'vnd.docker.reference.type';
 
 type Json = Record<string, unknown>;
-
-function isRecord(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function show(v: unknown): string {
   const text = JSON.stringify(v) ?? String(v);

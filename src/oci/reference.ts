@@ -5,6 +5,7 @@
  * Pure: no I/O. Every parse bounds its input before any regular expression runs.
  */
 import { OciError } from '../base/errors.js';
+import { SHA256_HEX } from './digest.js';
 
 /** A parsed named reference. `domain` is '' only for strict `parse`/`withName` results without a domain. */
 export interface Reference {
@@ -84,10 +85,10 @@ const REFERENCE_RE = new RegExp(`^(${NAME})(?::(${TAG}))?(?:@(${DIGEST}))?$`);
 /** A name alone; groups: domain, path. */
 const ANCHORED_NAME_RE = new RegExp(`^(?:(${DOMAIN_AND_PORT})/)?(${REMOTE_NAME})$`);
 /** A 64-hex image ID. */
-const IDENTIFIER_RE = /^[a-f0-9]{64}$/;
+const IDENTIFIER_RE = SHA256_HEX;
 /** go-digest's anchored digest grammar (decides "unsupported" versus "malformed"). */
 const GO_DIGEST_RE = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-const SHA256_HEX_RE = /^[a-f0-9]{64}$/;
+const SHA256_HEX_RE = SHA256_HEX;
 
 const WHAT_VALID_LOOKS_LIKE =
   'expected [registry[:port]/]repository[:tag][@sha256:<64 hex>], for example docker.io/acme/deps:1.0 or registry.example.com:5000/team/deps@sha256:…';

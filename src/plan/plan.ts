@@ -3,6 +3,8 @@
  * each layer lands in the shared volume (docs/architecture.md, "Layout of the shared volume"). Pure.
  */
 import { CamelOciError } from '../base/errors.js';
+import { isRecord } from '../base/json.js';
+import { isSha256Digest } from '../oci/digest.js';
 import type { LayerFormat, LayerKind, ResolvedArtifact } from './artifact.js';
 
 /** Current plan format version. */
@@ -48,7 +50,6 @@ export interface FetchPlan {
   readonly artifacts: readonly PlanArtifact[];
 }
 
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 const HOST_PORT = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]{1,5})?$/;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$/;
 /** A raw layer's file name: one path segment, no hidden or special names. */
@@ -124,10 +125,6 @@ function invalid(message: string): CamelOciError {
   return new CamelOciError('PLAN_INVALID', `invalid fetch plan: ${message}`);
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function str(o: Record<string, unknown>, key: string, where: string): string {
   const v = o[key];
   if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw invalid(`${where}.${key} must be a non-empty string`);
@@ -162,7 +159,7 @@ export function parsePlan(text: string): FetchPlan {
     const scheme = a.scheme;
     if (scheme !== 'https' && scheme !== 'http') throw invalid(`${where}.scheme must be "https" or "http"`);
     const digest = str(a, 'digest', where);
-    if (!SHA256_DIGEST.test(digest)) throw invalid(`${where}.digest ${JSON.stringify(digest)} is not a sha256 digest`);
+    if (!isSha256Digest(digest)) throw invalid(`${where}.digest ${JSON.stringify(digest)} is not a sha256 digest`);
     if (!Array.isArray(a.layers) || a.layers.length === 0) throw invalid(`${where}.layers must be a non-empty array`);
     layerCount += a.layers.length;
     if (layerCount > MAX_PLAN_LAYERS) throw invalid(`more than ${MAX_PLAN_LAYERS} layers`);
@@ -170,7 +167,7 @@ export function parsePlan(text: string): FetchPlan {
       const lw = `${where}.layers[${j}]`;
       if (!isRecord(l)) throw invalid(`${lw} is not an object`);
       const ld = str(l, 'digest', lw);
-      if (!SHA256_DIGEST.test(ld)) throw invalid(`${lw}.digest ${JSON.stringify(ld)} is not a sha256 digest`);
+      if (!isSha256Digest(ld)) throw invalid(`${lw}.digest ${JSON.stringify(ld)} is not a sha256 digest`);
       const size = l.size;
       if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalid(`${lw}.size must be a non-negative integer`);
       const mediaType = str(l, 'mediaType', lw);

@@ -7,6 +7,7 @@ import { OciError } from '../base/errors.js';
 import { Authenticator } from './auth.js';
 import type { AuthRequest } from './auth.js';
 import type { Credential } from '../oci/docker-config.js';
+import { isSha256Digest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { withRedirects } from './redirect.js';
 import type { UrlCheck } from './redirect.js';
@@ -78,7 +79,6 @@ export interface RegistryClientOptions {
   readonly onResponse?: (registry: string, status: number) => void;
 }
 
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
 
 /** Image-level registry verbs. */
 export class RegistryClient {
@@ -140,7 +140,7 @@ export class RegistryClient {
       });
     }
     const claimed = header(res, 'docker-content-digest');
-    if (claimed !== undefined && SHA256.test(claimed) && claimed !== digest) {
+    if (claimed !== undefined && isSha256Digest(claimed) && claimed !== digest) {
       throw new OciError('DIGEST_MISMATCH', `${subject}: the registry says the manifest is ${claimed} but its bytes hash to ${digest}; refusing it`, {
         context: { host: loc.registry, expected: claimed, actual: digest },
       });
@@ -158,7 +158,7 @@ export class RegistryClient {
     await res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
     if (res.status !== 200) throw await responseError(res, 'manifest', subject);
     const digest = header(res, 'docker-content-digest');
-    if (digest === undefined || !SHA256.test(digest)) {
+    if (digest === undefined || !isSha256Digest(digest)) {
       throw new OciError('REGISTRY_ERROR', `${subject}: the registry answered HEAD without a sha256 Docker-Content-Digest; use a GET`, { context: { host: loc.registry } });
     }
     if (reference.includes(':') && reference !== digest) {

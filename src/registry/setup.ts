@@ -1,9 +1,9 @@
 /** Builds the registry client from settings: the one place that reads the files the registry flags name. */
-import { X509Certificate } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import type { Agent } from 'undici';
 import { CamelOciError } from '../base/errors.js';
+import { certificatesOf, PEM_CERTIFICATE_BEGIN } from '../base/pem.js';
 import { RegistryClient } from './client.js';
 import { parseDockerConfig } from '../oci/docker-config.js';
 import type { DockerConfig } from '../oci/docker-config.js';
@@ -41,32 +41,6 @@ export async function readConfigFile(file: string, flag: string): Promise<string
   return text.toString('utf8');
 }
 
-const PEM_BEGIN = '-----BEGIN CERTIFICATE-----';
-/** One certificate block: its body is base64 and white space only (so a block never swallows the next BEGIN). */
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----/g;
-
-/**
- * Returns the certificates of PEM text, each re-encoded canonically (64-column base64, `\n`
- * endings). Strict: at least one, every BEGIN CERTIFICATE line has its END, and each block is a
- * valid X.509 certificate; other PEM blocks (keys) and text around blocks are left out. Throws
- * CONFIG_INVALID naming `source`.
- */
-export function certificatesOf(text: string, source: string): string[] {
-  const blocks = text.match(PEM_CERTIFICATE) ?? [];
-  const begins = text.split(PEM_BEGIN).length - 1;
-  if (begins === 0) throw new CamelOciError('CONFIG_INVALID', `${source}: no PEM certificate in it (no ${PEM_BEGIN} line)`);
-  if (blocks.length !== begins) {
-    throw new CamelOciError('CONFIG_INVALID', `${source}: ${begins - blocks.length} of its ${begins} certificate blocks are not well formed (a missing END line, or text that is not base64)`);
-  }
-  return blocks.map((block, i) => {
-    try {
-      return new X509Certificate(block).toString();
-    } catch {
-      throw new CamelOciError('CONFIG_INVALID', `${source}: certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate`);
-    }
-  });
-}
-
 /**
  * Reads the certificates of `--ca-file` files with {@link certificatesOf}, for handing on to the
  * init container. (createRegistryContext reads the same files again: they are small, read once
@@ -93,7 +67,7 @@ async function readRegistrySettings(settings: RegistrySettings): Promise<{ polic
   const policy = new RegistryPolicy({ allowRegistries: settings.allowRegistries, insecureRegistries: settings.insecureRegistries });
   const ca = await Promise.all(settings.caFiles.map((f) => readConfigFile(f, 'ca-file')));
   for (const [i, pem] of ca.entries()) {
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    if (!pem.includes(PEM_CERTIFICATE_BEGIN)) {
       throw new CamelOciError('CONFIG_INVALID', `--ca-file ${settings.caFiles[i]}: no PEM certificate in it`);
     }
   }

@@ -9,6 +9,7 @@ import { CamelOciError, ResolveError } from '../base/errors.js';
 import type { ResolvedArtifact } from '../plan/artifact.js';
 import type { RegistryClient, RepositoryLocation } from '../registry/client.js';
 import { credentialFor } from '../oci/docker-config.js';
+import { DEFAULT_PLATFORM } from '../oci/manifest.js';
 import type { Credential, DockerConfig } from '../oci/docker-config.js';
 import { selectLayers } from './layers.js';
 import { parseManifest, selectPlatform } from '../oci/manifest.js';
@@ -42,8 +43,8 @@ export interface ResolverOptions {
   readonly onCache?: (cache: 'tag' | 'manifest', result: CacheResult) => void;
 }
 
-/** Defaults. */
-export const DEFAULT_PLATFORM = 'linux/amd64';
+/** Defaults (the platform is the index selection's own). */
+export { DEFAULT_PLATFORM };
 export const DEFAULT_TAG_TTL_MS = 60_000;
 export const DEFAULT_STALE_GRACE_MS = 10 * 60_000;
 export const DEFAULT_MAX_CACHED_MANIFESTS = 1_000;

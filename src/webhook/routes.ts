@@ -39,7 +39,7 @@ export function createRoutes(options: RoutesOptions): express.Express {
     res.type('text/plain').send('ok');
   });
   app.get('/readyz', (_req: Request, res: Response) => {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = ready();
     } catch {

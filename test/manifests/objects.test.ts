@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { envName, parseFlags } from '../../src/config.js';
-import { SERVE_FLAGS } from '../../src/commands/flags.js';
+import { envName, parseFlags } from '../../src/config/flags.js';
+import { SERVE_FLAGS } from '../../src/config/tables.js';
 import { DEFAULT_SECRET_NAME } from '../../src/certs/command.js';
 import { FETCH_COMMAND } from '../../src/inject/fetcher.js';
 import { renderKustomization } from './kustomize.js';

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { schemaErrors } from '../inject/support.js';
-import { defaultFetcherImage } from '../../src/commands/serve.js';
+import { defaultFetcherImage } from '../../src/config/fetcher.js';
 import { kubectlKustomize, kubectlUnavailable, objectKey, parseImage, renderKustomization, sortedByKey } from './kustomize.js';
 import type { KubeObject } from './kustomize.js';
 import { cloneTree, installTree, kubeSchemaError, only } from './support.js';
@@ -31,7 +31,7 @@ const EXPECTED_OBJECTS = [
 
 /**
  * The image the manifests install by default: the name serve falls back to for --fetcher-image
- * (`camel-oci:<version>`, src/commands/serve.ts), tagged with this release's version.
+ * (`camel-oci:<version>`, src/config/fetcher.ts), tagged with this release's version.
  */
 const RELEASE_IMAGE = `camel-oci:${(JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version}`;
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CamelOciError } from '../../src/base/errors.js';
-import { envName, parseCount, parseFlags } from '../../src/config.js';
-import { SERVE_FLAGS } from '../../src/commands/flags.js';
+import { envName, parseCount, parseFlags } from '../../src/config/flags.js';
+import { SERVE_FLAGS } from '../../src/config/tables.js';
 import { renderKustomization } from './kustomize.js';
 import type { KubeObject } from './kustomize.js';
 import { API_SERVER_SERVICE, assignClusterIPs, kubeletEnvironment, serviceVariables } from './service-links.js';

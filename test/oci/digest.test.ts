@@ -115,3 +115,14 @@ describe('hashing', () => {
     assert.equal(matchesDigest(new Uint8Array(), EMPTY_SHA256.toUpperCase()), false);
   });
 });
+
+it('SHA256_DIGEST and SHA256_HEX are the one sha256 pattern: lowercase hex, exact length, anchored', async () => {
+  const { SHA256_DIGEST, SHA256_HEX, isSha256Digest } = await import('../../src/oci/digest.js');
+  const hex = 'ab'.repeat(32);
+  assert.ok(SHA256_HEX.test(hex) && SHA256_DIGEST.test(`sha256:${hex}`) && isSha256Digest(`sha256:${hex}`));
+  for (const bad of [hex.toUpperCase(), hex.slice(1), `${hex}0`, ` ${hex}`]) {
+    assert.ok(!SHA256_HEX.test(bad), bad);
+    assert.ok(!SHA256_DIGEST.test(`sha256:${bad}`), bad);
+  }
+  assert.ok(!SHA256_DIGEST.test(`sha512:${hex}`));
+});

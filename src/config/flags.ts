@@ -1,10 +1,11 @@
 /**
- * Command-line configuration: flags and their `CAMEL_OCI_*` environment variables, parsed once
- * into typed, frozen objects. Only the CLI entry point reads `process.env` and `process.argv`
- * and hands them here.
+ * The flag parser: argv and `CAMEL_OCI_*` environment variables into raw values by flag name, and
+ * the value syntaxes (durations, sizes, counts). The per-command loaders beside this module turn
+ * the raw values into typed, validated, frozen objects; only the CLI entry point reads
+ * `process.env` and `process.argv` and hands them here.
  */
 import { parseArgs } from 'node:util';
-import { CamelOciError } from './base/errors.js';
+import { CamelOciError } from '../base/errors.js';
 
 /** How one flag is read. */
 export interface FlagSpec {
@@ -13,6 +14,8 @@ export interface FlagSpec {
   readonly default?: string | boolean | readonly string[];
   /** No environment variable (for flags whose variable means something else, like `--plan`). */
   readonly noEnv?: boolean;
+  /** What the README's variable column says for a `noEnv` flag (why there is none). */
+  readonly envNote?: string;
   readonly description: string;
 }
 
@@ -74,7 +77,8 @@ export function parseFlags(
       else if (fromEnv !== undefined) values[name] = /^(1|true|yes|on)$/i.test(fromEnv.trim());
       else values[name] = (spec.default as boolean | undefined) ?? false;
     } else {
-      values[name] = (raw as string | undefined) ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : (spec.default as string | undefined));
+      values[name] =
+        (raw as string | undefined) ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : (spec.default as string | undefined));
     }
   }
   return Object.freeze({ values: Object.freeze(values), positionals: Object.freeze([...parsed.positionals]) });
@@ -105,21 +109,52 @@ export function parseCount(text: string, flag: string, max = Number.MAX_SAFE_INT
   return Number(text);
 }
 
-/** The registry flags shared by resolve, serve, inject and fetch. */
-export const REGISTRY_FLAGS: FlagTable = {
-  'registry-config': { type: 'list', description: 'docker config JSON (.dockerconfigjson) with registry credentials; repeatable' },
-  'insecure-registry': { type: 'list', description: 'host[:port] spoken to over plain HTTP (a host named exactly may also be at a private or loopback address); repeatable or comma separated' },
-  'allow-registry': {
-    type: 'list',
-    description: 'only these registries (host, host:port, *.domain) are allowed; also allows them at private/loopback addresses',
-  },
-  'ca-file': { type: 'list', description: 'extra PEM CA bundle trusted for registry TLS; repeatable' },
-};
+const SIZE_UNITS: readonly (readonly [string, number])[] = [
+  ['Gi', 1024 ** 3],
+  ['Mi', 1024 ** 2],
+  ['Ki', 1024],
+];
 
-/** Flags of the resolver (resolve, serve, inject). */
-export const RESOLVER_FLAGS: FlagTable = {
-  ...REGISTRY_FLAGS,
-  platform: { type: 'string', default: 'linux/amd64', description: 'os/arch[/variant] chosen from an index' },
-  'tag-ttl': { type: 'string', default: '60s', description: 'how long a tag resolution is reused' },
-  'stale-grace': { type: 'string', default: '10m', description: 'how long a previous tag resolution may be used when the registry fails' },
-};
+/** Writes bytes as {@link parseSize} reads them, in the largest binary unit that divides them (`1Gi`, `512Mi`, `100`). */
+export function formatSize(bytes: number): string {
+  for (const [unit, size] of SIZE_UNITS) if (bytes > 0 && bytes % size === 0) return `${bytes / size}${unit}`;
+  return String(bytes);
+}
+
+/** The raw value of a string flag (undefined when unset and without default). */
+export function stringFlag(flags: ParsedFlags, name: string): string | undefined {
+  const value = flags.values[name];
+  if (value !== undefined && typeof value !== 'string') throw new TypeError(`flag --${name} is not a string flag`);
+  return value;
+}
+
+/** The raw value of a string flag that has a default in its table. */
+export function requiredStringFlag(flags: ParsedFlags, name: string): string {
+  const value = stringFlag(flags, name);
+  if (value === undefined) throw new TypeError(`flag --${name} has no value and no default`);
+  return value;
+}
+
+/** The raw values of a list flag (empty when unset). */
+export function listFlag(flags: ParsedFlags, name: string): readonly string[] {
+  const value = flags.values[name];
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new TypeError(`flag --${name} is not a list flag`);
+  return value as readonly string[];
+}
+
+/** The value of a boolean flag (false when unset). */
+export function booleanFlag(flags: ParsedFlags, name: string): boolean {
+  const value = flags.values[name];
+  if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`flag --${name} is not a boolean flag`);
+  return value ?? false;
+}
+
+/** Freezes an object and every object and array inside it, and returns it. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,106 @@
+/**
+ * The init container's code: every module the built `fetch` entry can load (static imports,
+ * re-exports and `import()` with a literal specifier, followed transitively through dist/) stays
+ * out of the resolver, the injector, the admission workflow and the webhook, and so does the CLI
+ * entry's own static graph that runs before it. Reads dist/ as built by `npm run build`.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { REPO_ROOT } from '../helpers/fixtures.js';
+
+const DIST = path.join(REPO_ROOT, 'dist');
+/** Folders of dist/ the fetcher must never load. */
+const FORBIDDEN_FOLDERS = ['resolve', 'inject', 'admit', 'webhook'];
+/** Packages of the webhook the fetcher must never load. */
+const FORBIDDEN_PACKAGES = ['express', '@kubernetes/client-node', 'prom-client', 'node-forge'];
+
+/** `from '...'`, `import '...'` and `import('...')`; the specifiers of one module's imports. */
+const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"]+)\1/g;
+/** An `import(` whose argument is not a string literal: an edge the walk could not see. */
+const DYNAMIC_NON_LITERAL = /\bimport\s*\(\s*(?!['"])/;
+
+interface Graph {
+  /** Modules of dist/ reached, relative to dist/. */
+  readonly modules: Set<string>;
+  /** Bare specifiers (node: builtins and packages) reached, with the first module that imports each. */
+  readonly packages: Map<string, string>;
+  /** How each module was first reached, for the failure message. */
+  readonly parent: Map<string, string>;
+}
+
+/** Walks the import graph from `entries` (files under dist/); `followDynamic` false keeps to static imports. */
+function walk(entries: readonly string[], followDynamic: boolean): Graph {
+  const graph: Graph = { modules: new Set(), packages: new Map(), parent: new Map() };
+  const queue = [...entries];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    const rel = path.relative(DIST, file);
+    if (graph.modules.has(rel)) continue;
+    graph.modules.add(rel);
+    const text = readFileSync(file, 'utf8');
+    assert.ok(!DYNAMIC_NON_LITERAL.test(text), `${rel} has an import() without a literal specifier: the walk cannot follow it`);
+    for (const m of text.matchAll(SPECIFIER)) {
+      const specifier = m[2]!;
+      if (!followDynamic && /import\s*\(/.test(m[0])) continue;
+      if (!specifier.startsWith('.')) {
+        const name = specifier.startsWith('@') ? specifier.split('/').slice(0, 2).join('/') : specifier.split('/')[0]!;
+        if (!graph.packages.has(name)) graph.packages.set(name, rel);
+        continue;
+      }
+      const target = path.resolve(path.dirname(file), specifier);
+      assert.ok(existsSync(target), `${rel} imports ${specifier}, which is not in dist/`);
+      const targetRel = path.relative(DIST, target);
+      if (!graph.parent.has(targetRel)) graph.parent.set(targetRel, rel);
+      queue.push(target);
+    }
+  }
+  return graph;
+}
+
+/** The chain of imports from an entry to `module`. */
+function chain(graph: Graph, module: string): string {
+  const steps = [module];
+  for (let m = graph.parent.get(module); m !== undefined && steps.length < 50; m = graph.parent.get(m)) steps.unshift(m);
+  return steps.join(' -> ');
+}
+
+function assertFetcherOnly(graph: Graph): void {
+  const bad = [...graph.modules].filter((m) => FORBIDDEN_FOLDERS.includes(m.split(path.sep)[0]!));
+  assert.deepEqual(
+    bad.map((m) => chain(graph, m)),
+    [],
+    'no resolver, injector, admission or webhook module',
+  );
+  const badPackages = FORBIDDEN_PACKAGES.filter((p) => graph.packages.has(p)).map(
+    (p) => `${p} (from ${chain(graph, graph.packages.get(p)!)})`,
+  );
+  assert.deepEqual(badPackages, [], 'no webhook package');
+}
+
+describe('the fetch entry point import graph (built)', () => {
+  it('dist/ is built', () => {
+    assert.ok(existsSync(path.join(DIST, 'commands', 'fetch.js')), 'run npm run build first');
+  });
+
+  it('dist/commands/fetch.js reaches no resolve/, inject/, admit/ or webhook/ module, statically or with import()', () => {
+    const graph = walk([path.join(DIST, 'commands', 'fetch.js')], true);
+    assert.ok(graph.modules.has(path.join('fetch', 'runner.js')), 'the walk follows imports (it reaches fetch/runner.js)');
+    assert.ok(graph.modules.has(path.join('registry', 'setup.js')), 'the walk follows imports (it reaches registry/setup.js)');
+    assertFetcherOnly(graph);
+  });
+
+  it('dist/cli.js loads none of them before it runs the fetch command', () => {
+    // The CLI loads each command's module with import() only when that command runs: its static
+    // graph is what every command, fetch included, loads first.
+    const graph = walk([path.join(DIST, 'cli.js')], false);
+    assert.ok(graph.modules.has(path.join('config', 'tables.js')), 'the walk follows imports (it reaches config/tables.js)');
+    assertFetcherOnly(graph);
+  });
+
+  it('the walk sees a forbidden module when one is reachable (the webhook entry reaches them)', () => {
+    const graph = walk([path.join(DIST, 'commands', 'serve.js')], true);
+    assert.throws(() => assertFetcherOnly(graph), /no resolver, injector, admission or webhook module/);
+  });
+});
