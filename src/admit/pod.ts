@@ -4,7 +4,7 @@
  * reference concurrently under the deadline, and asks the pure patch builder for operations. It
  * never touches HTTP; `app.ts` turns its answer into a response with `complete()`.
  */
-import { InjectError, asCamelOciError, type CamelOciError } from '../base/errors.js';
+import { InjectError, asCamelOciError } from '../base/errors.js';
 import { buildInjection, type InjectOptions } from '../inject/patch.js';
 import { decide } from '../inject/decide.js';
 import { pinnedReference, type ResolvedArtifact } from '../plan/artifact.js';
@@ -13,6 +13,7 @@ import type { ArtifactResolver, ResolveRequest } from '../resolve/types.js';
 import { allowed, denied, patched, skipped, truncate, type AdmissionRequest, type AdmissionResult } from '../webhook/admission.js';
 import { formatSeconds, isDeadlineExceeded, raceSignal } from '../base/abort.js';
 import type { Logger } from '../base/logger.js';
+import { denialCode, ReferenceFailure, resolveOne, withoutSubject, withPrefix } from './resolution.js';
 
 /** Options the patch builder takes (fetcher image and the rest), passed through unchanged. */
 export type { InjectOptions };
@@ -82,34 +83,6 @@ export function displayReference(reference: string, max = MAX_MESSAGE_REFERENCE_
   // Keep both ends: the host says where, the tag says what.
   const head = Math.ceil((max - 3) / 2);
   return `${shown.slice(0, head)}...${shown.slice(shown.length - (max - 3 - head))}`;
-}
-
-function withPrefix(message: string): string {
-  return message.startsWith('camel-oci') ? message : `camel-oci: ${message}`;
-}
-
-/** A rejection of one reference, kept apart from the deadline's abort. */
-class ReferenceFailure {
-  constructor(readonly reference: string, readonly error: CamelOciError) {}
-}
-
-/** HTTP-like code of a denial caused by a resolution error: transient failures are not the pod's fault. */
-function denialCode(err: CamelOciError): number {
-  if (err.code === 'TIMEOUT') return 504;
-  return err.retryable ? 503 : 403;
-}
-
-/** Calls the resolver, turning a synchronous throw into a rejection and any rejection into a ReferenceFailure. */
-function resolveOne(resolver: ArtifactResolver, reference: string, request: ResolveRequest): Promise<ResolvedArtifact> {
-  let p: Promise<ResolvedArtifact>;
-  try {
-    p = resolver.resolve(reference, request);
-  } catch (err) {
-    p = Promise.reject(err);
-  }
-  return p.catch((err: unknown) => {
-    throw new ReferenceFailure(reference, asCamelOciError(err));
-  });
 }
 
 /**
@@ -235,13 +208,6 @@ function resolutionFailed(failure: ReferenceFailure, count: number, onError: OnE
     count,
     error.code,
   );
-}
-
-/** Drops a leading `container:REF: ` from an error message that already names the reference. */
-function withoutSubject(message: string, reference: string): string {
-  const bare = reference.replace(/^container:/, '');
-  for (const prefix of [`container:${bare}: `, `${bare}: `]) if (message.startsWith(prefix)) return message.slice(prefix.length);
-  return message;
 }
 
 /** The answer when the deadline fired before every reference resolved. */

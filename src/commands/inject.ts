@@ -9,6 +9,9 @@ import { decide } from '../inject/decide.js';
 import { normalizeInjectOptions } from '../inject/options.js';
 import { buildInjection } from '../inject/patch.js';
 import { podTemplatePaths } from '../inject/workloads.js';
+import { camelKindOf } from '../inject/integration.js';
+import { pinObject, referenceError } from '../admit/integration.js';
+import { ReferenceFailure } from '../admit/resolution.js';
 import { readCaCertificates } from '../registry/setup.js';
 import { createResolver } from '../resolve/setup.js';
 import type { ArtifactResolver } from '../resolve/types.js';
@@ -42,7 +45,7 @@ export async function readStdin(): Promise<Buffer> {
 }
 
 /**
- * Injects every Pod and pod template in a multi-document YAML text. Documents that ask for
+ * Injects every Pod and pod template, and pins every Integration and Pipe, in a multi-document YAML text. Documents that ask for
  * nothing, or that are not workloads, pass through unchanged. Uses the webhook's own functions:
  * decide, resolve, buildInjection, then applies the operations.
  */
@@ -62,6 +65,14 @@ export async function injectYaml(
     }
     const obj: unknown = doc.toJS({ maxAliasCount: 100 });
     if (obj === null || obj === undefined) continue;
+    // Integrations and Pipes: pinned as the webhook pins them (the container: entries move out).
+    if (camelKindOf(obj) !== undefined) {
+      const pinned = await pinCamelObject(obj, resolver, signal, i + 1);
+      warnings.push(...pinned.warnings);
+      out.push(stringify(pinned.object));
+      if (pinned.changed) injected++;
+      continue;
+    }
     const found = podTemplatePaths(obj);
     if (!found) {
       out.push(stringify(obj));
@@ -79,6 +90,27 @@ export async function injectYaml(
     injected++;
   }
   return { yaml: out.join('---\n'), injected, warnings };
+}
+
+/**
+ * Pins one Integration or Pipe document as the webhook would on CREATE (`document` numbers it in
+ * messages). Throws the resolution error, its message naming the reference.
+ */
+async function pinCamelObject(
+  obj: unknown,
+  resolver: ArtifactResolver,
+  signal: AbortSignal,
+  document: number,
+): Promise<{ object: unknown; changed: boolean; warnings: string[] }> {
+  let result: Awaited<ReturnType<typeof pinObject>>;
+  try {
+    result = await pinObject(obj, undefined, { resolver }, signal);
+  } catch (err) {
+    if (err instanceof ReferenceFailure) throw referenceError(err);
+    throw err;
+  }
+  if (result.type === 'skip' || result.ops.length === 0) return { object: obj, changed: false, warnings: [] };
+  return { object: applyPatch(obj, result.ops), changed: true, warnings: result.warnings.map((w) => `document ${document}: ${w}`) };
 }
 
 /** Runs `inject`; returns the exit code. */

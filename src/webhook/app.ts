@@ -24,7 +24,9 @@ import {
 import { formatSeconds } from '../base/abort.js';
 import type { Logger } from '../base/logger.js';
 import { parseTimeoutParam, startDeadline } from './deadline.js';
-import { handleAdmission, type AdmissionAnswer, type HandlerDeps } from '../admit/pod.js';
+import type { AdmissionAnswer, HandlerDeps } from '../admit/pod.js';
+// Integration/Pipe route (issue 9): each admission route is a handler plus its metrics kind label.
+import { POD_ROUTE, routeFor, INTEGRATION_ROUTE, type AdmissionRoute } from './routes.js';
 import { logAdmission, requestLogFields } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -74,7 +76,7 @@ function bodyError(err: unknown): { status: number; error: string; reason: strin
   }
 }
 
-/** Creates the webhook's request listener: `POST /mutate`, `GET /healthz`, `GET /readyz`, `GET /metrics`. */
+/** Creates the webhook's request listener: `POST /mutate`, `POST /mutate-integrations`, `GET /healthz`, `GET /readyz`, `GET /metrics`. */
 export function createApp(options: AppOptions): RequestListener {
   const { handlerDeps, metrics, logger, ready } = options;
   const app = express();
@@ -91,7 +93,7 @@ export function createApp(options: AppOptions): RequestListener {
   };
 
   /** Answers one parsed request body; `timeout` is the apiserver's `?timeout=` value. */
-  async function mutate(body: unknown, timeout: string | undefined, startedAt: number, res: ServerResponse): Promise<void> {
+  async function mutate(body: unknown, timeout: string | undefined, startedAt: number, res: ServerResponse, route: AdmissionRoute = POD_ROUTE): Promise<void> {
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) {
       metrics.invalidRequest(400);
@@ -105,7 +107,7 @@ export function createApp(options: AppOptions): RequestListener {
     let review: AdmissionReviewResponse;
     try {
       ans = await Promise.race([
-        handleAdmission(request, { signal: deadline.signal, logger }, handlerDeps),
+        route.handle(request, { signal: deadline.signal, logger }, handlerDeps),
         deadline.lastChance().then(() => lateAnswer(deadline.budgetMs)),
       ]);
       review = complete(request.uid, ans.result, { warnings: ans.warnings, auditAnnotations: ans.auditAnnotations });
@@ -119,7 +121,7 @@ export function createApp(options: AppOptions): RequestListener {
     sendJson(res, 200, review);
     const durationMs = performance.now() - startedAt;
     const outcome = outcomeOf(ans.result);
-    metrics.admission(outcome, durationMs / 1000);
+    metrics.admission(outcome, durationMs / 1000, route.kind(request));
     logAdmission(logger, {
       uid: request.uid,
       ...requestLogFields(request),
@@ -132,7 +134,7 @@ export function createApp(options: AppOptions): RequestListener {
   }
 
   /** The lean edge of `POST /mutate`: media type, encoding, size, JSON; then `mutate`. */
-  function mutateEdge(req: IncomingMessage, res: ServerResponse): void {
+  function mutateEdge(req: IncomingMessage, res: ServerResponse, route: AdmissionRoute = POD_ROUTE): void {
     const startedAt = performance.now();
     const refuse = (status: number, error: string, reason: string, close: boolean): void => {
       metrics.invalidRequest(status);
@@ -191,7 +193,7 @@ export function createApp(options: AppOptions): RequestListener {
         refuse(400, 'BadRequest', 'request body is not valid JSON', true);
         return;
       }
-      mutate(body, timeoutParam(req.url), startedAt, res).catch((err: unknown) => {
+      mutate(body, timeoutParam(req.url), startedAt, res, route).catch((err: unknown) => {
         // mutate answers every failure itself; this is the last resort for a bug in the edge.
         logger.error({ err }, 'request failed');
         if (!res.headersSent) sendRawError(res, 500, 'InternalError', 'internal error');
@@ -200,7 +202,7 @@ export function createApp(options: AppOptions): RequestListener {
     });
   }
 
-  app.all('/mutate', (_req: Request, res: Response) => {
+  app.all(['/mutate', INTEGRATION_ROUTE.path], (_req: Request, res: Response) => {
     res.set('Allow', 'POST');
     sendError(res, 405, 'MethodNotAllowed', 'use POST');
   });
@@ -234,7 +236,7 @@ export function createApp(options: AppOptions): RequestListener {
   // Last resort, in express's 4-argument form: body-parser errors and anything a route threw.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, error, reason } = bodyError(err);
-    if (req.path === '/mutate') metrics.invalidRequest(status);
+    if (routeFor(req.path) !== undefined) metrics.invalidRequest(status);
     if (status >= 500) logger.error({ err }, 'request failed');
     else logger.warn({ status, reason }, 'request refused');
     if (res.headersSent) {
@@ -247,7 +249,8 @@ export function createApp(options: AppOptions): RequestListener {
   });
 
   return (req, res) => {
-    if (req.method === 'POST' && (req.url === '/mutate' || req.url?.startsWith('/mutate?') === true)) mutateEdge(req, res);
+    const route = req.method === 'POST' ? routeFor(req.url) : undefined;
+    if (route !== undefined) mutateEdge(req, res, route);
     else app(req, res);
   };
 }
