@@ -108,6 +108,9 @@ export function isCamelKWrite(request: AdmissionRequest): boolean {
   );
 }
 
+/** Skip reason of a request that is not an Integration or Pipe CREATE/UPDATE. */
+export const NOT_A_CAMEL_WRITE = 'not an Integration or Pipe CREATE/UPDATE';
+
 const NO_WARNINGS: readonly string[] = Object.freeze([]);
 const NO_ANNOTATIONS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -122,7 +125,7 @@ function answer(result: AdmissionResult, references: number, reason?: string, wa
  * still moved into the request annotation (so the operator's build does not fail), without pins.
  */
 export async function admitIntegration(request: AdmissionRequest, ctx: HandlerContext, deps: HandlerDeps): Promise<AdmissionAnswer> {
-  if (!isCamelKWrite(request)) return answer(skipped('not an Integration or Pipe CREATE/UPDATE'), 0, 'not an Integration or Pipe write');
+  if (!isCamelKWrite(request)) return answer(skipped(NOT_A_CAMEL_WRITE), 0, NOT_A_CAMEL_WRITE);
   const object = request.object;
   if (typeof object !== 'object' || object === null || Array.isArray(object)) {
     return answer(denied('camel-oci: request.object is not an Integration or Pipe object', 400), 0, 'NO_OBJECT');
