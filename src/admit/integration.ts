@@ -4,8 +4,9 @@
  * the pins are sticky, and answer with the patch that moves the `container:` entries out and pins
  * them. Never touches HTTP; the edge turns the answer into a response with `complete()`.
  */
-import { CamelOciError, InjectError } from '../base/errors.js';
-import { formatSeconds, isDeadlineExceeded } from '../base/abort.js';
+import { asCamelOciError, CamelOciError, InjectError } from '../base/errors.js';
+import { formatSeconds, isDeadlineExceeded, raceSignal } from '../base/abort.js';
+import { isRecord, own } from '../inject/pod.js';
 import type { Logger } from '../base/logger.js';
 import {
   buildIntegrationPatch,
@@ -47,10 +48,12 @@ export type PinResult =
       readonly warnings: readonly string[];
     };
 
-/** Collaborators of `pinObject`: the resolver and the platform to pick from an index. */
+/** Collaborators of `pinObject`: the resolver, the platform to pick from an index, and pull secrets to try first. */
 export interface PinDeps {
   readonly resolver: ArtifactResolver;
   readonly platform?: string;
+  /** `.dockerconfigjson` texts the Integration's pods will have (their pull secrets). */
+  readonly pullSecrets?: readonly string[];
 }
 
 /**
@@ -67,7 +70,17 @@ export async function pinObject(
   signal: AbortSignal,
   pending?: Set<string>,
 ): Promise<PinResult> {
-  const decision = decideIntegration(object, oldObject);
+  return pinDecided(object, decideIntegration(object, oldObject), deps, signal, pending);
+}
+
+/** `pinObject` for a decision already made (the webhook decides first, to answer bad input before any I/O). */
+async function pinDecided(
+  object: unknown,
+  decision: IntegrationDecision,
+  deps: PinDeps,
+  signal: AbortSignal,
+  pending?: Set<string>,
+): Promise<PinResult> {
   if (decision.action === 'skip') return { type: 'skip', reason: decision.reason };
   const { references } = decision;
   if (references.length > MAX_PLAN_ARTIFACTS) {
@@ -81,6 +94,7 @@ export async function pinObject(
     signal,
     ...(deps.platform !== undefined ? { platform: deps.platform } : {}),
     ...(decision.refreshTags ? { refreshTags: true } : {}),
+    ...(deps.pullSecrets !== undefined && deps.pullSecrets.length > 0 ? { pullSecrets: deps.pullSecrets } : {}),
   };
   const artifacts = await resolveAll(deps.resolver, references, request, pending);
   const pins = artifacts.map((a, i) => pinOf(references[i] as string, a.digest));
@@ -142,10 +156,30 @@ export async function admitIntegration(request: AdmissionRequest, ctx: HandlerCo
   if (decision.action === 'skip') return answer(skipped(decision.reason), 0, decision.reason);
   const count = decision.references.length;
 
-  const pending = new Set<string>();
+  const pending = new Set(decision.reuse === undefined ? decision.references : []);
+  const warnings: string[] = [];
+  // The credentials the Integration's pods will have: resolving with more would pin what they cannot fetch.
+  let pullSecrets: string[] | undefined;
+  const namespace = typeof request.namespace === 'string' ? request.namespace : '';
+  if (decision.reuse === undefined && deps.pullSecrets !== undefined && namespace !== '') {
+    try {
+      pullSecrets = await raceSignal(deps.pullSecrets(namespace, podViewOf(object)), ctx.signal);
+    } catch (err) {
+      if (ctx.signal.aborted) return timedOut(ctx.signal.reason, [...pending], object, decision, deps);
+      const e = asCamelOciError(err);
+      ctx.logger.warn({ namespace, err: { code: e.code, message: e.message } }, 'cannot read the pull secrets of the Integration\'s pods');
+      warnings.push(`camel-oci: could not read the pull secrets of the Integration's service account (${e.code})`);
+    }
+  }
+
   let result: PinResult;
   try {
-    result = await pinObject(object, oldObject, { resolver: deps.resolver, ...(deps.platform !== undefined ? { platform: deps.platform } : {}) }, ctx.signal, pending);
+    const pinDeps: PinDeps = {
+      resolver: deps.resolver,
+      ...(deps.platform !== undefined ? { platform: deps.platform } : {}),
+      ...(pullSecrets !== undefined ? { pullSecrets } : {}),
+    };
+    result = await pinDecided(object, decision, pinDeps, ctx.signal, pending);
   } catch (err) {
     // An abort wins over a failure: the resolver's own rejection may just be the abort arriving.
     if (ctx.signal.aborted) return timedOut(ctx.signal.reason, [...pending], object, decision, deps);
@@ -160,7 +194,27 @@ export async function admitIntegration(request: AdmissionRequest, ctx: HandlerCo
     audit[`${i}-pinned`] = pin;
   });
   if (result.source !== 'resolved') audit['pins'] = `reused from the ${result.source}`;
-  return answer(patched(result.ops), count, result.source === 'resolved' ? undefined : `pins reused from the ${result.source}`, result.warnings, audit);
+  warnings.push(...result.warnings);
+  return answer(patched(result.ops), count, result.source === 'resolved' ? undefined : `pins reused from the ${result.source}`, warnings, audit);
+}
+
+/**
+ * The pod-shaped view the pull secret reader takes: the service account the Integration's pods run
+ * as (`spec.serviceAccountName`, else the namespace's default) and the secret of the `pull-secret`
+ * trait, which Camel K puts in the pods' `imagePullSecrets`.
+ */
+export function podViewOf(object: unknown): { spec: { serviceAccountName?: string; imagePullSecrets?: Array<{ name: string }> } } {
+  const spec = isRecord(object) ? own(object, 'spec') : undefined;
+  const sa = isRecord(spec) ? own(spec, 'serviceAccountName') : undefined;
+  const traits = isRecord(spec) ? own(spec, 'traits') : undefined;
+  const pullSecret = isRecord(traits) ? own(traits, 'pull-secret') : undefined;
+  const secretName = isRecord(pullSecret) ? own(pullSecret, 'secretName') : undefined;
+  return {
+    spec: {
+      ...(typeof sa === 'string' && sa !== '' ? { serviceAccountName: sa } : {}),
+      ...(typeof secretName === 'string' && secretName !== '' ? { imagePullSecrets: [{ name: secretName }] } : {}),
+    },
+  };
 }
 
 /** Under `--on-error allow`: the patch that moves the entries without pinning them (empty when the object is unusable). */

@@ -4,6 +4,7 @@ import { admitIntegration, isCamelKWrite, pinObject } from '../../src/admit/inte
 import type { HandlerDeps } from '../../src/admit/pod.js';
 import { complete, type AdmissionRequest } from '../../src/webhook/admission.js';
 import { DeadlineExceededError } from '../../src/base/abort.js';
+import { CamelOciError } from '../../src/base/errors.js';
 import { ANNOTATION_PINNED, ANNOTATION_REFRESH } from '../../src/inject/annotations.js';
 import { FakeResolver, applyOps, artifactFor, memoryLogger, resolveFailure, type FakeAnswer } from '../webhook/support.js';
 import { verifyAdmissionResponse } from '../webhook/apiserver-verify.js';
@@ -140,6 +141,28 @@ describe('admitIntegration', () => {
     assert.equal(bad.result.code, 403);
     assert.match(bad.result.message, /^camel-oci: a dependency "container:" names no reference/);
     assert.equal(bad.reason, 'REFERENCE_INVALID');
+  });
+
+  it('resolves with the pull secrets of the pods to be (service account, pull-secret trait); a reader failure is a warning', async () => {
+    const seen: Array<[string, unknown]> = [];
+    const resolver = new FakeResolver();
+    const integration = kamelRunIntegration('hello', { dependencies: [`container:${REF}`], traits: { 'pull-secret': { secretName: 'regcred' } } });
+    integration.spec.serviceAccountName = 'builder';
+    await admitted(integration, resolver, {}, {
+      pullSecrets: async (namespace, pod) => {
+        seen.push([namespace, pod]);
+        return ['{"auths":{}}'];
+      },
+    });
+    assert.deepEqual(seen, [['demo', { spec: { serviceAccountName: 'builder', imagePullSecrets: [{ name: 'regcred' }] } }]]);
+    assert.deepEqual(resolver.calls[0]?.request?.pullSecrets, ['{"auths":{}}']);
+
+    const { ans } = await admitted(kamelRunIntegration('hello', { dependencies: [`container:${REF}`] }), new FakeResolver(), {}, {
+      pullSecrets: async () => {
+        throw new CamelOciError('UNAVAILABLE', 'apiserver down');
+      },
+    });
+    assert.match(ans.warnings.join('\n'), /could not read the pull secrets.*\(UNAVAILABLE\)/);
   });
 
   it('pins a Pipe with dependencies in both places', async () => {
