@@ -90,7 +90,7 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
   });
   const invalid = new Counter({
     name: 'camel_oci_invalid_requests_total',
-    help: 'Requests to /mutate refused before they were an admission, by HTTP status.',
+    help: 'Requests to /mutate or /mutate-integrations refused before they were an admission, by HTTP status.',
     labelNames: ['status'] as const,
     registers: [registry],
   });
