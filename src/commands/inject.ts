@@ -45,9 +45,10 @@ export async function readStdin(): Promise<Buffer> {
 }
 
 /**
- * Injects every Pod and pod template, and pins every Integration and Pipe, in a multi-document YAML text. Documents that ask for
- * nothing, or that are not workloads, pass through unchanged. Uses the webhook's own functions:
- * decide, resolve, buildInjection, then applies the operations.
+ * Injects every Pod and pod template, and pins every Integration and Pipe, in a multi-document
+ * YAML text. Documents that ask for nothing, or that are none of these, pass through unchanged.
+ * Uses the webhook's own functions (decide, resolve, buildInjection; pinObject for Integrations and
+ * Pipes), then applies the operations.
  */
 export async function injectYaml(
   text: string,
