@@ -7,6 +7,7 @@ import {
   INTEGRATION_SKIP_REASONS,
   mergeRequest,
   parsePins,
+  pinDigest,
   pinName,
   pinOf,
   pinsFor,
@@ -57,6 +58,8 @@ describe('pins: the name and tag as written, plus the resolved digest', () => {
     assert.deepEqual(parsePins(`${pinA}, ${pinB}`), [pinA, pinB]);
     assert.equal(parsePins(`${pinA},docker.io/acme/deps:1.0`), undefined);
     assert.equal(parsePins(`docker.io/acme/deps:1.0@sha256:abc`), undefined);
+    assert.equal(pinDigest(pinA), digest('a'));
+    assert.equal(pinDigest('docker.io/acme/deps:1.0'), undefined);
   });
 
   test('pinsFor accepts pins only when they cover exactly the references, in order', () => {
