@@ -105,6 +105,8 @@ export default tseslint.config(
   layer('fetch', ['resolve', 'inject', 'admit', 'webhook', 'kube', 'commands']),
   layer('kube', ['webhook', 'admit', 'commands']),
   layer('resolve', ['inject', 'admit', 'webhook', 'fetch', 'kube', 'commands']),
+  // The workflows take their I/O (resolver, pull secrets) as collaborators: no HTTP, no Kubernetes client.
+  layer('admit', ['webhook', 'fetch', 'kube', 'registry', 'commands', 'config']),
   // The loaders are loaded by the fetcher too: no webhook-side code behind them.
   layer('config', ['resolve', 'inject', 'admit', 'webhook', 'kube', 'commands']),
   {

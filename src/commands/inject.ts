@@ -10,6 +10,8 @@ import { admitPod, type PodAdmissionDeps } from '../admit/pod.js';
 import { createLogger } from '../base/logger.js';
 import { deadlineSignal } from '../base/abort.js';
 import { podTemplatePaths } from '../inject/workloads.js';
+import { camelKindOf } from '../inject/integration.js';
+import { pinFailure, pinObject } from '../admit/integration.js';
 import { readCaCertificates } from '../registry/setup.js';
 import { createResolver } from '../resolve/setup.js';
 import type { ArtifactResolver } from '../resolve/types.js';
@@ -41,10 +43,10 @@ export async function readStdin(): Promise<Buffer> {
 }
 
 /**
- * Injects every Pod and pod template in a multi-document YAML text. Documents that ask for
- * nothing, or that are not workloads, pass through unchanged. Runs the webhook's own pod workflow
- * (admit/pod.ts) on each template, then applies its operations; a denial is an error naming the
- * document.
+ * Injects every Pod and pod template, and pins every Integration and Pipe, in a multi-document
+ * YAML text. Documents that ask for nothing, or that are none of these, pass through unchanged.
+ * Runs the webhook's own workflows (admit/pod.ts on each pod template, admit/integration.ts on
+ * Integrations and Pipes), then applies their operations; a denial is an error naming the document.
  */
 export async function injectYaml(
   text: string,
@@ -64,6 +66,14 @@ export async function injectYaml(
     }
     const obj: unknown = doc.toJS({ maxAliasCount: 100 });
     if (obj === null || obj === undefined) continue;
+    // Integrations and Pipes: pinned as the webhook pins them (the container: entries move out).
+    if (camelKindOf(obj) !== undefined) {
+      const pinned = await pinCamelObject(obj, resolver, signal, i + 1);
+      warnings.push(...pinned.warnings);
+      out.push(stringify(pinned.object));
+      if (pinned.changed) injected++;
+      continue;
+    }
     const found = podTemplatePaths(obj);
     const ans = found ? await admitPod(found.template as object, '', deps, ctx, found.basePath) : undefined;
     const result = ans?.result;
@@ -80,6 +90,22 @@ export async function injectYaml(
     injected++;
   }
   return { yaml: out.join('---\n'), injected, warnings };
+}
+
+/**
+ * Pins one Integration or Pipe document as the webhook would on CREATE (`document` numbers it in
+ * messages). Throws the resolution error, its message naming the reference.
+ */
+async function pinCamelObject(
+  obj: unknown,
+  resolver: ArtifactResolver,
+  signal: AbortSignal,
+  document: number,
+): Promise<{ object: unknown; changed: boolean; warnings: string[] }> {
+  const result = await pinObject(obj, undefined, { resolver }, signal);
+  if (result.type === 'failed') throw pinFailure(result);
+  if (result.type === 'skip' || result.ops.length === 0) return { object: obj, changed: false, warnings: [] };
+  return { object: applyPatch(obj, result.ops), changed: true, warnings: result.warnings.map((w) => `document ${document}: ${w}`) };
 }
 
 /** Runs `inject`; returns the exit code. */

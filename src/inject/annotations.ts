@@ -39,8 +39,11 @@ export const ENV_CAMEL_K_INTEGRATION = 'CAMEL_K_INTEGRATION';
 /** Knative Serving's sidecar: never modified, whatever the selection rules say. */
 export const KNATIVE_QUEUE_PROXY = 'queue-proxy';
 
-/**
- * Integration, Pipe and (copied by Camel K) pod annotation (output): the requested references,
- * each pinned as `name:tag@sha256:…`, comma separated, in request order.
- */
+/** Integration/Pipe annotation (output): the requested references, each `name:tag@sha256:…`, comma separated, in request order. */
 export const ANNOTATION_PINNED = 'camel.apache.org/container-dependencies.pinned';
+
+/** Integration/Pipe annotation (input): any new value re-resolves the tags at that write. */
+export const ANNOTATION_REFRESH = 'camel.apache.org/oci-refresh';
+
+/** Env var set through `spec.traits.environment.vars` to the pinned list, so new pins roll the Deployment. */
+export const ENV_DEPENDENCIES = 'CAMEL_OCI_DEPENDENCIES';

@@ -89,7 +89,8 @@ export class Resolver implements ArtifactResolver {
     const platform = request.platform ?? this.options.platform ?? DEFAULT_PLATFORM;
     // Warm path, no timers and no flight: a fresh tag (or a digest) whose artifact is cached.
     const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
-    const digest = ref.digest ?? this.tags.fresh(tagKeyOf(location, tagOrDigest, cid))?.digest;
+    const refresh = request.refreshTags === true;
+    const digest = ref.digest ?? (refresh ? undefined : this.tags.fresh(tagKeyOf(location, tagOrDigest, cid))?.digest);
     if (digest !== undefined) {
       const warm = this.artifacts.get(artifactKey(location, digest, platform, cid));
       if (warm) {
@@ -97,9 +98,10 @@ export class Resolver implements ArtifactResolver {
         return warm.reference === written ? warm : { ...warm, reference: written };
       }
     }
-    const key = JSON.stringify([formatReference(ref), platform, cid]);
+    // A refresh never joins a flight that may answer from the tag cache.
+    const key = JSON.stringify([formatReference(ref), platform, cid, refresh]);
     const flight = this.flights.do(key, () =>
-      this.resolveShared(written, ref.domain, location, tagOrDigest, platform, { credential, source, cid }, subject),
+      this.resolveShared(written, ref.domain, location, tagOrDigest, platform, { credential, source, cid }, subject, refresh),
     );
     if (!request.signal) return flight;
     return raceSignal(flight, request.signal, (signal) =>
@@ -129,6 +131,7 @@ export class Resolver implements ArtifactResolver {
     platform: string,
     auth: { credential: Credential | undefined; source: 'pod' | 'webhook' | undefined; cid: string },
     subject: string,
+    refresh = false,
   ): Promise<ResolvedArtifact> {
     const credential = auth.credential;
     const controller = new AbortController();
@@ -148,7 +151,7 @@ export class Resolver implements ArtifactResolver {
         node = await this.byDigest(loc, digest, ctx, subject);
       } else {
         const tagKey = tagKeyOf(loc, tagOrDigest, auth.cid);
-        const fresh = this.tags.fresh(tagKey);
+        const fresh = refresh ? undefined : this.tags.fresh(tagKey);
         this.options.onCache?.('tag', fresh ? 'hit' : 'miss');
         if (fresh) {
           digest = fresh.digest;

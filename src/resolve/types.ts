@@ -10,6 +10,8 @@ export interface ResolveRequest {
   readonly pullSecrets?: readonly DockerConfig[];
   /** `os/arch[/variant]` to pick from an index; the resolver's default when absent. */
   readonly platform?: string;
+  /** Ask the registry what each tag points at now, even when a cached answer is still fresh (an explicit refresh). */
+  readonly refreshTags?: boolean;
 }
 
 /** Resolves one `container:` reference (with or without the prefix) to a pinned artifact. */

@@ -7,7 +7,7 @@ import type { PodAdmissionDeps } from '../admit/pod.js';
 import type { Logger } from '../base/logger.js';
 import type { BodyBudget } from './body-budget.js';
 import { createAdmissionEdge, type AdmissionHandler } from './edge.js';
-import { handleAdmission } from './handler.js';
+import { handleAdmission, handleIntegrationAdmission } from './handler.js';
 import type { WebhookMetrics } from './metrics.js';
 import { createRoutes } from './routes.js';
 
@@ -24,11 +24,12 @@ export interface AppOptions {
   readonly budget?: BodyBudget;
 }
 
-/** Creates the webhook's request listener: `POST /mutate`, `GET /healthz`, `GET /readyz`, `GET /metrics`. */
+/** Creates the webhook's request listener: `POST /mutate`, `POST /mutate-integrations`, `GET /healthz`, `GET /readyz`, `GET /metrics`. */
 export function createApp(options: AppOptions): RequestListener {
   const { handlerDeps, metrics, logger, ready } = options;
   const routes: Record<string, AdmissionHandler> = {
     '/mutate': (request, ctx) => handleAdmission(request, ctx, handlerDeps),
+    '/mutate-integrations': (request, ctx) => handleIntegrationAdmission(request, ctx, handlerDeps),
   };
   const edge = createAdmissionEdge({ routes, metrics, logger, onError: handlerDeps.onError, ...(options.budget ? { budget: options.budget } : {}) });
   const app = createRoutes({ admissionPaths: Object.keys(routes), metrics, logger, ready });

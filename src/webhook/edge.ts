@@ -90,7 +90,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
     sendJson(res, 200, review);
     const durationMs = performance.now() - startedAt;
     const outcome = outcomeOf(ans.result);
-    metrics.admission(outcome, durationMs / 1000);
+    metrics.admission(outcome, durationMs / 1000, kindLabel(request));
     logAdmission(logger, {
       uid: request.uid,
       ...requestLogFields(request),
@@ -182,6 +182,12 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
 
 const TOO_LARGE = `request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`;
 const BUSY = 'too many request bytes in flight; retry';
+
+/** The `kind` label an admission is counted under: what was admitted, or `other`. */
+function kindLabel(request: AdmissionRequest): string {
+  const kind = request.kind?.kind;
+  return kind === 'Pod' || kind === 'Integration' || kind === 'Pipe' ? kind : 'other';
+}
 
 /** What is wrong with a request's headers (media type, charset, encoding, declared length), if anything. */
 function headerProblem(req: IncomingMessage): { status: number; error: string; reason: string } | undefined {

@@ -10,6 +10,9 @@ import type { AdmissionOutcome } from '../admit/result.js';
 /** Outcome label values, pre-created so every series exists from the first scrape. */
 export const ADMISSION_OUTCOMES: readonly AdmissionOutcome[] = ['allowed', 'patched', 'denied', 'errored', 'skipped'];
 
+/** `kind` label values of the admission metrics (what was admitted); anything else counts as `other`. */
+export const ADMISSION_KINDS: readonly string[] = ['Pod', 'Integration', 'Pipe', 'other'];
+
 /** Result label values of a cache lookup. */
 export type CacheLookupResult = 'hit' | 'miss' | 'stale';
 
@@ -39,8 +42,8 @@ export interface ResolverMetrics {
 /** The webhook's metrics: the recording functions plus the registry `/metrics` exposes. */
 export interface WebhookMetrics extends ResolverMetrics {
   readonly registry: Registry;
-  /** Counts one answered admission and observes its duration. */
-  admission(outcome: AdmissionOutcome, durationSeconds: number): void;
+  /** Counts one answered admission and observes its duration, by kind of object (`Pod` when not given). */
+  admission(outcome: AdmissionOutcome, durationSeconds: number, kind?: string): void;
   /** Counts one request refused before it was an admission (400, 413, 415...). */
   invalidRequest(status: number): void;
   /** The exposition text for `GET /metrics`. */
@@ -74,19 +77,20 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
 
   const admissions = new Counter({
     name: 'camel_oci_admissions_total',
-    help: 'Admission requests answered, by outcome.',
-    labelNames: ['outcome'] as const,
+    help: 'Admission requests answered, by outcome and kind of object (Pod, Integration, Pipe).',
+    labelNames: ['outcome', 'kind'] as const,
     registers: [registry],
   });
   const duration = new Histogram({
     name: 'camel_oci_admission_duration_seconds',
-    help: 'Time from receiving an admission request to sending its answer.',
+    help: 'Time from receiving an admission request to sending its answer, by kind of object.',
+    labelNames: ['kind'] as const,
     buckets: [...ADMISSION_DURATION_BUCKETS],
     registers: [registry],
   });
   const invalid = new Counter({
     name: 'camel_oci_invalid_requests_total',
-    help: 'Requests to /mutate refused before they were an admission, by HTTP status.',
+    help: 'Requests to /mutate or /mutate-integrations refused before they were an admission, by HTTP status.',
     labelNames: ['status'] as const,
     registers: [registry],
   });
@@ -104,11 +108,15 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
   });
 
   // Pre-created children: the hot path increments a held object instead of hashing labels.
-  const byOutcome = new Map<AdmissionOutcome, Counter.Internal>();
-  for (const o of ADMISSION_OUTCOMES) {
-    const child = admissions.labels(o);
-    child.inc(0); // a child exists in the exposition only once it has a value
-    byOutcome.set(o, child);
+  const byOutcome = new Map<string, Counter.Internal>();
+  const durationByKind = new Map<string, Histogram.Internal<'kind'>>();
+  for (const k of ADMISSION_KINDS) {
+    for (const o of ADMISSION_OUTCOMES) {
+      const child = admissions.labels(o, k);
+      child.inc(0); // a child exists in the exposition only once it has a value
+      byOutcome.set(`${o}/${k}`, child);
+    }
+    durationByKind.set(k, duration.labels(k));
   }
 
   const registries = new Set<string>();
@@ -118,9 +126,11 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
   return {
     registry,
     contentType: registry.contentType,
-    admission(outcome, durationSeconds) {
-      (byOutcome.get(outcome) ?? admissions.labels(outcome)).inc();
-      duration.observe(durationSeconds);
+    admission(outcome, durationSeconds, kind = 'Pod') {
+      // Kinds are a closed set: a request naming anything else must not add series.
+      const k = ADMISSION_KINDS.includes(kind) ? kind : OTHER_LABEL;
+      (byOutcome.get(`${outcome}/${k}`) ?? admissions.labels(outcome, k)).inc();
+      (durationByKind.get(k) as Histogram.Internal<'kind'>).observe(durationSeconds);
     },
     invalidRequest(status) {
       invalid.labels(String(status)).inc();

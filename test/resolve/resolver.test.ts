@@ -118,6 +118,22 @@ describe('resolver against a plain HTTP registry', () => {
     await rejectsWith(resolver.resolve(`${registry.host}/acme/empty:1.0`), 'NO_USABLE_LAYERS', /acme\/empty/);
   });
 
+  it('refreshTags asks the registry for a tag that is still fresh in the cache, and sees where it moved', async () => {
+    const first = await pushStandardArtifact(registry, 'acme/refresh', '1.0');
+    const resolver = await resolverFor(registry);
+    assert.equal((await resolver.resolve(first.reference)).digest, first.manifest.digest);
+    const second = await pushStandardArtifact(registry, 'acme/refresh', '1.0');
+    // Within the 60 s tag TTL a plain resolution answers from the cache: the old digest.
+    assert.equal((await resolver.resolve(first.reference)).digest, first.manifest.digest);
+    await registry.settledAccessLog();
+    registry.resetAccessLog();
+    assert.equal((await resolver.resolve(first.reference, { refreshTags: true })).digest, second.manifest.digest);
+    const tagGets = (await registry.settledAccessLog()).filter((e) => e.kind === 'manifest' && e.reference === '1.0');
+    assert.equal(tagGets.length, 1);
+    // The refreshed answer is cached for later plain resolutions.
+    assert.equal((await resolver.resolve(first.reference)).digest, second.manifest.digest);
+  });
+
   it('makes one manifest request for concurrent resolutions of one tag, and none while the tag is fresh', async () => {
     const pushed = await pushStandardArtifact(registry, 'acme/burst', '1.0');
     const resolver = await resolverFor(registry);

@@ -300,10 +300,10 @@ describe('probes and metrics', () => {
     const res = await request(app).get('/metrics');
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type'] ?? '', /^text\/plain/);
-    assert.match(res.text, /^camel_oci_admissions_total\{outcome="patched"\} 2$/m);
-    assert.match(res.text, /^camel_oci_admissions_total\{outcome="denied"\} 1$/m);
-    assert.match(res.text, /^camel_oci_admissions_total\{outcome="skipped"\} 2$/m);
-    assert.match(res.text, /^camel_oci_admission_duration_seconds_count 5$/m);
+    assert.match(res.text, /^camel_oci_admissions_total\{outcome="patched",kind="Pod"\} 2$/m);
+    assert.match(res.text, /^camel_oci_admissions_total\{outcome="denied",kind="Pod"\} 1$/m);
+    assert.match(res.text, /^camel_oci_admissions_total\{outcome="skipped",kind="Pod"\} 2$/m);
+    assert.match(res.text, /^camel_oci_admission_duration_seconds_count\{kind="Pod"\} 5$/m);
   });
 });
 

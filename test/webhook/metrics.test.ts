@@ -16,15 +16,30 @@ describe('createMetrics', () => {
     m.admission('patched', 0.002);
     m.admission('denied', 1.2);
     const text = await m.text();
-    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="patched"}'), 2);
-    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="denied"}'), 1);
+    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="patched",kind="Pod"}'), 2);
+    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="denied",kind="Pod"}'), 1);
     // Every outcome series exists from the start, so rate() works before the first occurrence.
-    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="errored"}'), 0);
-    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="skipped"}'), 0);
-    assert.equal(sample(text, 'camel_oci_admission_duration_seconds_count'), 3);
+    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="errored",kind="Pod"}'), 0);
+    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="skipped",kind="Pod"}'), 0);
+    assert.equal(sample(text, 'camel_oci_admission_duration_seconds_count{kind="Pod"}'), 3);
     // A sub-millisecond bucket exists and caught the warm answer.
-    assert.equal(sample(text, 'camel_oci_admission_duration_seconds_bucket{le="0.0005"}'), 1);
-    assert.equal(sample(text, 'camel_oci_admission_duration_seconds_bucket{le="10"}'), 3);
+    assert.equal(sample(text, 'camel_oci_admission_duration_seconds_bucket{le="0.0005",kind="Pod"}'), 1);
+    assert.equal(sample(text, 'camel_oci_admission_duration_seconds_bucket{le="10",kind="Pod"}'), 3);
+  });
+
+  it('labels admissions by kind of object, and counts unknown kinds as other', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    m.admission('patched', 0.01, 'Integration');
+    m.admission('patched', 0.01, 'Pipe');
+    m.admission('skipped', 0.01, 'Pipe');
+    m.admission('skipped', 0.01, 'Deployment');
+    const text = await m.text();
+    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="patched",kind="Integration"}'), 1);
+    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="patched",kind="Pipe"}'), 1);
+    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="skipped",kind="other"}'), 1);
+    assert.equal(sample(text, 'camel_oci_admissions_total{outcome="patched",kind="Pod"}'), 0);
+    assert.equal(sample(text, 'camel_oci_admission_duration_seconds_count{kind="Pipe"}'), 2);
+    assert.doesNotMatch(text, /kind="Deployment"/);
   });
 
   it('records registry requests and cache lookups for the resolver', async () => {
@@ -58,7 +73,7 @@ describe('createMetrics', () => {
     const a = createMetrics({ defaultMetrics: false });
     const b = createMetrics({ defaultMetrics: false });
     a.admission('allowed', 0.001);
-    assert.equal(sample(await b.text(), 'camel_oci_admissions_total{outcome="allowed"}'), 0);
+    assert.equal(sample(await b.text(), 'camel_oci_admissions_total{outcome="allowed",kind="Pod"}'), 0);
     assert.equal((await globalRegistry.metrics()).includes('camel_oci_'), false);
   });
 
