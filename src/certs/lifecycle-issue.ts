@@ -18,12 +18,17 @@ export interface IssuePolicy {
   readonly servingLifetimeMs: number;
 }
 
-/** Returns the Secret contents after `action` (which must not be `none`), made at `now`. */
-export async function applyLifecycleAction(secret: ManagedSecretData | undefined, action: LifecycleAction, now: Date, policy: IssuePolicy): Promise<ManagedSecretData> {
+/**
+ * Returns the Secret contents after `action` (which must not be `none`). Certificates are dated
+ * `at`, or, when absent, the moment after their key was generated.
+ */
+export async function applyLifecycleAction(secret: ManagedSecretData | undefined, action: LifecycleAction, at: Date | undefined, policy: IssuePolicy): Promise<ManagedSecretData> {
+  const dated = at === undefined ? {} : { now: at };
+  const now = at ?? new Date();
   const newCa = (): Promise<CertificateAuthority> =>
-    generateCa({ commonName: CA_COMMON_NAME, validityDays: 1, lifetimeMs: policy.caLifetimeMs, now });
+    generateCa({ commonName: CA_COMMON_NAME, validityDays: 1, lifetimeMs: policy.caLifetimeMs, ...dated });
   const serve = async (ca: CertificateAuthority): Promise<{ certPem: string; keyPem: string }> => {
-    const b = await issueServingCert(ca, { service: policy.service, namespace: policy.namespace, validityDays: 1, lifetimeMs: policy.servingLifetimeMs, now });
+    const b = await issueServingCert(ca, { service: policy.service, namespace: policy.namespace, validityDays: 1, lifetimeMs: policy.servingLifetimeMs, ...dated });
     return { certPem: b.certPem, keyPem: b.keyPem };
   };
   const trust = splitPemCertificates(secret?.caCertPem ?? '');

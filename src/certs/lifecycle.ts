@@ -14,7 +14,7 @@
  *    change, so the bundle does not either.
  * 2. At half its life the CA gets a successor, which enters `ca.crt` (and so the bundle) while the
  *    old CA keeps signing. Only when the successor has been in the Secret for the settle period
- *    (two re-check periods) AND the bundle is seen to hold it, a serving certificate signed by it
+ *    (three re-check periods) AND the bundle is seen to hold it, a serving certificate signed by it
  *    replaces the old one ("promotion"): the new CA is trusted before any replica serves its
  *    certificate.
  * 3. A CA other than the signing one (and its successor) leaves `ca.crt` only once the serving
@@ -43,8 +43,12 @@ export const SECRET_KEYS = {
 export const SERVING_ROTATE_FRACTION = 2 / 3;
 /** The CA's successor is made at this fraction of the CA's life: long before its end, so promotion and retirement have time. */
 export const CA_ROTATE_FRACTION = 1 / 2;
-/** Settle period, in re-check periods: a change is assumed seen by every replica after this many. */
-export const SETTLE_RECHECKS = 2;
+/**
+ * Settle period, in re-check periods: a change is assumed seen by every replica after this many.
+ * One period is when every replica re-reads; the rest covers a replica whose reconcile itself took
+ * long (key generation under CPU pressure, a slow apiserver answer).
+ */
+export const SETTLE_RECHECKS = 3;
 /** Most CAs trusted at once: the signing CA, its successor and the CA before it. */
 export const MAX_TRUST_SET = 3;
 
@@ -94,7 +98,9 @@ function parse(pem: string | undefined): Parsed | undefined {
   try {
     const x509 = new X509Certificate(pem);
     const notBefore = new Date(x509.validFrom).getTime();
-    return { pem, x509, issuedAt: notBefore + CLOCK_SKEW_MS, notAfter: new Date(x509.validTo).getTime() };
+    // The certificate's times are whole seconds: the real issue time is up to 1 s after notBefore
+    // plus the back-dating; taking the latest keeps the settle periods at least as long as promised.
+    return { pem, x509, issuedAt: notBefore + CLOCK_SKEW_MS + 1000, notAfter: new Date(x509.validTo).getTime() };
   } catch {
     return undefined;
   }
@@ -119,7 +125,7 @@ function usableCa(ca: Parsed | undefined, keyPem: string | undefined, now: numbe
   if (ca === undefined) return 'its CA certificate is missing or unreadable';
   if (!ca.x509.ca) return 'its CA certificate is not a CA';
   if (ca.notAfter <= now) return `its CA expired on ${new Date(ca.notAfter).toISOString()}`;
-  if (ca.issuedAt - CLOCK_SKEW_MS > now) return 'its CA is not valid yet';
+  if (ca.issuedAt - CLOCK_SKEW_MS - 1000 > now) return 'its CA is not valid yet';
   if (!keyMatches(ca.x509, keyPem)) return 'it holds no private key of its CA';
   return undefined;
 }
@@ -148,19 +154,17 @@ export function decide(secret: ManagedSecretData | undefined, bundleFingerprints
   const caLife = ca.notAfter - ca.issuedAt;
   const caRotateAt = ca.issuedAt + caLife * CA_ROTATE_FRACTION;
 
-  // Rule 2: promotion first, since it also reissues the serving certificate.
-  if (nextUsable && next !== undefined) {
-    const promoteAt = next.issuedAt + settle;
-    if (now >= promoteAt && bundleFingerprints.has(next.x509.fingerprint256)) {
-      return { action: 'promote-ca', reason: 'the next CA has been trusted long enough; it signs from now on' };
-    }
-  } else if (now >= caRotateAt || secret.nextCaCertPem !== undefined) {
-    return { action: 'introduce-ca', reason: next === undefined ? `the CA is past ${CA_ROTATE_FRACTION} of its life` : 'the next CA is unusable' };
+  // Rule 2, promotion, first: it also reissues the serving certificate.
+  const nextReady = nextUsable && next !== undefined;
+  if (nextReady && now >= next.issuedAt + settle && bundleFingerprints.has(next.x509.fingerprint256)) {
+    return { action: 'promote-ca', reason: 'the next CA has been trusted long enough; it signs from now on' };
   }
-
-  // Rule 1.
+  // Rule 1 before a CA successor: an expiring serving certificate is the more urgent.
   const servingProblem = servingCertProblem(secret, ca, now, policy);
   if (servingProblem !== undefined) return { action: 'rotate-serving', reason: servingProblem };
+  if (!nextReady && (now >= caRotateAt || secret.nextCaCertPem !== undefined)) {
+    return { action: 'introduce-ca', reason: next === undefined ? `the CA is past ${CA_ROTATE_FRACTION} of its life` : 'the next CA is unusable' };
+  }
 
   // Rule 3.
   const cert = parse(secret.certPem)!;
@@ -182,7 +186,7 @@ function servingCertProblem(secret: ManagedSecretData, ca: Parsed, now: number, 
   if (!keyMatches(cert.x509, secret.keyPem)) return 'the serving key does not belong to the serving certificate';
   if (!signedBy(cert.x509, ca.x509)) return 'the serving certificate was not signed by the signing CA';
   if (cert.notAfter <= now) return `the serving certificate expired on ${new Date(cert.notAfter).toISOString()}`;
-  if (cert.issuedAt - CLOCK_SKEW_MS > now) return 'the serving certificate is not valid yet';
+  if (cert.issuedAt - CLOCK_SKEW_MS - 1000 > now) return 'the serving certificate is not valid yet';
   for (const name of policy.dnsNames) {
     if (cert.x509.checkHost(name, { subject: 'never' }) === undefined) return `the serving certificate does not cover ${name}`;
   }

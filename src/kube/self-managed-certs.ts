@@ -44,7 +44,9 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 /** Largest apiserver answer read: a Secret or webhook configuration is far smaller. */
 export const MAX_KUBE_OBJECT_BYTES = 1024 * 1024;
 /** Conflicts (409) tolerated in one reconcile before it gives up until the next one. */
-export const MAX_CONFLICT_ROUNDS = 8;
+export const MAX_CONFLICTS = 8;
+/** Rounds of one reconcile (each write is followed by a fresh read): bounds the loop whatever happens. */
+const MAX_ROUNDS = 32;
 /** Shortest wait between reconciles, so a transition due "now" cannot spin. */
 const MIN_WAIT_MS = 50;
 
@@ -214,25 +216,37 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
   /** One reconcile (steps 1 to 4 above); returns when to run again (epoch ms). */
   async function reconcileOnce(): Promise<number> {
     let wrote = false;
-    for (let round = 0; round < MAX_CONFLICT_ROUNDS && !stopped; round++) {
+    let conflicts = 0;
+    for (let round = 0; round < MAX_ROUNDS && conflicts < MAX_CONFLICTS && !stopped; round++) {
+      log.trace({ round }, 'reconcile: reading');
       const secret = await readSecret();
       const data = secret === undefined ? undefined : decodeSecret(secret);
       let view = await readWebhook();
       if (view.entries.length === 0) throw new ServeError('CONFIG_INVALID', `the MutatingWebhookConfiguration ${webhookName} has no webhooks`);
       const trust = data === undefined ? [] : trustSet(data);
       if (trust.length > 0 && view.entries.some((e) => !bundleMatches(e.caBundlePem, trust))) {
-        if (!(await patchBundles(view, trust))) continue;
+        if (!(await patchBundles(view, trust))) {
+          conflicts++;
+          continue;
+        }
         if (!wrote) options.metrics?.bundleRepair();
         log.info({ cas: trust.length, repaired: !wrote }, 'caBundle set to the Secret\'s CAs');
         continue; // read again: what counts is what the apiserver holds
       }
       const common = intersect(view.entries.map((e) => caFingerprints(e.caBundlePem)));
       const t = now();
+      // Serve the newest certificate the bundle verifies before anything else is decided.
+      if (data !== undefined) serveIfVerified(data, view, t);
       const decision = decide(data, common, t, policy);
+      log.trace({ round, action: decision.action }, 'reconcile: decided');
       if (decision.action !== 'none') {
-        const next = await applyLifecycleAction(data, decision.action, new Date(t), { ...policy, service: options.service, namespace });
+        // Without a test clock, certificates take the time after their key is generated, so the
+        // settle periods count from (nearly) the write, not from the decision.
+        const issueAt = options.now === undefined ? undefined : new Date(t);
+        const next = await applyLifecycleAction(data, decision.action, issueAt, { ...policy, service: options.service, namespace });
         if (!(await writeSecret(secret, next))) {
           log.debug({ action: decision.action }, 'another replica changed the Secret first; reading it again');
+          conflicts++;
           continue;
         }
         wrote = true;
@@ -240,11 +254,10 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
         log.info({ action: decision.action, reason: decision.reason }, 'TLS Secret updated');
         continue;
       }
-      serveIfVerified(data!, view, t);
       return Math.min(t + recheckMs, decision.wakeAt ?? Infinity);
     }
     if (stopped) return now();
-    throw new ServeError('UNAVAILABLE', `the Secret or webhook configuration kept changing during ${MAX_CONFLICT_ROUNDS} attempts; trying again later`, { retryable: true });
+    throw new ServeError('UNAVAILABLE', `the Secret or webhook configuration kept changing (${conflicts} conflicts); trying again later`, { retryable: true });
   }
 
   function serveIfVerified(data: ManagedSecretData, view: WebhookConfigurationView, t: number): void {
@@ -272,9 +285,29 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
     timer.unref();
   }
 
+  /**
+   * Reads and serves without writing: runs while a reconcile is busy generating keys, so a replica
+   * that lost a race (or is slow to generate) still picks up the certificate another one wrote.
+   */
+  let refreshing: Promise<void> | undefined;
+  function refresh(): void {
+    if (refreshing !== undefined || stopped) return;
+    refreshing = (async () => {
+      const secret = await readSecret();
+      if (secret === undefined) return;
+      serveIfVerified(decodeSecret(secret), await readWebhook(), now());
+    })()
+      .catch((err: unknown) => log.debug({ err: asCamelOciError(err).toJSON() }, 'certificate refresh failed'))
+      .finally(() => {
+        refreshing = undefined;
+      });
+  }
+
   function reconcile(): Promise<void> {
     if (running !== undefined) return running;
     if (timer !== undefined) clearTimeout(timer);
+    const busy = setInterval(refresh, recheckMs);
+    busy.unref();
     const p = reconcileOnce()
       .then((at) => {
         failures = 0;
@@ -288,6 +321,7 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
         schedule(now() + Math.min(recheckMs, 1000 * 2 ** Math.min(failures - 1, 10)));
       })
       .finally(() => {
+        clearInterval(busy);
         running = undefined;
       });
     running = p;
@@ -302,6 +336,7 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
       await running;
+      await refreshing;
     },
   };
 }
