@@ -131,6 +131,8 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let failures = 0;
+  /** Fingerprints of the last trust set every caBundle was seen to match. */
+  let lastMatchedTrust: string | undefined;
 
   /** Runs an apiserver call with a deadline and a size limit. */
   async function call<T>(fn: (o: { httpApi: ReturnType<typeof boundedHttpLibrary> }) => Promise<T>): Promise<T> {
@@ -215,7 +217,6 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
 
   /** One reconcile (steps 1 to 4 above); returns when to run again (epoch ms). */
   async function reconcileOnce(): Promise<number> {
-    let wrote = false;
     let conflicts = 0;
     for (let round = 0; round < MAX_ROUNDS && conflicts < MAX_CONFLICTS && !stopped; round++) {
       log.trace({ round }, 'reconcile: reading');
@@ -224,15 +225,19 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       let view = await readWebhook();
       if (view.entries.length === 0) throw new ServeError('CONFIG_INVALID', `the MutatingWebhookConfiguration ${webhookName} has no webhooks`);
       const trust = data === undefined ? [] : trustSet(data);
+      const trustKey = [...caFingerprints(trust.join(''))].sort().join(',');
       if (trust.length > 0 && view.entries.some((e) => !bundleMatches(e.caBundlePem, trust))) {
         if (!(await patchBundles(view, trust))) {
           conflicts++;
           continue;
         }
-        if (!wrote) options.metrics?.bundleRepair();
-        log.info({ cas: trust.length, repaired: !wrote }, 'caBundle set to the Secret\'s CAs');
+        // A repair: the bundle once matched this very trust set, so someone else changed it.
+        const repaired = trustKey === lastMatchedTrust;
+        if (repaired) options.metrics?.bundleRepair();
+        log.info({ cas: trust.length, repaired }, 'caBundle set to the Secret\'s CAs');
         continue; // read again: what counts is what the apiserver holds
       }
+      if (trust.length > 0) lastMatchedTrust = trustKey;
       const common = intersect(view.entries.map((e) => caFingerprints(e.caBundlePem)));
       const t = now();
       // Serve the newest certificate the bundle verifies before anything else is decided.
@@ -249,7 +254,6 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
           conflicts++;
           continue;
         }
-        wrote = true;
         options.metrics?.rotation(decision.action);
         log.info({ action: decision.action, reason: decision.reason }, 'TLS Secret updated');
         continue;

@@ -172,7 +172,8 @@ for (const n of [2, 3]) {
     await waitFor('every replica ready', () => replicas.every((r) => r.certs.ready() && r.tls.ready()));
     const after = api.creates();
     assert.equal(after.ok - before.ok, 1, 'one create won');
-    assert.equal(after.conflicts - before.conflicts, n - 1, 'the others lost the race with 409 and read the winner');
+    // Replicas that read before the create lose it with 409; how many did depends on timing.
+    assert.ok(after.conflicts - before.conflicts <= n - 1);
     const secret = api.secret(NS, SECRET)!;
     const secretCert = Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8');
     const trust = Buffer.from(secret.data['ca.crt'], 'base64').toString('utf8');
@@ -201,7 +202,9 @@ test('a blanked caBundle (manifests re-applied) is repaired and counted', async 
   api.putWebhookConfiguration(webhookConfiguration()); // kubectl apply of install.yaml: empty caBundle
   assert.deepEqual(bundles(), ['', '']);
   await waitFor('the bundle repaired', () => bundles().every((b) => b === trust));
-  assert.ok((await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total')) >= 1);
+  // The counter moves once the patch is answered, a moment after the fake applied it.
+  for (let i = 0; i < 200 && (await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total')) < 1; i++) await new Promise((res) => setTimeout(res, 25));
+  assert.equal(await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total'), 1);
   assert.deepEqual(r.unverifiedServes, []);
   assert.equal(r.served.length, 1, 'the certificate did not change');
 });
