@@ -20,6 +20,15 @@ export const SERVE_FLAGS: FlagTable = {
   'tls-cert': { type: 'string', description: 'PEM serving certificate (reloaded when the file changes)' },
   'tls-key': { type: 'string', description: 'PEM private key of --tls-cert' },
   'certs-dir': { type: 'string', default: 'certs/dev', description: 'where the development certificate is made when --tls-cert is not given' },
+  // Self-managed certificates (README.md, "Install"): the webhook owns the TLS Secret and the caBundle.
+  certificates: {
+    type: 'string',
+    default: 'files',
+    description: 'files (--tls-cert/--tls-key, or a development certificate) | self-managed (create, rotate and publish them through the Kubernetes API)',
+  },
+  'tls-secret': { type: 'string', default: 'camel-oci-tls', description: 'self-managed: the kubernetes.io/tls Secret in the webhook\'s namespace' },
+  'webhook-configuration': { type: 'string', default: 'camel-oci', description: 'self-managed: the MutatingWebhookConfiguration whose caBundles it sets' },
+  'tls-service': { type: 'string', default: 'camel-oci', description: 'self-managed: the Service whose DNS names the serving certificate carries' },
   'fetcher-image': { type: 'string', description: 'image of the injected camel-oci-fetch init container (default camel-oci:<version>)' },
   'on-error': { type: 'string', default: 'deny', description: 'deny | allow: what to do with a pod whose references cannot be resolved' },
   'volume-size-limit': { type: 'string', default: '512Mi', description: 'floor of the camel-oci emptyDir sizeLimit' },

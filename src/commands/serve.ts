@@ -47,6 +47,11 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   if (onError !== 'deny' && onError !== 'allow') throw new CamelOciError('CONFIG_INVALID', `--on-error must be deny or allow, not ${JSON.stringify(onError)}`);
   const certFlag = v['tls-cert'] as string | undefined;
   const keyFlag = v['tls-key'] as string | undefined;
+  // --- self-managed certificates (src/kube/self-managed-setup.ts) ---
+  const selfManaged = v.certificates === 'self-managed';
+  if (!selfManaged && v.certificates !== 'files') throw new CamelOciError('CONFIG_INVALID', `--certificates must be files or self-managed, not ${JSON.stringify(v.certificates)}`);
+  if (selfManaged && (certFlag !== undefined || keyFlag !== undefined)) throw new CamelOciError('CONFIG_INVALID', '--certificates self-managed takes its certificate from the TLS Secret: drop --tls-cert and --tls-key');
+  // --- end self-managed ---
   if ((certFlag === undefined) !== (keyFlag === undefined)) {
     throw new CamelOciError('CONFIG_INVALID', '--tls-cert and --tls-key go together: give both, or neither for a development certificate');
   }
@@ -70,7 +75,7 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   let certFile = certFlag;
   let keyFile = keyFlag;
   let caFile: string | undefined;
-  const embedded = certFile === undefined;
+  const embedded = certFile === undefined && !selfManaged;
   if (embedded) {
     const dev = await ensureDevCerts(path.resolve(v['certs-dir'] as string));
     certFile = dev.certFile;
@@ -94,7 +99,7 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   const pullSecrets = wantsKube ? (await import('../kube/pull-secrets.js')).createPullSecretReader(pullSecretsMode, env, logger) : undefined;
   const removeGuards = installProcessGuards(logger);
 
-  let tlsServer: ReturnType<typeof createReloadingHttpsServer> | undefined;
+  let tlsServer: { readonly server: ReturnType<typeof createReloadingHttpsServer>['server']; ready(): boolean; close(): Promise<void> } | undefined;
   let draining = false;
   const app = createApp({
     handlerDeps: { resolver, inject, onError, ...(pullSecrets ? { pullSecrets } : {}) },
@@ -102,7 +107,13 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     logger,
     ready: () => !draining && (tlsServer?.ready() ?? false),
   });
-  tlsServer = createReloadingHttpsServer(app, {
+  tlsServer = selfManaged
+    ? (await import('../kube/self-managed-setup.js')).startSelfManagedServer(
+        app,
+        { secretName: v['tls-secret'] as string, webhookName: v['webhook-configuration'] as string, service: v['tls-service'] as string },
+        { env, logger, registry: metrics.registry },
+      )
+    : createReloadingHttpsServer(app, {
     certFile: certFile!,
     keyFile: keyFile!,
     onReload: (c) => logger.info({ fingerprint: c.fingerprint256, notAfter: c.notAfter }, 'serving certificate reloaded'),
