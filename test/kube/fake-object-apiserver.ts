@@ -18,6 +18,8 @@ export interface ObjectRequest {
   readonly method: string;
   readonly path: string;
   readonly contentType: string | undefined;
+  /** The parsed request body, if any. */
+  body?: unknown;
   status: number;
 }
 
@@ -44,6 +46,8 @@ export interface ObjectApiserver {
   webhookConfiguration(name: string): Record<string, any> | undefined;
   /** Stores or replaces a MutatingWebhookConfiguration directly (as re-applying the manifests would). */
   putWebhookConfiguration(object: Record<string, any>): void;
+  /** Answers the next `count` requests whose method is `method` with `status` (a Status object), before anything else. */
+  failNext(method: string, status: 403 | 500, count: number): void;
   /** Number of Secret creates answered 201, and answered 409. */
   creates(): { ok: number; conflicts: number };
   kubeConfig(): KubeConfig;
@@ -68,6 +72,7 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
   let rv = 1000;
   let createOk = 0;
   let createConflicts = 0;
+  const failing: Array<{ method: string; status: number; left: number }> = [];
   const nextRv = (): string => String(++rv);
 
   const server = https.createServer({ cert: options.certPem, key: options.keyPem }, (req, res) => {
@@ -98,6 +103,12 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
         body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
       } catch {
         return send(400, status(400, 'BadRequest', 'invalid JSON'));
+      }
+      record.body = body;
+      const fault = failing.find((f) => f.method === req.method && f.left > 0);
+      if (fault !== undefined) {
+        fault.left--;
+        return send(fault.status, status(fault.status, fault.status === 403 ? 'Forbidden' : 'InternalError', fault.status === 403 ? 'forbidden' : 'Internal error occurred'));
       }
       const s = SECRET_PATH.exec(url.pathname);
       if (s !== null) {
@@ -184,6 +195,9 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
     putWebhookConfiguration(object) {
       const name = String(object.metadata.name);
       mwcs.set(name, { ...structuredClone(object), metadata: { ...object.metadata, resourceVersion: nextRv() } });
+    },
+    failNext(method, code, count) {
+      failing.push({ method, status: code, left: count });
     },
     creates: () => ({ ok: createOk, conflicts: createConflicts }),
     kubeConfig() {

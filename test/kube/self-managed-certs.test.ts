@@ -305,3 +305,32 @@ test('rotations of the serving certificate and of the CA under continuous admiss
   assert.ok(seen.size >= 3, `clients saw ${seen.size} certificates`);
   for (const r of replicas) assert.deepEqual(r.unverifiedServes, []);
 });
+
+test('every update of the Secret carries the resourceVersion it read, and a stale one is refused with 409', async (t) => {
+  resetObjects();
+  const r = await startReplica({ servingLifetimeMs: 6000, recheckMs: 300 });
+  t.after(() => r.close());
+  await waitFor('a rotation', () => r.served.length >= 2);
+  const puts = api.requests.filter((q) => q.method === 'PUT' && q.path.endsWith(`/secrets/${SECRET}`));
+  assert.ok(puts.length >= 1);
+  for (const q of puts) assert.match(String((q.body as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion), /^\d+$/);
+  // The stand-in enforces the precondition, so the property above is what keeps replicas apart.
+  const kc = api.kubeConfig();
+  const { CoreV1Api } = await import('@kubernetes/client-node');
+  const core = kc.makeApiClient(CoreV1Api);
+  const current = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
+  await core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: current });
+  await assert.rejects(core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: current }), (e: { code?: number }) => e.code === 409);
+});
+
+test('a forbidden apiserver keeps the replica not ready, and it recovers once access is granted', async (t) => {
+  resetObjects();
+  api.failNext('GET', 403, 3);
+  const r = await startReplica({ recheckMs: 300 });
+  t.after(() => r.close());
+  await waitFor('the 403s consumed', () => api.requests.filter((q) => q.status === 403).length >= 3);
+  assert.equal(r.certs.ready(), false);
+  assert.equal(r.tls.ready(), false);
+  await waitFor('ready after the retries', () => r.certs.ready());
+  assert.deepEqual(r.unverifiedServes, []);
+});
