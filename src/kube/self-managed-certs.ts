@@ -3,13 +3,15 @@
  * MutatingWebhookConfiguration, through the apiserver with its ServiceAccount. One reconcile:
  *
  *   1. GET the Secret and the webhook configuration (fresh quorum reads, no cache).
- *   2. If the Secret exists, make every entry's caBundle equal the Secret's trust set `ca.crt`
- *      (JSON patch guarded by a `test` of the configuration's resourceVersion).
- *   3. Decide (src/certs/lifecycle.ts). If the Secret must change: generate, then create it (a 409
+ *   2. If the Secret exists and some entry's caBundle differs from the Secret's trust set `ca.crt`,
+ *      GET the Secret again (a newer Secret means our read was stale: start over), then set every
+ *      entry's caBundle with a JSON patch guarded by a `test` of the resourceVersion, and start over.
+ *   3. Serve the Secret's certificate if, and only if, every entry's caBundle verifies it.
+ *   4. Decide (src/certs/lifecycle.ts). If the Secret must change: generate, then create it (a 409
  *      means another replica won the race) or update it with its resourceVersion (a 409 means
- *      another replica changed it), and start again at 1, so the bundle follows before step 4.
- *   4. Serve the Secret's certificate if, and only if, every entry's caBundle verifies it.
+ *      another replica changed it), and start over, so the bundle follows before anyone serves.
  *
+ * While a reconcile generates keys, a read-only refresh keeps doing step 3 every re-check period.
  * Replicas re-run this every re-check period (and at the next scheduled transition), so they pick
  * up a certificate another replica wrote without a watch, and repair a bundle someone blanked by
  * re-applying the manifests.
@@ -131,6 +133,8 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
   let running: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let failures = 0;
+  /** The certificate last reported as not verifiable, so it is reported once. */
+  let warnedAbout: string | undefined;
   /** Fingerprints of the last trust set every caBundle was seen to match. */
   let lastMatchedTrust: string | undefined;
 
@@ -222,11 +226,15 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       log.trace({ round }, 'reconcile: reading');
       const secret = await readSecret();
       const data = secret === undefined ? undefined : decodeSecret(secret);
-      let view = await readWebhook();
+      const view = await readWebhook();
       if (view.entries.length === 0) throw new ServeError('CONFIG_INVALID', `the MutatingWebhookConfiguration ${webhookName} has no webhooks`);
       const trust = data === undefined ? [] : trustSet(data);
       const trustKey = [...caFingerprints(trust.join(''))].sort().join(',');
       if (trust.length > 0 && view.entries.some((e) => !bundleMatches(e.caBundlePem, trust))) {
+        // The Secret read may be older than the bundle (another replica just rotated and patched):
+        // check it is still current, so a stale trust set never replaces a newer one.
+        const again = await readSecret();
+        if (again?.metadata?.resourceVersion !== secret?.metadata?.resourceVersion) continue;
         if (!(await patchBundles(view, trust))) {
           conflicts++;
           continue;
@@ -266,12 +274,15 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
 
   function serveIfVerified(data: ManagedSecretData, view: WebhookConfigurationView, t: number): void {
     const { certPem, keyPem } = data;
-    if (certPem === undefined || keyPem === undefined) return;
+    // No entry to check against is no verification at all.
+    if (certPem === undefined || keyPem === undefined || view.entries.length === 0) return;
     const ok = view.entries.every((e) => bundleVerifies(e.caBundlePem, certPem, t));
     if (!ok) {
       // Never put into service a certificate the apiserver would refuse; keep the current one.
       verified = served !== undefined && view.entries.every((e) => bundleVerifies(e.caBundlePem, served!.certPem, t));
-      log.warn('the caBundle does not verify the Secret\'s certificate yet; not serving it');
+      // Once per certificate: the refresh and the reconcile both come here every period.
+      if (warnedAbout !== certPem) log.warn('the caBundle does not verify the Secret\'s certificate yet; not serving it');
+      warnedAbout = certPem;
       return;
     }
     if (served?.certPem !== certPem) {
