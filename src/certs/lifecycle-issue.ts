@@ -3,12 +3,12 @@
  * returns the Secret's next contents. Keys and signatures run on the thread pool (keys.ts), so a
  * replica keeps answering while it generates. No I/O.
  */
+import { X509Certificate } from 'node:crypto';
 import { ServeError } from '../base/errors.js';
 import { CA_COMMON_NAME } from './defaults.js';
 import { MAX_TRUST_SET, signedBy, type LifecycleAction, type ManagedSecretData } from './lifecycle.js';
 import { splitPemCertificates } from './trust.js';
 import { generateCa, issueServingCert, type CertificateAuthority } from './x509.js';
-import { X509Certificate } from 'node:crypto';
 
 /** What a serving certificate is issued for, and how long certificates live. */
 export interface IssuePolicy {

@@ -14,7 +14,6 @@ const ROOT = (() => {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     try {
-      readFileSync(path.join(dir, 'package.json'));
       if (readFileSync(path.join(dir, 'package.json'), 'utf8').includes('"name": "camel-oci"')) return dir;
     } catch {
       // keep going up
