@@ -44,6 +44,8 @@ export interface CertBundle {
 export interface CaOptions {
   readonly commonName: string;
   readonly validityDays: number;
+  /** Lifetime in ms instead of `validityDays` (self-managed rotation and its tests use short ones). */
+  readonly lifetimeMs?: number;
   /** Clock for tests; defaults to the current time. */
   readonly now?: Date;
 }
@@ -54,6 +56,8 @@ export interface CertOptions {
   readonly dnsNames: readonly string[];
   readonly ipAddresses?: readonly string[];
   readonly validityDays: number;
+  /** Lifetime in ms instead of `validityDays`. */
+  readonly lifetimeMs?: number;
   readonly now?: Date;
 }
 
@@ -68,6 +72,8 @@ export interface ServingCertOptions {
   readonly extraDnsNames?: readonly string[];
   /** IP addresses to include, such as `127.0.0.1`. */
   readonly ipAddresses?: readonly string[];
+  /** Lifetime in ms instead of `validityDays`. */
+  readonly lifetimeMs?: number;
   readonly now?: Date;
 }
 
@@ -80,7 +86,7 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 
 /** Generates a self-signed CA (basicConstraints cA, keyCertSign) with a fresh RSA key. */
 export async function generateCa(options: CaOptions): Promise<CertificateAuthority> {
-  checkValidityDays(options.validityDays);
+  const lifetime = lifetimeOf(options);
   checkCommonName(options.commonName);
   const keys = await generateRsaKeyPair();
   const now = options.now ?? new Date();
@@ -88,7 +94,7 @@ export async function generateCa(options: CaOptions): Promise<CertificateAuthori
   cert.publicKey = forge.pki.publicKeyFromPem(keys.publicKeyPem);
   cert.serialNumber = randomSerialHex();
   cert.validity.notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
-  cert.validity.notAfter = new Date(now.getTime() + options.validityDays * DAY_MS);
+  cert.validity.notAfter = new Date(now.getTime() + lifetime);
   const subject = [{ name: 'commonName', value: options.commonName }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
@@ -110,6 +116,7 @@ export async function issueServingCert(ca: CertificateAuthority, options: Servin
     dnsNames: [...names, ...(options.extraDnsNames ?? []).filter((n) => !names.includes(n))],
     ipAddresses: options.ipAddresses ?? [],
     validityDays: options.validityDays,
+    ...(options.lifetimeMs === undefined ? {} : { lifetimeMs: options.lifetimeMs }),
     ...(options.now === undefined ? {} : { now: options.now }),
   });
 }
@@ -121,7 +128,7 @@ function servingCommonName(service: string, svcName: string | undefined): string
 
 /** Issues a TLS server certificate (serverAuth) for the given names, signed by `ca`. */
 export async function issueCert(ca: CertificateAuthority, options: CertOptions): Promise<CertBundle> {
-  checkValidityDays(options.validityDays);
+  const lifetime = lifetimeOf(options);
   checkCommonName(options.commonName);
   if (options.dnsNames.length === 0 && (options.ipAddresses ?? []).length === 0) {
     throw new ServeError('CONFIG_INVALID', 'a serving certificate needs at least one DNS name or IP address');
@@ -138,7 +145,7 @@ export async function issueCert(ca: CertificateAuthority, options: CertOptions):
   cert.serialNumber = randomSerialHex();
   cert.validity.notBefore = new Date(now.getTime() - CLOCK_SKEW_MS);
   // A certificate must not outlive its issuer: clients reject the chain from that moment anyway.
-  const wanted = now.getTime() + options.validityDays * DAY_MS;
+  const wanted = now.getTime() + lifetime;
   cert.validity.notAfter = new Date(Math.min(wanted, caCert.validity.notAfter.getTime()));
   cert.setSubject([{ name: 'commonName', value: options.commonName }]);
   cert.setIssuer(caCert.subject.attributes);
@@ -221,6 +228,19 @@ function randomSerialHex(): string {
 /** forge writes CRLF line ends; files, YAML and comparisons want LF and one trailing newline. */
 function normalizePem(pem: string): string {
   return pem.replace(/\r\n/g, '\n').trimEnd() + '\n';
+}
+
+/** The lifetime in ms: `lifetimeMs` when given (1 s to the day limit), else the checked `validityDays`. */
+function lifetimeOf(options: { validityDays: number; lifetimeMs?: number }): number {
+  const ms = options.lifetimeMs;
+  if (ms === undefined) {
+    checkValidityDays(options.validityDays);
+    return options.validityDays * DAY_MS;
+  }
+  if (!Number.isInteger(ms) || ms < 1000 || ms > MAX_VALIDITY_DAYS * DAY_MS) {
+    throw new ServeError('CONFIG_INVALID', `a certificate lifetime must be 1 s to ${MAX_VALIDITY_DAYS} days in whole ms, got ${ms}`, { context: { lifetimeMs: ms } });
+  }
+  return ms;
 }
 
 function checkValidityDays(days: number): void {

@@ -39,18 +39,20 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   const logger = createLogger({ level: config.logLevel });
   const metrics = createMetrics({});
 
-  let certFile: string;
-  let keyFile: string;
+  // Files: given, or a development certificate made here. Self-managed: none until the Secret is read.
+  let certFile = '';
+  let keyFile = '';
   let caFile: string | undefined;
-  const embedded = config.tls.kind === 'development';
-  if (config.tls.kind === 'development') {
-    const dev = await ensureDevCerts(config.tls.certsDir);
+  const tls = config.tls;
+  const embedded = tls.kind === 'development';
+  if (tls.kind === 'development') {
+    const dev = await ensureDevCerts(tls.certsDir);
     certFile = dev.certFile;
     keyFile = dev.keyFile;
     caFile = dev.caFile;
-  } else {
-    certFile = config.tls.certFile;
-    keyFile = config.tls.keyFile;
+  } else if (tls.kind === 'files') {
+    certFile = tls.certFile;
+    keyFile = tls.keyFile;
   }
   const address = config.address;
 
@@ -63,7 +65,7 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   const pullSecrets = config.readPullSecrets ? (await import('../kube/pull-secrets.js')).createPullSecretReader(config.pullSecretsMode, env, logger) : undefined;
   const removeGuards = installProcessGuards(logger);
 
-  let tlsServer: ReturnType<typeof createReloadingHttpsServer> | undefined;
+  let tlsServer: { readonly server: ReturnType<typeof createReloadingHttpsServer>['server']; ready(): boolean; close(): Promise<void> } | undefined;
   let draining = false;
   const app = createApp({
     handlerDeps: { resolver, inject, onError, ownerPins: new OwnerPins(), ...(pullSecrets ? { pullSecrets } : {}) },
@@ -71,12 +73,19 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     logger,
     ready: () => !draining && (tlsServer?.ready() ?? false),
   });
-  tlsServer = createReloadingHttpsServer(app, {
-    certFile,
-    keyFile,
-    onReload: (c) => logger.info({ fingerprint: c.fingerprint256, notAfter: c.notAfter }, 'serving certificate reloaded'),
-    onError: (err) => logger.error({ err: err.toJSON() }, 'certificate reload failed; keeping the previous one'),
-  });
+  tlsServer =
+    tls.kind === 'self-managed'
+      ? (await import('../webhook/self-managed-tls.js')).startSelfManagedServer(
+          app,
+          { secretName: tls.secretName, webhookName: tls.webhookName, service: tls.service },
+          { env, logger, registry: metrics.registry },
+        )
+      : createReloadingHttpsServer(app, {
+          certFile,
+          keyFile,
+          onReload: (c) => logger.info({ fingerprint: c.fingerprint256, notAfter: c.notAfter }, 'serving certificate reloaded'),
+          onError: (err) => logger.error({ err: err.toJSON() }, 'certificate reload failed; keeping the previous one'),
+        });
   const server = tlsServer.server;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>

@@ -16,7 +16,9 @@ const MAX_PORT = 65535;
 /** The serving certificate: given files (reloaded when they change), or a development one made in a directory. */
 export type ServeTls =
   | { readonly kind: 'files'; readonly certFile: string; readonly keyFile: string }
-  | { readonly kind: 'development'; readonly certsDir: string };
+  | { readonly kind: 'development'; readonly certsDir: string }
+  /** The webhook creates, rotates and publishes its certificate through the Kubernetes API. */
+  | { readonly kind: 'self-managed'; readonly secretName: string; readonly webhookName: string; readonly service: string };
 
 /** Everything `serve` runs with. */
 export interface ServeConfig {
@@ -61,13 +63,27 @@ export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string,
     throw new CamelOciError('CONFIG_INVALID', `--on-error must be deny or allow, not ${JSON.stringify(onError)}`);
   const certFile = stringFlag(flags, 'tls-cert');
   const keyFile = stringFlag(flags, 'tls-key');
+  const certificates = requiredStringFlag(flags, 'certificates');
+  if (certificates !== 'files' && certificates !== 'self-managed') {
+    throw new CamelOciError('CONFIG_INVALID', `--certificates must be files or self-managed, not ${JSON.stringify(certificates)}`);
+  }
+  if (certificates === 'self-managed' && (certFile !== undefined || keyFile !== undefined)) {
+    throw new CamelOciError('CONFIG_INVALID', '--certificates self-managed takes its certificate from the TLS Secret: drop --tls-cert and --tls-key');
+  }
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new CamelOciError('CONFIG_INVALID', '--tls-cert and --tls-key go together: give both, or neither for a development certificate');
   }
   const tls: ServeTls =
-    certFile !== undefined && keyFile !== undefined
-      ? { kind: 'files', certFile, keyFile }
-      : { kind: 'development', certsDir: path.resolve(requiredStringFlag(flags, 'certs-dir')) };
+    certificates === 'self-managed'
+      ? {
+          kind: 'self-managed',
+          secretName: requiredStringFlag(flags, 'tls-secret'),
+          webhookName: requiredStringFlag(flags, 'webhook-configuration'),
+          service: requiredStringFlag(flags, 'tls-service'),
+        }
+      : certFile !== undefined && keyFile !== undefined
+        ? { kind: 'files', certFile, keyFile }
+        : { kind: 'development', certsDir: path.resolve(requiredStringFlag(flags, 'certs-dir')) };
   const fetcher = loadFetcherConfig(flags);
   const resolver = loadResolverConfig(flags);
   const pullSecretsMode = requiredStringFlag(flags, 'pull-secrets');

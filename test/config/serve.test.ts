@@ -119,3 +119,20 @@ describe('loadServeConfig', () => {
     it(`refuses ${c.name} with CONFIG_INVALID`, () => assertConfigInvalid(() => load(c.argv, c.env), c.message));
   }
 });
+
+describe('loadServeConfig: self-managed certificates', () => {
+  it('defaults to files, and reads the Secret, webhook configuration and Service names in self-managed mode', () => {
+    assert.equal(load([]).tls.kind, 'development');
+    assert.deepEqual(load(['--certificates', 'self-managed']).tls, { kind: 'self-managed', secretName: 'camel-oci-tls', webhookName: 'camel-oci', service: 'camel-oci' });
+    assert.deepEqual(load([], { CAMEL_OCI_CERTIFICATES: 'self-managed', CAMEL_OCI_TLS_SECRET: 'tls' }).tls, {
+      kind: 'self-managed',
+      secretName: 'tls',
+      webhookName: 'camel-oci',
+      service: 'camel-oci',
+    });
+  });
+  it('refuses an unknown mode, and certificate files in self-managed mode', () => {
+    assert.throws(() => load(['--certificates', 'auto']), /--certificates must be files or self-managed/);
+    assert.throws(() => load(['--certificates', 'self-managed', '--tls-cert', 'a', '--tls-key', 'b']), /drop --tls-cert and --tls-key/);
+  });
+});
