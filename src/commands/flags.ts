@@ -83,3 +83,15 @@ export const CERTS_FLAGS: FlagTable = {
   'ip-address': { type: 'list', description: 'IP addresses in the serving certificate' },
   force: { type: 'boolean', description: 'replace a bundle that is still valid' },
 };
+
+/** Flags of `push`. */
+export const PUSH_FLAGS: FlagTable = {
+  dependency: { type: 'list', description: 'a jar, or a directory whose *.jar become one layer under dependencies/<name>/; repeatable' },
+  kamelets: { type: 'list', description: 'a directory whose *.kamelet.yaml become one layer under kamelets/<name>/kamelets/; repeatable' },
+  'oci-layout': { type: 'string', description: 'write an OCI image layout to this directory (tag from REF) instead of pushing' },
+  'mount-from': { type: 'string', description: 'repository of the same registry to mount blobs from instead of uploading them' },
+  platform: { type: 'string', default: 'linux/amd64', description: 'os/arch[/variant] written into the image config (matched when mounted as an image volume)' },
+  parallel: { type: 'string', default: '3', description: 'blobs uploaded at once' },
+  timeout: { type: 'string', default: '10m', description: 'overall deadline of the upload' },
+  ...REGISTRY_FLAGS,
+};
