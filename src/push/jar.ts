@@ -68,7 +68,8 @@ function entryData(buf: Buffer, localOffset: number, method: number, compressedS
   if (method !== DEFLATED || compressedSize > MAX_POM_PROPERTIES_BYTES) return undefined;
   try {
     // maxOutputLength bounds a lying size: inflate stops (throws) past it.
-    return inflateRawSync(data, { maxOutputLength: MAX_POM_PROPERTIES_BYTES });
+    const out = inflateRawSync(data, { maxOutputLength: MAX_POM_PROPERTIES_BYTES });
+    return out.length === size ? out : undefined;
   } catch {
     return undefined;
   }

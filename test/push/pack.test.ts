@@ -145,6 +145,16 @@ describe('Maven coordinates from a jar', () => {
     it(`gives none for a jar with ${name}`, () => assert.equal(mavenCoordinates(bytes), undefined));
   }
 
+  it('does not inflate past its bound (a pom.properties that lies about its size, a deflate bomb)', () => {
+    const bomb = makeZip([{ name: 'META-INF/maven/a/b/pom.properties', data: Buffer.alloc(1024 * 1024, 0x41), deflate: true }]);
+    assert.equal(mavenCoordinates(bomb), undefined);
+    // Patch the central directory's uncompressed size to a small lie: inflate still stops at the bound.
+    const lying = Buffer.from(bomb);
+    const central = lying.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    lying.writeUInt32LE(100, central + 24);
+    assert.equal(mavenCoordinates(lying), undefined);
+  });
+
   it('parses properties with comments and separators', () => {
     assert.deepEqual([...parseProperties('# c\n! c\na=1\nb : 2\r\nc 3\n')], [['a', '1'], ['b', '2'], ['c', '3']]);
   });
