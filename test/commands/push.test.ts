@@ -22,6 +22,10 @@ import { createResolverFor } from '../helpers/resolver.js';
 import { registryFlags, runSkopeo } from '../helpers/skopeo.js';
 import { makeJar } from '../helpers/zip.js';
 import { listenLoopback } from '../helpers/ports.js';
+import { runCli } from '../helpers/cli.js';
+import { fixtureJson } from '../helpers/fixtures.js';
+import { stringify } from 'yaml';
+import { request as undiciRequest } from 'undici';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -425,4 +429,42 @@ describe('push with credentials', () => {
       });
     });
   }
+});
+
+describe('the built CLI', () => {
+  let registry: StartedRegistry;
+  before(async () => {
+    registry = await startRegistry({ mode: 'plain' });
+    cleanups.push(() => registry.stop());
+  });
+
+  it('pushes with SOURCE_DATE_EPOCH as the creation time, and inject (the webhook\'s code) pins what it pushed', async () => {
+    const files = inputs('cli');
+    const ref = `${registry.host}/acme/cli:1.0`;
+    const pushed = await runCli(['push', ref, ...(await writeInputs(files)), '--insecure-registry', registry.host], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const digest = /@(sha256:[a-f0-9]{64})\n?$/.exec(pushed.stdout)?.[1];
+    assert.ok(digest, pushed.stdout);
+    assert.match(pushed.stderr, /camel\.apache\.org\.dependency=com\.acme:foo:1\.0/);
+
+    const res = await undiciRequest(`${registry.url}/v2/acme/cli/manifests/1.0`, {
+      dispatcher: registry.dispatcher,
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    const manifest = (await res.body.json()) as { annotations: Record<string, string> };
+    assert.deepEqual(manifest.annotations, { 'org.opencontainers.image.created': '2023-11-14T22:13:20Z' });
+
+    const pod = fixtureJson<Record<string, any>>('camel-k-pods/camel-k-hello-pod.json');
+    pod.metadata.annotations['camel.apache.org/container-dependencies'] = `container:${ref}`;
+    const injected = await runCli(['inject', '-f', '-', '--insecure-registry', registry.host, '--fetcher-image', 'camel-oci:test'], { input: stringify(pod) });
+    assert.equal(injected.code, 0, injected.stderr);
+    assert.ok(injected.stdout.includes(`${registry.host}/acme/cli@${digest}`), 'the resolved annotation pins the pushed digest');
+    assert.match(injected.stdout, /camel-oci-fetch/);
+  });
+
+  it('lists its flags in --help', async () => {
+    const help = await runCli(['push', '--help']);
+    assert.equal(help.code, 0);
+    for (const flag of ['--dependency', '--kamelets', '--oci-layout', '--mount-from', '--platform', '--registry-config']) assert.ok(help.stdout.includes(flag), flag);
+  });
 });
