@@ -1,27 +1,20 @@
 /**
  * `camel-oci push` end to end against the real registry: reproducible digests, HEAD before upload,
- * cross-repository mount, chunked uploads, auth in Basic and token modes, and interop: skopeo copies
+ * cross-repository mount, auth in Basic and token modes (the upload verbs alone: test/registry/upload.test.ts), and interop: skopeo copies
  * what push made and reads its OCI layouts, `camel-oci resolve` and the fetcher read it back byte for byte.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest } from 'node:http';
-import type { Server } from 'node:http';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../src/cli.js';
 import { buildPlan, digestHex12 } from '../../src/plan/plan.js';
-import { createRegistryContext } from '../../src/registry/setup.js';
-import { Uploader } from '../../src/registry/upload.js';
-import { packArtifact } from '../../src/push/pack.js';
 import { startRegistry } from '../helpers/registry.js';
 import type { StartedRegistry } from '../helpers/registry.js';
 import { createResolverFor } from '../helpers/resolver.js';
 import { registryFlags, runSkopeo } from '../helpers/skopeo.js';
 import { makeJar } from '../helpers/zip.js';
-import { listenLoopback } from '../helpers/ports.js';
 import { runCli } from '../helpers/cli.js';
 import { fixtureJson } from '../helpers/fixtures.js';
 import { stringify } from 'yaml';
@@ -147,47 +140,6 @@ async function assertFetchedEqual(registry: StartedRegistry, ref: string, files:
   assert.deepEqual(await readFile(path.join(root, `kamelets/${kam}/kamelets/acme-source.kamelet.yaml`)), files.kamelet);
 }
 
-interface SeenRequest {
-  method: string;
-  url: string;
-  authorization: string | undefined;
-  status: number;
-}
-
-/**
- * A loopback HTTP proxy in front of the plain registry: it records requests, can refuse bodies
- * over a size with 413, and can point the registry's upload Locations at another port.
- */
-async function startProxy(targetPort: number, options: { refuseBodiesOver?: number; locationTo?: number } = {}): Promise<{ host: string; port: number; seen: SeenRequest[] }> {
-  const seen: SeenRequest[] = [];
-  const server: Server = createServer((req, res) => {
-    const record: SeenRequest = { method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, status: 0 };
-    seen.push(record);
-    if (options.refuseBodiesOver !== undefined && Number(req.headers['content-length'] ?? 0) > options.refuseBodiesOver) {
-      req.resume();
-      record.status = 413;
-      res.writeHead(413, { 'content-type': 'text/plain' }).end('too large');
-      return;
-    }
-    const upstream = httpRequest({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
-      record.status = up.statusCode ?? 0;
-      const headers = { ...up.headers };
-      if (options.locationTo !== undefined && typeof headers.location === 'string') {
-        const url = new URL(headers.location, `http://${req.headers.host}`);
-        url.host = `127.0.0.1:${options.locationTo}`;
-        headers.location = url.toString();
-      }
-      res.writeHead(up.statusCode ?? 502, headers);
-      up.pipe(res);
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  const port = await listenLoopback(server);
-  cleanups.push(() => new Promise((r) => server.close(r)));
-  return { host: `127.0.0.1:${port}`, port, seen };
-}
-
 function uploadsOf(entries: ReturnType<StartedRegistry['accessLog']>, repository: string): typeof entries {
   return entries.filter((e) => e.kind === 'upload' && e.repository === repository);
 }
@@ -290,65 +242,6 @@ describe('push to a plain registry', () => {
     assert.equal(uploads.filter((e) => e.method === 'POST' && e.status === 202).length, 4);
     assert.equal(uploads.filter((e) => e.method === 'PUT' && e.status === 201).length, 4);
     await assertFetchedEqual(registry, `${registry.host}/acme/mount-miss:1.0`, files);
-  });
-
-  it('uploads in chunks (PATCH with Content-Range, then PUT)', async () => {
-    const art = packArtifact([{ source: 'x', kind: 'jar', name: 'big', jars: [{ fileName: 'big.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(5000) }]) }] }], [], { os: 'linux', architecture: 'amd64' });
-    const context = await createRegistryContext({ registryConfigs: [], insecureRegistries: [registry.host], allowRegistries: [registry.host], caFiles: [] });
-    registry.resetAccessLog();
-    try {
-      const loc = { registry: registry.host, repository: 'acme/chunked', scheme: 'http' as const };
-      const ctx = { signal: AbortSignal.timeout(30_000), deadline: Date.now() + 30_000 };
-      const layer = art.layers[0]!;
-      assert.ok(layer.bytes.length > 2000);
-      const outcome = await new Uploader(context.client, { chunkBytes: 1000 }).pushBlob(loc, layer, ctx);
-      assert.equal(outcome, 'uploaded-chunked');
-      const patches = uploadsOf(await registry.settledAccessLog(), 'acme/chunked').filter((e) => e.method === 'PATCH');
-      assert.equal(patches.length, Math.ceil(layer.bytes.length / 1000));
-      assert.equal(await new Uploader(context.client).pushBlob(loc, layer, ctx), 'exists');
-      const res = await context.client.blob(loc, layer.digest, ctx);
-      const chunks: Buffer[] = [];
-      for await (const c of res.body as AsyncIterable<Buffer>) chunks.push(c);
-      assert.deepEqual(Buffer.concat(chunks), layer.bytes);
-    } finally {
-      await context.agent.close();
-    }
-  });
-
-  it('falls back to chunks when a proxy refuses the monolithic upload with 413', async () => {
-    const proxy = await startProxy(registry.port, { refuseBodiesOver: 1024 });
-    const art = packArtifact([{ source: 'x', kind: 'jar', name: 'p', jars: [{ fileName: 'p.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(4000) }]) }] }], [], { os: 'linux', architecture: 'amd64' });
-    const context = await createRegistryContext({ registryConfigs: [], insecureRegistries: [proxy.host], allowRegistries: [proxy.host], caFiles: [] });
-    try {
-      const loc = { registry: proxy.host, repository: 'acme/proxied', scheme: 'http' as const };
-      const ctx = { signal: AbortSignal.timeout(30_000), deadline: Date.now() + 30_000 };
-      const layer = art.layers[0]!;
-      assert.ok(layer.bytes.length > 1024);
-      assert.equal(await new Uploader(context.client, { fallbackChunkBytes: 1000 }).pushBlob(loc, layer, ctx), 'uploaded-chunked');
-      assert.ok(proxy.seen.some((r) => r.method === 'PUT' && r.status === 413), 'the monolithic PUT was refused first');
-      assert.equal(await new Uploader(context.client).exists(loc, { digest: layer.digest, size: layer.bytes.length }, ctx), true);
-    } finally {
-      await context.agent.close();
-    }
-  });
-
-  it('does not send credentials to an upload location on another origin', async () => {
-    const other = await startProxy(registry.port);
-    const front = await startProxy(registry.port, { locationTo: other.port });
-    const art = packArtifact([{ source: 'x', kind: 'jar', name: 'o', jars: [{ fileName: 'o.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(3000) }]) }] }], [], { os: 'linux', architecture: 'amd64' });
-    const hosts = [front.host, other.host];
-    const context = await createRegistryContext({ registryConfigs: [], insecureRegistries: hosts, allowRegistries: hosts, caFiles: [] });
-    try {
-      const loc = { registry: front.host, repository: 'acme/elsewhere', scheme: 'http' as const };
-      const ctx = { signal: AbortSignal.timeout(30_000), deadline: Date.now() + 30_000, credential: { kind: 'basic' as const, username: 'alice', password: 's3cret' } };
-      const layer = art.layers[0]!;
-      assert.equal(await new Uploader(context.client).pushBlob(loc, layer, ctx), 'uploaded');
-      assert.ok(front.seen.length > 0 && front.seen.every((r) => r.authorization !== undefined), 'the registry itself gets the credential');
-      assert.ok(other.seen.some((r) => r.method === 'PUT'), 'the upload went to the other origin');
-      assert.deepEqual(other.seen.filter((r) => r.authorization !== undefined), []);
-    } finally {
-      await context.agent.close();
-    }
   });
 
   const badRuns: Array<[string, (dir: string) => Promise<string[]>, string, number]> = [
