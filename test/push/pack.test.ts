@@ -1,17 +1,15 @@
-/** Packing without I/O: tar bytes, gzip header, Maven coordinates, Kamelet checks, reproducibility. */
+/** Packing without I/O: layers, annotations, image config, gzip header, Kamelet checks, reproducibility. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { Parser } from 'tar';
 import { isCamelOciError } from '../../src/base/errors.js';
 import { selectLayers } from '../../src/resolve/layers.js';
 import { parseManifest } from '../../src/oci/manifest.js';
-import { formatCoordinates, mavenCoordinates, parseProperties } from '../../src/push/jar.js';
 import { checkKamelet, createdFromSourceDateEpoch, layerName, packArtifact, reproducibleGzip } from '../../src/push/pack.js';
 import type { DependencyInput, KameletsInput } from '../../src/push/pack.js';
-import { writeTar } from '../../src/push/tar.js';
-import { makeJar, makeZip } from '../helpers/zip.js';
+import { listTar } from '../helpers/list-tar.js';
+import { makeJar } from '../helpers/zip.js';
 
 const KAMELET = Buffer.from('apiVersion: camel.apache.org/v1\nkind: Kamelet\nmetadata:\n  name: acme-source\n');
 const FOO = makeJar({ groupId: 'com.acme', artifactId: 'foo', version: '1.0' });
@@ -21,90 +19,12 @@ function sha256(b: Uint8Array): string {
   return `sha256:${createHash('sha256').update(b).digest('hex')}`;
 }
 
-interface Listed {
-  path: string;
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  size: number;
-  uname: string;
-  data: Buffer;
-}
-
-/** Lists a tar with node-tar (an independent reader), in archive order. */
-async function listTar(tar: Buffer): Promise<Listed[]> {
-  const out: Listed[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const parser = new Parser({
-      onReadEntry: (entry) => {
-        const chunks: Buffer[] = [];
-        entry.on('data', (c: Buffer) => chunks.push(c));
-        entry.on('end', () =>
-          out.push({
-            path: entry.path,
-            type: entry.type,
-            mode: entry.mode ?? -1,
-            uid: entry.uid ?? -1,
-            gid: entry.gid ?? -1,
-            mtime: entry.mtime?.getTime() ?? -1,
-            size: entry.size ?? -1,
-            uname: entry.uname ?? '',
-            data: Buffer.concat(chunks),
-          }),
-        );
-      },
-    });
-    parser.on('end', resolve);
-    parser.on('error', reject);
-    parser.end(tar);
-  });
-  return out;
-}
-
 const deps = (): DependencyInput[] => [
   { source: 'libs/foo-1.0.jar', kind: 'jar', name: 'foo-1.0', jars: [{ fileName: 'foo-1.0.jar', data: FOO }] },
   { source: 'target/lib', kind: 'dir', name: 'lib', jars: [{ fileName: 'z.jar', data: BAR }, { fileName: 'a.jar', data: FOO }] },
 ];
 const repos = (): KameletsInput[] => [{ source: 'kamelets', name: 'acme', files: [{ fileName: 'acme-source.kamelet.yaml', data: KAMELET }] }];
 const OPTIONS = { os: 'linux', architecture: 'amd64' };
-
-describe('tar writer', () => {
-  it('writes sorted entries with fixed owners, modes and times that node-tar reads back', async () => {
-    const tar = writeTar([
-      { type: 'file', path: 'dependencies/x/b.jar', data: Buffer.from('bbb') },
-      { type: 'dir', path: 'dependencies' },
-      { type: 'file', path: 'dependencies/x/a.jar', data: Buffer.alloc(513, 1) },
-      { type: 'dir', path: 'dependencies/x' },
-    ]);
-    assert.equal(tar.length % 512, 0);
-    const entries = await listTar(tar);
-    assert.deepEqual(entries.map((e) => e.path), ['dependencies/', 'dependencies/x/', 'dependencies/x/a.jar', 'dependencies/x/b.jar']);
-    for (const e of entries) {
-      assert.equal(e.uid, 0);
-      assert.equal(e.gid, 0);
-      assert.equal(e.mtime, 0);
-      assert.equal(e.uname, '');
-      assert.equal(e.mode, e.type === 'Directory' ? 0o755 : 0o644);
-    }
-    assert.deepEqual(entries[2]!.data, Buffer.alloc(513, 1));
-  });
-
-  it('splits a long path over the ustar prefix and refuses one that cannot fit', async () => {
-    const long = `kamelets/${'k'.repeat(60)}/kamelets/${'n'.repeat(80)}.kamelet.yaml`;
-    const [entry] = await listTar(writeTar([{ type: 'file', path: long, data: Buffer.from('x') }]));
-    assert.equal(entry!.path, long);
-    assert.throws(() => writeTar([{ type: 'file', path: `a/${'n'.repeat(120)}`, data: Buffer.from('x') }]), (e) => isCamelOciError(e, 'CONFIG_INVALID'));
-  });
-
-  it('refuses unclean and duplicate paths', () => {
-    for (const path of ['/abs', 'a/../b', 'a//b', './a']) {
-      assert.throws(() => writeTar([{ type: 'file', path, data: Buffer.from('') }]), (e) => isCamelOciError(e, 'INTERNAL'), path);
-    }
-    assert.throws(() => writeTar([{ type: 'dir', path: 'a' }, { type: 'dir', path: 'a' }]), (e) => isCamelOciError(e, 'NAME_COLLISION'));
-  });
-});
 
 describe('gzip', () => {
   it('has mtime 0, no name, a fixed OS byte, and round-trips', () => {
@@ -113,50 +33,6 @@ describe('gzip', () => {
     assert.equal(gz.readUInt32LE(4), 0, 'mtime');
     assert.equal(gz[9], 0xff, 'OS byte');
     assert.equal(gunzipSync(gz).toString(), 'hello');
-  });
-});
-
-describe('Maven coordinates from a jar', () => {
-  it('reads a deflated pom.properties', () => {
-    assert.equal(formatCoordinates(mavenCoordinates(FOO)!), 'com.acme:foo:1.0');
-  });
-
-  it('reads a stored pom.properties', () => {
-    const jar = makeZip([{ name: 'META-INF/maven/org.x/y/pom.properties', data: 'groupId=org.x\nartifactId=y\nversion=2.1\n' }]);
-    assert.equal(formatCoordinates(mavenCoordinates(jar)!), 'org.x:y:2.1');
-  });
-
-  it('takes the shaded jar\'s own coordinates by file name, else none', () => {
-    const shaded = makeJar({ groupId: 'com.acme', artifactId: 'app', version: '3.0' }, [
-      { name: 'META-INF/maven/org.dep/lib/pom.properties', data: 'groupId=org.dep\nartifactId=lib\nversion=9\n' },
-    ]);
-    assert.equal(formatCoordinates(mavenCoordinates(shaded, 'app-3.0-shaded.jar')!), 'com.acme:app:3.0');
-    assert.equal(mavenCoordinates(shaded, 'other.jar'), undefined);
-  });
-
-  const unreadable: Array<[string, Buffer]> = [
-    ['no pom.properties', BAR],
-    ['not a zip', Buffer.from('just text, long enough to look for an end record')],
-    ['empty', Buffer.alloc(0)],
-    ['truncated', FOO.subarray(0, FOO.length - 10)],
-    ['incomplete properties', makeZip([{ name: 'META-INF/maven/a/b/pom.properties', data: 'groupId=a\n' }])],
-  ];
-  for (const [name, bytes] of unreadable) {
-    it(`gives none for a jar with ${name}`, () => assert.equal(mavenCoordinates(bytes), undefined));
-  }
-
-  it('does not inflate past its bound (a pom.properties that lies about its size, a deflate bomb)', () => {
-    const bomb = makeZip([{ name: 'META-INF/maven/a/b/pom.properties', data: Buffer.alloc(1024 * 1024, 0x41), deflate: true }]);
-    assert.equal(mavenCoordinates(bomb), undefined);
-    // Patch the central directory's uncompressed size to a small lie: inflate still stops at the bound.
-    const lying = Buffer.from(bomb);
-    const central = lying.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
-    lying.writeUInt32LE(100, central + 24);
-    assert.equal(mavenCoordinates(lying), undefined);
-  });
-
-  it('parses properties with comments and separators', () => {
-    assert.deepEqual([...parseProperties('# c\n! c\na=1\nb : 2\r\nc 3\n')], [['a', '1'], ['b', '2'], ['c', '3']]);
   });
 });
 
