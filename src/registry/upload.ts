@@ -11,10 +11,12 @@
  *    proxies limit request bodies) falls back to 5 in a new session.
  * 5. Chunked: PATCH <location> with Content-Range per chunk (each answer gives the next
  *    Location), then PUT <location>?digest=<digest> with no body.
- * Then PUT /v2/<name>/manifests/<tag>. Every 201 with a Docker-Content-Digest must name the
+ * Then PUT /v2/<name>/manifests/<tag>. A try that fails with a retryable error starts over (HEAD
+ * first), a bounded number of times. Every 201 with a Docker-Content-Digest must name the
  * digest we computed.
  */
-import { OciError } from '../base/errors.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CamelOciError, OciError } from '../base/errors.js';
 import type { CallContext, RegistryClient, RepositoryLocation } from './client.js';
 import { responseError } from './response-error.js';
 import { header } from './transport.js';
@@ -24,6 +26,27 @@ import type { TransportResponse } from './transport.js';
 export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 /** Chunks of one blob, at most (a registry asking for tiny chunks cannot make us loop for long). */
 export const MAX_CHUNKS = 10_000;
+
+/**
+ * Attempts of one blob or manifest push when a try fails with a retryable error (503, a reset
+ * connection). The transport retries GET and HEAD only; a blob push is safe to start over because
+ * it begins with a HEAD and a fresh upload session, and a manifest PUT by tag is idempotent.
+ */
+export const UPLOAD_ATTEMPTS = 3;
+/** Pause between those attempts. */
+const UPLOAD_RETRY_DELAY_MS = 500;
+
+async function retrying<T>(attempt: () => Promise<T>, ctx: Pick<CallContext, 'signal' | 'deadline'>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      const again = err instanceof CamelOciError && err.retryable && n < UPLOAD_ATTEMPTS && !ctx.signal.aborted && Date.now() + UPLOAD_RETRY_DELAY_MS < ctx.deadline;
+      if (!again) throw err;
+      await sleep(UPLOAD_RETRY_DELAY_MS, undefined, { signal: ctx.signal }).catch(() => undefined);
+    }
+  }
+}
 
 /** A blob to push: its bytes in memory and their digest. */
 export interface UploadBlob {
@@ -158,12 +181,12 @@ export class Uploader {
     const worker = async (): Promise<void> => {
       while (next < unique.length) {
         const blob = unique[next++]!;
-        outcomes.set(blob.digest, await this.pushBlob(loc, blob, ctx, options.from));
+        outcomes.set(blob.digest, await retrying(() => this.pushBlob(loc, blob, ctx, options.from), ctx));
       }
     };
     const workers = Math.max(1, Math.min(options.parallel ?? 3, unique.length));
     await Promise.all(Array.from({ length: workers }, worker));
-    await this.putManifest(loc, tag, manifest, ctx);
+    await retrying(() => this.putManifest(loc, tag, manifest, ctx), ctx);
     return outcomes;
   }
 
