@@ -9,6 +9,8 @@ export const ERROR_CODES = [
   // references and input
   'REFERENCE_INVALID',
   'CONFIG_INVALID',
+  /** A file given to `camel-oci push` that cannot be packed (not a jar, a bad Kamelet, a link out of its folder). */
+  'INPUT_INVALID',
   'PLAN_INVALID',
   // registry answers (names follow the OCI distribution spec error codes where one exists)
   'NAME_UNKNOWN',

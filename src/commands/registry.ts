@@ -1,7 +1,7 @@
 /** The subcommands of `camel-oci`, by name. Each command's code is imported only when it runs. */
 import type { FlagTable, ParsedFlags } from '../config/flags.js';
 import type { CommandIO } from './io.js';
-import { CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from '../config/tables.js';
+import { CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, PUSH_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from '../config/tables.js';
 
 /** One subcommand. */
 export interface Command {
@@ -49,5 +49,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     flags: CERTS_FLAGS,
     env: false,
     run: async (flags, io) => (await import('./certs.js')).runCerts(flags, io),
+  },
+  push: {
+    summary: 'pack jars and Kamelet folders into an artifact (also an image) and push it, or write an OCI layout',
+    usage: 'REF [--dependency FILE|DIR]... [--kamelets DIR]... [--oci-layout DIR] [--mount-from REPO] [registry flags]  (SOURCE_DATE_EPOCH sets the creation time)',
+    flags: PUSH_FLAGS,
+    env: false,
+    run: async (flags, io, env) => (await import('./push.js')).runPush(flags, io, env),
   },
 };

@@ -67,3 +67,10 @@ export const PULL_SECRETS_MODES = ['auto', 'true', 'false'] as const;
 
 /** `serve --pull-secrets`: read pods' pull secrets when in a cluster (`auto`), always, or never. */
 export type PullSecretsMode = (typeof PULL_SECRETS_MODES)[number];
+
+/** Blobs `push` uploads at once: a few, so one slow blob does not hold the rest. */
+export const DEFAULT_PUSH_PARALLEL = 3;
+/** Most blobs `push` uploads at once. */
+export const MAX_PUSH_PARALLEL = 16;
+/** Deadline of a whole `push`: uploads of hundreds of MiB over a slow link. */
+export const DEFAULT_PUSH_TIMEOUT = '10m';

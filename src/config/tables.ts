@@ -14,6 +14,8 @@ import {
   DEFAULT_FETCH_TIMEOUT,
   DEFAULT_PARALLEL,
   DEFAULT_PORT,
+  DEFAULT_PUSH_PARALLEL,
+  DEFAULT_PUSH_TIMEOUT,
   DEFAULT_SHUTDOWN_DELAY,
   DEFAULT_STALE_GRACE,
   DEFAULT_TAG_TTL,
@@ -152,4 +154,20 @@ export const CERTS_FLAGS: FlagTable = {
   'dns-name': { type: 'list', description: 'extra DNS names in the serving certificate' },
   'ip-address': { type: 'list', description: 'IP addresses in the serving certificate' },
   force: { type: 'boolean', description: 'replace a bundle that is still valid' },
+};
+
+/** Flags of `push`. */
+export const PUSH_FLAGS: FlagTable = {
+  dependency: { type: 'list', description: 'a jar, or a directory whose *.jar become one layer under dependencies/<name>/; repeatable' },
+  kamelets: { type: 'list', description: 'a directory whose *.kamelet.yaml become one layer under kamelets/<name>/kamelets/; repeatable' },
+  'oci-layout': { type: 'string', description: 'write an OCI image layout to this directory (tag from REF) instead of pushing' },
+  'mount-from': { type: 'string', description: 'repository of the same registry to mount blobs from instead of uploading them' },
+  platform: {
+    type: 'string',
+    default: DEFAULT_PLATFORM,
+    description: 'os/arch[/variant] written into the image config (matched when mounted as an image volume)',
+  },
+  parallel: { type: 'string', default: String(DEFAULT_PUSH_PARALLEL), description: 'blobs uploaded at once' },
+  timeout: { type: 'string', default: DEFAULT_PUSH_TIMEOUT, description: 'overall deadline of the upload' },
+  ...REGISTRY_FLAGS,
 };

@@ -32,3 +32,11 @@ export function isIndexMediaType(mediaType: string): boolean {
 export function isManifestMediaType(mediaType: string): boolean {
   return mediaType === OCI_MANIFEST || mediaType === DOCKER_MANIFEST;
 }
+
+// What `camel-oci push` writes.
+/** The OCI image config type: push writes a real image config so the artifact is also an image. */
+export const OCI_IMAGE_CONFIG = 'application/vnd.oci.image.config.v1+json';
+/** `artifactType` of the artifacts `camel-oci push` makes. */
+export const CAMEL_OCI_ARTIFACT_TYPE = 'application/vnd.camel-oci.artifact.v1';
+/** Standard OCI annotation: when the artifact was made (push sets it only from SOURCE_DATE_EPOCH). */
+export const ANNOTATION_CREATED = 'org.opencontainers.image.created';

@@ -100,6 +100,14 @@ export class RegistryClient {
     return new URL(`${loc.scheme}://${loc.registry}/v2/${loc.repository}/${kind}/${ref}`);
   }
 
+  /**
+   * One request through the composed transport (auth, redirects for GET/HEAD, retries for
+   * GET/HEAD), with the scope the caller names: the push verbs of upload.ts use it.
+   */
+  exchange(req: AuthRequest): Promise<TransportResponse> {
+    return this.send(req);
+  }
+
   /** One pull-scoped request for a manifest or blob of `loc`, with the call's deadline and credential. */
   private pull(
     method: 'GET' | 'HEAD',

@@ -11,10 +11,11 @@ import { CamelOciError, OciError } from '../base/errors.js';
 
 /** One HTTP request as the transport layers pass it down. */
 export interface TransportRequest {
-  readonly method: 'GET' | 'HEAD' | 'POST';
+  readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH';
   readonly url: URL;
   readonly headers: Readonly<Record<string, string>>;
-  readonly body?: string;
+  /** A whole body in memory, so the auth layer can send it again after a 401 (uploads are bounded). */
+  readonly body?: string | Uint8Array;
   /** Aborts the request (the caller's deadline). */
   readonly signal: AbortSignal;
   /** Registry scope the request needs (`repository:acme/deps:pull`), for the Bearer flow. */
