@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'REFERENCE_INVALID',
   'CONFIG_INVALID',
   'PLAN_INVALID',
+  'ANNOTATION_INVALID',
   // registry answers (names follow the OCI distribution spec error codes where one exists)
   'NAME_UNKNOWN',
   'NAME_INVALID',

@@ -83,3 +83,15 @@ export const CERTS_FLAGS: FlagTable = {
   'ip-address': { type: 'list', description: 'IP addresses in the serving certificate' },
   force: { type: 'boolean', description: 'replace a bundle that is still valid' },
 };
+
+/** Flags of `audit` (no `CAMEL_OCI_*` variables: the kubeconfig comes from KUBECONFIG as for kubectl). */
+export const AUDIT_FLAGS: FlagTable = {
+  namespace: { type: 'string', short: 'n', description: 'namespace to audit (default: the kubeconfig context\'s, else default)' },
+  'all-namespaces': { type: 'boolean', short: 'A', description: 'audit every namespace' },
+  output: { type: 'string', short: 'o', default: 'table', description: 'table | json' },
+  'check-tags': { type: 'boolean', description: 'resolve each requested tag once now and report tags that moved since pinning (uses the registry flags)' },
+  'request-timeout': { type: 'string', default: '15s', description: 'deadline of each Kubernetes API request' },
+  timeout: { type: 'string', default: '2m', description: 'deadline of the whole audit' },
+  ...REGISTRY_FLAGS,
+  platform: { type: 'string', default: 'linux/amd64', description: 'os/arch[/variant] chosen from an index by --check-tags' },
+};

@@ -2,6 +2,7 @@
 import type { FlagTable, ParsedFlags } from '../config.js';
 import type { CommandIO } from './io.js';
 import { CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from './flags.js';
+import { AUDIT_FLAGS } from './flags.js';
 
 /** One subcommand. */
 export interface Command {
@@ -49,5 +50,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     flags: CERTS_FLAGS,
     env: false,
     run: async (flags, io) => (await import('./certs.js')).runCerts(flags, io),
+  },
+  audit: {
+    summary: 'show what each integration asked, pinned and runs; exit 3 when something is off',
+    usage: '[-n NAMESPACE | -A] [-o table|json] [--check-tags] [registry flags]  (kubeconfig from $KUBECONFIG)',
+    flags: AUDIT_FLAGS,
+    env: false,
+    run: async (flags, io, env) => (await import('./audit.js')).runAudit(flags, io, env),
   },
 };

@@ -1,0 +1,145 @@
+/**
+ * `camel-oci audit [-n NS | -A] [-o table|json] [--check-tags]`: the operator's view of what runs.
+ * Exit status: 0 clean, 3 findings (EXIT_FINDINGS), 1 the audit failed (the API, the kubeconfig,
+ * or a tag that could not be checked), 2 bad flags.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { asCamelOciError, CamelOciError } from '../base/errors.js';
+import { parseDuration } from '../config.js';
+import type { ParsedFlags } from '../config.js';
+import { parsePlatform } from '../oci/manifest.js';
+import { createResolver } from '../resolve/setup.js';
+import { buildReport, exitCode, tagsToCheck, withTagChecks, type AuditReport, type TagCheck } from '../audit/report.js';
+import { formatJson, formatTable } from '../audit/format.js';
+import { inClusterKubeConfig, isInCluster, kubeConfigFromEnv, SERVICE_ACCOUNT_DIR, type KubeEnv } from '../kube/client.js';
+import { readAuditObjects } from '../kube/audit-source.js';
+import type { CommandIO } from './io.js';
+
+/** Tags resolved at once with --check-tags: enough to overlap round trips, few enough not to hammer a registry. */
+export const TAG_CHECK_CONCURRENCY = 8;
+
+/** A namespace name (RFC 1123 label). */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** What the flags ask for, checked before anything is read. */
+interface AuditRequest {
+  readonly namespace: string | undefined;
+  readonly all: boolean;
+  readonly output: 'table' | 'json';
+  readonly checkTags: boolean;
+  readonly requestTimeoutMs: number;
+  readonly timeoutMs: number;
+}
+
+function request(flags: ParsedFlags): AuditRequest {
+  const v = flags.values;
+  if (flags.positionals.length > 0) {
+    throw new CamelOciError('CONFIG_INVALID', `camel-oci audit takes no arguments (got ${JSON.stringify(flags.positionals[0]!.slice(0, 40))}): use -n NAMESPACE or -A`);
+  }
+  const namespace = v.namespace as string | undefined;
+  const all = v['all-namespaces'] === true;
+  if (namespace !== undefined && all) throw new CamelOciError('CONFIG_INVALID', 'camel-oci audit: give -n NAMESPACE or -A, not both');
+  if (namespace !== undefined && !NAMESPACE.test(namespace)) {
+    throw new CamelOciError('CONFIG_INVALID', `-n: ${JSON.stringify(namespace.slice(0, 70))} is not a namespace name (lowercase letters, digits and -, at most 63)`);
+  }
+  const output = v.output as string;
+  if (output !== 'table' && output !== 'json') throw new CamelOciError('CONFIG_INVALID', `-o: ${JSON.stringify(output.slice(0, 20))} is not an output format: table or json`);
+  const checkTags = v['check-tags'] === true;
+  if (checkTags) parsePlatform(v.platform as string);
+  return {
+    namespace,
+    all,
+    output,
+    checkTags,
+    requestTimeoutMs: parseDuration(v['request-timeout'] as string, 'request-timeout'),
+    timeoutMs: parseDuration(v.timeout as string, 'timeout'),
+  };
+}
+
+/** The KubeConfig: KUBECONFIG when set, else the pod's service account in a cluster, else ~/.kube/config. */
+function kubeConfigOf(env: KubeEnv): { kubeConfig: KubeConfig; inCluster: boolean } {
+  const explicit = (env.KUBECONFIG ?? '') !== '';
+  if (!explicit && isInCluster(env)) return { kubeConfig: inClusterKubeConfig(env), inCluster: true };
+  try {
+    return { kubeConfig: kubeConfigFromEnv(env), inCluster: false };
+  } catch (err) {
+    const e = asCamelOciError(err);
+    // client.ts words its messages for the webhook's pull secrets; the audit's user needs a kubeconfig.
+    throw new CamelOciError('CONFIG_INVALID', `camel-oci audit needs a kubeconfig (set KUBECONFIG, or run in a pod with a service account): ${e.message.split(':')[0]}`, { cause: err });
+  }
+}
+
+/** The namespace audited without -n: the kubeconfig context's, the pod's own in a cluster, else `default` (as kubectl). */
+function defaultNamespace(kubeConfig: KubeConfig, inCluster: boolean): string {
+  const context = kubeConfig.getContextObject(kubeConfig.getCurrentContext());
+  if (context?.namespace !== undefined && context.namespace !== '') return context.namespace;
+  if (inCluster) {
+    const file = path.join(SERVICE_ACCOUNT_DIR, 'namespace');
+    if (existsSync(file)) {
+      const ns = readFileSync(file, 'utf8').trim();
+      if (NAMESPACE.test(ns)) return ns;
+    }
+  }
+  return 'default';
+}
+
+/** Resolves every tag once, at most TAG_CHECK_CONCURRENCY at a time, through the resolver the registry flags configure. */
+async function checkTags(flags: ParsedFlags, references: readonly string[], signal: AbortSignal): Promise<TagCheck[]> {
+  const v = flags.values;
+  const { resolver, context } = await createResolver({
+    registryConfigs: v['registry-config'] as string[],
+    insecureRegistries: v['insecure-registry'] as string[],
+    allowRegistries: v['allow-registry'] as string[],
+    caFiles: v['ca-file'] as string[],
+    platform: v.platform as string,
+    // Each tag is asked once and must be the registry's answer now: no reuse, and never a stale one.
+    tagTtlMs: 0,
+    staleGraceMs: 0,
+  });
+  try {
+    const out: TagCheck[] = new Array<TagCheck>(references.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < references.length) {
+        const i = next++;
+        const reference = references[i]!;
+        try {
+          const a = await resolver.resolve(reference, { signal });
+          out[i] = { reference, digest: a.digest, ...(a.indexDigest !== undefined ? { index: a.indexDigest } : {}) };
+        } catch (err) {
+          const e = asCamelOciError(err);
+          out[i] = { reference, error: { code: e.code, message: e.message } };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TAG_CHECK_CONCURRENCY, references.length) }, worker));
+    return out;
+  } finally {
+    await context.agent.close();
+  }
+}
+
+/** Runs `audit`; returns the exit status (flag errors are thrown as CONFIG_INVALID, which the CLI maps to 2). */
+export async function runAudit(flags: ParsedFlags, io: CommandIO, env: KubeEnv): Promise<number> {
+  const req = request(flags);
+  const signal = AbortSignal.timeout(req.timeoutMs);
+  let report: AuditReport;
+  try {
+    const { kubeConfig, inCluster } = kubeConfigOf(env);
+    const namespace = req.all ? null : (req.namespace ?? defaultNamespace(kubeConfig, inCluster));
+    const objects = await readAuditObjects(kubeConfig, { namespace, requestTimeoutMs: req.requestTimeoutMs, signal });
+    report = buildReport(objects, { namespace, allNamespaces: req.all });
+    if (req.checkTags) {
+      const tags = tagsToCheck(report);
+      if (tags.length > 0) report = withTagChecks(report, await checkTags(flags, tags, signal));
+    }
+  } catch (err) {
+    const e = asCamelOciError(err);
+    io.stderr(`camel-oci audit: ${e.code}: ${e.message}`);
+    return 1;
+  }
+  io.stdout(req.output === 'json' ? formatJson(report) : formatTable(report));
+  return exitCode(report);
+}
