@@ -35,6 +35,8 @@ export interface AuditSourceOptions {
   readonly pageSize?: number;
   /** Bound on items per kind. */
   readonly maxItems?: number;
+  /** Bound on one page's body; default {@link MAX_AUDIT_PAGE_BYTES}. */
+  readonly maxPageBytes?: number;
 }
 
 /** Objects read, as plain JSON. */
@@ -97,6 +99,7 @@ export async function readAuditObjects(kubeConfig: KubeConfig, options: AuditSou
   const timeoutMs = Math.max(1, options.requestTimeoutMs ?? DEFAULT_AUDIT_REQUEST_TIMEOUT_MS);
   const limit = Math.max(1, Math.floor(options.pageSize ?? AUDIT_PAGE_SIZE));
   const maxItems = Math.max(1, options.maxItems ?? MAX_AUDIT_ITEMS);
+  const maxPageBytes = Math.max(1, options.maxPageBytes ?? MAX_AUDIT_PAGE_BYTES);
   const ns = options.namespace;
 
   /** One request under its own deadline (and the caller's signal), through the bounded transport. */
@@ -107,7 +110,7 @@ export async function readAuditObjects(kubeConfig: KubeConfig, options: AuditSou
     options.signal?.addEventListener('abort', onOuter, { once: true });
     if (options.signal?.aborted === true) onOuter();
     try {
-      const httpApi = boundedHttpLibrary({ signal: controller.signal, maxBodyBytes: MAX_AUDIT_PAGE_BYTES });
+      const httpApi = boundedHttpLibrary({ signal: controller.signal, maxBodyBytes: maxPageBytes });
       return await raceSignal(fn({ httpApi }), controller.signal);
     } finally {
       clearTimeout(timer);
