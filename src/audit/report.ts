@@ -300,12 +300,17 @@ function crossPodFindings(entry: IntegrationEntry, findings: Finding[]): void {
   }
 }
 
-function unpinnedFinding(entry: IntegrationEntry, problem: string | undefined, findings: Finding[]): void {
-  if (entry.object === 'none' || entry.requested.length === 0) return;
+function unpinnedFinding(entry: IntegrationEntry, problems: { request?: string; pins?: string }, findings: Finding[]): void {
+  if (entry.object === 'none' || (entry.requested.length === 0 && problems.request === undefined)) return;
   const pinned = new Set(entry.pins.map(pinKey));
   const missing = entry.requested.filter((r) => !pinned.has(referenceKey(r)));
-  if (missing.length === 0 && problem === undefined) return;
-  const what = problem !== undefined ? `its ${ANNOTATION_PINNED} annotation is unreadable (${problem})` : `no pin for ${missing.join(', ')}`;
+  if (missing.length === 0 && problems.pins === undefined && problems.request === undefined) return;
+  const what =
+    problems.request !== undefined
+      ? `its ${ANNOTATION_DEPENDENCIES} annotation is invalid, so nothing could be pinned (${problems.request})`
+      : problems.pins !== undefined
+        ? `its ${ANNOTATION_PINNED} annotation is unreadable (${problems.pins})`
+        : `no pin for ${missing.join(', ')}`;
   findings.push({
     namespace: entry.namespace,
     integration: entry.name,
@@ -376,14 +381,16 @@ export function buildReport(objects: AuditObjects, scope: AuditScope): AuditRepo
       .sort((a, b) => ((a.since ?? '') === (b.since ?? '') ? (a.name < b.name ? -1 : 1) : (a.since ?? '') < (b.since ?? '') ? -1 : 1));
     let requested: string[];
     let pins: Pin[];
-    let pinProblem: string | undefined;
+    const problems: { request?: string; pins?: string } = {};
     if (object !== undefined) {
       const spec = sub(object, 'spec');
       const leftover = [...containerDependencies(spec === undefined ? undefined : own(spec, 'dependencies')), ...containerDependencies(own(sub(spec, 'integration') ?? {}, 'dependencies'))];
-      requested = requestOf(object, leftover).refs;
+      const request = requestOf(object, leftover);
+      requested = request.refs;
+      if (request.problem !== undefined) problems.request = request.problem;
       const p = pinsOf(object);
       pins = p.pins;
-      pinProblem = p.problem;
+      if (p.problem !== undefined) problems.pins = p.problem;
     } else {
       requested = [];
       const seen = new Set<string>();
@@ -398,13 +405,13 @@ export function buildReport(objects: AuditObjects, scope: AuditScope): AuditRepo
       // Camel K copies the Integration's annotations onto its pods, pins included.
       pins = g.pods.map((p) => pinsOf(p).pins).find((list) => list.length > 0) ?? [];
     }
-    const relevant = requested.length > 0 || pins.length > 0 || pods.some((p) => p.injected || p.requested.length > 0) || podFindings.length > 0;
+    const relevant = requested.length > 0 || problems.request !== undefined || pins.length > 0 || pods.some((p) => p.injected || p.requested.length > 0) || podFindings.length > 0;
     if (!relevant) continue;
     const entry: IntegrationEntry = { namespace: g.namespace, name: g.name, object: kind, requested, pins, pods };
     entries.push(entry);
     findings.push(...podFindings);
     crossPodFindings(entry, findings);
-    unpinnedFinding(entry, pinProblem, findings);
+    unpinnedFinding(entry, problems, findings);
   }
   return {
     apiVersion: AUDIT_API_VERSION,

@@ -11,6 +11,7 @@ import { parseDuration } from '../config.js';
 import type { ParsedFlags } from '../config.js';
 import { parsePlatform } from '../oci/manifest.js';
 import { createResolver } from '../resolve/setup.js';
+import type { ArtifactResolver } from '../resolve/types.js';
 import { buildReport, exitCode, tagsToCheck, withTagChecks, type AuditReport, type TagCheck } from '../audit/report.js';
 import { formatJson, formatTable } from '../audit/format.js';
 import { inClusterKubeConfig, isInCluster, kubeConfigFromEnv, SERVICE_ACCOUNT_DIR, type KubeEnv } from '../kube/client.js';
@@ -60,14 +61,14 @@ function request(flags: ParsedFlags): AuditRequest {
 
 /** The KubeConfig: KUBECONFIG when set, else the pod's service account in a cluster, else ~/.kube/config. */
 function kubeConfigOf(env: KubeEnv): { kubeConfig: KubeConfig; inCluster: boolean } {
-  const explicit = (env.KUBECONFIG ?? '') !== '';
-  if (!explicit && isInCluster(env)) return { kubeConfig: inClusterKubeConfig(env), inCluster: true };
+  const inCluster = (env.KUBECONFIG ?? '') === '' && isInCluster(env);
   try {
-    return { kubeConfig: kubeConfigFromEnv(env), inCluster: false };
+    return { kubeConfig: inCluster ? inClusterKubeConfig(env) : kubeConfigFromEnv(env), inCluster };
   } catch (err) {
     const e = asCamelOciError(err);
-    // client.ts words its messages for the webhook's pull secrets; the audit's user needs a kubeconfig.
-    throw new CamelOciError('CONFIG_INVALID', `camel-oci audit needs a kubeconfig (set KUBECONFIG, or run in a pod with a service account): ${e.message.split(':')[0]}`, { cause: err });
+    // client.ts words its advice for the webhook's pull secrets; the audit's user needs a kubeconfig.
+    const reason = e.message.replace(/: (set KUBECONFIG to read pull secrets|the webhook's pod has no service account).*$/s, '');
+    throw new CamelOciError('CONFIG_INVALID', `camel-oci audit needs a kubeconfig (set KUBECONFIG, or run in a pod with a service account token): ${reason}`, { cause: err });
   }
 }
 
@@ -85,10 +86,10 @@ function defaultNamespace(kubeConfig: KubeConfig, inCluster: boolean): string {
   return 'default';
 }
 
-/** Resolves every tag once, at most TAG_CHECK_CONCURRENCY at a time, through the resolver the registry flags configure. */
-async function checkTags(flags: ParsedFlags, references: readonly string[], signal: AbortSignal): Promise<TagCheck[]> {
+/** The resolver of --check-tags, from the registry flags. Throws CONFIG_INVALID for unusable ones (a missing --ca-file...). */
+async function tagResolver(flags: ParsedFlags): Promise<Awaited<ReturnType<typeof createResolver>>> {
   const v = flags.values;
-  const { resolver, context } = await createResolver({
+  return createResolver({
     registryConfigs: v['registry-config'] as string[],
     insecureRegistries: v['insecure-registry'] as string[],
     allowRegistries: v['allow-registry'] as string[],
@@ -98,32 +99,34 @@ async function checkTags(flags: ParsedFlags, references: readonly string[], sign
     tagTtlMs: 0,
     staleGraceMs: 0,
   });
-  try {
-    const out: TagCheck[] = new Array<TagCheck>(references.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < references.length) {
-        const i = next++;
-        const reference = references[i]!;
-        try {
-          const a = await resolver.resolve(reference, { signal });
-          out[i] = { reference, digest: a.digest, ...(a.indexDigest !== undefined ? { index: a.indexDigest } : {}) };
-        } catch (err) {
-          const e = asCamelOciError(err);
-          out[i] = { reference, error: { code: e.code, message: e.message } };
-        }
+}
+
+/** Resolves every tag once, at most TAG_CHECK_CONCURRENCY at a time. A failure is a result, not a rejection. */
+async function checkTags(resolver: ArtifactResolver, references: readonly string[], signal: AbortSignal): Promise<TagCheck[]> {
+  const out: TagCheck[] = new Array<TagCheck>(references.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < references.length) {
+      const i = next++;
+      const reference = references[i]!;
+      try {
+        const a = await resolver.resolve(reference, { signal });
+        out[i] = { reference, digest: a.digest, ...(a.indexDigest !== undefined ? { index: a.indexDigest } : {}) };
+      } catch (err) {
+        const e = asCamelOciError(err);
+        out[i] = { reference, error: { code: e.code, message: e.message } };
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(TAG_CHECK_CONCURRENCY, references.length) }, worker));
-    return out;
-  } finally {
-    await context.agent.close();
-  }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(TAG_CHECK_CONCURRENCY, references.length) }, worker));
+  return out;
 }
 
 /** Runs `audit`; returns the exit status (flag errors are thrown as CONFIG_INVALID, which the CLI maps to 2). */
 export async function runAudit(flags: ParsedFlags, io: CommandIO, env: KubeEnv): Promise<number> {
   const req = request(flags);
+  // Made before anything is read, so unusable registry flags are flag errors.
+  const tags = req.checkTags ? await tagResolver(flags) : undefined;
   const signal = AbortSignal.timeout(req.timeoutMs);
   let report: AuditReport;
   try {
@@ -131,14 +134,16 @@ export async function runAudit(flags: ParsedFlags, io: CommandIO, env: KubeEnv):
     const namespace = req.all ? null : (req.namespace ?? defaultNamespace(kubeConfig, inCluster));
     const objects = await readAuditObjects(kubeConfig, { namespace, requestTimeoutMs: req.requestTimeoutMs, signal });
     report = buildReport(objects, { namespace, allNamespaces: req.all });
-    if (req.checkTags) {
-      const tags = tagsToCheck(report);
-      if (tags.length > 0) report = withTagChecks(report, await checkTags(flags, tags, signal));
+    if (tags !== undefined) {
+      const references = tagsToCheck(report);
+      if (references.length > 0) report = withTagChecks(report, await checkTags(tags.resolver, references, signal));
     }
   } catch (err) {
     const e = asCamelOciError(err);
     io.stderr(`camel-oci audit: ${e.code}: ${e.message}`);
     return 1;
+  } finally {
+    await tags?.context.agent.close();
   }
   io.stdout(req.output === 'json' ? formatJson(report) : formatTable(report));
   return exitCode(report);

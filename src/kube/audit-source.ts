@@ -79,10 +79,16 @@ function apiError(err: unknown, what: string): ServeError {
   return new ServeError('INTERNAL', `unexpected answer from the Kubernetes API while listing ${what} (${name})`, { cause: err });
 }
 
-/** Timestamps back to the API's RFC 3339 text: client-node turns typed models' date fields into Date objects. */
+/**
+ * The object as the API's JSON: client-node turns typed models' timestamps into Date objects,
+ * which go back to RFC 3339 text in whole seconds, as the API writes them.
+ */
 function plain(value: unknown): unknown {
   return JSON.parse(
-    JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/.test(v) ? v.replace('.000Z', 'Z') : v)),
+    JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
+      const original = this[key];
+      return original instanceof Date && !Number.isNaN(original.getTime()) && original.getUTCMilliseconds() === 0 ? original.toISOString().replace('.000Z', 'Z') : v;
+    }),
   );
 }
 

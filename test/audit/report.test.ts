@@ -183,8 +183,11 @@ describe('audit report', () => {
   });
 
   it('UNPINNED: an Integration asking without pins, one missing a pin, unreadable pins, a container: dependency never moved', () => {
+    const badRequest = integration('badreq');
+    badRequest.metadata.annotations['camel.apache.org/container-dependencies'] = 'container: acme/deps:1.0';
     const r = report({
       integrations: [
+        badRequest,
         integration('nopins', { request: [DEPS_REF] }),
         integration('partial', { request: [DEPS_REF, KAMELETS_REF], pinned: [deps] }),
         integration('garbled', { request: [DEPS_REF], pinsText: 'nonsense' }),
@@ -192,6 +195,7 @@ describe('audit report', () => {
       ],
     });
     assert.deepEqual(r.findings.map((f) => [f.integration, f.code]), [
+      ['badreq', 'UNPINNED'],
       ['garbled', 'UNPINNED'],
       ['nopins', 'UNPINNED'],
       ['partial', 'UNPINNED'],
@@ -200,6 +204,7 @@ describe('audit report', () => {
     const byName = new Map(r.findings.map((f) => [f.integration, f]));
     assert.match(byName.get('partial')!.message, new RegExp(`no pin for ${KAMELETS_REF}`));
     assert.match(byName.get('garbled')!.message, /unreadable/);
+    assert.match(byName.get('badreq')!.message, /annotation is invalid, so nothing could be pinned/);
     assert.deepEqual(r.integrations.find((e) => e.name === 'unmoved')!.requested, [DEPS_REF]);
   });
 

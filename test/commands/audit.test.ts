@@ -110,6 +110,10 @@ describe('camel-oci audit', () => {
       assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, /CONFIG_INVALID/);
     }
+    const noCa = await audit(['--check-tags', '--ca-file', path.join(dir, 'no-such-ca.pem')]);
+    assert.equal(noCa.code, 2, noCa.stderr);
+    assert.match(noCa.stderr, /--ca-file/);
+    assert.equal(api.requests.length, 0, 'flags are checked before the API is asked anything');
     const help = await audit(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--all-namespaces[\s\S]*--check-tags/);
