@@ -320,6 +320,19 @@ function unpinnedFinding(entry: IntegrationEntry, problems: { request?: string; 
   });
 }
 
+/** A finding with its fields in the documented order (code first), whatever order it was built in. */
+function ordered(f: Finding): Finding {
+  return {
+    code: f.code,
+    namespace: f.namespace,
+    integration: f.integration,
+    ...(f.pod !== undefined ? { pod: f.pod } : {}),
+    ...(f.reference !== undefined ? { reference: f.reference } : {}),
+    ...(f.digests !== undefined ? { digests: f.digests } : {}),
+    message: f.message,
+  };
+}
+
 /** Orders findings by namespace, integration, code, pod and reference, so output is stable. */
 function compareFindings(a: Finding, b: Finding): number {
   const fields = (f: Finding): string[] => [f.namespace, f.integration, String(FINDING_CODES.indexOf(f.code)).padStart(2, '0'), f.pod ?? '', f.reference ?? ''];
@@ -420,7 +433,7 @@ export function buildReport(objects: AuditObjects, scope: AuditScope): AuditRepo
     camelApi: objects.camelApi,
     integrations: entries,
     tags: [],
-    findings: findings.sort(compareFindings),
+    findings: findings.map(ordered).sort(compareFindings),
   };
 }
 
@@ -492,7 +505,7 @@ export function withTagChecks(report: AuditReport, checks: readonly TagCheck[]):
       }
     }
   }
-  return { ...report, tags: [...checks], findings: findings.sort(compareFindings) };
+  return { ...report, tags: [...checks], findings: findings.map(ordered).sort(compareFindings) };
 }
 
 /** Exit status when the audit found something (0: clean, 1: the audit failed, 2: bad flags). */

@@ -317,6 +317,8 @@ describe('audit output', () => {
     assert.equal(e.pods[0].runs[0].digest, deps.digest);
     for (const f of json.findings) {
       assert.ok(FINDING_CODES.includes(f.code));
+      assert.deepEqual(Object.keys(f).slice(0, 3), ['code', 'namespace', 'integration']);
+      assert.equal(Object.keys(f).at(-1), 'message');
       assert.equal(typeof f.message, 'string');
       for (const k of Object.keys(f)) assert.ok(['code', 'namespace', 'integration', 'pod', 'reference', 'digests', 'message'].includes(k), k);
     }
