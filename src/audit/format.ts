@@ -11,13 +11,27 @@ export const DEFAULT_TABLE_WIDTH = 100;
 /** Narrowest width honoured; below it the table would be all ellipses. */
 export const MIN_TABLE_WIDTH = 40;
 
-/** Cuts a line to `width` columns, marking the cut with an ellipsis. */
+/**
+ * Control characters (C0, DEL, C1) and bidirectional overrides. Annotations, names and error
+ * messages are written by whoever can edit a namespace; printed raw, an escape sequence in one
+ * would drive the operator's terminal, and a bidi override would make a line read differently.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Replaces characters that would act on a terminal instead of being shown with `?`. */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, '?');
+}
+
+/** Cuts a line to `width` columns, marking the cut with an ellipsis; unprintable characters become `?`. */
 export function fit(line: string, width: number): string {
-  return line.length <= width ? line : `${line.slice(0, width - 1)}…`;
+  const clean = printable(line);
+  return clean.length <= width ? clean : `${clean.slice(0, width - 1)}…`;
 }
 
 /** Wraps `text` at `width` columns, continuation lines indented by `indent` spaces; over-long words are split. */
 export function wrap(text: string, width: number, indent: number): string[] {
+  text = printable(text);
   const lines: string[] = [];
   let line = '';
   const pad = ' '.repeat(indent);

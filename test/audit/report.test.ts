@@ -303,6 +303,19 @@ describe('audit output', () => {
     assert.match(formatTable(report({ camelApi: false })), /pods only[\s\S]*no integration asks/);
   });
 
+  it('does not let text from the cluster drive the terminal (escape sequences, bidi overrides)', () => {
+    const evil = 'registry.acme.example/acme/deps:1.0\u001b]0;pwned\u0007\u202e';
+    const pod = integrationPod('hello', { suffix: 'evil1', created: '2026-12-02T10:00:00Z', request: [DEPS_REF] });
+    pod.metadata.annotations['camel.apache.org/container-dependencies'] = `container:${evil}`;
+    pod.metadata.labels['camel.apache.org/integration'] = 'hello\u001b[2J';
+    const r = report({ pods: [pod], camelApi: false });
+    assert.equal(r.findings.length, 1);
+    const table = formatTable(r);
+    assert.doesNotMatch(table, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    assert.match(table, /hello\?\[2J/);
+    assert.ok(JSON.parse(formatJson(r)).integrations[0].requested[0] === evil, 'JSON keeps the text exactly (escaped by JSON itself)');
+  });
+
   it('JSON is the report: stable top-level shape, full digests, findings with codes', () => {
     const r = busy();
     const json = JSON.parse(formatJson(r)) as Obj;
