@@ -128,6 +128,11 @@ describe('camel-oci audit', () => {
     const missing = await audit([], { KUBECONFIG: path.join(dir, 'no-such-kubeconfig') });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /needs a kubeconfig/);
+    // In a pod (KUBERNETES_SERVICE_HOST set, no KUBECONFIG) without a mounted service account token.
+    const noToken = await audit([], { KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: '1' });
+    assert.equal(noToken.code, 1);
+    assert.match(noToken.stderr, /needs a kubeconfig.*serviceaccount\/token does not exist/);
+    assert.doesNotMatch(noToken.stderr, /pull-secrets/);
     const wrongToken = path.join(dir, 'kubeconfig-wrong');
     await writeFile(wrongToken, api.kubeConfigYaml({ token: 'nope' }));
     const unauthorized = await audit([], { KUBECONFIG: wrongToken });
