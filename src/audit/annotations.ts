@@ -6,16 +6,11 @@
  */
 import { CamelOciError } from '../base/errors.js';
 import { isSha256Digest } from '../oci/digest.js';
-import { formatReference, parseNormalizedNamed, referenceName } from '../oci/reference.js';
+import { formatReference, parseReference, referenceName } from '../oci/reference.js';
+import { ANNOTATION_PINNED } from '../inject/annotations.js';
 import { MAX_REFERENCE_CHARS, MAX_REFERENCES, REFERENCE_PREFIX } from '../inject/decide.js';
 import { MAX_IGNORED_RECORDED, type ResolvedRecord } from '../inject/resolved.js';
 import { MAX_PLAN_LAYERS } from '../plan/plan.js';
-
-/**
- * Integration / Pipe annotation (pins): the requested references, each as `name:tag@sha256:…`,
- * comma separated, in request order. Written by the webhook's Integration path; read here.
- */
-export const ANNOTATION_PINNED = 'camel.apache.org/container-dependencies.pinned';
 
 /** Longest pins annotation read: 32 references of at most 1024 characters plus their digests. */
 export const MAX_PINNED_CHARS = MAX_REFERENCES * (MAX_REFERENCE_CHARS + 80);
@@ -47,14 +42,16 @@ export function preview(value: string, max = 80): string {
 }
 
 /**
- * Parses the pins annotation: comma separated `REF@sha256:<64 hex>` (a `container:` prefix is
- * tolerated), in order, no empty entries. Throws CamelOciError `ANNOTATION_INVALID` when the value
- * is too long, has too many entries, or an entry lacks a sha256 digest.
+ * Parses the pins annotation (`camel.apache.org/container-dependencies.pinned`): `REF@sha256:<64 hex>`
+ * entries separated by commas or white space (as the webhook reads it), in order; a `container:`
+ * prefix is tolerated. Unlike the webhook, which ignores an entry it cannot use (that pod resolves
+ * as before), the audit refuses the whole value, so that it is reported. Throws CamelOciError
+ * `ANNOTATION_INVALID` when the value is too long, has too many entries, or an entry lacks a sha256 digest.
  */
 export function parsePins(value: string): Pin[] {
   if (value.length > MAX_PINNED_CHARS) throw invalid(`annotation ${ANNOTATION_PINNED} is ${value.length} characters long, at most ${MAX_PINNED_CHARS} are read`);
   const out: Pin[] = [];
-  for (const raw of value.split(',')) {
+  for (const raw of value.split(/[\s,]+/)) {
     const entry = raw.trim();
     if (entry === '') continue;
     if (out.length === MAX_REFERENCES) throw invalid(`annotation ${ANNOTATION_PINNED} lists more than ${MAX_REFERENCES} pins`);
@@ -78,7 +75,7 @@ export function parsePins(value: string): Pin[] {
 export function referenceKey(reference: string): string {
   const bare = reference.startsWith(REFERENCE_PREFIX) ? reference.slice(REFERENCE_PREFIX.length) : reference;
   try {
-    const ref = parseNormalizedNamed(bare);
+    const ref = parseReference(bare);
     if (ref.tag !== undefined) return `${referenceName(ref)}:${ref.tag}`;
     if (ref.digest !== undefined) return formatReference(ref);
     return `${referenceName(ref)}:latest`;
@@ -91,7 +88,7 @@ export function referenceKey(reference: string): string {
 export function pinKey(pin: Pin): string {
   const key = referenceKey(pin.reference);
   try {
-    const ref = parseNormalizedNamed(pin.reference);
+    const ref = parseReference(pin.reference);
     if (ref.tag === undefined && ref.digest === undefined) return referenceKey(`${pin.reference}@${pin.digest}`);
   } catch {
     // keyed as written
@@ -102,7 +99,7 @@ export function pinKey(pin: Pin): string {
 /** True for a tagged reference without a digest: the only kind a tag check can move. */
 export function isTagReference(reference: string): boolean {
   try {
-    const ref = parseNormalizedNamed(reference.startsWith(REFERENCE_PREFIX) ? reference.slice(REFERENCE_PREFIX.length) : reference);
+    const ref = parseReference(reference);
     return ref.digest === undefined;
   } catch {
     return false;

@@ -5,11 +5,11 @@
  * elsewhere (src/commands/audit.ts) and handed in.
  */
 import { asCamelOciError } from '../base/errors.js';
-import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, ANNOTATION_RESOLVED, LABEL_INTEGRATION, OPT_OUT_VALUE } from '../inject/annotations.js';
+import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, ANNOTATION_PINNED, ANNOTATION_RESOLVED, LABEL_INTEGRATION, OPT_OUT_VALUE } from '../inject/annotations.js';
 import { REFERENCE_PREFIX, splitReferences } from '../inject/decide.js';
 import { annotation, isInjected, isRecord, own, type JsonObject } from '../inject/pod.js';
 import { digestHex12 } from '../plan/plan.js';
-import { ANNOTATION_PINNED, isTagReference, parsePins, parseResolvedAnnotation, pinKey, pinnedDigest, referenceKey, type Pin } from './annotations.js';
+import { isTagReference, parsePins, parseResolvedAnnotation, pinKey, pinnedDigest, referenceKey, type Pin } from './annotations.js';
 
 /** Version of the JSON report's shape; a change that removes or retypes a field bumps it. */
 export const AUDIT_API_VERSION = 'camel-oci.audit/v1';

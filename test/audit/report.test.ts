@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isCamelOciError } from '../../src/base/errors.js';
 import { resolvedAnnotationValue } from '../../src/inject/resolved.js';
-import { ANNOTATION_PINNED, MAX_RESOLVED_CHARS, parsePins, parseResolvedAnnotation, referenceKey } from '../../src/audit/annotations.js';
+import { ANNOTATION_PINNED } from '../../src/inject/annotations.js';
+import { MAX_RESOLVED_CHARS, parsePins, parseResolvedAnnotation, referenceKey } from '../../src/audit/annotations.js';
 import { AUDIT_API_VERSION, buildReport, exitCode, FINDING_CODES, tagsToCheck, withTagChecks, type AuditObjects, type AuditReport, type Finding } from '../../src/audit/report.js';
 import { DEFAULT_TABLE_WIDTH, formatJson, formatTable } from '../../src/audit/format.js';
 import { artifactFor } from '../webhook/support.js';
@@ -54,6 +55,8 @@ describe('audit annotations', () => {
       { reference: 'acme/foo:2', digest: HEX('2') },
     ]);
     assert.equal(referenceKey('acme/foo:2'), referenceKey('container:docker.io/acme/foo:2'));
+    // White space separates entries too, as the webhook reads them.
+    assert.deepEqual(parsePins(`${DEPS_REF}@${HEX('1')}\n acme/foo:2@${HEX('2')}`).map((p) => p.digest), [HEX('1'), HEX('2')]);
     assert.equal(referenceKey('acme/foo'), 'docker.io/acme/foo:latest');
   });
 

@@ -5,9 +5,12 @@
  * Integrations and Pipes as `kamel run` / `kamel bind` create them and the webhook pins them.
  */
 import { buildInjection } from '../../src/inject/patch.js';
+import { admitPod } from '../../src/admit/pod.js';
+import type { ArtifactResolver } from '../../src/resolve/types.js';
+import { createLogger } from '../../src/base/logger.js';
 import { applyPatch } from '../../src/inject/apply.js';
 import type { ResolvedArtifact } from '../../src/plan/artifact.js';
-import { ANNOTATION_PINNED } from '../../src/audit/annotations.js';
+import { ANNOTATION_PINNED } from '../../src/inject/annotations.js';
 import { camelKPod, DEPS } from '../webhook/support.js';
 import { OPTIONS } from '../inject/support.js';
 
@@ -24,6 +27,8 @@ export interface PodSpecOptions {
   readonly request?: readonly string[];
   /** Resolved artifacts the webhook injected; absent: the pod was admitted without injection. */
   readonly injected?: readonly ResolvedArtifact[];
+  /** Admit the pod through the webhook's own workflow (admitPod) with this resolver instead. */
+  readonly admitWith?: ArtifactResolver;
   /** Extra annotations (pins copied from the Integration, opt-out, a forged resolved annotation...). */
   readonly annotations?: Readonly<Record<string, string>>;
 }
@@ -36,6 +41,22 @@ export function requestValue(refs: readonly string[]): string {
 /** The pins annotation value the webhook writes: `REF@digest`, in request order (the index digest when the tag names one). */
 export function pinsValue(artifacts: readonly ResolvedArtifact[]): string {
   return artifacts.map((a) => `${a.reference}@${a.indexDigest ?? a.digest}`).join(',');
+}
+
+/** A pod admitted through the webhook's own pod workflow (src/admit/pod.ts) with `admitWith`, as then stored by the apiserver. */
+export async function admittedPod(integration: string, o: PodSpecOptions & { admitWith: ArtifactResolver }): Promise<Obj> {
+  const pod = integrationPod(integration, o);
+  // Back to what the apiserver sends the webhook: no name, uid or status yet.
+  const sent: Obj = structuredClone(pod);
+  for (const k of ['name', 'uid', 'creationTimestamp', 'resourceVersion']) delete sent.metadata[k];
+  delete sent.status;
+  const logger = createLogger({ level: 'silent' });
+  const answer = await admitPod(sent, sent.metadata.namespace, { resolver: o.admitWith, inject: OPTIONS, onError: 'deny' }, { signal: AbortSignal.timeout(30_000), logger });
+  if (answer.result.type !== 'patched') throw new Error(`the webhook did not patch the pod: ${JSON.stringify(answer.result)}`);
+  const admitted: Obj = applyPatch(sent, answer.result.ops);
+  admitted.metadata = { ...admitted.metadata, name: pod.metadata.name, uid: pod.metadata.uid, creationTimestamp: pod.metadata.creationTimestamp, resourceVersion: '4711' };
+  admitted.status = pod.status;
+  return admitted;
 }
 
 /** A pod of integration `integration` as stored by the apiserver after admission. */

@@ -15,9 +15,9 @@ import { pushStandardArtifact } from '../helpers/artifacts.js';
 import { createResolverFor } from '../helpers/resolver.js';
 import { issueServerCert, makeTestCa } from '../helpers/test-ca.js';
 import { startListApiserver, type ListApiserver } from '../kube/list-apiserver.js';
-import { integration, integrationPod, pinsValue } from '../audit/support.js';
+import { admittedPod, integration, integrationPod, pinsValue } from '../audit/support.js';
 import { artifactFor } from '../webhook/support.js';
-import { ANNOTATION_PINNED } from '../../src/audit/annotations.js';
+import { ANNOTATION_PINNED } from '../../src/inject/annotations.js';
 import { DEFAULT_TABLE_WIDTH } from '../../src/audit/format.js';
 import type { ResolvedArtifact } from '../../src/plan/artifact.js';
 
@@ -156,12 +156,20 @@ describe('camel-oci audit --check-tags against the real registry', () => {
     let pinned: ResolvedArtifact;
     try {
       pinned = await resolver.resolve(pushed.reference);
+      // Two integrations asking for the same tag (the tag is still checked once), pinned as the
+      // webhook pins them; their pods admitted from the pins by the webhook's own pod workflow.
+      for (const [name, replicas] of [['hello', 2], ['again', 1]] as const) {
+        api.add('integrations', integration(name, { request: [pushed.reference], pinned: [pinned] }));
+        for (let i = 0; i < replicas; i++) {
+          api.add('pods', await admittedPod(name, {
+            suffix: `r${i}xyz`, created: `2026-12-02T10:0${i}:00Z`, request: [pushed.reference],
+            annotations: { [ANNOTATION_PINNED]: pinsValue([pinned]) }, admitWith: resolver,
+          }));
+        }
+      }
     } finally {
       await context.agent.close();
     }
-    // Two integrations asking for the same tag: the tag is still resolved once.
-    pinnedIntegration('hello', 'demo', [pinned]);
-    pinnedIntegration('again', 'demo', [pinned], 1);
 
     registry.resetAccessLog();
     const clean = await audit(['--check-tags', ...registryFlags(), '-o', 'json']);
