@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   /** A file given to `camel-oci push` that cannot be packed (not a jar, a bad Kamelet, a link out of its folder). */
   'INPUT_INVALID',
   'PLAN_INVALID',
+  'ANNOTATION_INVALID',
   // registry answers (names follow the OCI distribution spec error codes where one exists)
   'NAME_UNKNOWN',
   'NAME_INVALID',

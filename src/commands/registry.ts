@@ -1,7 +1,7 @@
 /** The subcommands of `camel-oci`, by name. Each command's code is imported only when it runs. */
 import type { FlagTable, ParsedFlags } from '../config/flags.js';
 import type { CommandIO } from './io.js';
-import { CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, PUSH_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from '../config/tables.js';
+import { AUDIT_FLAGS, CERTS_FLAGS, FETCH_FLAGS, INJECT_FLAGS, PUSH_FLAGS, RESOLVE_FLAGS, SERVE_FLAGS } from '../config/tables.js';
 
 /** One subcommand. */
 export interface Command {
@@ -56,5 +56,12 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     flags: PUSH_FLAGS,
     env: false,
     run: async (flags, io, env) => (await import('./push.js')).runPush(flags, io, env),
+  },
+  audit: {
+    summary: 'show what each integration asked, pinned and runs; exit 3 when something is off',
+    usage: '[-n NAMESPACE | -A] [-o table|json] [--check-tags] [registry flags]  (kubeconfig from $KUBECONFIG)',
+    flags: AUDIT_FLAGS,
+    env: false,
+    run: async (flags, io, env) => (await import('./audit.js')).runAudit(flags, io, env),
   },
 };

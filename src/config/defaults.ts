@@ -74,3 +74,8 @@ export const DEFAULT_PUSH_PARALLEL = 3;
 export const MAX_PUSH_PARALLEL = 16;
 /** Deadline of a whole `push`: uploads of hundreds of MiB over a slow link. */
 export const DEFAULT_PUSH_TIMEOUT = '10m';
+
+/** Deadline of one Kubernetes API request of `audit`. */
+export const DEFAULT_AUDIT_REQUEST_TIMEOUT = '15s';
+/** Deadline of a whole `audit`. */
+export const DEFAULT_AUDIT_TIMEOUT = '2m';

@@ -8,6 +8,8 @@
 import type { FlagTable } from './flags.js';
 import { formatSize } from './flags.js';
 import {
+  DEFAULT_AUDIT_REQUEST_TIMEOUT,
+  DEFAULT_AUDIT_TIMEOUT,
   DEFAULT_COMMAND_TIMEOUT,
   DEFAULT_DEV_CERTS_DIR,
   DEFAULT_FETCH_ROOT,
@@ -170,4 +172,19 @@ export const PUSH_FLAGS: FlagTable = {
   parallel: { type: 'string', default: String(DEFAULT_PUSH_PARALLEL), description: 'blobs uploaded at once' },
   timeout: { type: 'string', default: DEFAULT_PUSH_TIMEOUT, description: 'overall deadline of the upload' },
   ...REGISTRY_FLAGS,
+};
+
+/** Flags of `audit` (no `CAMEL_OCI_*` variables: the kubeconfig comes from KUBECONFIG as for kubectl). */
+export const AUDIT_FLAGS: FlagTable = {
+  namespace: { type: 'string', short: 'n', description: "namespace to audit (default: the kubeconfig context's, else default)" },
+  'all-namespaces': { type: 'boolean', short: 'A', description: 'audit every namespace' },
+  output: { type: 'string', short: 'o', default: 'table', description: 'table | json' },
+  'check-tags': {
+    type: 'boolean',
+    description: 'resolve each requested tag once now and report tags that moved since pinning (uses the registry flags)',
+  },
+  'request-timeout': { type: 'string', default: DEFAULT_AUDIT_REQUEST_TIMEOUT, description: 'deadline of each Kubernetes API request' },
+  timeout: { type: 'string', default: DEFAULT_AUDIT_TIMEOUT, description: 'deadline of the whole audit' },
+  ...REGISTRY_FLAGS,
+  platform: { type: 'string', default: DEFAULT_PLATFORM, description: 'os/arch[/variant] chosen from an index by --check-tags' },
 };
