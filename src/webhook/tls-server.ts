@@ -170,39 +170,73 @@ export function createReloadingHttpsServer(handler: http.RequestListener, option
     }
   }
 
-  // Reloads never overlap: one runs, at most one more waits and then reads the latest files.
+  const serialized = coalesced(reloadOnce);
+  const reload = (): Promise<boolean> => (closed ? Promise.resolve(false) : serialized());
+  const dirs = new Set([files.certFile, files.keyFile, ...(files.caFile === undefined ? [] : [files.caFile])].map((f) => path.dirname(f)));
+  const watching = watchForChanges([...dirs], () => void reload(), pollIntervalMs, onError);
+
+  return {
+    server,
+    ready: () => !closed && now() >= current.info.notBefore.getTime() && now() < current.info.notAfter.getTime(),
+    reload,
+    certificate: () => current.info,
+    async close() {
+      if (closed) return;
+      closed = true;
+      watching.stop();
+      if (!server.listening) return;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Idle keep-alive connections would otherwise hold close() for the keep-alive timeout.
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+/**
+ * Runs `task` so that runs never overlap: one runs, and at most one more waits for it and then
+ * starts afresh (so it reads the latest state); callers meanwhile share that waiting run.
+ */
+function coalesced(task: () => Promise<boolean>): () => Promise<boolean> {
   let running: Promise<boolean> | undefined;
   let queued: Promise<boolean> | undefined;
-  function reload(): Promise<boolean> {
-    if (closed) return Promise.resolve(false);
-    if (queued !== undefined) return queued;
-    if (running !== undefined) {
-      queued = running.then(() => {
-        queued = undefined;
-        return start();
-      });
-      return queued;
-    }
-    return start();
-  }
-  function start(): Promise<boolean> {
-    const p = reloadOnce().finally(() => {
+  const start = (): Promise<boolean> => {
+    const p = task().finally(() => {
       if (running === p) running = undefined;
     });
     running = p;
     return p;
-  }
+  };
+  return () => {
+    if (queued !== undefined) return queued;
+    if (running === undefined) return start();
+    queued = running.then(() => {
+      queued = undefined;
+      return start();
+    });
+    return queued;
+  };
+}
 
+/**
+ * Calls `changed` (debounced) when something in `dirs` changes, and every `pollIntervalMs` as well
+ * (0: no polling), since file events are lost on some volumes (the kubelet swaps a Secret's files
+ * through a symlink). A directory that cannot be watched is reported and left to polling.
+ */
+function watchForChanges(
+  dirs: readonly string[],
+  changed: () => void,
+  pollIntervalMs: number,
+  onError: (err: ServeError) => void,
+): { stop(): void } {
   let debounce: NodeJS.Timeout | undefined;
   const schedule = (): void => {
-    if (closed) return;
     if (debounce !== undefined) clearTimeout(debounce);
-    debounce = setTimeout(() => void reload(), RELOAD_DEBOUNCE_MS);
+    debounce = setTimeout(changed, RELOAD_DEBOUNCE_MS);
     debounce.unref();
   };
-
   const watchers: FSWatcher[] = [];
-  const dirs = new Set([files.certFile, files.keyFile, ...(files.caFile === undefined ? [] : [files.caFile])].map((f) => path.dirname(f)));
   for (const dir of dirs) {
     const watchFailed = (err: unknown): void => {
       const how = pollIntervalMs > 0 ? `polling every ${pollIntervalMs} ms instead` : 'certificate changes will not be noticed (polling is off)';
@@ -220,26 +254,13 @@ export function createReloadingHttpsServer(handler: http.RequestListener, option
       watchFailed(err);
     }
   }
-  const poll = pollIntervalMs > 0 ? setInterval(() => void reload(), pollIntervalMs) : undefined;
+  const poll = pollIntervalMs > 0 ? setInterval(changed, pollIntervalMs) : undefined;
   poll?.unref();
-
   return {
-    server,
-    ready: () => !closed && now() >= current.info.notBefore.getTime() && now() < current.info.notAfter.getTime(),
-    reload,
-    certificate: () => current.info,
-    async close() {
-      if (closed) return;
-      closed = true;
+    stop() {
       if (debounce !== undefined) clearTimeout(debounce);
       if (poll !== undefined) clearInterval(poll);
       for (const w of watchers) w.close();
-      if (!server.listening) return;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // Idle keep-alive connections would otherwise hold close() for the keep-alive timeout.
-        server.closeIdleConnections();
-      });
     },
   };
 }
