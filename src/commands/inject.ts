@@ -1,7 +1,7 @@
 /** `camel-oci inject -f FILE|-`: offline injection into Pod and workload YAML, like `istioctl kube-inject`. */
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
-import { asCamelOciError, CamelOciError, isErrorCode } from '../base/errors.js';
+import { CamelOciError, isErrorCode } from '../base/errors.js';
 import type { ParsedFlags } from '../config/flags.js';
 import { loadInjectConfig } from '../config/inject.js';
 import { applyPatch } from '../inject/apply.js';
@@ -129,9 +129,6 @@ export async function runInject(flags: ParsedFlags, io: CommandIO, stdin: () => 
     for (const w of warnings) io.stderr(`camel-oci inject: warning: ${w}`);
     io.stdout(yaml.trimEnd());
     return 0;
-  } catch (err) {
-    const e = asCamelOciError(err);
-    throw e;
   } finally {
     await context.agent.close();
   }
