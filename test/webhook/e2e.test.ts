@@ -16,53 +16,21 @@ import type { PushedArtifact } from '../helpers/artifacts.js';
 import { startBlackhole } from '../helpers/fault-proxy.js';
 import { freePort } from '../helpers/ports.js';
 import { runCli, startCli } from '../helpers/cli.js';
-import type { CliProcess } from '../helpers/cli.js';
+import { startWebhook, type StartedWebhook } from '../helpers/webhook.js';
 import { camelKPod, reviewOf, applyOps, DEPS } from './support.js';
 import { schemaErrors, semanticErrors, restrictedViolations } from '../inject/support.js';
 import { digestHex12 } from '../../src/plan/plan.js';
 
-const SERVICE_NAME = 'camel-oci.camel-oci.svc';
-
-/** Like the apiserver: trusts only the caBundle's CA (made by `camel-oci certs` under `dir`) and checks the Service DNS name. */
-async function apiserverClient(dir: string): Promise<Agent> {
-  const ca = await readFile(path.join(dir, 'certs', 'ca.crt'), 'utf8');
-  return new Agent({ connect: { ca, servername: SERVICE_NAME } });
-}
-
-/** Waits until `serve` answers /readyz with 200. */
-async function waitReady(port: number, client: Agent, serve: CliProcess): Promise<void> {
-  const until = Date.now() + 15_000;
-  for (;;) {
-    try {
-      const res = await request(`https://127.0.0.1:${port}/readyz`, { dispatcher: client });
-      await res.body.dump();
-      if (res.statusCode === 200) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) throw new Error(`serve did not become ready:\n${serve.output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Posts an AdmissionReview to `serve` and returns the parsed answer. */
-async function admitTo(port: number, client: Agent, review: unknown, query = '?timeout=10s'): Promise<{ status: number; body: any; ms: number }> {
-  const started = Date.now();
-  const res = await request(`https://127.0.0.1:${port}/mutate${query}`, {
-    dispatcher: client,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(review),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, body: text ? JSON.parse(text) : undefined, ms: Date.now() - started };
+function admitTo(hook: StartedWebhook, review: unknown, query = '?timeout=10s'): Promise<{ status: number; body: any; ms: number }> {
+  return hook.post(`/mutate${query}`, review);
 }
 
 describe('camel-oci serve end to end over TLS', () => {
   let registry: StartedRegistry;
   let artifact: PushedArtifact;
+  let hook: StartedWebhook;
   let tmp: string;
-  let serve: CliProcess;
   let port: number;
   let client: Agent;
   let hole: Awaited<ReturnType<typeof startBlackhole>>;
@@ -71,35 +39,21 @@ describe('camel-oci serve end to end over TLS', () => {
     registry = await startRegistry({ mode: 'plain' });
     hole = await startBlackhole();
     artifact = await pushStandardArtifact(registry);
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-e2e-'));
-    const certs = await runCli(['certs', '--service', 'camel-oci', '--namespace', 'camel-oci', '--out', path.join(tmp, 'certs')]);
-    assert.equal(certs.code, 0, certs.stderr);
-    port = await freePort();
-    serve = startCli([
-      'serve', '--port', String(port), '--address', '127.0.0.1',
-      '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
-      '--fetcher-image', 'registry.example/camel-oci:test',
-      '--pull-secrets', 'false', '--shutdown-delay', '0s',
-    ], {
-      env: {
-        // Flags also come from CAMEL_OCI_* variables: the registry settings go that way here.
-        CAMEL_OCI_ALLOW_REGISTRY: `${registry.host},${hole.host}`,
-        CAMEL_OCI_INSECURE_REGISTRY: `${registry.host},${hole.host}`,
-      },
+    hook = await startWebhook([], {
+      // Flags also come from CAMEL_OCI_* variables: the registry settings go that way here.
+      CAMEL_OCI_ALLOW_REGISTRY: `${registry.host},${hole.host}`,
+      CAMEL_OCI_INSECURE_REGISTRY: `${registry.host},${hole.host}`,
     });
-    client = await apiserverClient(tmp);
-    await waitReady(port, client, serve);
+    ({ port, client, dir: tmp } = hook);
   });
 
   after(async () => {
-    await serve?.stop();
-    await client?.close();
+    await hook?.stop();
     await hole?.close();
     await registry?.stop();
-    await rm(tmp, { recursive: true, force: true });
   });
 
-  const admit = (review: unknown, query?: string): ReturnType<typeof admitTo> => admitTo(port, client, review, query);
+  const admit = (review: unknown, query?: string): ReturnType<typeof admitTo> => admitTo(hook, review, query);
 
   it('patches a Camel K pod with pinned digests, and the injected fetcher lands the layers', async () => {
     const pod = camelKPod('hello', { [DEPS]: `container:${artifact.reference}` });
@@ -193,40 +147,26 @@ describe('camel-oci serve end to end over TLS', () => {
 describe('camel-oci serve --ca-file: the injected fetcher trusts the same private CA', () => {
   let registry: StartedRegistry;
   let artifact: PushedArtifact;
+  let hook: StartedWebhook;
   let tmp: string;
-  let serve: CliProcess;
-  let port: number;
-  let client: Agent;
   const WEBHOOK_PASSWORD = 'webhook-only-s3cret';
-  const admit = (review: unknown): ReturnType<typeof admitTo> => admitTo(port, client, review);
+  const admit = (review: unknown): ReturnType<typeof admitTo> => admitTo(hook, review);
 
   before(async () => {
     registry = await startRegistry({ mode: 'tls' });
     artifact = await pushStandardArtifact(registry, 'acme/private-ca', '1.0');
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-e2e-ca-'));
-    const certs = await runCli(['certs', '--service', 'camel-oci', '--namespace', 'camel-oci', '--out', path.join(tmp, 'certs')]);
-    assert.equal(certs.code, 0, certs.stderr);
-    // The webhook's own credentials: they must never reach the pod (the fetcher uses pull secrets).
-    const registryConfig = path.join(tmp, 'webhook-config.json');
-    await writeFile(registryConfig, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`webhook:${WEBHOOK_PASSWORD}`).toString('base64') } } }));
-    port = await freePort();
-    serve = startCli([
-      'serve', '--port', String(port), '--address', '127.0.0.1',
-      '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
-      '--fetcher-image', 'registry.example/camel-oci:test',
-      '--pull-secrets', 'false', '--shutdown-delay', '0s',
-      '--ca-file', registry.caFile!,
-      '--registry-config', registryConfig,
-    ], { env: { CAMEL_OCI_ALLOW_REGISTRY: registry.host } });
-    client = await apiserverClient(tmp);
-    await waitReady(port, client, serve);
+    hook = await startWebhook(['--ca-file', registry.caFile!], { CAMEL_OCI_ALLOW_REGISTRY: registry.host }, async (dir) => {
+      // The webhook's own credentials: they must never reach the pod (the fetcher uses pull secrets).
+      const registryConfig = path.join(dir, 'webhook-config.json');
+      await writeFile(registryConfig, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`webhook:${WEBHOOK_PASSWORD}`).toString('base64') } } }));
+      return ['--registry-config', registryConfig];
+    });
+    tmp = hook.dir;
   });
 
   after(async () => {
-    await serve?.stop();
-    await client?.close();
+    await hook?.stop();
     await registry?.stop();
-    await rm(tmp, { recursive: true, force: true });
   });
 
   it('admits the pod, and its init container, run with its own env, lands the layers over TLS', async () => {

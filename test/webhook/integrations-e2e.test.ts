@@ -7,14 +7,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { Agent, request } from 'undici';
 import { startRegistry, type AccessEntry, type StartedRegistry } from '../helpers/registry.js';
 import { pushStandardArtifact, type PushedArtifact } from '../helpers/artifacts.js';
-import { freePort } from '../helpers/ports.js';
-import { runCli, startCli, type CliProcess } from '../helpers/cli.js';
+import { startWebhook, type StartedWebhook } from '../helpers/webhook.js';
 import {
   camelReviewOf,
   crdErrors,
@@ -28,7 +24,6 @@ import {
 import { applyOps, reviewOf } from './support.js';
 import { schemaErrors, semanticErrors } from '../inject/support.js';
 
-const SERVICE_NAME = 'camel-oci.camel-oci.svc';
 const PINNED = 'camel.apache.org/container-dependencies.pinned';
 const REQUEST = 'camel.apache.org/container-dependencies';
 const REFRESH = 'camel.apache.org/oci-refresh';
@@ -53,8 +48,7 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
   let registry: StartedRegistry;
   let deps: PushedArtifact;
   let kamelets: PushedArtifact;
-  let tmp: string;
-  let serve: CliProcess;
+  let hook: StartedWebhook;
   let port: number;
   let client: Agent;
 
@@ -62,41 +56,22 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
     registry = await startRegistry({ mode: 'plain' });
     deps = await pushStandardArtifact(registry, 'acme/deps', '1.0');
     kamelets = await pushStandardArtifact(registry, 'acme/kamelets', '2.0');
-    tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-e2e-int-'));
-    const certs = await runCli(['certs', '--service', 'camel-oci', '--namespace', 'camel-oci', '--out', path.join(tmp, 'certs')]);
-    assert.equal(certs.code, 0, certs.stderr);
-    port = await freePort();
-    serve = startCli([
-      'serve', '--port', String(port), '--address', '127.0.0.1',
-      '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
-      '--fetcher-image', 'registry.example/camel-oci:test',
-      '--pull-secrets', 'false', '--shutdown-delay', '0s', '--tag-ttl', `${TAG_TTL_MS}ms`,
-    ], { env: { CAMEL_OCI_ALLOW_REGISTRY: registry.host, CAMEL_OCI_INSECURE_REGISTRY: registry.host } });
-    const ca = await readFile(path.join(tmp, 'certs', 'ca.crt'), 'utf8');
-    client = new Agent({ connect: { ca, servername: SERVICE_NAME } });
-    const until = Date.now() + 15_000;
-    for (;;) {
-      const ok = await request(`https://127.0.0.1:${port}/readyz`, { dispatcher: client }).then(async (r) => (await r.body.dump(), r.statusCode === 200), () => false);
-      if (ok) break;
-      if (Date.now() > until) throw new Error(`serve did not become ready:\n${serve.output()}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    hook = await startWebhook(['--tag-ttl', `${TAG_TTL_MS}ms`], {
+      CAMEL_OCI_ALLOW_REGISTRY: registry.host,
+      CAMEL_OCI_INSECURE_REGISTRY: registry.host,
+    });
+    ({ port, client } = hook);
   });
 
   after(async () => {
-    await serve?.stop();
-    await client?.close();
+    await hook?.stop();
     await registry?.stop();
-    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
   });
 
   /** Posts an AdmissionReview to `path` and returns its `response`. */
   async function post(path: string, review: unknown): Promise<Obj> {
-    const res = await request(`https://127.0.0.1:${port}${path}?timeout=10s`, {
-      dispatcher: client, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(review),
-    });
-    assert.equal(res.statusCode, 200);
-    const body = (await res.body.json()) as Obj;
+    const { status, body } = await hook.post(`${path}?timeout=10s`, review);
+    assert.equal(status, 200);
     return body.response as Obj;
   }
 
