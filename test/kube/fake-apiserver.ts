@@ -5,10 +5,8 @@
  * kind/apiVersion/metadata, base64 `data`, `Status` objects for errors), a request log, and faults
  * (403, 500, delays, hangs, oversized bodies) per object.
  */
-import https from 'node:https';
-import type net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { closeServer, listenLoopback } from '../helpers/ports.js';
+import { startHttpsStandIn } from './https-stand-in.js';
 
 /** A request the fake apiserver received. */
 export interface RecordedRequest {
@@ -73,11 +71,10 @@ export async function startFakeApiserver(options: FakeApiserverOptions): Promise
   const objects = new Map<string, Record<string, unknown>>();
   const faults = new Map<string, ApiFault>();
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<net.Socket>();
   let open = 0;
   const key = (ns: string, resource: string, name: string): string => `${ns}/${resource}/${name}`;
 
-  const server = https.createServer({ cert: options.certPem, key: options.keyPem }, (req, res) => {
+  const standIn = await startHttpsStandIn(options, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
     requests.push({ method: req.method ?? '', path: url.pathname, authorization: req.headers.authorization });
     open++;
@@ -149,13 +146,7 @@ export async function startFakeApiserver(options: FakeApiserverOptions): Promise
     res.on('error', () => undefined);
     pump();
   });
-  server.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.on('tlsClientError', () => undefined);
-  const port = await listenLoopback(server);
-  const url = `https://127.0.0.1:${port}`;
+  const { port, url } = standIn;
 
   const kubeConfigOptions = (token: string) => ({
     clusters: [{ name: 'fake', server: url, caData: Buffer.from(options.caPem).toString('base64'), skipTLSVerify: false }],
@@ -228,6 +219,6 @@ export async function startFakeApiserver(options: FakeApiserverOptions): Promise
       ].join('\n');
     },
     openRequests: () => open,
-    close: () => closeServer(server, sockets),
+    close: () => standIn.close(),
   };
 }

@@ -6,12 +6,10 @@
  * atomically (a failed `test` op is 422 and changes nothing), and logs every request. HTTPS on
  * 127.0.0.1:0 with bearer-token authentication.
  */
-import https from 'node:https';
-import type net from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import fastJsonPatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
-import { closeServer, listenLoopback } from '../helpers/ports.js';
+import { startHttpsStandIn } from './https-stand-in.js';
 
 /** A request the fake received, with its answer's status. */
 export interface ObjectRequest {
@@ -68,14 +66,13 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
   const secrets = new Map<string, Record<string, any>>();
   const mwcs = new Map<string, Record<string, any>>();
   const requests: ObjectRequest[] = [];
-  const sockets = new Set<net.Socket>();
   let rv = 1000;
   let createOk = 0;
   let createConflicts = 0;
   const failing: Array<{ method: string; status: number; left: number }> = [];
   const nextRv = (): string => String(++rv);
 
-  const server = https.createServer({ cert: options.certPem, key: options.keyPem }, (req, res) => {
+  const standIn = await startHttpsStandIn(options, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
     const record: ObjectRequest = { method: req.method ?? '', path: url.pathname, contentType: req.headers['content-type'], status: 0 };
     requests.push(record);
@@ -166,13 +163,7 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
       return send(404, status(404, 'NotFound', 'the server could not find the requested resource'));
     });
   });
-  server.on('connection', (sock: net.Socket) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-  });
-  server.on('tlsClientError', () => undefined);
-  const port = await listenLoopback(server);
-  const url = `https://127.0.0.1:${port}`;
+  const { url } = standIn;
   return {
     url,
     requests,
@@ -210,6 +201,6 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
       });
       return kc;
     },
-    close: () => closeServer(server, sockets),
+    close: () => standIn.close(),
   };
 }

@@ -7,9 +7,7 @@
  * whole camel.apache.org group when Camel K is "not installed", a request log and faults.
  * Same approach as fake-apiserver.ts (which serves single GETs for pull secrets).
  */
-import https from 'node:https';
-import type net from 'node:net';
-import { closeServer, listenLoopback } from '../helpers/ports.js';
+import { startHttpsStandIn } from './https-stand-in.js';
 
 /** A request the fake received. */
 export interface ListRequest {
@@ -50,11 +48,10 @@ export async function startListApiserver(options: { certPem: string; keyPem: str
   const store: Record<ListedResource, Record<string, any>[]> = { pods: [], integrations: [], pipes: [] };
   const faults = new Map<ListedResource, ListFault>();
   const requests: ListRequest[] = [];
-  const sockets = new Set<net.Socket>();
   let camelApi = true;
   let pipesServed = true;
 
-  const server = https.createServer({ cert: options.certPem, key: options.keyPem }, (req, res) => {
+  const standIn = await startHttpsStandIn(options, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
     requests.push({ path: url.pathname, query: Object.fromEntries(url.searchParams) });
     const send = (code: number, body: unknown): void => {
@@ -108,13 +105,7 @@ export async function startListApiserver(options: { certPem: string; keyPem: str
       items,
     });
   });
-  server.on('connection', (s: net.Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.on('tlsClientError', () => undefined);
-  const port = await listenLoopback(server);
-  const url = `https://127.0.0.1:${port}`;
+  const { url } = standIn;
   return {
     url,
     requests,
@@ -161,6 +152,6 @@ export async function startListApiserver(options: { certPem: string; keyPem: str
         '',
       ].join('\n');
     },
-    close: () => closeServer(server, sockets),
+    close: () => standIn.close(),
   };
 }
