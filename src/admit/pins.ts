@@ -13,8 +13,19 @@ export const MAX_PINS_CHARS = 128 * 1024;
 /** Owners whose pins are remembered (least recently used first out). */
 export const MAX_REMEMBERED_OWNERS = 4096;
 
+/** Request keys of references seen lately: every admission of a known integration asks the same ones. */
+const KEYS = new LruCache<string, string | null>(MAX_REMEMBERED_OWNERS);
+
 /** The name and tag (or digest) a reference asks for, normalized, without a digest that pins it. */
 function requestKey(reference: string): string | undefined {
+  const known = KEYS.get(reference);
+  if (known !== undefined) return known ?? undefined;
+  const key = parseRequestKey(reference);
+  KEYS.set(reference, key ?? null);
+  return key;
+}
+
+function parseRequestKey(reference: string): string | undefined {
   try {
     const ref = parseReference(reference.trim());
     // A digest the user wrote is the request itself; a tag defaults to latest, as the resolver treats it.
@@ -100,7 +111,10 @@ export class OwnerPins {
 
   /** Remembers the digest each of `references` was admitted at (in the same order as `digests`). */
   remember(owner: string, references: readonly string[], digests: readonly string[]): void {
-    const pins = new Map(this.owners.get(owner) ?? []);
+    const known = this.owners.get(owner);
+    // Later replicas were admitted at the remembered digests: nothing new to keep.
+    if (known !== undefined && references.every((r, i) => known.get(requestKey(r) ?? '') === digests[i])) return;
+    const pins = new Map(known ?? []);
     references.forEach((reference, i) => {
       const key = requestKey(reference);
       const digest = digests[i];
