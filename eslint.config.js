@@ -88,6 +88,9 @@ export default tseslint.config(
     rules: {
       // A `let` read by a closure before its one assignment (serve's TLS server) cannot be const.
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
+      // The line limit prettier keeps for code, for comments too; long message strings may run over
+      // (cutting them would hide them from a search for the message a user reports).
+      'max-len': ['error', { code: 140, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true, ignoreUrls: true }],
       // Unused names are tsc's job (noUnusedLocals); `_`-prefixed ones are deliberate.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },

@@ -43,7 +43,10 @@ export interface InjectOptions {
    * unset: no env. At most {@link MAX_REGISTRY_ENTRIES} entries matching {@link REGISTRY_ENTRY}.
    */
   readonly allowRegistries?: readonly string[];
-  /** The webhook's `--insecure-registry` entries (env `CAMEL_OCI_INSECURE_REGISTRY`); same rules as {@link InjectOptions.allowRegistries}. */
+  /**
+   * The webhook's `--insecure-registry` entries (env `CAMEL_OCI_INSECURE_REGISTRY`); same rules as
+   * {@link InjectOptions.allowRegistries}.
+   */
   readonly insecureRegistries?: readonly string[];
 }
 
@@ -81,7 +84,6 @@ export const MAX_FETCH_TIMEOUT_SECONDS = 3600;
 const MAX_IMAGE_CHARS = 1024;
 
 const PULL_POLICIES = new Set(['Always', 'IfNotPresent', 'Never']);
-
 
 /**
  * The last CA text that passed the checks. The webhook hands the same options to every admission,
@@ -123,7 +125,9 @@ function registryList(list: unknown, flag: string, env: string): readonly string
   for (const entry of list) {
     if (typeof entry !== 'string' || entry.length > MAX_REGISTRY_ENTRY_CHARS || !REGISTRY_ENTRY.test(entry)) {
       const shown = typeof entry === 'string' ? JSON.stringify(entry.slice(0, 80)) : typeof entry;
-      throw invalid(`--${flag} (${env}) entry ${shown} is not a registry (host, host:port, [ipv6]:port or *.domain, at most ${MAX_REGISTRY_ENTRY_CHARS} characters)`);
+      throw invalid(
+        `--${flag} (${env}) entry ${shown} is not a registry (host, host:port, [ipv6]:port or *.domain, at most ${MAX_REGISTRY_ENTRY_CHARS} characters)`,
+      );
     }
   }
   return Object.freeze([...(list as string[])]);
@@ -153,7 +157,9 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
   }
   const timeout = options.fetchTimeoutSeconds;
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < MIN_FETCH_TIMEOUT_SECONDS || timeout > MAX_FETCH_TIMEOUT_SECONDS)) {
-    throw invalid(`fetch timeout ${timeout} must be a whole number of seconds from ${MIN_FETCH_TIMEOUT_SECONDS} to ${MAX_FETCH_TIMEOUT_SECONDS}`);
+    throw invalid(
+      `fetch timeout ${timeout} must be a whole number of seconds from ${MIN_FETCH_TIMEOUT_SECONDS} to ${MAX_FETCH_TIMEOUT_SECONDS}`,
+    );
   }
   const policy = options.imagePullPolicy;
   if (policy !== undefined && !PULL_POLICIES.has(policy)) {

@@ -34,7 +34,10 @@ export const MAX_CHALLENGE_HEADER_LINES = 32;
  */
 export const MAX_TOKEN_CHARS = 16 * 1024;
 
-/** Token lifetime when `expires_in` is absent, and the floor for smaller values (token.md: "defaults to 60 seconds", "should never be returned with less than 60 seconds"). */
+/**
+ * Token lifetime when `expires_in` is absent, and the floor for smaller values (token.md: "defaults to
+ * 60 seconds", "should never be returned with less than 60 seconds").
+ */
 export const MIN_TOKEN_LIFETIME_SECONDS = 60;
 
 /**
@@ -343,7 +346,10 @@ export function parseScope(s: string): Scope | undefined {
   const name = s.slice(first + 1, last);
   if (typeMatch === null || !SCOPE_NAME.test(name)) return undefined;
   if (name.indexOf(':') !== name.lastIndexOf(':')) return undefined;
-  const actions = s.slice(last + 1).split(',').filter((a) => a !== '');
+  const actions = s
+    .slice(last + 1)
+    .split(',')
+    .filter((a) => a !== '');
   if (actions.length === 0 || !actions.every((a) => SCOPE_ACTION.test(a))) return undefined;
   const resourceClass = typeMatch[2];
   return Object.freeze({

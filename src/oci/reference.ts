@@ -227,7 +227,10 @@ export function parseNamed(input: string): Reference {
   return ref;
 }
 
-/** Normalizes, adds `:latest` when there is neither tag nor digest, and drops the tag when a digest is present (reference.ParseDockerRef). */
+/**
+ * Normalizes, adds `:latest` when there is neither tag nor digest, and drops the tag when a digest is
+ * present (reference.ParseDockerRef).
+ */
 export function parseDockerRef(input: string): Reference {
   const ref = parseNormalizedNamed(input);
   if (ref.digest !== undefined) return build(ref.domain, ref.path, undefined, ref.digest);

@@ -1,4 +1,7 @@
-/** `camel-oci inject -f` on Integrations and Pipes (`kamel run -o yaml | camel-oci inject -f - | kubectl apply -f -`), through the built CLI and a real registry. */
+/**
+ * `camel-oci inject -f` on Integrations and Pipes (`kamel run -o yaml | camel-oci inject -f - |
+ * kubectl apply -f -`), through the built CLI and a real registry.
+ */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseAllDocuments, stringify } from 'yaml';
@@ -55,7 +58,10 @@ describe('camel-oci inject: Integrations and Pipes', () => {
     // Idempotent: injecting the output again changes nothing.
     const again = await runCli(args(), { input: res.stdout });
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(parseAllDocuments(again.stdout).map((d) => d.toJS() as Obj), out);
+    assert.deepEqual(
+      parseAllDocuments(again.stdout).map((d) => d.toJS() as Obj),
+      out,
+    );
   });
 
   it('fails naming the reference that cannot be resolved', async () => {

@@ -44,11 +44,23 @@ export async function startWebhook(
   const port = await freePort();
   const serve = startCli(
     [
-      'serve', '--port', String(port), '--address', '127.0.0.1',
-      '--tls-cert', path.join(dir, 'certs', 'tls.crt'), '--tls-key', path.join(dir, 'certs', 'tls.key'),
-      '--fetcher-image', 'registry.example/camel-oci:test',
-      '--pull-secrets', 'false', '--shutdown-delay', '0s',
-      ...args, ...extra,
+      'serve',
+      '--port',
+      String(port),
+      '--address',
+      '127.0.0.1',
+      '--tls-cert',
+      path.join(dir, 'certs', 'tls.crt'),
+      '--tls-key',
+      path.join(dir, 'certs', 'tls.key'),
+      '--fetcher-image',
+      'registry.example/camel-oci:test',
+      '--pull-secrets',
+      'false',
+      '--shutdown-delay',
+      '0s',
+      ...args,
+      ...extra,
     ],
     { env },
   );

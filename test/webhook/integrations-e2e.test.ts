@@ -33,7 +33,9 @@ const TAG_TTL_MS = 1_000;
 /** The registry's own digest for `repo:tag` (a HEAD, as a third party would check). */
 async function registryDigest(registry: StartedRegistry, repository: string, tag: string): Promise<string> {
   const head = await request(`${registry.url}/v2/${repository}/manifests/${tag}`, {
-    method: 'HEAD', dispatcher: registry.dispatcher, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    method: 'HEAD',
+    dispatcher: registry.dispatcher,
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
   });
   await head.body.dump();
   return String(head.headers['docker-content-digest']);
@@ -108,7 +110,10 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
     assert.deepEqual(out.spec.dependencies, ['camel:http', 'mvn:com.acme:bar:1.0']);
     assert.equal(out.metadata.annotations[REQUEST], `container:${deps.reference},container:${kamelets.reference}`);
     assert.equal(out.metadata.annotations[PINNED], pins);
-    assert.deepEqual(out.spec.traits, { jvm: { options: ['-Xmx256m'] }, environment: { vars: ['GREETING=hi', `CAMEL_OCI_DEPENDENCIES=${pins}`] } });
+    assert.deepEqual(out.spec.traits, {
+      jvm: { options: ['-Xmx256m'] },
+      environment: { vars: ['GREETING=hi', `CAMEL_OCI_DEPENDENCIES=${pins}`] },
+    });
     assert.equal(response.auditAnnotations['0-pinned'], `${deps.reference}@${d1}`);
   });
 
@@ -156,7 +161,9 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
 
   it('passes a Pipe-owned Integration unchanged even when it names container: dependencies', async () => {
     const owned = kamelRunIntegration('owned', { dependencies: [`container:${deps.reference}`] });
-    owned.metadata.ownerReferences = [{ apiVersion: 'camel.apache.org/v1', kind: 'Pipe', name: 'owned', uid: 'u-1', controller: true, blockOwnerDeletion: true }];
+    owned.metadata.ownerReferences = [
+      { apiVersion: 'camel.apache.org/v1', kind: 'Pipe', name: 'owned', uid: 'u-1', controller: true, blockOwnerDeletion: true },
+    ];
     const log = await registryRequestsDuring(async () => {
       const { response } = await admit(owned);
       assert.deepEqual(response, { uid: 'int-e2e', allowed: true });
@@ -174,7 +181,10 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
 
     const { out: grown } = await admit(kamelRerun(stored, [`container:${deps.reference}`, `container:${kamelets.reference}`]), stored);
     assert.equal(grown.metadata.annotations[REQUEST], `container:${deps.reference},container:${kamelets.reference}`);
-    assert.equal(grown.metadata.annotations[PINNED], `${deps.reference}@${deps.manifest.digest},${kamelets.reference}@${kamelets.manifest.digest}`);
+    assert.equal(
+      grown.metadata.annotations[PINNED],
+      `${deps.reference}@${deps.manifest.digest},${kamelets.reference}@${kamelets.manifest.digest}`,
+    );
     assert.deepEqual(grown.spec.dependencies, ['camel:http']);
   });
 
@@ -196,10 +206,17 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
     const log = await registryRequestsDuring(async () => {
       ({ out: refreshed } = await admit(asked, sticky));
     });
-    assert.ok(tagRequests(log).some((e) => e.repository === 'acme/moving' && e.reference === '1.0'), 'the refresh asked the registry for the tag');
+    assert.ok(
+      tagRequests(log).some((e) => e.repository === 'acme/moving' && e.reference === '1.0'),
+      'the refresh asked the registry for the tag',
+    );
     const pin = `${first.reference}@${second.manifest.digest}`;
     assert.equal(refreshed.metadata.annotations[PINNED], pin);
-    assert.deepEqual(refreshed.spec.traits.environment.vars, [`CAMEL_OCI_DEPENDENCIES=${pin}`], 'the traits change, so the Deployment rolls');
+    assert.deepEqual(
+      refreshed.spec.traits.environment.vars,
+      [`CAMEL_OCI_DEPENDENCIES=${pin}`],
+      'the traits change, so the Deployment rolls',
+    );
 
     // The same refresh value re-applied is sticky again.
     const { out: again } = await admit(structuredClone(refreshed), refreshed);
@@ -208,7 +225,10 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
 
   it('denies a write whose reference does not exist, naming it for the kamel run user', async () => {
     const ref = `container:${registry.host}/acme/deps:404`;
-    const response = await post('/mutate-integrations', camelReviewOf(kamelRunIntegration('nope', { dependencies: ['camel:http', ref] }), { uid: 'deny-1' }));
+    const response = await post(
+      '/mutate-integrations',
+      camelReviewOf(kamelRunIntegration('nope', { dependencies: ['camel:http', ref] }), { uid: 'deny-1' }),
+    );
     assert.equal(response.uid, 'deny-1');
     assert.equal(response.allowed, false);
     assert.ok(String(response.status.message).startsWith(`camel-oci: cannot resolve ${ref}: MANIFEST_UNKNOWN`), response.status.message);
@@ -221,7 +241,9 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
 
     before(async () => {
       podPath = await pushStandardArtifact(registry, 'acme/podpath', '1.0');
-      ({ out: pinnedIntegration } = await admit(kamelRunIntegration('podpath', { dependencies: [`container:${podPath.reference}`], env: ['X=1'] })));
+      ({ out: pinnedIntegration } = await admit(
+        kamelRunIntegration('podpath', { dependencies: [`container:${podPath.reference}`], env: ['X=1'] }),
+      ));
     });
 
     /** Admits the pod at /mutate and returns the patched pod and its resolved annotation. */
@@ -242,20 +264,17 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
       assert.equal(resolved[0]!.pinned, `${registry.host}/acme/podpath@${pinDigest}`);
     });
 
-    it(
-      'is admitted from the pins with zero tag requests, even after the tag moved',
-      async () => {
-        const pinDigest = String(pinnedIntegration.metadata.annotations[PINNED]).split('@')[1];
-        await pushStandardArtifact(registry, 'acme/podpath', '1.0');
-        await new Promise((r) => setTimeout(r, TAG_TTL_MS + 200)); // outwait serve's tag cache
-        let resolved!: Array<{ pinned: string }>;
-        const log = await registryRequestsDuring(async () => {
-          ({ resolved } = await admitPod('pod-2'));
-        });
-        assert.equal(resolved[0]!.pinned, `${registry.host}/acme/podpath@${pinDigest}`, 'all replicas run the pinned bytes');
-        assert.deepEqual(tagRequests(log), [], 'no tag request');
-      },
-    );
+    it('is admitted from the pins with zero tag requests, even after the tag moved', async () => {
+      const pinDigest = String(pinnedIntegration.metadata.annotations[PINNED]).split('@')[1];
+      await pushStandardArtifact(registry, 'acme/podpath', '1.0');
+      await new Promise((r) => setTimeout(r, TAG_TTL_MS + 200)); // outwait serve's tag cache
+      let resolved!: Array<{ pinned: string }>;
+      const log = await registryRequestsDuring(async () => {
+        ({ resolved } = await admitPod('pod-2'));
+      });
+      assert.equal(resolved[0]!.pinned, `${registry.host}/acme/podpath@${pinDigest}`, 'all replicas run the pinned bytes');
+      assert.deepEqual(tagRequests(log), [], 'no tag request');
+    });
   });
 
   it('exposes the admissions under the kind label', async () => {
