@@ -72,7 +72,7 @@ const POD_MONITOR_SCHEMA = {
 const validatePodMonitor = new Ajv({ allErrors: true, strict: true }).compile(POD_MONITOR_SCHEMA);
 
 /** An overlay of manifests/install with the component (and, when switched, the plain-http one after it). */
-async function overlay(t: test.TestContext, switched: boolean): Promise<string> {
+async function overlay(t: test.TestContext, switched: boolean, namespace?: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-prometheus-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const o = path.join(dir, 'overlay');
@@ -81,6 +81,7 @@ async function overlay(t: test.TestContext, switched: boolean): Promise<string> 
   await writeFile(
     path.join(o, 'kustomization.yaml'),
     stringify({
+      ...(namespace !== undefined ? { namespace } : {}),
       resources: [rel(path.join(MANIFESTS_DIR, 'install'))],
       components: [rel(COMPONENT), ...(switched ? [rel(path.join(COMPONENT, 'plain-http'))] : [])],
     }),
@@ -108,6 +109,16 @@ test('the prometheus component adds one PodMonitor that scrapes /metrics of the 
   assert.equal(endpoint!.tlsConfig.ca.secret.key, 'ca.crt');
   assert.ok(serviceDnsNames(service.metadata.name, service.metadata.namespace).includes(endpoint!.tlsConfig.serverName), 'a name the serving certificate holds');
   assert.notEqual(endpoint!.tlsConfig.insecureSkipVerify, true);
+});
+
+test('moved to another namespace by an overlay, the PodMonitor follows and still verifies the right name', async (t) => {
+  const objects = renderKustomization(await overlay(t, false, 'observed'));
+  const monitor = only(objects, 'PodMonitor');
+  const service = only(objects, 'Service');
+  assert.equal(monitor.metadata.namespace, 'observed');
+  assert.equal(service.metadata.namespace, 'observed');
+  const [endpoint] = monitor.spec.podMetricsEndpoints as KubeObject[];
+  assert.ok(serviceDnsNames(service.metadata.name, 'observed').includes(endpoint!.tlsConfig.serverName));
 });
 
 test('the PodMonitor check rejects a misspelt field (so its silence means something)', () => {
