@@ -13,7 +13,10 @@ import type { CertBundle } from './x509.js';
 export const WEBHOOK_ENTRY_COUNT = 2;
 
 /** Where in a MutatingWebhookConfiguration the CA goes: every entry of the kustomize base, in order. */
-export const CA_BUNDLE_PATCH_PATHS: readonly string[] = Array.from({ length: WEBHOOK_ENTRY_COUNT }, (_, i) => `/webhooks/${i}/clientConfig/caBundle`);
+export const CA_BUNDLE_PATCH_PATHS: readonly string[] = Array.from(
+  { length: WEBHOOK_ENTRY_COUNT },
+  (_, i) => `/webhooks/${i}/clientConfig/caBundle`,
+);
 
 /** Names the kustomize files refer to. */
 export interface KustomizeNames {

@@ -3,7 +3,14 @@ import { X509Certificate } from 'node:crypto';
 import test from 'node:test';
 import fastJsonPatch from 'fast-json-patch';
 import { parse, parseAllDocuments } from 'yaml';
-import { CA_BUNDLE_PATCH_PATHS, WEBHOOK_ENTRY_COUNT, caBundleOf, renderCaBundlePatch, renderKustomization, renderTlsSecret } from '../../src/certs/render.js';
+import {
+  CA_BUNDLE_PATCH_PATHS,
+  WEBHOOK_ENTRY_COUNT,
+  caBundleOf,
+  renderCaBundlePatch,
+  renderKustomization,
+  renderTlsSecret,
+} from '../../src/certs/render.js';
 import { generateCa, issueServingCert } from '../../src/certs/x509.js';
 
 const bundlePromise = generateCa({ commonName: 'render CA', validityDays: 2 }).then((ca) =>
@@ -59,7 +66,12 @@ test('the caBundle patch sets the caBundle of every webhook entry, whether or no
     [entry('/mutate', 'b2xk'), entry('/mutate-integrations')],
   ];
   for (const webhooks of bases) {
-    const mwc = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'camel-oci' }, webhooks: structuredClone(webhooks) };
+    const mwc = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: 'camel-oci' },
+      webhooks: structuredClone(webhooks),
+    };
     const patched: typeof mwc = fastJsonPatch.applyPatch(mwc, ops, true, false).newDocument;
     patched.webhooks.forEach((w, i) => {
       assert.equal(w.clientConfig.caBundle, caBundleOf(bundle.caCertPem), `entry ${i}`);
@@ -67,7 +79,12 @@ test('the caBundle patch sets the caBundle of every webhook entry, whether or no
     });
   }
   // A configuration with one entry (an older base) fails the patch rather than half-trusting the CA.
-  const old = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'camel-oci' }, webhooks: [entry('/mutate')] };
+  const old = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: 'camel-oci' },
+    webhooks: [entry('/mutate')],
+  };
   assert.throws(() => fastJsonPatch.applyPatch(old, ops, true, false));
 });
 

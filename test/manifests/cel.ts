@@ -182,7 +182,8 @@ export function parseCel(src: string): Node {
 
 const ok = (value: unknown): CelResult => ({ ok: true, value });
 const err = (error: string): CelResult => ({ ok: false, error });
-const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !('celType' in (v as object));
+const isMap = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && !('celType' in (v as object));
 
 function typeOf(v: unknown): string {
   if (v === null) return 'null_type';
@@ -296,7 +297,10 @@ export function evaluate(expression: string, vars: Readonly<Record<string, unkno
  * What the apiserver does with a webhook's matchConditions: any false skips the webhook; all true
  * calls it; otherwise (an error, none false) `failurePolicy: Fail` rejects the request.
  */
-export function matchConditionsOutcome(conditions: ReadonlyArray<{ expression: string }>, vars: Readonly<Record<string, unknown>>): 'call' | 'skip' | 'error' {
+export function matchConditionsOutcome(
+  conditions: ReadonlyArray<{ expression: string }>,
+  vars: Readonly<Record<string, unknown>>,
+): 'call' | 'skip' | 'error' {
   const results = conditions.map((c) => evaluate(c.expression, vars));
   if (results.some((r) => r.ok && r.value === false)) return 'skip';
   if (results.every((r) => r.ok && r.value === true)) return 'call';

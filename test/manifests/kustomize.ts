@@ -68,7 +68,14 @@ function build(dir: string): Accumulated {
 }
 
 /** Kinds the namespace transformer leaves without a namespace (the cluster-scoped ones the manifests use). */
-const CLUSTER_SCOPED_KINDS = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'CustomResourceDefinition']);
+const CLUSTER_SCOPED_KINDS = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'CustomResourceDefinition',
+]);
 
 /**
  * `namespace:` as kustomize applies it to the kinds the manifests hold: every namespaced object
@@ -84,7 +91,8 @@ function applyNamespace(namespace: string, objects: KubeObject[]): void {
   const serviceUpdates: KubeObject[] = [];
   for (const o of objects) {
     if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') {
-      for (const s of (o.subjects ?? []) as KubeObject[]) if (s.kind === 'ServiceAccount' && moved('ServiceAccount', s.name, s.namespace)) subjectUpdates.push(s);
+      for (const s of (o.subjects ?? []) as KubeObject[])
+        if (s.kind === 'ServiceAccount' && moved('ServiceAccount', s.name, s.namespace)) subjectUpdates.push(s);
     }
     if (o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration') {
       for (const w of (o.webhooks ?? []) as KubeObject[]) {
@@ -120,7 +128,8 @@ function loadKustomization(dir: string, kind: 'Kustomization' | 'Component'): Ku
   const actual = (k.kind as string | undefined) ?? 'Kustomization';
   if (actual !== kind) throw new Error(`${file}: kind ${actual}, expected ${kind}`);
   const unsupported = Object.keys(k).filter((f) => !SUPPORTED_FIELDS[kind]!.includes(f));
-  if (unsupported.length > 0) throw new Error(`${file}: fields ${unsupported.join(', ')} are not implemented by test/manifests/kustomize.ts`);
+  if (unsupported.length > 0)
+    throw new Error(`${file}: fields ${unsupported.join(', ')} are not implemented by test/manifests/kustomize.ts`);
   return k;
 }
 

@@ -18,7 +18,10 @@ async function namespaceOverlay(t: test.TestContext, namespace: string): Promise
   t.after(() => rm(dir, { recursive: true, force: true }));
   const overlay = path.join(dir, 'overlay');
   await mkdir(overlay);
-  await writeFile(path.join(overlay, 'kustomization.yaml'), stringify({ namespace, resources: [path.relative(overlay, path.join(MANIFESTS_DIR, 'install'))] }));
+  await writeFile(
+    path.join(overlay, 'kustomization.yaml'),
+    stringify({ namespace, resources: [path.relative(overlay, path.join(MANIFESTS_DIR, 'install'))] }),
+  );
   return overlay;
 }
 
@@ -46,8 +49,16 @@ test('installed into another namespace with a kustomize namespace: overlay, both
   for (const entry of entries) {
     assert.equal(entry.clientConfig.service.namespace, 'platform-hooks', 'the apiserver calls the moved Service');
     const own = { ...(ns.metadata.labels as Record<string, string>), ...ENABLED };
-    assert.equal(webhookCalled(entry, request(entry, 'platform-hooks', own)), false, `${entry.name as string}: its own namespace, even labelled enabled`);
-    assert.equal(webhookCalled(entry, request(entry, 'camel-oci', ENABLED)), true, `${entry.name as string}: a user namespace named camel-oci is an ordinary namespace now`);
+    assert.equal(
+      webhookCalled(entry, request(entry, 'platform-hooks', own)),
+      false,
+      `${entry.name as string}: its own namespace, even labelled enabled`,
+    );
+    assert.equal(
+      webhookCalled(entry, request(entry, 'camel-oci', ENABLED)),
+      true,
+      `${entry.name as string}: a user namespace named camel-oci is an ordinary namespace now`,
+    );
     assert.equal(webhookCalled(entry, request(entry, 'demo', ENABLED)), true);
     assert.ok(!JSON.stringify(entry.namespaceSelector).includes('camel-oci'), 'no namespace name in the selector');
   }
@@ -66,10 +77,7 @@ test('kubectl kustomize renders the namespace overlay the same way', { skip: kub
 test('the renderer moves only what kustomize moves: references to objects outside the kustomization stay', async (t) => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-namespace-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  await writeFile(
-    path.join(dir, 'kustomization.yaml'),
-    stringify({ namespace: 'moved', resources: ['objects.yaml'] }),
-  );
+  await writeFile(path.join(dir, 'kustomization.yaml'), stringify({ namespace: 'moved', resources: ['objects.yaml'] }));
   await writeFile(
     path.join(dir, 'objects.yaml'),
     [

@@ -55,7 +55,14 @@ const POD_MONITOR_SCHEMA = {
                   ca: {
                     type: 'object',
                     additionalProperties: false,
-                    properties: { secret: { type: 'object', additionalProperties: false, required: ['name', 'key'], properties: { name: { type: 'string' }, key: { type: 'string' } } } },
+                    properties: {
+                      secret: {
+                        type: 'object',
+                        additionalProperties: false,
+                        required: ['name', 'key'],
+                        properties: { name: { type: 'string' }, key: { type: 'string' } },
+                      },
+                    },
                   },
                   serverName: { type: 'string' },
                   insecureSkipVerify: { type: 'boolean' },
@@ -89,11 +96,12 @@ async function overlay(t: test.TestContext, switched: boolean, namespace?: strin
   return o;
 }
 
-test('the prometheus component adds one PodMonitor that scrapes /metrics of the webhook pods over HTTPS, verifying with the Secret\'s CA', async (t) => {
+test("the prometheus component adds one PodMonitor that scrapes /metrics of the webhook pods over HTTPS, verifying with the Secret's CA", async (t) => {
   const objects = renderKustomization(await overlay(t, false));
   const monitor = only(objects, 'PodMonitor');
   assert.ok(validatePodMonitor(monitor), JSON.stringify(validatePodMonitor.errors));
-  for (const o of objects) if (o !== monitor && o.kind !== 'Role' && o.kind !== 'RoleBinding') assert.equal(kubeSchemaError(o), undefined, objectKey(o));
+  for (const o of objects)
+    if (o !== monitor && o.kind !== 'Role' && o.kind !== 'RoleBinding') assert.equal(kubeSchemaError(o), undefined, objectKey(o));
   const deployment = only(objects, 'Deployment');
   const service = only(objects, 'Service');
   assert.equal(monitor.metadata.namespace, deployment.metadata.namespace, 'a PodMonitor selects pods of its own namespace');
@@ -102,12 +110,18 @@ test('the prometheus component adds one PodMonitor that scrapes /metrics of the 
   assert.equal(matchesLabelSelector(monitor.spec.selector, other), false, 'and not anything labelled like the namespace');
   const [endpoint] = monitor.spec.podMetricsEndpoints as KubeObject[];
   const ports = deployment.spec.template.spec.containers[0].ports as KubeObject[];
-  assert.ok(ports.some((p) => p.name === endpoint!.port), `the container has a port named ${String(endpoint!.port)}`);
+  assert.ok(
+    ports.some((p) => p.name === endpoint!.port),
+    `the container has a port named ${String(endpoint!.port)}`,
+  );
   assert.equal(endpoint!.path, '/metrics');
   assert.equal(endpoint!.scheme, 'https');
   assert.equal(endpoint!.tlsConfig.ca.secret.name, 'camel-oci-tls');
   assert.equal(endpoint!.tlsConfig.ca.secret.key, 'ca.crt');
-  assert.ok(serviceDnsNames(service.metadata.name, service.metadata.namespace).includes(endpoint!.tlsConfig.serverName), 'a name the serving certificate holds');
+  assert.ok(
+    serviceDnsNames(service.metadata.name, service.metadata.namespace).includes(endpoint!.tlsConfig.serverName),
+    'a name the serving certificate holds',
+  );
   assert.notEqual(endpoint!.tlsConfig.insecureSkipVerify, true);
 });
 
@@ -122,7 +136,15 @@ test('moved to another namespace by an overlay, the PodMonitor follows and still
 });
 
 test('the PodMonitor check rejects a misspelt field (so its silence means something)', () => {
-  assert.equal(validatePodMonitor({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', metadata: { name: 'a', namespace: 'b' }, spec: { selector: {}, podMetricEndpoints: [] } }), false);
+  assert.equal(
+    validatePodMonitor({
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PodMonitor',
+      metadata: { name: 'a', namespace: 'b' },
+      spec: { selector: {}, podMetricEndpoints: [] },
+    }),
+    false,
+  );
 });
 
 test('switching to the plain-HTTP port named metrics is one patch: port metrics, scheme http, no TLS', async (t) => {

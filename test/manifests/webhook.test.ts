@@ -39,8 +39,15 @@ function ownNamespaceLabels(extra: Labels = {}): Record<string, string> {
 after(() => tree.cleanup());
 
 test('the webhook is called for Pod CREATE only, on POST /mutate of the camel-oci Service, with the agreed policies', () => {
-  assert.deepEqual(hook.rules, [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
-  assert.deepEqual(hook.clientConfig.service, { name: service.metadata.name, namespace: service.metadata.namespace, path: '/mutate', port: 443 });
+  assert.deepEqual(hook.rules, [
+    { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
+  ]);
+  assert.deepEqual(hook.clientConfig.service, {
+    name: service.metadata.name,
+    namespace: service.metadata.namespace,
+    path: '/mutate',
+    port: 443,
+  });
   assert.equal(hook.clientConfig.url, undefined);
   assert.deepEqual(hook.admissionReviewVersions, ['v1']);
   assert.equal(hook.sideEffects, 'None');
@@ -57,7 +64,13 @@ test('the second entry sends Integration and Pipe CREATE and UPDATE to POST /mut
   assert.equal(pinHook.name, 'oci-pinning.camel.apache.org');
   assert.match(pinHook.name as string, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/);
   assert.deepEqual(pinHook.rules, [
-    { operations: ['CREATE', 'UPDATE'], apiGroups: ['camel.apache.org'], apiVersions: ['v1'], resources: ['integrations', 'pipes'], scope: 'Namespaced' },
+    {
+      operations: ['CREATE', 'UPDATE'],
+      apiGroups: ['camel.apache.org'],
+      apiVersions: ['v1'],
+      resources: ['integrations', 'pipes'],
+      scope: 'Namespaced',
+    },
   ]);
   assert.deepEqual(pinHook.clientConfig.service, { ...hook.clientConfig.service, path: '/mutate-integrations' });
   assert.deepEqual(pinHook.namespaceSelector, hook.namespaceSelector, 'same namespaces, same own-namespace exclusion');
@@ -84,17 +97,49 @@ const integrationRequest = (namespace: string, nsLabels: Labels, over: Partial<A
 /** Who reaches /mutate-integrations (before matchConditions, which match-conditions.test.ts covers). */
 const PIN_SELECTION_CASES: readonly { name: string; request: () => AdmissionAttributes; called: boolean }[] = [
   { name: 'an Integration CREATE in a labelled namespace', request: () => integrationRequest('demo', ENABLED), called: true },
-  { name: 'an Integration UPDATE in a labelled namespace', request: () => integrationRequest('demo', ENABLED, { operation: 'UPDATE' }), called: true },
-  { name: 'a Pipe CREATE in a labelled namespace', request: () => integrationRequest('demo', ENABLED, { resource: 'pipes' }), called: true },
-  { name: 'a Pipe UPDATE in a labelled namespace', request: () => integrationRequest('demo', ENABLED, { resource: 'pipes', operation: 'UPDATE' }), called: true },
+  {
+    name: 'an Integration UPDATE in a labelled namespace',
+    request: () => integrationRequest('demo', ENABLED, { operation: 'UPDATE' }),
+    called: true,
+  },
+  {
+    name: 'a Pipe CREATE in a labelled namespace',
+    request: () => integrationRequest('demo', ENABLED, { resource: 'pipes' }),
+    called: true,
+  },
+  {
+    name: 'a Pipe UPDATE in a labelled namespace',
+    request: () => integrationRequest('demo', ENABLED, { resource: 'pipes', operation: 'UPDATE' }),
+    called: true,
+  },
   { name: 'an Integration in an unlabelled namespace', request: () => integrationRequest('demo', {}), called: false },
-  { name: 'an Integration status write (subresource)', request: () => integrationRequest('demo', ENABLED, { operation: 'UPDATE', subresource: 'status' }), called: false },
-  { name: 'an Integration scale write (subresource)', request: () => integrationRequest('demo', ENABLED, { operation: 'UPDATE', subresource: 'scale' }), called: false },
+  {
+    name: 'an Integration status write (subresource)',
+    request: () => integrationRequest('demo', ENABLED, { operation: 'UPDATE', subresource: 'status' }),
+    called: false,
+  },
+  {
+    name: 'an Integration scale write (subresource)',
+    request: () => integrationRequest('demo', ENABLED, { operation: 'UPDATE', subresource: 'scale' }),
+    called: false,
+  },
   { name: 'an Integration DELETE', request: () => integrationRequest('demo', ENABLED, { operation: 'DELETE' }), called: false },
-  { name: 'a KameletBinding (old name, not admitted)', request: () => integrationRequest('demo', ENABLED, { resource: 'kameletbindings' }), called: false },
+  {
+    name: 'a KameletBinding (old name, not admitted)',
+    request: () => integrationRequest('demo', ENABLED, { resource: 'kameletbindings' }),
+    called: false,
+  },
   { name: 'a Kamelet', request: () => integrationRequest('demo', ENABLED, { resource: 'kamelets' }), called: false },
-  { name: 'an Integration of another API version', request: () => integrationRequest('demo', ENABLED, { version: 'v1alpha1' }), called: false },
-  { name: 'an Integration in the webhook\'s own namespace, even labelled enabled', request: () => ({ ...integrationRequest('x', ENABLED), namespaceLabels: ownNamespaceLabels(ENABLED) }), called: false },
+  {
+    name: 'an Integration of another API version',
+    request: () => integrationRequest('demo', ENABLED, { version: 'v1alpha1' }),
+    called: false,
+  },
+  {
+    name: "an Integration in the webhook's own namespace, even labelled enabled",
+    request: () => ({ ...integrationRequest('x', ENABLED), namespaceLabels: ownNamespaceLabels(ENABLED) }),
+    called: false,
+  },
 ];
 
 for (const c of PIN_SELECTION_CASES) {
@@ -127,26 +172,62 @@ function podRequest(namespace: string, nsLabels: Labels, podLabels: Labels, over
 
 /** Who reaches the webhook: the Camel K pods in a labelled namespace, and no other. */
 const SELECTION_CASES: readonly { name: string; request: () => AdmissionAttributes; called: boolean }[] = [
-  { name: 'the Camel K integration pod in a labelled namespace', request: () => podRequest(helloPod.metadata.namespace, ENABLED, helloPod.metadata.labels), called: true },
-  { name: 'the Knative-served integration pod in a labelled namespace', request: () => podRequest('demo', ENABLED, knativePod.metadata.labels), called: true },
-  { name: 'the integration pod in an unlabelled namespace', request: () => podRequest('demo', {}, helloPod.metadata.labels), called: false },
-  { name: 'the integration pod in a namespace labelled disabled', request: () => podRequest('demo', { 'camel.apache.org/oci-injection': 'disabled' }, helloPod.metadata.labels), called: false },
-  { name: 'the integration pod in a namespace labelled "true"', request: () => podRequest('demo', { 'camel.apache.org/oci-injection': 'true' }, helloPod.metadata.labels), called: false },
   {
-    name: 'an integration pod in the webhook\'s own namespace, even labelled enabled',
+    name: 'the Camel K integration pod in a labelled namespace',
+    request: () => podRequest(helloPod.metadata.namespace, ENABLED, helloPod.metadata.labels),
+    called: true,
+  },
+  {
+    name: 'the Knative-served integration pod in a labelled namespace',
+    request: () => podRequest('demo', ENABLED, knativePod.metadata.labels),
+    called: true,
+  },
+  {
+    name: 'the integration pod in an unlabelled namespace',
+    request: () => podRequest('demo', {}, helloPod.metadata.labels),
+    called: false,
+  },
+  {
+    name: 'the integration pod in a namespace labelled disabled',
+    request: () => podRequest('demo', { 'camel.apache.org/oci-injection': 'disabled' }, helloPod.metadata.labels),
+    called: false,
+  },
+  {
+    name: 'the integration pod in a namespace labelled "true"',
+    request: () => podRequest('demo', { 'camel.apache.org/oci-injection': 'true' }, helloPod.metadata.labels),
+    called: false,
+  },
+  {
+    name: "an integration pod in the webhook's own namespace, even labelled enabled",
     request: () => ({ ...podRequest('x', ENABLED, helloPod.metadata.labels), namespaceLabels: ownNamespaceLabels(ENABLED) }),
     called: false,
   },
   {
-    name: 'an integration pod in a user namespace that happens to be named camel-oci (the exclusion is the install\'s label, not a name)',
+    name: "an integration pod in a user namespace that happens to be named camel-oci (the exclusion is the install's label, not a name)",
     request: () => podRequest('camel-oci', ENABLED, helloPod.metadata.labels),
     called: true,
   },
-  { name: 'a pod without the integration label in a labelled namespace', request: () => podRequest('demo', ENABLED, podWithout('camel.apache.org/integration')), called: false },
+  {
+    name: 'a pod without the integration label in a labelled namespace',
+    request: () => podRequest('demo', ENABLED, podWithout('camel.apache.org/integration')),
+    called: false,
+  },
   { name: 'a pod without any label in a labelled namespace', request: () => podRequest('demo', ENABLED, undefined), called: false },
-  { name: 'an UPDATE of the integration pod', request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { operation: 'UPDATE' }), called: false },
-  { name: 'a pods/binding CREATE (scheduling)', request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { subresource: 'binding' }), called: false },
-  { name: 'a pods/eviction CREATE (drain)', request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { subresource: 'eviction' }), called: false },
+  {
+    name: 'an UPDATE of the integration pod',
+    request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { operation: 'UPDATE' }),
+    called: false,
+  },
+  {
+    name: 'a pods/binding CREATE (scheduling)',
+    request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { subresource: 'binding' }),
+    called: false,
+  },
+  {
+    name: 'a pods/eviction CREATE (drain)',
+    request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { subresource: 'eviction' }),
+    called: false,
+  },
   {
     name: 'a Deployment carrying the integration label (templates are never mutated)',
     request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { group: 'apps', resource: 'deployments' }),
@@ -174,7 +255,10 @@ test('the webhook never sees its own pods, even if someone labels its namespace 
     for (const o of objects) {
       const [group, version] = splitApiVersion(o.apiVersion as string);
       const resource = `${(o.kind as string).toLowerCase()}s`;
-      assert.equal(webhookCalled(entry, podRequest('camel-oci', ns.metadata.labels, o.metadata.labels, { group, version, resource })), false);
+      assert.equal(
+        webhookCalled(entry, podRequest('camel-oci', ns.metadata.labels, o.metadata.labels, { group, version, resource })),
+        false,
+      );
     }
   }
 });
@@ -189,9 +273,10 @@ function secretFile(name: string): string {
   return Buffer.from(secret.data[name] as string, 'base64').toString('utf8');
 }
 
-test('the caBundle is the CA that issued the Secret\'s serving certificate for camel-oci.camel-oci.svc', async () => {
+test("the caBundle is the CA that issued the Secret's serving certificate for camel-oci.camel-oci.svc", async () => {
   assert.equal(serviceDnsName(), 'camel-oci.camel-oci.svc');
-  for (const entry of entries) assert.equal(entry.clientConfig.caBundle, hook.clientConfig.caBundle, `${entry.name as string}: the same CA on every entry`);
+  for (const entry of entries)
+    assert.equal(entry.clientConfig.caBundle, hook.clientConfig.caBundle, `${entry.name as string}: the same CA on every entry`);
   const caPem = Buffer.from(hook.clientConfig.caBundle as string, 'base64').toString('utf8');
   assert.equal(caPem, await readFile(path.join(tree.certs, 'ca.crt'), 'utf8'));
   const ca = new X509Certificate(caPem);
