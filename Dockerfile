@@ -2,11 +2,13 @@
 # init container it injects (`camel-oci fetch`).
 #
 #   docker build -t camel-oci:0.1.0 .
-#   docker build --build-arg BASE=registry.example.com/mirror/node:20-bookworm-slim -t camel-oci:0.1.0 .
+#   docker build --build-arg BASE=registry.example.com/mirror/node:24-bookworm-slim -t camel-oci:0.1.0 .
 #
-# BASE must provide node 20 on PATH (the CLI starts with `#!/usr/bin/env node`), npm and a shell.
+# BASE must provide node 24 on PATH (the CLI starts with `#!/usr/bin/env node`), npm and a shell.
+# Node 24 is the supported LTS line (20 is end of life); .ci/run runs the test suite on Node 24 as
+# well as on the machine's Node, so what ships is what was tested.
 # The same base serves every stage, so what was installed is what runs.
-ARG BASE=node:20-bookworm-slim
+ARG BASE=node:24-bookworm-slim
 
 # Compile TypeScript with the full (dev) dependency tree.
 FROM ${BASE} AS build

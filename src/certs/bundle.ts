@@ -133,6 +133,27 @@ export async function writeCertBundle(dir: string, bundle: CertBundle, options: 
   return { status: 'written', files: files.map(([f]) => f), ...(reason === undefined ? {} : { reason }) };
 }
 
+/**
+ * Rewrites the caBundle patch of a kept bundle when it differs from what this version renders for
+ * the same CA (a patch from an earlier version covers fewer webhook entries). Only an existing
+ * patch is rewritten: without one, the directory holds no kustomize files to keep consistent.
+ * Returns the file when it was rewritten.
+ */
+export async function refreshCaBundlePatch(dir: string, caCertPem: string, webhookName: string): Promise<string | undefined> {
+  const file = path.join(bundlePaths(dir).dir, KUSTOMIZE_FILES.caBundlePatch);
+  let current: string;
+  try {
+    current = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ServeError('IO_ERROR', `cannot read ${file}: ${(err as Error).message}`, { cause: err, context: { file } });
+  }
+  const wanted = renderCaBundlePatch(caCertPem, webhookName);
+  if (current === wanted) return undefined;
+  await writeFileAtomic(file, wanted, PUBLIC_FILE_MODE);
+  return file;
+}
+
 /** Writes `content` to a temporary file beside `file` with `mode`, then renames it over `file`. */
 async function writeFileAtomic(file: string, content: string, mode: number): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;

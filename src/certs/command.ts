@@ -4,7 +4,7 @@
  * `CertsCommandOptions`; this module does the work and says what it wrote.
  */
 import path from 'node:path';
-import { bundlePaths, readCertBundle, writeCertBundle } from './bundle.js';
+import { bundlePaths, readCertBundle, refreshCaBundlePatch, writeCertBundle } from './bundle.js';
 import { checkCertBundle, subjectAltNames } from './inspect.js';
 import { KUSTOMIZE_FILES, caBundleOf } from './render.js';
 import { rotateTrustBundle, type CaSummary } from './trust.js';
@@ -80,6 +80,10 @@ export async function certsCommand(
       output.log(
         `kept ${show(p.dir)}: its certificates are valid for ${dnsNames.join(', ')} until ${check.notAfter.toISOString()}; use --force to replace them`,
       );
+      // Same CA, but a patch from an earlier version may miss a webhook entry: that entry would trust nothing.
+      const refreshed = await refreshCaBundlePatch(p.dir, existing.caCertPem, options.webhookName ?? DEFAULT_WEBHOOK_NAME);
+      if (refreshed !== undefined)
+        output.log(`updated ${show(refreshed)}: the caBundle now goes to every webhook entry (same CA); apply it again`);
       return {
         status: 'kept',
         dir: p.dir,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,6 +66,30 @@ test('keeps a valid bundle on a second run and replaces it with --force', async 
   const forced = await certsCommand({ out, service: 'hook', namespace: 'team', validityDays: 30, force: true }, capture());
   assert.equal(forced.status, 'written');
   assert.notEqual(forced.caBundle, first.caBundle);
+});
+
+test('a kept bundle whose caBundle patch covers fewer webhook entries (an earlier version) gets the patch rewritten, same CA', async (t) => {
+  const out = await tempDir(t);
+  const first = await certsCommand({ out }, capture());
+  const patchFile = path.join(out, 'cabundle-patch.yaml');
+  const current = await readFile(patchFile, 'utf8');
+  // What an earlier version wrote: the first entry only.
+  await writeFile(patchFile, `- op: add\n  path: /webhooks/0/clientConfig/caBundle\n  value: ${first.caBundle}\n`);
+  const io = capture();
+  const second = await certsCommand({ out }, io);
+  assert.equal(second.status, 'kept');
+  assert.equal(await readFile(patchFile, 'utf8'), current);
+  const ops = parse(current) as Array<{ path: string; value: string }>;
+  assert.deepEqual(
+    ops.map((o) => o.path),
+    ['/webhooks/0/clientConfig/caBundle', '/webhooks/1/clientConfig/caBundle'],
+  );
+  for (const o of ops) assert.equal(o.value, first.caBundle);
+  assert.match(io.lines.join('\n'), /updated .*cabundle-patch\.yaml.*every webhook entry/);
+  // Up to date: nothing rewritten, nothing said.
+  const io3 = capture();
+  await certsCommand({ out }, io3);
+  assert.ok(!io3.lines.some((l) => l.startsWith('updated')));
 });
 
 test('replaces a bundle made for another Service without --force', async (t) => {

@@ -3,7 +3,14 @@ import { X509Certificate } from 'node:crypto';
 import test from 'node:test';
 import fastJsonPatch from 'fast-json-patch';
 import { parse, parseAllDocuments } from 'yaml';
-import { CA_BUNDLE_PATCH_PATH, caBundleOf, renderCaBundlePatch, renderKustomization, renderTlsSecret } from '../../src/certs/render.js';
+import {
+  CA_BUNDLE_PATCH_PATHS,
+  WEBHOOK_ENTRY_COUNT,
+  caBundleOf,
+  renderCaBundlePatch,
+  renderKustomization,
+  renderTlsSecret,
+} from '../../src/certs/render.js';
 import { generateCa, issueServingCert } from '../../src/certs/x509.js';
 
 const bundlePromise = generateCa({ commonName: 'render CA', validityDays: 2 }).then((ca) =>
@@ -38,28 +45,47 @@ test('the Secret is a kubernetes.io/tls Secret in the namespace holding tls.crt,
   assert.equal(decode('ca.crt'), bundle.caCertPem);
 });
 
-test('the caBundle patch sets webhooks[0].clientConfig.caBundle, whether or not the base has one', async () => {
+test('the caBundle patch sets the caBundle of every webhook entry, whether or not the base has one', async () => {
   const bundle = await bundlePromise;
   const text = renderCaBundlePatch(bundle.caCertPem, 'camel-oci');
   const docs = parseAllDocuments(text);
   assert.equal(docs.length, 1, 'one YAML document');
   const ops = parse(text) as fastJsonPatch.Operation[];
-  assert.deepEqual(ops, [{ op: 'add', path: CA_BUNDLE_PATCH_PATH, value: caBundleOf(bundle.caCertPem) }]);
+  assert.equal(WEBHOOK_ENTRY_COUNT, 2, 'pods, then Integrations and Pipes');
+  assert.deepEqual(CA_BUNDLE_PATCH_PATHS, ['/webhooks/0/clientConfig/caBundle', '/webhooks/1/clientConfig/caBundle']);
+  assert.deepEqual(
+    ops,
+    CA_BUNDLE_PATCH_PATHS.map((path) => ({ op: 'add', path, value: caBundleOf(bundle.caCertPem) })),
+  );
+  const entry = (path: string, caBundle?: string): { clientConfig: { caBundle?: string; service: unknown } } => ({
+    clientConfig: { service: { name: 'camel-oci', namespace: 'camel-oci', path }, ...(caBundle === undefined ? {} : { caBundle }) },
+  });
   const bases = [
-    { clientConfig: { service: { name: 'camel-oci', namespace: 'camel-oci', path: '/mutate' } } },
-    { clientConfig: { service: { name: 'camel-oci', namespace: 'camel-oci', path: '/mutate' }, caBundle: 'b2xk' } },
+    [entry('/mutate'), entry('/mutate-integrations')],
+    [entry('/mutate', 'b2xk'), entry('/mutate-integrations', 'b2xk')],
+    [entry('/mutate', 'b2xk'), entry('/mutate-integrations')],
   ];
-  for (const webhook of bases) {
-    const mwc: { webhooks: Array<{ clientConfig: { caBundle?: string; service: unknown } }> } & Record<string, unknown> = {
+  for (const webhooks of bases) {
+    const mwc = {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
       metadata: { name: 'camel-oci' },
-      webhooks: [webhook],
+      webhooks: structuredClone(webhooks),
     };
     const patched: typeof mwc = fastJsonPatch.applyPatch(mwc, ops, true, false).newDocument;
-    assert.equal(patched.webhooks[0]?.clientConfig.caBundle, caBundleOf(bundle.caCertPem));
-    assert.deepEqual(patched.webhooks[0]?.clientConfig.service, webhook.clientConfig.service);
+    patched.webhooks.forEach((w, i) => {
+      assert.equal(w.clientConfig.caBundle, caBundleOf(bundle.caCertPem), `entry ${i}`);
+      assert.deepEqual(w.clientConfig.service, webhooks[i]!.clientConfig.service);
+    });
   }
+  // A configuration with one entry (an older base) fails the patch rather than half-trusting the CA.
+  const old = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: 'camel-oci' },
+    webhooks: [entry('/mutate')],
+  };
+  assert.throws(() => fastJsonPatch.applyPatch(old, ops, true, false));
 });
 
 test('the kustomization is a Component adding the Secret and targeting the named webhook configuration', () => {

@@ -90,6 +90,10 @@ test('serve --certificates self-managed creates the Secret, fills the caBundle, 
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(api.secret('camel-oci', 'camel-oci-tls'), 'the Secret exists');
+    // Every entry of install.yaml's configuration (pods, Integrations and Pipes) trusts the same CA.
+    const entries = (api.webhookConfiguration('camel-oci')?.webhooks ?? []) as Array<{ clientConfig: { caBundle?: string } }>;
+    assert.equal(entries.length, 2);
+    for (const e of entries) assert.equal(e.clientConfig.caBundle, entries[0]!.clientConfig.caBundle);
     const expiry = Number(/^camel_oci_serving_certificate_expiry_timestamp_seconds (\d+)/m.exec(body)?.[1]);
     assert.ok(expiry * 1000 > Date.now() + 80 * 24 * 3600 * 1000, `expiry ${expiry}`);
     assert.match(body, /^camel_oci_certificate_rotations_total\{kind="create"\} 1$/m);

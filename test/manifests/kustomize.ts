@@ -19,7 +19,7 @@ const KUSTOMIZATION_FILE_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Ku
 
 /** The fields this renderer implements, per kind of kustomization file. */
 const SUPPORTED_FIELDS: Readonly<Record<string, readonly string[]>> = {
-  Kustomization: ['apiVersion', 'kind', 'resources', 'components', 'configurations', 'patches', 'images'],
+  Kustomization: ['apiVersion', 'kind', 'namespace', 'resources', 'components', 'configurations', 'patches', 'images'],
   Component: ['apiVersion', 'kind', 'resources', 'patches'],
 };
 
@@ -59,8 +59,54 @@ function build(dir: string): Accumulated {
   for (const entry of stringList(k, 'components', dir)) applyComponent(path.resolve(dir, entry), acc);
   for (const entry of stringList(k, 'configurations', dir)) acc.imageFieldSpecs.push(...loadImageFieldSpecs(path.resolve(dir, entry)));
   applyPatches(k, dir, acc.objects);
+  if (k.namespace !== undefined) {
+    if (typeof k.namespace !== 'string' || k.namespace === '') throw new Error(`${dir}: namespace must be a non-empty string`);
+    applyNamespace(k.namespace, acc.objects);
+  }
   applyImages(k, dir, acc);
   return acc;
+}
+
+/** Kinds the namespace transformer leaves without a namespace (the cluster-scoped ones the manifests use). */
+const CLUSTER_SCOPED_KINDS = new Set([
+  'Namespace',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'CustomResourceDefinition',
+]);
+
+/**
+ * `namespace:` as kustomize applies it to the kinds the manifests hold: every namespaced object
+ * moves to `namespace`, a Namespace object is renamed to it, and references to moved objects follow
+ * (ServiceAccount subjects of role bindings, the Service of a webhook's clientConfig). References
+ * to objects outside the kustomization stay as they are.
+ */
+function applyNamespace(namespace: string, objects: KubeObject[]): void {
+  const moved = (kind: string, name: unknown, ns: unknown): boolean =>
+    objects.some((o) => o.kind === kind && o.metadata?.name === name && (o.metadata?.namespace ?? undefined) === ns);
+  // Decide every reference against the objects as they were, then move them.
+  const subjectUpdates: KubeObject[] = [];
+  const serviceUpdates: KubeObject[] = [];
+  for (const o of objects) {
+    if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') {
+      for (const s of (o.subjects ?? []) as KubeObject[])
+        if (s.kind === 'ServiceAccount' && moved('ServiceAccount', s.name, s.namespace)) subjectUpdates.push(s);
+    }
+    if (o.kind === 'MutatingWebhookConfiguration' || o.kind === 'ValidatingWebhookConfiguration') {
+      for (const w of (o.webhooks ?? []) as KubeObject[]) {
+        const svc = w.clientConfig?.service as KubeObject | undefined;
+        if (svc !== undefined && moved('Service', svc.name, svc.namespace)) serviceUpdates.push(svc);
+      }
+    }
+  }
+  for (const o of objects) {
+    if (o.kind === 'Namespace') o.metadata.name = namespace;
+    else if (!CLUSTER_SCOPED_KINDS.has(String(o.kind))) o.metadata = { ...o.metadata, namespace };
+  }
+  for (const s of subjectUpdates) s.namespace = namespace;
+  for (const svc of serviceUpdates) svc.namespace = namespace;
 }
 
 /** A Component adds its resources to the including kustomization, then patches all it has so far. */
@@ -224,7 +270,8 @@ function rewriteImage(image: string, entry: KubeObject): string {
   const parsed = parseImage(image);
   if (parsed.name !== entry.name) return image;
   const name = (entry.newName as string | undefined) ?? parsed.name;
-  if (entry.digest !== undefined) return `${name}@${String(entry.digest)}`;
+  // kustomize: a digest replaces the tag, unless newTag is given too (then `name:tag@digest`).
+  if (entry.digest !== undefined) return `${name}${entry.newTag !== undefined ? `:${String(entry.newTag)}` : ''}@${String(entry.digest)}`;
   if (entry.newTag !== undefined) return `${name}:${String(entry.newTag)}`;
   return `${name}${parsed.tag !== undefined ? `:${parsed.tag}` : ''}${parsed.digest !== undefined ? `@${parsed.digest}` : ''}`;
 }

@@ -6,7 +6,11 @@ import { after, before, test } from 'node:test';
 import { stringify } from 'yaml';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { schemaErrors } from '../inject/support.js';
-import { defaultFetcherImage } from '../../src/config/fetcher.js';
+import { defaultFetcherImage, loadFetcherConfig } from '../../src/config/fetcher.js';
+import { envName, parseFlags } from '../../src/config/flags.js';
+import { SERVE_FLAGS } from '../../src/config/tables.js';
+import { initContainer } from '../../src/inject/fetcher.js';
+import { normalizeInjectOptions } from '../../src/inject/options.js';
 import { kubectlKustomize, kubectlUnavailable, objectKey, parseImage, renderKustomization, sortedByKey } from './kustomize.js';
 import type { KubeObject } from './kustomize.js';
 import { cloneTree, installTree, kubeSchemaError, only } from './support.js';
@@ -126,11 +130,58 @@ const IMAGE_EDITS = [
     expected: `registry.example.com:5000/camel-oci@sha256:${'ab'.repeat(32)}`,
   },
   {
+    name: 'tag and digest (both kept; the runtime pulls by digest)',
+    entry: { name: 'camel-oci', newName: 'registry.example.com/camel-oci', newTag: '0.1.0', digest: `sha256:${'cd'.repeat(32)}` },
+    expected: `registry.example.com/camel-oci:0.1.0@sha256:${'cd'.repeat(32)}`,
+  },
+  {
     name: 'name only (the tag is kept)',
     entry: { name: 'camel-oci', newName: 'mirror.local/camel-oci' },
     expected: `mirror.local/${RELEASE_IMAGE}`,
   },
 ] as const;
+
+/**
+ * The image of the init container serve injects, from the rendered Deployment: its args and env
+ * parsed by serve's own flag parser and config loader, then the injection's own init container.
+ */
+function injectedFetcherImage(objects: readonly KubeObject[]): string {
+  const container = only(objects, 'Deployment', 'camel-oci').spec.template.spec.containers[0] as KubeObject;
+  const env = Object.fromEntries(((container.env ?? []) as KubeObject[]).map((e) => [e.name as string, e.value as string]));
+  for (const name of Object.keys(env))
+    assert.ok(
+      Object.keys(SERVE_FLAGS).some((f) => envName(f) === name),
+      name,
+    );
+  const flags = parseFlags('serve', SERVE_FLAGS, (container.args as string[]).slice(1), env, true);
+  const { fetcherImage } = loadFetcherConfig(flags);
+  const init = initContainer('{}', normalizeInjectOptions({ fetcherImage }), {
+    sizeLimit: '1Gi',
+    runAsUser: undefined,
+    withPullSecrets: false,
+  });
+  return init.image as string;
+}
+
+test('pinned by digest in an overlay of the one-file install (manifests/install), the injected init container runs that exact digest', async () => {
+  const digest = `sha256:${'ef'.repeat(32)}`;
+  const overlay = path.join(tree.root, 'overlay-install-digest');
+  await mkdir(overlay, { recursive: true });
+  await writeFile(
+    path.join(overlay, 'kustomization.yaml'),
+    stringify({
+      resources: [path.relative(overlay, path.join(tree.manifests, 'install'))],
+      images: [{ name: 'camel-oci', newName: 'registry.example.com/camel-oci', digest }],
+    }),
+  );
+  const expected = `registry.example.com/camel-oci@${digest}`;
+  for (const objects of [renderKustomization(overlay), ...(kubectlSkip === false ? [kubectlKustomize(overlay)] : [])]) {
+    assert.deepEqual(webhookImages(objects), { image: expected, fetcherImage: expected });
+    assert.equal(injectedFetcherImage(objects), expected);
+  }
+  // Without the edit, serve injects the release image it runs.
+  assert.equal(injectedFetcherImage(rendered), RELEASE_IMAGE);
+});
 
 for (const edit of IMAGE_EDITS) {
   test(`an images: edit (${edit.name}) in an overlay or in manifests/kustomization.yaml changes both images`, async () => {
@@ -139,6 +190,7 @@ for (const edit of IMAGE_EDITS) {
     await mkdir(overlay, { recursive: true });
     await writeFile(path.join(overlay, 'kustomization.yaml'), stringify({ resources: ['../manifests'], images: [edit.entry] }));
     assert.deepEqual(webhookImages(renderKustomization(overlay)), { image: edit.expected, fetcherImage: edit.expected });
+    assert.equal(injectedFetcherImage(renderKustomization(overlay)), edit.expected, 'the init container serve injects');
     if (kubectlSkip === false)
       assert.deepEqual(webhookImages(kubectlKustomize(overlay)), { image: edit.expected, fetcherImage: edit.expected });
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { certsCommand } from '../../src/certs/command.js';
-import { CA_BUNDLE_PATCH_PATH } from '../../src/certs/render.js';
+import { WEBHOOK_ENTRY_COUNT } from '../../src/certs/render.js';
 import { fixtureJson } from '../helpers/fixtures.js';
 import { renderKustomization, splitApiVersion } from './kustomize.js';
 import type { KubeObject } from './kustomize.js';
@@ -17,16 +17,25 @@ import type { InstallTree } from './support.js';
 let tree: InstallTree;
 let objects: KubeObject[];
 let hook: KubeObject;
+let pinHook: KubeObject;
+let entries: KubeObject[];
 let service: KubeObject;
 
 before(async () => {
   tree = await installTree();
   objects = renderKustomization(tree.manifests);
   const config = only(objects, 'MutatingWebhookConfiguration', 'camel-oci');
-  assert.equal(config.webhooks.length, 1, 'one webhook: the caBundle patch targets webhooks/0');
-  hook = config.webhooks[0] as KubeObject;
+  entries = config.webhooks as KubeObject[];
+  assert.equal(entries.length, WEBHOOK_ENTRY_COUNT, 'the caBundle patch of camel-oci certs covers exactly these entries');
+  [hook, pinHook] = entries as [KubeObject, KubeObject];
   service = only(objects, 'Service', 'camel-oci');
 });
+
+/** The labels the install's own Namespace has (as stored by the apiserver). */
+function ownNamespaceLabels(extra: Labels = {}): Record<string, string> {
+  const ns = only(objects, 'Namespace');
+  return storedNamespaceLabels(ns.metadata.name as string, { ...(ns.metadata.labels as Record<string, string>), ...extra });
+}
 after(() => tree.cleanup());
 
 test('the webhook is called for Pod CREATE only, on POST /mutate of the camel-oci Service, with the agreed policies', () => {
@@ -48,8 +57,96 @@ test('the webhook is called for Pod CREATE only, on POST /mutate of the camel-oc
   assert.deepEqual(hook.objectSelector, { matchExpressions: [{ key: 'camel.apache.org/integration', operator: 'Exists' }] });
   // The apiserver requires a fully qualified name of at least three segments.
   assert.match(hook.name as string, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/);
-  assert.equal(CA_BUNDLE_PATCH_PATH, '/webhooks/0/clientConfig/caBundle');
+  assert.equal(hook.name, 'oci-injection.camel.apache.org');
 });
+
+test('the second entry sends Integration and Pipe CREATE and UPDATE to POST /mutate-integrations, selected like the pods', () => {
+  assert.equal(pinHook.name, 'oci-pinning.camel.apache.org');
+  assert.match(pinHook.name as string, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?){2,}$/);
+  assert.deepEqual(pinHook.rules, [
+    {
+      operations: ['CREATE', 'UPDATE'],
+      apiGroups: ['camel.apache.org'],
+      apiVersions: ['v1'],
+      resources: ['integrations', 'pipes'],
+      scope: 'Namespaced',
+    },
+  ]);
+  assert.deepEqual(pinHook.clientConfig.service, { ...hook.clientConfig.service, path: '/mutate-integrations' });
+  assert.deepEqual(pinHook.namespaceSelector, hook.namespaceSelector, 'same namespaces, same own-namespace exclusion');
+  assert.equal(pinHook.objectSelector, undefined, 'Integrations carry no label to select on');
+  assert.deepEqual(pinHook.admissionReviewVersions, ['v1']);
+  assert.equal(pinHook.sideEffects, 'None');
+  assert.equal(pinHook.timeoutSeconds, hook.timeoutSeconds);
+  assert.equal(pinHook.reinvocationPolicy, 'Never');
+  assert.equal(pinHook.failurePolicy, 'Fail');
+  assert.equal(pinHook.matchPolicy, 'Equivalent');
+  assert.notEqual(pinHook.name, hook.name, 'entry names are unique');
+});
+
+const integrationRequest = (namespace: string, nsLabels: Labels, over: Partial<AdmissionAttributes> = {}): AdmissionAttributes => ({
+  operation: 'CREATE',
+  group: 'camel.apache.org',
+  version: 'v1',
+  resource: 'integrations',
+  namespaceLabels: storedNamespaceLabels(namespace, nsLabels),
+  objectLabels: undefined,
+  ...over,
+});
+
+/** Who reaches /mutate-integrations (before matchConditions, which match-conditions.test.ts covers). */
+const PIN_SELECTION_CASES: readonly { name: string; request: () => AdmissionAttributes; called: boolean }[] = [
+  { name: 'an Integration CREATE in a labelled namespace', request: () => integrationRequest('demo', ENABLED), called: true },
+  {
+    name: 'an Integration UPDATE in a labelled namespace',
+    request: () => integrationRequest('demo', ENABLED, { operation: 'UPDATE' }),
+    called: true,
+  },
+  {
+    name: 'a Pipe CREATE in a labelled namespace',
+    request: () => integrationRequest('demo', ENABLED, { resource: 'pipes' }),
+    called: true,
+  },
+  {
+    name: 'a Pipe UPDATE in a labelled namespace',
+    request: () => integrationRequest('demo', ENABLED, { resource: 'pipes', operation: 'UPDATE' }),
+    called: true,
+  },
+  { name: 'an Integration in an unlabelled namespace', request: () => integrationRequest('demo', {}), called: false },
+  {
+    name: 'an Integration status write (subresource)',
+    request: () => integrationRequest('demo', ENABLED, { operation: 'UPDATE', subresource: 'status' }),
+    called: false,
+  },
+  {
+    name: 'an Integration scale write (subresource)',
+    request: () => integrationRequest('demo', ENABLED, { operation: 'UPDATE', subresource: 'scale' }),
+    called: false,
+  },
+  { name: 'an Integration DELETE', request: () => integrationRequest('demo', ENABLED, { operation: 'DELETE' }), called: false },
+  {
+    name: 'a KameletBinding (old name, not admitted)',
+    request: () => integrationRequest('demo', ENABLED, { resource: 'kameletbindings' }),
+    called: false,
+  },
+  { name: 'a Kamelet', request: () => integrationRequest('demo', ENABLED, { resource: 'kamelets' }), called: false },
+  {
+    name: 'an Integration of another API version',
+    request: () => integrationRequest('demo', ENABLED, { version: 'v1alpha1' }),
+    called: false,
+  },
+  {
+    name: "an Integration in the webhook's own namespace, even labelled enabled",
+    request: () => ({ ...integrationRequest('x', ENABLED), namespaceLabels: ownNamespaceLabels(ENABLED) }),
+    called: false,
+  },
+];
+
+for (const c of PIN_SELECTION_CASES) {
+  test(`Integration entry selection: ${c.name} -> ${c.called ? 'called' : 'not called'}`, () => {
+    assert.equal(webhookCalled(pinHook, c.request()), c.called);
+  });
+}
 
 const helloPod = fixtureJson<KubeObject>('camel-k-pods/camel-k-hello-pod.json');
 const knativePod = fixtureJson<KubeObject>('camel-k-pods/camel-k-knative-pod.json');
@@ -101,9 +198,14 @@ const SELECTION_CASES: readonly { name: string; request: () => AdmissionAttribut
     called: false,
   },
   {
-    name: 'an integration pod in camel-oci, even labelled enabled',
-    request: () => podRequest('camel-oci', ENABLED, helloPod.metadata.labels),
+    name: "an integration pod in the webhook's own namespace, even labelled enabled",
+    request: () => ({ ...podRequest('x', ENABLED, helloPod.metadata.labels), namespaceLabels: ownNamespaceLabels(ENABLED) }),
     called: false,
+  },
+  {
+    name: "an integration pod in a user namespace that happens to be named camel-oci (the exclusion is the install's label, not a name)",
+    request: () => podRequest('camel-oci', ENABLED, helloPod.metadata.labels),
+    called: true,
   },
   {
     name: 'a pod without the integration label in a labelled namespace',
@@ -142,16 +244,22 @@ for (const c of SELECTION_CASES) {
 test('the webhook never sees its own pods, even if someone labels its namespace for injection', () => {
   const ns = only(objects, 'Namespace', 'camel-oci');
   const template = only(objects, 'Deployment', 'camel-oci').spec.template.metadata.labels as Record<string, string>;
-  for (const nsLabels of [ns.metadata.labels as Record<string, string>, { ...ns.metadata.labels, ...ENABLED }]) {
-    for (const podLabels of [template, { ...template, 'camel.apache.org/integration': 'x' }]) {
-      assert.equal(webhookCalled(hook, podRequest(ns.metadata.name, nsLabels, podLabels)), false);
+  for (const entry of entries) {
+    for (const nsLabels of [ns.metadata.labels as Record<string, string>, { ...ns.metadata.labels, ...ENABLED }]) {
+      for (const podLabels of [template, { ...template, 'camel.apache.org/integration': 'x' }]) {
+        assert.equal(webhookCalled(entry, podRequest(ns.metadata.name, nsLabels, podLabels)), false);
+        assert.equal(webhookCalled(entry, { ...integrationRequest(ns.metadata.name, nsLabels), objectLabels: podLabels }), false);
+      }
     }
-  }
-  // Nor is it called for any object the install itself creates.
-  for (const o of objects) {
-    const [group, version] = splitApiVersion(o.apiVersion as string);
-    const resource = `${(o.kind as string).toLowerCase()}s`;
-    assert.equal(webhookCalled(hook, podRequest('camel-oci', ns.metadata.labels, o.metadata.labels, { group, version, resource })), false);
+    // Nor is it called for any object the install itself creates.
+    for (const o of objects) {
+      const [group, version] = splitApiVersion(o.apiVersion as string);
+      const resource = `${(o.kind as string).toLowerCase()}s`;
+      assert.equal(
+        webhookCalled(entry, podRequest('camel-oci', ns.metadata.labels, o.metadata.labels, { group, version, resource })),
+        false,
+      );
+    }
   }
 });
 
@@ -167,6 +275,8 @@ function secretFile(name: string): string {
 
 test("the caBundle is the CA that issued the Secret's serving certificate for camel-oci.camel-oci.svc", async () => {
   assert.equal(serviceDnsName(), 'camel-oci.camel-oci.svc');
+  for (const entry of entries)
+    assert.equal(entry.clientConfig.caBundle, hook.clientConfig.caBundle, `${entry.name as string}: the same CA on every entry`);
   const caPem = Buffer.from(hook.clientConfig.caBundle as string, 'base64').toString('utf8');
   assert.equal(caPem, await readFile(path.join(tree.certs, 'ca.crt'), 'utf8'));
   const ca = new X509Certificate(caPem);
