@@ -107,11 +107,18 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
     const refuse = (status: number, error: string, reason: string, close: boolean): void => {
       metrics.invalidRequest(status);
       logger.warn({ status, reason }, 'request refused');
-      // The rest of an oversized or broken body is not worth reading: close after answering.
-      if (close) res.setHeader('connection', 'close');
+      if (req.complete) {
+        // The whole body was read: a costly or broken one is not worth a kept-alive connection.
+        if (close) res.setHeader('connection', 'close');
+        sendError(res, status, error, reason);
+        return;
+      }
+      // Part of the body is still coming. Closing now would make the kernel reset the connection
+      // over the unread bytes, and a reset loses the answer already sent: the client sees a broken
+      // connection instead of 413 or 429. So the rest is read and thrown away (nothing is held),
+      // within bounds, and the connection dropped only past them.
       sendError(res, status, error, reason);
-      if (close) res.once('finish', () => req.destroy());
-      else req.resume();
+      discardRest(req);
     };
     const problem = headerProblem(req);
     if (problem !== undefined) {
@@ -232,6 +239,40 @@ function readBody(req: IncomingMessage, max: number, reserve: (bytes: number) =>
     finished = true;
     done(Buffer.concat(chunks, size));
   });
+}
+
+/** Most bytes of a refused request's body read and thrown away before its connection is dropped. */
+export const DISCARD_MAX_BYTES = MAX_BODY_BYTES;
+/** Longest time given to the rest of a refused request's body before its connection is dropped. */
+export const DISCARD_MAX_MS = 5_000;
+
+/**
+ * Reads the rest of a refused request's body without keeping it, so the answer reaches the client
+ * (a lingering close); drops the connection once more than {@link DISCARD_MAX_BYTES} arrived or
+ * {@link DISCARD_MAX_MS} passed. A body read to its end leaves the connection usable.
+ */
+function discardRest(req: IncomingMessage): void {
+  let seen = 0;
+  const drop = (): void => {
+    done();
+    req.destroy();
+  };
+  const timer = setTimeout(drop, DISCARD_MAX_MS);
+  timer.unref();
+  const onData = (chunk: Buffer): void => {
+    seen += chunk.length;
+    if (seen > DISCARD_MAX_BYTES) drop();
+  };
+  const done = (): void => {
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', done);
+    req.off('close', done);
+  };
+  req.on('data', onData);
+  req.once('end', done);
+  req.once('close', done);
+  req.resume();
 }
 
 /** The media type (lower-cased, without parameters) and charset of a Content-Type header. */
