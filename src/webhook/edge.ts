@@ -90,7 +90,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
     sendJson(res, 200, review);
     const durationMs = performance.now() - startedAt;
     const outcome = outcomeOf(ans.result);
-    metrics.admission(outcome, durationMs / 1000, kindLabel(request));
+    metrics.admission(outcome, durationMs / 1000, kindLabel(request), ans.reason);
     logAdmission(logger, {
       uid: request.uid,
       ...requestLogFields(request),

@@ -202,7 +202,7 @@ describe('camel-oci serve under the Deployment memory limit', () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-memcap-'));
     port = await freePort();
     cgroup = await makeMemoryCgroup(cap);
-    const serveArgs = [CLI, 'serve', '--port', String(port), '--address', LOOPBACK, '--certs-dir', path.join(tmp, 'certs'), '--shutdown-delay', '0s', '--log-level', 'error'];
+    const serveArgs = [CLI, 'serve', '--port', String(port), '--address', LOOPBACK, '--certs-dir', path.join(tmp, 'certs'), '--shutdown-delay', '0s', '--log-level', 'error', '--metrics-port', 'off'];
     const env = { PATH: process.env.PATH ?? '', HOME: tmp };
     child = cgroup
       ? // The shell joins the cgroup, then becomes node with the same PID: every byte serve allocates is charged to it.
