@@ -104,9 +104,18 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
 
   function serve(req: IncomingMessage, res: ServerResponse, handler: AdmissionHandler): void {
     const startedAt = performance.now();
+    // What this request holds of the budget is given back once its answer is sent (or the connection drops).
+    let held = 0;
+    const release = (): void => {
+      budget.release(held);
+      held = 0;
+    };
+    res.once('close', release);
     const refuse = (status: number, error: string, reason: string, close: boolean): void => {
       metrics.invalidRequest(status);
       logger.warn({ status, reason }, 'request refused');
+      // Nothing of a refused body is kept: its share of the budget is free now, not when the answer is sent.
+      release();
       if (req.complete) {
         // The whole body was read: a costly or broken one is not worth a kept-alive connection.
         if (close) res.setHeader('connection', 'close');
@@ -125,15 +134,8 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
       refuse(problem.status, problem.error, problem.reason, problem.status === 413);
       return;
     }
-    // What this request holds of the budget is given back once its answer is sent (or the connection drops).
-    let held = 0;
-    const release = (): void => {
-      budget.release(held);
-      held = 0;
-    };
-    res.once('close', release);
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > budget.limit - budget.inUse) {
+    if (Number.isFinite(declared) && STRING_FACTOR * declared > budget.limit - budget.inUse) {
       refuse(429, 'TooManyRequests', BUSY, true);
       return;
     }
@@ -142,7 +144,10 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
       held += bytes;
       return true;
     };
-    readBody(req, MAX_BODY_BYTES, reserve, (body) => {
+    // Each chunk reserves its bytes and the string parsing will make of them, while it arrives: a
+    // body read to its end can always be parsed. Reserving the string only at the end let partial
+    // bodies fill the budget so that none of them could ever be parsed (every one answered 429).
+    readBody(req, MAX_BODY_BYTES, (bytes) => reserve(STRING_FACTOR * bytes), (body) => {
       if (body === 'too-large') {
         refuse(413, 'PayloadTooLarge', TOO_LARGE, true);
         return;
@@ -156,8 +161,8 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
         refuse(413, 'PayloadTooLarge', `request body too costly to parse: ${shape.problem}`, true);
         return;
       }
-      // Parsing makes a string as large as the body, and objects for every value: hold those too.
-      if (!reserve(body.length + shape.values * PARSED_BYTES_PER_VALUE)) {
+      // Parsing makes objects for every value: hold those too (the string is held already).
+      if (!reserve(shape.values * PARSED_BYTES_PER_VALUE)) {
         refuse(429, 'TooManyRequests', BUSY, false);
         return;
       }
@@ -189,6 +194,8 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
 
 const TOO_LARGE = `request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`;
 const BUSY = 'too many request bytes in flight; retry';
+/** Budget bytes per body byte while reading: the bytes, and the string `JSON.parse` reads them from. */
+const STRING_FACTOR = 2;
 
 /** The `kind` label an admission is counted under: what was admitted, or `other`. */
 function kindLabel(request: AdmissionRequest): string {
@@ -220,6 +227,7 @@ function readBody(req: IncomingMessage, max: number, reserve: (bytes: number) =>
   let finished = false;
   const stop = (why: 'too-large' | 'over-budget'): void => {
     finished = true;
+    chunks.length = 0;
     req.off('data', onData);
     done(why);
   };
