@@ -47,7 +47,10 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
     // Every other registry, token realm and blob redirect meets the address check after DNS
     // resolution, so a name that resolved to a public address at admission cannot be pointed at a
     // metadata or private address by the time the fetcher runs.
-    const insecure = [...config.registry.insecureRegistries, ...plan.artifacts.filter((a) => a.scheme === 'http').map((a) => exactHost(a.registry))];
+    const insecure = [
+      ...config.registry.insecureRegistries,
+      ...plan.artifacts.filter((a) => a.scheme === 'http').map((a) => exactHost(a.registry)),
+    ];
     const context = await createFetchRegistryContext({ ...config.registry, insecureRegistries: insecure, caPems: config.caPems });
     for (const a of plan.artifacts) {
       if (a.scheme === 'http') continue;
@@ -73,9 +76,13 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
       context.close();
     }
   } catch (err) {
-    const e = signal.aborted && !(err instanceof CamelOciError && err.code === 'TIMEOUT')
-      ? new CamelOciError('TIMEOUT', `camel-oci fetch did not finish within ${Math.round(timeoutMs / 1000)} s (--timeout): ${asCamelOciError(err).message}`)
-      : asCamelOciError(err);
+    const e =
+      signal.aborted && !(err instanceof CamelOciError && err.code === 'TIMEOUT')
+        ? new CamelOciError(
+            'TIMEOUT',
+            `camel-oci fetch did not finish within ${Math.round(timeoutMs / 1000)} s (--timeout): ${asCamelOciError(err).message}`,
+          )
+        : asCamelOciError(err);
     const message = `camel-oci fetch failed: ${e.code}: ${e.message}`;
     log({ event: 'error', code: e.code, message: e.message });
     io.stderr(message);

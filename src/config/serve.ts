@@ -71,7 +71,10 @@ export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string,
     throw new CamelOciError('CONFIG_INVALID', `--certificates must be files or self-managed, not ${JSON.stringify(certificates)}`);
   }
   if (certificates === 'self-managed' && (certFile !== undefined || keyFile !== undefined)) {
-    throw new CamelOciError('CONFIG_INVALID', '--certificates self-managed takes its certificate from the TLS Secret: drop --tls-cert and --tls-key');
+    throw new CamelOciError(
+      'CONFIG_INVALID',
+      '--certificates self-managed takes its certificate from the TLS Secret: drop --tls-cert and --tls-key',
+    );
   }
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new CamelOciError('CONFIG_INVALID', '--tls-cert and --tls-key go together: give both, or neither for a development certificate');
@@ -119,7 +122,10 @@ function parseMetricsPort(text: string, webhookPort: number): number | undefined
   if (t === 'off' || t === '0') return undefined;
   const port = /^tcp:\/\//.test(t) ? DEFAULT_METRICS_PORT : /^\d+$/.test(t) ? Number(t) : Number.NaN;
   if (!(port >= 1 && port <= MAX_PORT)) {
-    throw new CamelOciError('CONFIG_INVALID', `--metrics-port: ${JSON.stringify(text)} must be a port from 1 to ${MAX_PORT}, or 0 or off for none`);
+    throw new CamelOciError(
+      'CONFIG_INVALID',
+      `--metrics-port: ${JSON.stringify(text)} must be a port from 1 to ${MAX_PORT}, or 0 or off for none`,
+    );
   }
   if (port === webhookPort) {
     throw new CamelOciError('CONFIG_INVALID', `--metrics-port ${port} is also --port: give the metrics listener its own port, or off`);

@@ -152,7 +152,10 @@ async function checkManifest(artifact: PlanArtifact, loc: RepositoryLocation, op
     const listed = parsed.manifest.layers.find((d) => d.digest === layer.digest);
     if (!listed) throw new FetchError('PLAN_INVALID', `${subject}: planned layer ${layer.digest} is not in the manifest`);
     if (listed.size !== layer.size) {
-      throw new FetchError('PLAN_INVALID', `${subject}: planned layer ${layer.digest} has size ${layer.size} but the manifest says ${listed.size}`);
+      throw new FetchError(
+        'PLAN_INVALID',
+        `${subject}: planned layer ${layer.digest} has size ${layer.size} but the manifest says ${listed.size}`,
+      );
     }
   }
 }
@@ -163,7 +166,13 @@ function isResumable(err: unknown): boolean {
   return err instanceof Error;
 }
 
-async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof createBudget>, options: RunnerOptions, now: () => number): Promise<LayerReport> {
+async function fetchLayer(
+  job: Job,
+  staging: Staging,
+  budget: ReturnType<typeof createBudget>,
+  options: RunnerOptions,
+  now: () => number,
+): Promise<LayerReport> {
   const { layer, loc, artifact } = job;
   const credential = options.credentialFor(artifact.registry, artifact.repository);
   const ctx = { signal: options.signal, deadline: options.deadline, ...(credential ? { credential } : {}) };
@@ -188,7 +197,11 @@ async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof 
         try {
           await verifier.pump(reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer), pipe);
         } catch (err) {
-          if (pipe.destroyed) throw await unpacked.then(() => err, (unpackErr: unknown) => unpackErr);
+          if (pipe.destroyed)
+            throw await unpacked.then(
+              () => err,
+              (unpackErr: unknown) => unpackErr,
+            );
           if (!isResumable(err) || resumes >= MAX_RESUMES || options.signal.aborted) throw err;
           resumes++;
           continue;
@@ -223,7 +236,12 @@ async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof 
       pipe.destroy();
       await unpacked.catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
-      const retry = err instanceof CamelOciError && err.retryable && err.code !== 'DIGEST_MISMATCH' && attempt < MAX_LAYER_ATTEMPTS && !options.signal.aborted;
+      const retry =
+        err instanceof CamelOciError &&
+        err.retryable &&
+        err.code !== 'DIGEST_MISMATCH' &&
+        attempt < MAX_LAYER_ATTEMPTS &&
+        !options.signal.aborted;
       if (!retry) throw options.signal.aborted ? abortReason(options.signal) : err;
     }
   }

@@ -54,7 +54,11 @@ export function registryPorts(plan: FetchPlan): number[] {
  * `ports`: each mesh the pod does not opt out of gets its annotation, the pod's own list kept and
  * the missing ports appended. An annotation that already lists every port is left out.
  */
-export function meshAnnotations(labels: JsonObject | undefined, annotations: JsonObject | undefined, ports: readonly number[]): Record<string, string> {
+export function meshAnnotations(
+  labels: JsonObject | undefined,
+  annotations: JsonObject | undefined,
+  ports: readonly number[],
+): Record<string, string> {
   const out: Record<string, string> = {};
   const istioOptOut = [labels, annotations].some((m) => m !== undefined && String(own(m, ISTIO_INJECT)).trim().toLowerCase() === 'false');
   const linkerdOptOut = annotations !== undefined && String(own(annotations, LINKERD_INJECT)).trim().toLowerCase() === 'disabled';
@@ -66,7 +70,13 @@ export function meshAnnotations(labels: JsonObject | undefined, annotations: Jso
 /** Sets `out[key]` to the pod's list plus the ports it lacks, unless it lacks none. */
 function addPorts(out: Record<string, string>, annotations: JsonObject | undefined, key: string, ports: readonly number[]): void {
   const raw = annotations === undefined ? undefined : own(annotations, key);
-  const existing = typeof raw === 'string' ? raw.split(',').map((p) => p.trim()).filter((p) => p.length > 0) : [];
+  const existing =
+    typeof raw === 'string'
+      ? raw
+          .split(',')
+          .map((p) => p.trim())
+          .filter((p) => p.length > 0)
+      : [];
   const missing = ports.filter((p) => !existing.some((e) => covers(e, p)));
   if (missing.length === 0) return;
   const value = [...existing, ...missing.map(String)].join(',');

@@ -84,7 +84,6 @@ export interface RegistryClientOptions {
   readonly onNoResponse?: (registry: string, code: string) => void;
 }
 
-
 /** Image-level registry verbs. */
 export class RegistryClient {
   private readonly send: (req: AuthRequest) => Promise<TransportResponse>;
@@ -155,15 +154,23 @@ export class RegistryClient {
     const bytes = await readAll(res, MAX_MANIFEST_BYTES, subject, ctx);
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     if (reference.includes(':') && reference !== digest) {
-      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry served a manifest whose sha256 is ${digest}, not the requested ${reference}; refusing it`, {
-        context: { host: loc.registry, expected: reference, actual: digest },
-      });
+      throw new OciError(
+        'DIGEST_MISMATCH',
+        `${subject}: the registry served a manifest whose sha256 is ${digest}, not the requested ${reference}; refusing it`,
+        {
+          context: { host: loc.registry, expected: reference, actual: digest },
+        },
+      );
     }
     const claimed = header(res, 'docker-content-digest');
     if (claimed !== undefined && isSha256Digest(claimed) && claimed !== digest) {
-      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry says the manifest is ${claimed} but its bytes hash to ${digest}; refusing it`, {
-        context: { host: loc.registry, expected: claimed, actual: digest },
-      });
+      throw new OciError(
+        'DIGEST_MISMATCH',
+        `${subject}: the registry says the manifest is ${claimed} but its bytes hash to ${digest}; refusing it`,
+        {
+          context: { host: loc.registry, expected: claimed, actual: digest },
+        },
+      );
     }
     return { digest, contentType: header(res, 'content-type')?.split(';')[0]?.trim(), bytes };
   }
@@ -179,10 +186,14 @@ export class RegistryClient {
     if (res.status !== 200) throw await responseError(res, 'manifest', subject);
     const digest = header(res, 'docker-content-digest');
     if (digest === undefined || !isSha256Digest(digest)) {
-      throw new OciError('REGISTRY_ERROR', `${subject}: the registry answered HEAD without a sha256 Docker-Content-Digest; use a GET`, { context: { host: loc.registry } });
+      throw new OciError('REGISTRY_ERROR', `${subject}: the registry answered HEAD without a sha256 Docker-Content-Digest; use a GET`, {
+        context: { host: loc.registry },
+      });
     }
     if (reference.includes(':') && reference !== digest) {
-      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry says ${digest} for the requested ${reference}`, { context: { host: loc.registry } });
+      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry says ${digest} for the requested ${reference}`, {
+        context: { host: loc.registry },
+      });
     }
     const size = Number(header(res, 'content-length'));
     return { digest, contentType: header(res, 'content-type')?.split(';')[0]?.trim(), size: Number.isFinite(size) ? size : undefined };

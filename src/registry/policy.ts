@@ -22,13 +22,33 @@ export interface PolicyOptions {
  */
 const BLOCKED = new BlockList();
 for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) BLOCKED.addSubnet(net, prefix, 'ipv4');
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  BLOCKED.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2001:db8::', 32], ['100::', 64],
-] as const) BLOCKED.addSubnet(net, prefix, 'ipv6');
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+  ['2001:db8::', 32],
+  ['100::', 64],
+] as const)
+  BLOCKED.addSubnet(net, prefix, 'ipv6');
 
 /** IPv4 embedded in IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible, NAT64 (64:ff9b::/96) and 6to4 addresses. */
 function embeddedIPv4(address: string): string | undefined {
@@ -135,18 +155,26 @@ export class RegistryPolicy {
       const { host, port } = splitHostPort(hp);
       if (this.allow.some((p) => matches(p, host, port))) return;
     }
-    throw new ResolveError('POLICY_DENIED', `${subject}: registry ${domain} is not allowed; the webhook admits only ${this.allow.map(fmt).join(', ')} (--allow-registry)`, {
-      context: { registry: domain },
-    });
+    throw new ResolveError(
+      'POLICY_DENIED',
+      `${subject}: registry ${domain} is not allowed; the webhook admits only ${this.allow.map(fmt).join(', ')} (--allow-registry)`,
+      {
+        context: { registry: domain },
+      },
+    );
   }
 
   /** Refuses plain HTTP to a host not named by `--insecure-registry` (redirects, token realms). */
   checkUrl(url: URL): void {
     if (url.protocol === 'https:') return;
     if (url.protocol === 'http:' && this.schemeFor(url.host) === 'http') return;
-    throw new ResolveError('POLICY_DENIED', `refusing ${url.protocol}//${url.host}: only https is allowed unless the host is listed with --insecure-registry`, {
-      context: { host: url.host },
-    });
+    throw new ResolveError(
+      'POLICY_DENIED',
+      `refusing ${url.protocol}//${url.host}: only https is allowed unless the host is listed with --insecure-registry`,
+      {
+        context: { host: url.host },
+      },
+    );
   }
 
   /**
@@ -158,9 +186,13 @@ export class RegistryPolicy {
     if (this.isExplicitlyAllowed(hostname, port)) return;
     const bad = addresses.find((a) => isNonPublicAddress(a.address));
     if (bad) {
-      throw new ResolveError('POLICY_DENIED', `refusing to connect to ${hostname} at ${bad.address}: loopback, private, link-local and metadata addresses are refused unless the registry is listed with --allow-registry`, {
-        context: { host: hostname, address: bad.address },
-      });
+      throw new ResolveError(
+        'POLICY_DENIED',
+        `refusing to connect to ${hostname} at ${bad.address}: loopback, private, link-local and metadata addresses are refused unless the registry is listed with --allow-registry`,
+        {
+          context: { host: hostname, address: bad.address },
+        },
+      );
     }
   }
 }

@@ -62,10 +62,20 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
   const lateAnswer = (budgetMs: number): AdmissionAnswer =>
     onError === 'allow'
       ? answer(allowed(), 0, 'TIMEOUT', ['camel-oci: dependencies not injected: admission timed out'])
-      : answer(denied(`camel-oci: admission did not finish within ${formatSeconds(budgetMs)} (registry slow or unreachable)`, 504), 0, 'TIMEOUT');
+      : answer(
+          denied(`camel-oci: admission did not finish within ${formatSeconds(budgetMs)} (registry slow or unreachable)`, 504),
+          0,
+          'TIMEOUT',
+        );
 
   /** Answers one parsed request body; `timeout` is the apiserver's `?timeout=` value. */
-  async function admit(handler: AdmissionHandler, body: unknown, timeout: string | undefined, startedAt: number, res: ServerResponse): Promise<void> {
+  async function admit(
+    handler: AdmissionHandler,
+    body: unknown,
+    timeout: string | undefined,
+    startedAt: number,
+    res: ServerResponse,
+  ): Promise<void> {
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) {
       metrics.invalidRequest(400);
@@ -78,7 +88,10 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
     let ans: AdmissionAnswer;
     let review: AdmissionReviewResponse;
     try {
-      ans = await Promise.race([handler(request, { signal: deadline.signal, logger }), deadline.lastChance().then(() => lateAnswer(deadline.budgetMs))]);
+      ans = await Promise.race([
+        handler(request, { signal: deadline.signal, logger }),
+        deadline.lastChance().then(() => lateAnswer(deadline.budgetMs)),
+      ]);
       review = complete(request.uid, ans.result, { warnings: ans.warnings, auditAnnotations: ans.auditAnnotations });
     } catch (err) {
       logger.error({ uid: request.uid, err }, 'admission failed with an exception');
@@ -147,39 +160,44 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
     // Each chunk reserves its bytes and the string parsing will make of them, while it arrives: a
     // body read to its end can always be parsed. Reserving the string only at the end let partial
     // bodies fill the budget so that none of them could ever be parsed (every one answered 429).
-    readBody(req, MAX_BODY_BYTES, (bytes) => reserve(STRING_FACTOR * bytes), (body) => {
-      if (body === 'too-large') {
-        refuse(413, 'PayloadTooLarge', TOO_LARGE, true);
-        return;
-      }
-      if (body === 'over-budget') {
-        refuse(429, 'TooManyRequests', BUSY, true);
-        return;
-      }
-      const shape = scanJson(body);
-      if (shape.problem !== undefined) {
-        refuse(413, 'PayloadTooLarge', `request body too costly to parse: ${shape.problem}`, true);
-        return;
-      }
-      // Parsing makes objects for every value: hold those too (the string is held already).
-      if (!reserve(shape.values * PARSED_BYTES_PER_VALUE)) {
-        refuse(429, 'TooManyRequests', BUSY, false);
-        return;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(body.toString('utf8'));
-      } catch {
-        refuse(400, 'BadRequest', 'request body is not valid JSON', true);
-        return;
-      }
-      admit(handler, value, timeoutParam(req.url), startedAt, res).catch((err: unknown) => {
-        // admit answers every failure itself; this is the last resort for a bug in the edge.
-        logger.error({ err }, 'request failed');
-        if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error');
-        else res.destroy();
-      });
-    });
+    readBody(
+      req,
+      MAX_BODY_BYTES,
+      (bytes) => reserve(STRING_FACTOR * bytes),
+      (body) => {
+        if (body === 'too-large') {
+          refuse(413, 'PayloadTooLarge', TOO_LARGE, true);
+          return;
+        }
+        if (body === 'over-budget') {
+          refuse(429, 'TooManyRequests', BUSY, true);
+          return;
+        }
+        const shape = scanJson(body);
+        if (shape.problem !== undefined) {
+          refuse(413, 'PayloadTooLarge', `request body too costly to parse: ${shape.problem}`, true);
+          return;
+        }
+        // Parsing makes objects for every value: hold those too (the string is held already).
+        if (!reserve(shape.values * PARSED_BYTES_PER_VALUE)) {
+          refuse(429, 'TooManyRequests', BUSY, false);
+          return;
+        }
+        let value: unknown;
+        try {
+          value = JSON.parse(body.toString('utf8'));
+        } catch {
+          refuse(400, 'BadRequest', 'request body is not valid JSON', true);
+          return;
+        }
+        admit(handler, value, timeoutParam(req.url), startedAt, res).catch((err: unknown) => {
+          // admit answers every failure itself; this is the last resort for a bug in the edge.
+          logger.error({ err }, 'request failed');
+          if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error');
+          else res.destroy();
+        });
+      },
+    );
   }
 
   return {
@@ -206,7 +224,8 @@ function kindLabel(request: AdmissionRequest): string {
 /** What is wrong with a request's headers (media type, charset, encoding, declared length), if anything. */
 function headerProblem(req: IncomingMessage): { status: number; error: string; reason: string } | undefined {
   const media = mediaTypeOf(req.headers['content-type']);
-  if (media.type !== 'application/json') return { status: 415, error: 'UnsupportedMediaType', reason: 'Content-Type must be application/json' };
+  if (media.type !== 'application/json')
+    return { status: 415, error: 'UnsupportedMediaType', reason: 'Content-Type must be application/json' };
   if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8') {
     return { status: 415, error: 'UnsupportedMediaType', reason: 'unsupported charset (use utf-8)' };
   }
@@ -221,7 +240,12 @@ function headerProblem(req: IncomingMessage): { status: number; error: string; r
  * Reads a body of at most `max` bytes, each chunk first reserved with `reserve`; calls `done` once,
  * with the body, or with why it stopped reading. A broken stream never calls it.
  */
-function readBody(req: IncomingMessage, max: number, reserve: (bytes: number) => boolean, done: (body: Buffer | 'too-large' | 'over-budget') => void): void {
+function readBody(
+  req: IncomingMessage,
+  max: number,
+  reserve: (bytes: number) => boolean,
+  done: (body: Buffer | 'too-large' | 'over-budget') => void,
+): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;

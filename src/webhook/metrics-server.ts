@@ -56,8 +56,16 @@ export function metricsListener(metrics: WebhookMetrics, logger: Logger): http.R
  * Starts the metrics listener on `port` at `address` (undefined: all addresses, as `serve` does).
  * Throws CONFIG_INVALID naming the flag when the port cannot be bound.
  */
-export async function startMetricsServer(metrics: WebhookMetrics, logger: Logger, port: number, address: string | undefined): Promise<MetricsServer> {
-  const server = http.createServer({ requestTimeout: SCRAPE_REQUEST_TIMEOUT_MS, headersTimeout: SCRAPE_REQUEST_TIMEOUT_MS }, metricsListener(metrics, logger));
+export async function startMetricsServer(
+  metrics: WebhookMetrics,
+  logger: Logger,
+  port: number,
+  address: string | undefined,
+): Promise<MetricsServer> {
+  const server = http.createServer(
+    { requestTimeout: SCRAPE_REQUEST_TIMEOUT_MS, headersTimeout: SCRAPE_REQUEST_TIMEOUT_MS },
+    metricsListener(metrics, logger),
+  );
   server.keepAliveTimeout = SCRAPE_KEEP_ALIVE_MS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>

@@ -191,7 +191,12 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
       const code = String(status);
       // An error code where a status belongs is a request without an answer.
       if (!HTTP_STATUS.test(code)) return noResponse(host, code);
-      registryRequests.labels(boundedLabel(registries, MAX_REGISTRY_LABELS, host, LABEL_SAFE), boundedLabel(statuses, MAX_REGISTRY_LABELS, code, STATUS_SAFE)).inc();
+      registryRequests
+        .labels(
+          boundedLabel(registries, MAX_REGISTRY_LABELS, host, LABEL_SAFE),
+          boundedLabel(statuses, MAX_REGISTRY_LABELS, code, STATUS_SAFE),
+        )
+        .inc();
     },
     registryNoResponse: noResponse,
     cacheLookup(cache, result) {

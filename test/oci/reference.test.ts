@@ -166,7 +166,10 @@ describe('parseReference', () => {
   });
 
   it('strips the container: prefix only once', () => {
-    assert.throws(() => parseReference('container:container:acme/deps'), (err: unknown) => referenceErrorReason(err) === 'INVALID_FORMAT');
+    assert.throws(
+      () => parseReference('container:container:acme/deps'),
+      (err: unknown) => referenceErrorReason(err) === 'INVALID_FORMAT',
+    );
   });
 
   const refusedCases: Array<{ input: string; reason: ReferenceErrorReason }> = [
@@ -239,7 +242,10 @@ describe('parseReference', () => {
     ];
     for (const input of adversarial) {
       assert.ok(input.length <= n, `${input.length}`);
-      assert.throws(() => parseReference(input), (err: unknown) => referenceErrorReason(err) !== undefined);
+      assert.throws(
+        () => parseReference(input),
+        (err: unknown) => referenceErrorReason(err) !== undefined,
+      );
     }
   });
 });

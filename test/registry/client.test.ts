@@ -34,7 +34,7 @@ describe('RegistryClient.head', () => {
   }
   const ctx = () => ({ signal: AbortSignal.timeout(10_000), deadline: Date.now() + 10_000 });
 
-  it('answers the registry\'s digest, media type and size for a tag, in one request without a body', async () => {
+  it("answers the registry's digest, media type and size for a tag, in one request without a body", async () => {
     const { client } = await clientFor(plain);
     await plain.settledAccessLog();
     plain.resetAccessLog();
@@ -43,7 +43,10 @@ describe('RegistryClient.head', () => {
     assert.equal(head.contentType, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(head.size, plainArtifact.manifest.size);
     const log = (await plain.settledAccessLog()).filter((e) => e.kind === 'manifest');
-    assert.deepEqual(log.map((e) => e.method), ['HEAD']);
+    assert.deepEqual(
+      log.map((e) => e.method),
+      ['HEAD'],
+    );
   });
 
   it('says MANIFEST_UNKNOWN for a missing tag, and refuses a digest the registry contradicts', async () => {

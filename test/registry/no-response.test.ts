@@ -21,14 +21,23 @@ describe('RegistryClient onNoResponse', () => {
     const none: [string, string][] = [];
     const answered: [string, number][] = [];
     const context = await createRegistryContext({
-      registryConfigs: [], insecureRegistries: [host], allowRegistries: [host], caFiles: [],
+      registryConfigs: [],
+      insecureRegistries: [host],
+      allowRegistries: [host],
+      caFiles: [],
       onNoResponse: (registry, code) => none.push([registry, code]),
       onResponse: (registry, status) => answered.push([registry, status]),
     });
     contexts.push(context);
-    await assert.rejects(context.client.manifest({ registry: host, repository: 'acme/deps', scheme: 'http' }, '1.0', ctx(), 'test'), (e: unknown) => isCamelOciError(e, 'UNAVAILABLE'));
+    await assert.rejects(
+      context.client.manifest({ registry: host, repository: 'acme/deps', scheme: 'http' }, '1.0', ctx(), 'test'),
+      (e: unknown) => isCamelOciError(e, 'UNAVAILABLE'),
+    );
     assert.ok(none.length >= 1, 'at least one attempt reported');
-    assert.ok(none.every(([r, c]) => r === host && c === 'UNAVAILABLE'), JSON.stringify(none));
+    assert.ok(
+      none.every(([r, c]) => r === host && c === 'UNAVAILABLE'),
+      JSON.stringify(none),
+    );
     assert.deepEqual(answered, []);
   });
 
@@ -38,7 +47,11 @@ describe('RegistryClient onNoResponse', () => {
       await pushStandardArtifact(registry);
       const none: string[] = [];
       const answered: number[] = [];
-      const context = await createRegistryContext({ ...settingsFor(registry), onNoResponse: (_r, code) => none.push(code), onResponse: (_r, status) => answered.push(status) });
+      const context = await createRegistryContext({
+        ...settingsFor(registry),
+        onNoResponse: (_r, code) => none.push(code),
+        onResponse: (_r, status) => answered.push(status),
+      });
       contexts.push(context);
       const loc = { registry: registry.host, repository: 'acme/deps', scheme: 'http' as const };
       await context.client.head(loc, '1.0', ctx(), 'test');

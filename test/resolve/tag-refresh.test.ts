@@ -137,12 +137,15 @@ describe('tag refresh by HEAD when the registry fails', () => {
     // A plain-HTTP proxy on loopback that drops Docker-Content-Digest from HEAD answers, as some registries do.
     const upstream = new URL(registry.url);
     const proxy = http.createServer((req, res) => {
-      const out = http.request({ host: LOOPBACK, port: Number(upstream.port), path: req.url, method: req.method, headers: req.headers }, (up) => {
-        const headers = { ...up.headers };
-        if (req.method === 'HEAD') delete headers['docker-content-digest'];
-        res.writeHead(up.statusCode ?? 502, headers);
-        up.pipe(res);
-      });
+      const out = http.request(
+        { host: LOOPBACK, port: Number(upstream.port), path: req.url, method: req.method, headers: req.headers },
+        (up) => {
+          const headers = { ...up.headers };
+          if (req.method === 'HEAD') delete headers['docker-content-digest'];
+          res.writeHead(up.statusCode ?? 502, headers);
+          up.pipe(res);
+        },
+      );
       out.on('error', () => res.destroy());
       req.pipe(out);
     });

@@ -174,7 +174,12 @@ function attacks(): Attack[] {
   // Nesting: arrays and objects, right up to the body limit, inside and outside a review.
   list.push(whole('deep arrays', Buffer.from('['.repeat(BODY_LIMIT - 1) + ']')));
   list.push(whole('deep objects', Buffer.from('{"a":'.repeat(Math.floor((BODY_LIMIT - 8) / 5)) + '0')));
-  list.push(whole('deep inside a review', Buffer.from(JSON.stringify(review('deep', { x: '' })).replace('"x":""', `"x":${'['.repeat(3 * MiB)}${']'.repeat(3 * MiB)}`))));
+  list.push(
+    whole(
+      'deep inside a review',
+      Buffer.from(JSON.stringify(review('deep', { x: '' })).replace('"x":""', `"x":${'['.repeat(3 * MiB)}${']'.repeat(3 * MiB)}`)),
+    ),
+  );
   // Millions of tiny values.
   list.push(whole('millions of zeros', Buffer.from(`[${'0,'.repeat(BODY_LIMIT / 2 - 2)}0]`)));
   list.push(whole('millions of empty objects', Buffer.from(`[${'{},'.repeat(Math.floor(BODY_LIMIT / 3) - 2)}{}]`)));
@@ -207,13 +212,36 @@ describe('camel-oci serve under the Deployment memory limit', () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-memcap-'));
     port = await freePort();
     cgroup = await makeMemoryCgroup(cap);
-    const serveArgs = [CLI, 'serve', '--port', String(port), '--address', LOOPBACK, '--certs-dir', path.join(tmp, 'certs'), '--shutdown-delay', '0s', '--log-level', 'error', '--metrics-port', 'off'];
+    const serveArgs = [
+      CLI,
+      'serve',
+      '--port',
+      String(port),
+      '--address',
+      LOOPBACK,
+      '--certs-dir',
+      path.join(tmp, 'certs'),
+      '--shutdown-delay',
+      '0s',
+      '--log-level',
+      'error',
+      '--metrics-port',
+      'off',
+    ];
     const env = { PATH: process.env.PATH ?? '', HOME: tmp };
     child = cgroup
       ? // The shell joins the cgroup, then becomes node with the same PID: every byte serve allocates is charged to it.
-        spawn('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" "$@"`, process.execPath, ...serveArgs], { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] })
+        spawn('sh', ['-c', `echo $$ > ${cgroup}/cgroup.procs && exec "$0" "$@"`, process.execPath, ...serveArgs], {
+          cwd: tmp,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
       : // No cgroup: cap V8's heap below the limit (leaving room for buffers and code) and watch the RSS.
-        spawn(process.execPath, [`--max-old-space-size=${Math.floor((cap * 0.75) / MiB)}`, ...serveArgs], { cwd: tmp, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        spawn(process.execPath, [`--max-old-space-size=${Math.floor((cap * 0.75) / MiB)}`, ...serveArgs], {
+          cwd: tmp,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     sampler = setInterval(() => {
@@ -250,10 +278,21 @@ describe('camel-oci serve under the Deployment memory limit', () => {
     assert.deepEqual(unanswered, [], `requests without an acceptable answer (serve output:\n${output.slice(-2000)})`);
     const by = (prefix: string): (number | 'none')[] => outcomes.filter((o) => o.name.startsWith(prefix)).map((o) => o.status);
     // Shapes that cannot be parsed affordably are refused as too large, never parsed.
-    for (const name of ['deep', 'millions']) assert.ok(by(name).every((s) => s === 413 || s === 429), `${name}: ${by(name).join(',')}`);
+    for (const name of ['deep', 'millions'])
+      assert.ok(
+        by(name).every((s) => s === 413 || s === 429),
+        `${name}: ${by(name).join(',')}`,
+      );
     // Affordable shapes are admitted or asked to retry, and at least one got through.
-    for (const name of ['near the value limit', 'near the byte limit', 'slow body']) assert.ok(by(name).every((s) => s === 200 || s === 429), `${name}: ${by(name).join(',')}`);
-    assert.ok(outcomes.some((o) => o.status === 200), 'nothing was admitted during the attack');
+    for (const name of ['near the value limit', 'near the byte limit', 'slow body'])
+      assert.ok(
+        by(name).every((s) => s === 200 || s === 429),
+        `${name}: ${by(name).join(',')}`,
+      );
+    assert.ok(
+      outcomes.some((o) => o.status === 200),
+      'nothing was admitted during the attack',
+    );
 
     assert.equal(child.exitCode, null, `serve exited (${String(child.exitCode)}):\n${output.slice(-2000)}`);
     assert.equal(child.signalCode, null, `serve was killed by ${String(child.signalCode)} (the OOM killer sends SIGKILL)`);
@@ -273,7 +312,9 @@ describe('camel-oci serve under the Deployment memory limit', () => {
 
     // Still healthy, and ordinary admissions still go through (the budget was given back).
     const health = await new Promise<number | 'none'>((resolve) => {
-      const s = tls.connect({ host: LOOPBACK, port, ca, servername: 'localhost' }, () => s.write('GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n'));
+      const s = tls.connect({ host: LOOPBACK, port, ca, servername: 'localhost' }, () =>
+        s.write('GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n'),
+      );
       let text = '';
       s.setEncoding('latin1');
       s.on('data', (d: string) => (text += d));

@@ -18,7 +18,11 @@ import { REPO_ROOT } from '../helpers/fixtures.js';
 import { LOOPBACK, freePort } from '../helpers/ports.js';
 
 /** A plain-HTTP request to 127.0.0.1; resolves with status, headers and body. */
-function plain(port: number, pathname: string, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function plain(
+  port: number,
+  pathname: string,
+  method = 'GET',
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: LOOPBACK, port, path: pathname, method, timeout: 10_000, agent: false }, (res) => {
       let body = '';
@@ -68,11 +72,14 @@ describe('the metrics listener', () => {
 
   it('refuses a port already taken with CONFIG_INVALID naming the flag', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    await assert.rejects(startMetricsServer(metrics, createLogger({ level: 'silent' }), server.port, LOOPBACK), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'CONFIG_INVALID');
-      assert.match(err.message, /--metrics-port: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
-      return true;
-    });
+    await assert.rejects(
+      startMetricsServer(metrics, createLogger({ level: 'silent' }), server.port, LOOPBACK),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'CONFIG_INVALID');
+        assert.match(err.message, /--metrics-port: cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+        return true;
+      },
+    );
   });
 });
 
@@ -92,8 +99,23 @@ describe('camel-oci serve --metrics-port with its registry down', () => {
     deadRegistry = `127.0.0.1:${await freePort()}`;
     serve = startCli(
       [
-        'serve', '--port', String(port), '--address', LOOPBACK, '--certs-dir', path.join(tmp, 'certs'), '--shutdown-delay', '0s',
-        '--metrics-port', String(metricsPort), '--allow-registry', deadRegistry, '--insecure-registry', deadRegistry, '--pull-secrets', 'false',
+        'serve',
+        '--port',
+        String(port),
+        '--address',
+        LOOPBACK,
+        '--certs-dir',
+        path.join(tmp, 'certs'),
+        '--shutdown-delay',
+        '0s',
+        '--metrics-port',
+        String(metricsPort),
+        '--allow-registry',
+        deadRegistry,
+        '--insecure-registry',
+        deadRegistry,
+        '--pull-secrets',
+        'false',
       ],
       { cwd: tmp },
     );
