@@ -12,6 +12,8 @@ import { OwnerPins } from '../admit/pins.js';
 import { createApp, installProcessGuards } from '../webhook/app.js';
 import { createLogger } from '../base/logger.js';
 import { createMetrics } from '../webhook/metrics.js';
+import { createServingExpiryGauge } from '../webhook/cert-metrics.js';
+import { startMetricsServer, type MetricsServer } from '../webhook/metrics-server.js';
 import { createReloadingHttpsServer } from '../webhook/tls-server.js';
 import type { CommandIO } from './io.js';
 import { version } from '../base/version.js';
@@ -59,6 +61,7 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   const { resolver, context } = await createResolver({
     ...config.resolver,
     onResponse: (registry, status) => metrics.registryRequest(registry, status),
+    onNoResponse: (registry, code) => metrics.registryNoResponse(registry, code),
     onCache: (cache, result) => metrics.cacheLookup(cache, result),
   });
   // The Kubernetes client is large (about 60 MiB of heap once loaded): load it only when used.
@@ -67,8 +70,16 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     : undefined;
   const removeGuards = installProcessGuards(logger);
 
+  // Self-managed serving sets the expiry gauge itself; certificates from files get it here.
+  const servingExpiry = tls.kind === 'self-managed' ? undefined : createServingExpiryGauge(metrics.registry);
   let tlsServer:
-    { readonly server: ReturnType<typeof createReloadingHttpsServer>['server']; ready(): boolean; close(): Promise<void> } | undefined;
+    | {
+        readonly server: ReturnType<typeof createReloadingHttpsServer>['server'];
+        ready(): boolean;
+        close(): Promise<void>;
+        certificate?: () => { readonly notAfter: Date };
+      }
+    | undefined;
   let draining = false;
   const app = createApp({
     handlerDeps: { resolver, inject, onError, ownerPins: new OwnerPins(), ...(pullSecrets ? { pullSecrets } : {}) },
@@ -86,20 +97,42 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
       : createReloadingHttpsServer(app, {
           certFile,
           keyFile,
-          onReload: (c) => logger.info({ fingerprint: c.fingerprint256, notAfter: c.notAfter }, 'serving certificate reloaded'),
+          onReload: (c) => {
+            servingExpiry?.(c.notAfter.getTime() / 1000);
+            logger.info({ fingerprint: c.fingerprint256, notAfter: c.notAfter }, 'serving certificate reloaded');
+          },
           onError: (err) => logger.error({ err: err.toJSON() }, 'certificate reload failed; keeping the previous one'),
         });
   const server = tlsServer.server;
+  const served = tlsServer.certificate?.();
+  if (servingExpiry && served) servingExpiry(served.notAfter.getTime() / 1000);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new CamelOciError('CONFIG_INVALID', `cannot listen on ${address ?? '*'}:${port}: ${err.code ?? err.message}`)),
     );
     server.listen(port, address, () => resolve());
   });
+  // Prometheus scrapes this plain-HTTP port without the webhook's CA; GET /metrics stays on the HTTPS port too.
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    try {
+      metricsServer = await startMetricsServer(metrics, logger, config.metricsPort, address);
+    } catch (err) {
+      await tlsServer.close();
+      throw err;
+    }
+  }
   const bound = server.address();
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
   logger.info(
-    { address: address ?? '*', port: boundPort, version: version(), fetcherImage: inject.fetcherImage, onError },
+    {
+      address: address ?? '*',
+      port: boundPort,
+      metricsPort: metricsServer?.port ?? 'off',
+      version: version(),
+      fetcherImage: inject.fetcherImage,
+      onError,
+    },
     'camel-oci webhook listening',
   );
   if (embedded) {
@@ -136,7 +169,7 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
   });
-  await tlsServer.close();
+  await Promise.all([tlsServer.close(), metricsServer?.close()]);
   await context.agent.close().catch(() => undefined);
   removeGuards();
   return 0;

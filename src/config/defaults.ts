@@ -8,6 +8,12 @@
 /** HTTPS port of `serve`, and the port used when `CAMEL_OCI_PORT` is a docker-link value. */
 export const DEFAULT_PORT = 8443;
 
+/**
+ * Plain-HTTP port of `serve`'s separate metrics listener (Prometheus scrapes it without the
+ * webhook's CA), and the port used when `CAMEL_OCI_METRICS_PORT` is a docker-link value.
+ */
+export const DEFAULT_METRICS_PORT = 9090;
+
 /** Default fetch deadline: inside Camel K's 60 s progress deadline, with room for the JVM to start. */
 export const DEFAULT_FETCH_TIMEOUT = '50s';
 

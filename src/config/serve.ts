@@ -1,7 +1,7 @@
 /** `camel-oci serve`'s configuration: every flag and `CAMEL_OCI_*` variable, validated once. */
 import path from 'node:path';
 import { CamelOciError } from '../base/errors.js';
-import { DEFAULT_PORT, DEV_LISTEN_ADDRESS, LOG_LEVELS, ON_ERROR_MODES, PULL_SECRETS_MODES } from './defaults.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_PORT, DEV_LISTEN_ADDRESS, LOG_LEVELS, ON_ERROR_MODES, PULL_SECRETS_MODES } from './defaults.js';
 import type { LogLevel, OnErrorMode, PullSecretsMode } from './defaults.js';
 import type { FetcherConfig } from './fetcher.js';
 import { loadFetcherConfig } from './fetcher.js';
@@ -23,6 +23,8 @@ export type ServeTls =
 /** Everything `serve` runs with. */
 export interface ServeConfig {
   readonly port: number;
+  /** Plain-HTTP port of the separate metrics listener (same address as `port`); undefined: no such listener. */
+  readonly metricsPort: number | undefined;
   /** Where to listen; undefined: all addresses (dual-stack where IPv6 exists). */
   readonly address: string | undefined;
   readonly tls: ServeTls;
@@ -54,6 +56,7 @@ export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string,
   // enableServiceLinks: false; this keeps a Deployment without it from crash-looping.)
   const portText = requiredStringFlag(flags, 'port');
   const port = /^tcp:\/\//.test(portText) ? DEFAULT_PORT : parseCount(portText, 'port', MAX_PORT);
+  const metricsPort = parseMetricsPort(requiredStringFlag(flags, 'metrics-port'), port);
   const logLevel = requiredStringFlag(flags, 'log-level');
   if (!isOneOf(LOG_LEVELS, logLevel))
     throw new CamelOciError('CONFIG_INVALID', `--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${JSON.stringify(logLevel)}`);
@@ -95,6 +98,7 @@ export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string,
   }
   return deepFreeze({
     port,
+    metricsPort,
     // In a cluster, no address: Node listens on :: (dual-stack) where IPv6 exists, else on 0.0.0.0.
     address: stringFlag(flags, 'address') ?? (tls.kind === 'development' ? DEV_LISTEN_ADDRESS : undefined),
     tls,
@@ -106,4 +110,25 @@ export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string,
     fetcher,
     resolver,
   });
+}
+
+/**
+ * `--metrics-port`: a port, or `0`/`off` for no separate listener. A docker-link value (a Service
+ * named camel-oci-metrics gives pods CAMEL_OCI_METRICS_PORT=tcp://...) means the default, as for
+ * `--port`. The webhook's own port is refused: one port cannot speak both HTTPS and plain HTTP.
+ */
+function parseMetricsPort(text: string, webhookPort: number): number | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === 'off' || t === '0') return undefined;
+  const port = /^tcp:\/\//.test(t) ? DEFAULT_METRICS_PORT : /^\d+$/.test(t) ? Number(t) : Number.NaN;
+  if (!(port >= 1 && port <= MAX_PORT)) {
+    throw new CamelOciError(
+      'CONFIG_INVALID',
+      `--metrics-port: ${JSON.stringify(text)} must be a port from 1 to ${MAX_PORT}, or 0 or off for none`,
+    );
+  }
+  if (port === webhookPort) {
+    throw new CamelOciError('CONFIG_INVALID', `--metrics-port ${port} is also --port: give the metrics listener its own port, or off`);
+  }
+  return port;
 }

@@ -14,6 +14,7 @@ import {
   DEFAULT_DEV_CERTS_DIR,
   DEFAULT_FETCH_ROOT,
   DEFAULT_FETCH_TIMEOUT,
+  DEFAULT_METRICS_PORT,
   DEFAULT_PARALLEL,
   DEFAULT_PORT,
   DEFAULT_PUSH_PARALLEL,
@@ -60,6 +61,12 @@ export const RESOLVER_FLAGS: FlagTable = {
 export const SERVE_FLAGS: FlagTable = {
   port: { type: 'string', default: String(DEFAULT_PORT), description: 'HTTPS port' },
   address: { type: 'string', description: 'address to listen on (default 0.0.0.0 with --tls-cert, else 127.0.0.1)' },
+  'metrics-port': {
+    type: 'string',
+    default: String(DEFAULT_METRICS_PORT),
+    description:
+      'plain-HTTP port serving only GET /metrics, on the same address as --port; 0 or off: none (GET /metrics stays on the HTTPS port)',
+  },
   'tls-cert': { type: 'string', description: 'PEM serving certificate (reloaded when the file changes)' },
   'tls-key': { type: 'string', description: 'PEM private key of --tls-cert' },
   'certs-dir': {

@@ -21,6 +21,7 @@ import { ANNOTATION_RESOLVED, ENV_CLASSPATH, INIT_CONTAINER_NAME, PULL_SECRETS_V
 import { appendClasspath, CLASSPATH_INLINE_PREFIX, CLASSPATH_SEPARATOR, findClasspathArgument } from './classpath.js';
 import { selectIntegrationContainer } from './container.js';
 import { fetcherRunAsUser, initContainer, pullSecretNames, pullSecretsVolume, sharedVolume, volumeSizeLimit } from './fetcher.js';
+import { meshAnnotations, registryPorts } from './mesh.js';
 import { normalizeInjectOptions, type InjectOptions } from './options.js';
 import { isInjected, isRecord, optionalArray, own, readPod, type ContainerView, type JsonObject, type PodView } from './pod.js';
 import { resolutionWarnings, resolvedAnnotationValue } from './resolved.js';
@@ -120,7 +121,13 @@ export function buildInjection(
 
   const pullSecrets = pullSecretNames(view.spec, warnings);
   checkCollisions(view, integration, pullSecrets.length > 0);
-  checkAnnotationBudget(view.annotations, resolvedAnnotation);
+  // Under a mesh that redirects traffic the init container's egress would go to a proxy not yet running (mesh.ts).
+  const labels = view.metadata === undefined ? undefined : own(view.metadata, 'labels');
+  const added: Record<string, string> = {
+    [ANNOTATION_RESOLVED]: resolvedAnnotation,
+    ...meshAnnotations(isRecord(labels) ? labels : undefined, view.annotations, registryPorts(plan)),
+  };
+  checkAnnotationBudget(view.annotations, added);
 
   const ops: JsonPatchOp[] = [];
 
@@ -148,15 +155,16 @@ export function buildInjection(
   ]);
   classpathOps(ops, containerPath, integration, choice.index, classpath, warnings);
 
-  // The resolved annotation.
+  // The resolved annotation, and the mesh exclusions.
   if (view.metadata === undefined) {
-    ops.push({ op: 'add', path: pointer(basePath, 'metadata'), value: { annotations: { [ANNOTATION_RESOLVED]: resolvedAnnotation } } });
+    ops.push({ op: 'add', path: pointer(basePath, 'metadata'), value: { annotations: added } });
   } else if (view.annotations === undefined) {
-    ops.push({ op: 'add', path: pointer(basePath, 'metadata', 'annotations'), value: { [ANNOTATION_RESOLVED]: resolvedAnnotation } });
+    ops.push({ op: 'add', path: pointer(basePath, 'metadata', 'annotations'), value: added });
   } else {
-    // RFC 6902 §4.1: `add` on an existing object member replaces its value, so this one op is
-    // valid whether or not a (forged) annotation is already there.
-    ops.push({ op: 'add', path: pointer(basePath, 'metadata', 'annotations', ANNOTATION_RESOLVED), value: resolvedAnnotation });
+    // RFC 6902 §4.1: `add` on an existing object member replaces its value, so one op per key is
+    // valid whether or not the annotation (forged, or the pod's own port list) is already there.
+    for (const [key, value] of Object.entries(added))
+      ops.push({ op: 'add', path: pointer(basePath, 'metadata', 'annotations', key), value });
   }
 
   return result(ops);
@@ -282,10 +290,11 @@ function checkCollisions(view: PodView, integration: ContainerView, addsPullSecr
   }
 }
 
-function checkAnnotationBudget(annotations: JsonObject | undefined, resolved: string): void {
-  let total = Buffer.byteLength(ANNOTATION_RESOLVED) + Buffer.byteLength(resolved);
+function checkAnnotationBudget(annotations: JsonObject | undefined, added: Readonly<Record<string, string>>): void {
+  let total = 0;
+  for (const [k, v] of Object.entries(added)) total += Buffer.byteLength(k) + Buffer.byteLength(v);
   for (const [k, v] of Object.entries(annotations ?? {})) {
-    if (k === ANNOTATION_RESOLVED) continue; // replaced, counted above with its new value
+    if (Object.hasOwn(added, k)) continue; // replaced, counted above with its new value
     total += Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 0);
   }
   if (total > MAX_TOTAL_ANNOTATION_BYTES) {

@@ -3,7 +3,7 @@
  * Knows nothing of Kubernetes, policy or caches: those are the resolver's.
  */
 import { createHash } from 'node:crypto';
-import { OciError } from '../base/errors.js';
+import { isErrorCode, OciError } from '../base/errors.js';
 import { Authenticator } from './auth.js';
 import type { AuthRequest } from './auth.js';
 import type { Credential } from '../oci/docker-config.js';
@@ -77,6 +77,11 @@ export interface RegistryClientOptions {
   readonly now?: () => number;
   /** Called once per HTTP answer received from a registry (metrics, benchmarks). */
   readonly onResponse?: (registry: string, status: number) => void;
+  /**
+   * Called once per request that got no HTTP answer (refused, reset, TLS failure, timeout, address
+   * policy), with its stable error code: without it a registry that is down is only silence.
+   */
+  readonly onNoResponse?: (registry: string, code: string) => void;
 }
 
 /** Image-level registry verbs. */
@@ -86,7 +91,14 @@ export class RegistryClient {
   /** Composes the transport: auth over redirects over retries over one base round-trip. */
   constructor(options: RegistryClientOptions) {
     const observed: Transport = async (req) => {
-      const res = await options.transport(req);
+      let res: TransportResponse;
+      try {
+        res = await options.transport(req);
+      } catch (err) {
+        const code = (err as { code?: unknown } | null)?.code;
+        options.onNoResponse?.(req.url.host, isErrorCode(code) ? code : 'INTERNAL');
+        throw err;
+      }
       options.onResponse?.(req.url.host, res.status);
       return res;
     };

@@ -27,6 +27,8 @@ export interface RegistrySettings {
   /** Injected connector (tests): defaults to real TCP/TLS. */
   readonly connector?: Connector;
   readonly onResponse?: (registry: string, status: number) => void;
+  /** Called once per registry request that got no HTTP answer, with its error code. */
+  readonly onNoResponse?: (registry: string, code: string) => void;
 }
 
 /** Reads a small text file named by a flag, with an error that names the flag. */
@@ -99,6 +101,7 @@ export async function createRegistryContext(settings: RegistrySettings): Promise
     transport: baseTransport(agent),
     checkUrl: (url) => policy.checkUrl(url),
     ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
+    ...(settings.onNoResponse ? { onNoResponse: settings.onNoResponse } : {}),
   });
   return { policy, client, agent, dockerConfigs };
 }
@@ -127,6 +130,7 @@ export async function createFetchRegistryContext(settings: RegistrySettings): Pr
     transport: node.transport,
     checkUrl: (url) => policy.checkUrl(url),
     ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
+    ...(settings.onNoResponse ? { onNoResponse: settings.onNoResponse } : {}),
   });
   return { policy, client, dockerConfigs, close: () => node.close() };
 }

@@ -37,6 +37,11 @@ export class TagCache {
     return e && this.now() - e.resolvedAt < this.graceMs ? e : undefined;
   }
 
+  /** The last digest recorded for a tag, however old (what a HEAD compares against). */
+  last(key: string): TagEntry | undefined {
+    return this.lru.get(key);
+  }
+
   /** Records a resolution made now. */
   set(key: string, digest: string): void {
     this.lru.set(key, { digest, resolvedAt: this.now() });

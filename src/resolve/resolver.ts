@@ -52,6 +52,11 @@ export const DEFAULT_FLIGHT_TIMEOUT_MS = 30_000;
 
 /** Registry failures for which a recently resolved digest may stand in. Not-found and denied are answers, not failures. */
 const STALE_OK = new Set(['UNAVAILABLE', 'TIMEOUT', 'TOOMANYREQUESTS', 'REGISTRY_ERROR', 'TLS_ERROR']);
+/**
+ * HEAD failures that say "this registry's HEAD is no use" (no digest header, a 405, a 5xx only
+ * HEAD gets) rather than "the registry is down" or "the tag is gone": the tag is then GET as before.
+ */
+const HEAD_FALLBACK = new Set(['REGISTRY_ERROR', 'UNSUPPORTED', 'MANIFEST_INVALID']);
 
 type Node =
   | { kind: 'manifest'; manifest: ImageManifest; mediaType: string }
@@ -167,11 +172,7 @@ export class Resolver implements ArtifactResolver {
           node = await this.byDigest(loc, digest, ctx, subject);
         } else {
           try {
-            const fetched = await this.options.client.manifest(loc, tagOrDigest, ctx, subject);
-            digest = fetched.digest;
-            node = parseManifest(fetched.bytes, fetched.contentType) as Node;
-            this.manifests.set(`${loc.registry}/${loc.repository}@${digest}`, node);
-            this.tags.set(tagKey, digest);
+            ({ digest, node } = await this.byTag(loc, tagOrDigest, tagKey, ctx, subject));
           } catch (err) {
             const old = this.tags.stale(tagKey);
             if (!old || !(err instanceof CamelOciError) || !STALE_OK.has(err.code)) throw err;
@@ -232,13 +233,49 @@ export class Resolver implements ArtifactResolver {
     }
   }
 
+  /**
+   * Asks the registry where a tag points now. When the tag was resolved before and that manifest
+   * is still cached, a HEAD answers it: it does not count against Docker Hub's pull limit, and the
+   * manifest is fetched (by digest, so its bytes are hashed and checked) only when the tag moved. A
+   * first resolution is one GET by tag, as a HEAD would only add a round trip. A HEAD that the
+   * registry cannot answer usefully falls back to that GET; other failures go to the caller's
+   * stale-if-error handling, as a failed GET would.
+   */
+  private async byTag(
+    loc: RepositoryLocation,
+    tag: string,
+    tagKey: string,
+    ctx: { signal: AbortSignal; deadline: number; credential?: Credential },
+    subject: string,
+  ): Promise<{ digest: string; node: Node }> {
+    const last = this.tags.last(tagKey);
+    if (last !== undefined && this.manifests.get(manifestKey(loc, last.digest)) !== undefined) {
+      let moved: string | undefined;
+      try {
+        moved = (await this.options.client.head(loc, tag, ctx, subject)).digest;
+      } catch (err) {
+        if (!(err instanceof CamelOciError) || !HEAD_FALLBACK.has(err.code)) throw err;
+      }
+      if (moved !== undefined) {
+        const node = await this.byDigest(loc, moved, ctx, subject);
+        this.tags.set(tagKey, moved);
+        return { digest: moved, node };
+      }
+    }
+    const fetched = await this.options.client.manifest(loc, tag, ctx, subject);
+    const node = parseManifest(fetched.bytes, fetched.contentType) as Node;
+    this.manifests.set(manifestKey(loc, fetched.digest), node);
+    this.tags.set(tagKey, fetched.digest);
+    return { digest: fetched.digest, node };
+  }
+
   private async byDigest(
     loc: RepositoryLocation,
     digest: string,
     ctx: { signal: AbortSignal; deadline: number; credential?: Credential },
     subject: string,
   ): Promise<Node> {
-    const key = `${loc.registry}/${loc.repository}@${digest}`;
+    const key = manifestKey(loc, digest);
     const cached = this.manifests.get(key);
     this.options.onCache?.('manifest', cached ? 'hit' : 'miss');
     if (cached) return cached;
@@ -247,6 +284,10 @@ export class Resolver implements ArtifactResolver {
     this.manifests.set(key, node);
     return node;
   }
+}
+
+function manifestKey(loc: RepositoryLocation, digest: string): string {
+  return `${loc.registry}/${loc.repository}@${digest}`;
 }
 
 function artifactKey(loc: RepositoryLocation, digest: string, platform: string, cid: string): string {

@@ -1,6 +1,7 @@
 /**
  * A budget of memory held for request bodies at once, across all admission requests. Each request
- * holds its bytes (and, once scanned, an estimate of what parsing them makes) until its answer is sent; concurrent bodies
+ * holds twice its bytes as they arrive (the body, and the string parsing makes of it) and, once
+ * scanned, an estimate of the objects parsing makes, until its answer is sent; concurrent bodies
  * near the size limit would otherwise add up past the container's memory limit. A request that does
  * not fit is answered 429, which the apiserver retries under the webhook's failure policy.
  */

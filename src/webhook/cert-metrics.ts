@@ -15,13 +15,22 @@ export interface CertificateMetrics {
   bundleRepair(): void;
 }
 
-/** Registers the certificate metrics on `registry`. */
-export function createCertificateMetrics(registry: Registry): CertificateMetrics {
+/**
+ * Registers only the serving certificate's expiry gauge on `registry` (certificates from files,
+ * where nothing rotates) and returns its setter, in Unix seconds.
+ */
+export function createServingExpiryGauge(registry: Registry): (epochSeconds: number) => void {
   const expiry = new Gauge({
     name: 'camel_oci_serving_certificate_expiry_timestamp_seconds',
     help: 'Expiry (notAfter) of the serving certificate in use, Unix seconds.',
     registers: [registry],
   });
+  return (s) => expiry.set(s);
+}
+
+/** Registers the certificate metrics on `registry`. */
+export function createCertificateMetrics(registry: Registry): CertificateMetrics {
+  const servingExpiry = createServingExpiryGauge(registry);
   const rotations = new Counter({
     name: 'camel_oci_certificate_rotations_total',
     help: 'Changes of the TLS Secret written by this replica, by kind (create, replace, rotate-serving, introduce-ca, promote-ca, retire-ca).',
@@ -36,7 +45,7 @@ export function createCertificateMetrics(registry: Registry): CertificateMetrics
   for (const k of ROTATION_KINDS) rotations.labels(k).inc(0);
   repairs.inc(0);
   return {
-    servingExpiry: (s) => expiry.set(s),
+    servingExpiry,
     rotation: (kind) => rotations.labels(kind).inc(),
     bundleRepair: () => repairs.inc(),
   };

@@ -103,7 +103,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
     sendJson(res, 200, review);
     const durationMs = performance.now() - startedAt;
     const outcome = outcomeOf(ans.result);
-    metrics.admission(outcome, durationMs / 1000, kindLabel(request));
+    metrics.admission(outcome, durationMs / 1000, kindLabel(request), ans.reason);
     logAdmission(logger, {
       uid: request.uid,
       ...requestLogFields(request),
@@ -117,20 +117,6 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
 
   function serve(req: IncomingMessage, res: ServerResponse, handler: AdmissionHandler): void {
     const startedAt = performance.now();
-    const refuse = (status: number, error: string, reason: string, close: boolean): void => {
-      metrics.invalidRequest(status);
-      logger.warn({ status, reason }, 'request refused');
-      // The rest of an oversized or broken body is not worth reading: close after answering.
-      if (close) res.setHeader('connection', 'close');
-      sendError(res, status, error, reason);
-      if (close) res.once('finish', () => req.destroy());
-      else req.resume();
-    };
-    const problem = headerProblem(req);
-    if (problem !== undefined) {
-      refuse(problem.status, problem.error, problem.reason, problem.status === 413);
-      return;
-    }
     // What this request holds of the budget is given back once its answer is sent (or the connection drops).
     let held = 0;
     const release = (): void => {
@@ -138,8 +124,31 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
       held = 0;
     };
     res.once('close', release);
+    const refuse = (status: number, error: string, reason: string, close: boolean): void => {
+      metrics.invalidRequest(status);
+      logger.warn({ status, reason }, 'request refused');
+      // Nothing of a refused body is kept: its share of the budget is free now, not when the answer is sent.
+      release();
+      if (req.complete) {
+        // The whole body was read: a costly or broken one is not worth a kept-alive connection.
+        if (close) res.setHeader('connection', 'close');
+        sendError(res, status, error, reason);
+        return;
+      }
+      // Part of the body is still coming. Closing now would make the kernel reset the connection
+      // over the unread bytes, and a reset loses the answer already sent: the client sees a broken
+      // connection instead of 413 or 429. So the rest is read and thrown away (nothing is held),
+      // within bounds, and the connection dropped only past them.
+      sendError(res, status, error, reason);
+      discardRest(req);
+    };
+    const problem = headerProblem(req);
+    if (problem !== undefined) {
+      refuse(problem.status, problem.error, problem.reason, problem.status === 413);
+      return;
+    }
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > budget.limit - budget.inUse) {
+    if (Number.isFinite(declared) && STRING_FACTOR * declared > budget.limit - budget.inUse) {
       refuse(429, 'TooManyRequests', BUSY, true);
       return;
     }
@@ -148,39 +157,47 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
       held += bytes;
       return true;
     };
-    readBody(req, MAX_BODY_BYTES, reserve, (body) => {
-      if (body === 'too-large') {
-        refuse(413, 'PayloadTooLarge', TOO_LARGE, true);
-        return;
-      }
-      if (body === 'over-budget') {
-        refuse(429, 'TooManyRequests', BUSY, true);
-        return;
-      }
-      const shape = scanJson(body);
-      if (shape.problem !== undefined) {
-        refuse(413, 'PayloadTooLarge', `request body too costly to parse: ${shape.problem}`, true);
-        return;
-      }
-      // Parsing makes a string as large as the body, and objects for every value: hold those too.
-      if (!reserve(body.length + shape.values * PARSED_BYTES_PER_VALUE)) {
-        refuse(429, 'TooManyRequests', BUSY, false);
-        return;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(body.toString('utf8'));
-      } catch {
-        refuse(400, 'BadRequest', 'request body is not valid JSON', true);
-        return;
-      }
-      admit(handler, value, timeoutParam(req.url), startedAt, res).catch((err: unknown) => {
-        // admit answers every failure itself; this is the last resort for a bug in the edge.
-        logger.error({ err }, 'request failed');
-        if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error');
-        else res.destroy();
-      });
-    });
+    // Each chunk reserves its bytes and the string parsing will make of them, while it arrives: a
+    // body read to its end can always be parsed. Reserving the string only at the end let partial
+    // bodies fill the budget so that none of them could ever be parsed (every one answered 429).
+    readBody(
+      req,
+      MAX_BODY_BYTES,
+      (bytes) => reserve(STRING_FACTOR * bytes),
+      (body) => {
+        if (body === 'too-large') {
+          refuse(413, 'PayloadTooLarge', TOO_LARGE, true);
+          return;
+        }
+        if (body === 'over-budget') {
+          refuse(429, 'TooManyRequests', BUSY, true);
+          return;
+        }
+        const shape = scanJson(body);
+        if (shape.problem !== undefined) {
+          refuse(413, 'PayloadTooLarge', `request body too costly to parse: ${shape.problem}`, true);
+          return;
+        }
+        // Parsing makes objects for every value: hold those too (the string is held already).
+        if (!reserve(shape.values * PARSED_BYTES_PER_VALUE)) {
+          refuse(429, 'TooManyRequests', BUSY, false);
+          return;
+        }
+        let value: unknown;
+        try {
+          value = JSON.parse(body.toString('utf8'));
+        } catch {
+          refuse(400, 'BadRequest', 'request body is not valid JSON', true);
+          return;
+        }
+        admit(handler, value, timeoutParam(req.url), startedAt, res).catch((err: unknown) => {
+          // admit answers every failure itself; this is the last resort for a bug in the edge.
+          logger.error({ err }, 'request failed');
+          if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error');
+          else res.destroy();
+        });
+      },
+    );
   }
 
   return {
@@ -195,6 +212,8 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
 
 const TOO_LARGE = `request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`;
 const BUSY = 'too many request bytes in flight; retry';
+/** Budget bytes per body byte while reading: the bytes, and the string `JSON.parse` reads them from. */
+const STRING_FACTOR = 2;
 
 /** The `kind` label an admission is counted under: what was admitted, or `other`. */
 function kindLabel(request: AdmissionRequest): string {
@@ -232,6 +251,7 @@ function readBody(
   let finished = false;
   const stop = (why: 'too-large' | 'over-budget'): void => {
     finished = true;
+    chunks.length = 0;
     req.off('data', onData);
     done(why);
   };
@@ -251,6 +271,40 @@ function readBody(
     finished = true;
     done(Buffer.concat(chunks, size));
   });
+}
+
+/** Most bytes of a refused request's body read and thrown away before its connection is dropped. */
+export const DISCARD_MAX_BYTES = MAX_BODY_BYTES;
+/** Longest time given to the rest of a refused request's body before its connection is dropped. */
+export const DISCARD_MAX_MS = 5_000;
+
+/**
+ * Reads the rest of a refused request's body without keeping it, so the answer reaches the client
+ * (a lingering close); drops the connection once more than {@link DISCARD_MAX_BYTES} arrived or
+ * {@link DISCARD_MAX_MS} passed. A body read to its end leaves the connection usable.
+ */
+function discardRest(req: IncomingMessage): void {
+  let seen = 0;
+  const drop = (): void => {
+    done();
+    req.destroy();
+  };
+  const timer = setTimeout(drop, DISCARD_MAX_MS);
+  timer.unref();
+  const onData = (chunk: Buffer): void => {
+    seen += chunk.length;
+    if (seen > DISCARD_MAX_BYTES) drop();
+  };
+  const done = (): void => {
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', done);
+    req.off('close', done);
+  };
+  req.on('data', onData);
+  req.once('end', done);
+  req.once('close', done);
+  req.resume();
 }
 
 /** The media type (lower-cased, without parameters) and charset of a Content-Type header. */

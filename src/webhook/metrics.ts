@@ -4,14 +4,35 @@
  * (registry hosts) are bounded in number: pods naming random hosts must not grow the series set
  * without end.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AdmissionOutcome } from '../admit/result.js';
+import { ERROR_CODES, isErrorCode } from '../base/errors.js';
+import { version } from '../base/version.js';
 
 /** Outcome label values, pre-created so every series exists from the first scrape. */
 export const ADMISSION_OUTCOMES: readonly AdmissionOutcome[] = ['allowed', 'patched', 'denied', 'errored', 'skipped'];
 
 /** `kind` label values of the admission metrics (what was admitted); anything else counts as `other`. */
 export const ADMISSION_KINDS: readonly string[] = ['Pod', 'Integration', 'Pipe', 'other'];
+
+/**
+ * `reason` label values of the admission counter: a closed set, so a reason text carrying user
+ * input can never add series. Skips are one value (their reasons are in the log line), errors keep
+ * their stable code, `none` is an ordinary answer.
+ */
+export const ADMISSION_REASONS: readonly string[] = ['none', 'skip', 'pins-reused', 'NO_OBJECT', ...ERROR_CODES, 'other'];
+
+/** The `reason` label of an answer: its outcome and the answer's free-form reason, mapped onto {@link ADMISSION_REASONS}. */
+export function admissionReasonLabel(outcome: AdmissionOutcome, reason: string | undefined): string {
+  if (outcome === 'skipped') return 'skip';
+  if (reason === undefined) return 'none';
+  if (isErrorCode(reason) || reason === 'NO_OBJECT') return reason;
+  if (reason.startsWith('pins reused')) return 'pins-reused';
+  return OTHER_LABEL;
+}
+
+/** `code` label of a registry request that got no HTTP answer (refused, reset, timed out, policy). */
+export const NO_RESPONSE_CODE = 'none';
 
 /** Result label values of a cache lookup. */
 export type CacheLookupResult = 'hit' | 'miss' | 'stale';
@@ -33,8 +54,13 @@ export const OTHER_LABEL = 'other';
 
 /** What the resolver layer records; a structural interface so `src/resolve/` need not import this module. */
 export interface ResolverMetrics {
-  /** Counts one HTTP request to a registry (`status`: HTTP status, or an error code when there was no answer). */
+  /** Counts one HTTP request to a registry that got an answer, by its HTTP status. */
   registryRequest(registry: string, status: number | string): void;
+  /**
+   * Counts one registry request that got no answer (`error`: its stable error code, TIMEOUT,
+   * UNAVAILABLE, TLS_ERROR...): a registry that is down shows here, not as silence.
+   */
+  registryNoResponse(registry: string, error: string): void;
   /** Counts one cache lookup (`cache`: manifest, tag, token... as the resolver names them). */
   cacheLookup(cache: string, result: CacheLookupResult): void;
 }
@@ -42,8 +68,11 @@ export interface ResolverMetrics {
 /** The webhook's metrics: the recording functions plus the registry `/metrics` exposes. */
 export interface WebhookMetrics extends ResolverMetrics {
   readonly registry: Registry;
-  /** Counts one answered admission and observes its duration, by kind of object (`Pod` when not given). */
-  admission(outcome: AdmissionOutcome, durationSeconds: number, kind?: string): void;
+  /**
+   * Counts one answered admission and observes its duration, by kind of object (`Pod` when not
+   * given) and reason (the answer's, mapped by {@link admissionReasonLabel}).
+   */
+  admission(outcome: AdmissionOutcome, durationSeconds: number, kind?: string, reason?: string): void;
   /** Counts one request refused before it was an admission (400, 413, 415...). */
   invalidRequest(status: number): void;
   /** The exposition text for `GET /metrics`. */
@@ -61,6 +90,8 @@ export interface MetricsOptions {
 /** Registry hosts are `host[:port]`; anything else (or too long) is not a label we keep. */
 const LABEL_SAFE = /^[A-Za-z0-9._:[\]-]{1,128}$/;
 const STATUS_SAFE = /^[A-Za-z0-9_]{1,32}$/;
+/** HTTP statuses are three digits; anything else a registry client reports is not a label we keep. */
+const HTTP_STATUS = /^[1-5][0-9][0-9]$/;
 
 /** A label value bounded to `max` distinct values; past that, or when not label-safe, `other`. */
 function boundedLabel(seen: Set<string>, max: number, value: string, safe: RegExp): string {
@@ -77,8 +108,8 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
 
   const admissions = new Counter({
     name: 'camel_oci_admissions_total',
-    help: 'Admission requests answered, by outcome and kind of object (Pod, Integration, Pipe).',
-    labelNames: ['outcome', 'kind'] as const,
+    help: 'Admission requests answered, by outcome, kind of object (Pod, Integration, Pipe) and reason (none, skip, pins-reused, or an error code).',
+    labelNames: ['outcome', 'kind', 'reason'] as const,
     registers: [registry],
   });
   const duration = new Histogram({
@@ -90,16 +121,29 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
   });
   const invalid = new Counter({
     name: 'camel_oci_invalid_requests_total',
-    help: 'Requests to /mutate or /mutate-integrations refused before they were an admission, by HTTP status.',
-    labelNames: ['status'] as const,
+    help: 'Requests to /mutate or /mutate-integrations refused before they were an admission, by HTTP status code.',
+    labelNames: ['code'] as const,
     registers: [registry],
   });
   const registryRequests = new Counter({
     name: 'camel_oci_registry_requests_total',
-    help: 'HTTP requests made to registries, by registry host and status (HTTP status or error code).',
-    labelNames: ['registry', 'status'] as const,
+    help: 'HTTP requests made to registries, by registry host and HTTP status code (code="none": no answer, see camel_oci_registry_request_errors_total).',
+    labelNames: ['registry', 'code'] as const,
     registers: [registry],
   });
+  const registryErrors = new Counter({
+    name: 'camel_oci_registry_request_errors_total',
+    help: 'Registry requests that got no HTTP answer, by registry host and error code (TIMEOUT, UNAVAILABLE, TLS_ERROR, POLICY_DENIED...).',
+    labelNames: ['registry', 'error'] as const,
+    registers: [registry],
+  });
+  const buildInfo = new Gauge({
+    name: 'camel_oci_build_info',
+    help: 'Always 1, labelled with the camel-oci version and the Node.js version running it.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  });
+  buildInfo.labels(version(), process.versions.node).set(1);
   const cacheLookups = new Counter({
     name: 'camel_oci_cache_lookups_total',
     help: 'Resolver cache lookups, by cache and result (hit, miss, stale).',
@@ -108,13 +152,14 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
   });
 
   // Pre-created children: the hot path increments a held object instead of hashing labels.
+  // Only the common reasons are pre-created: outcomes x kinds x every error code would be hundreds of empty series.
   const byOutcome = new Map<string, Counter.Internal>();
   const durationByKind = new Map<string, Histogram.Internal<'kind'>>();
   for (const k of ADMISSION_KINDS) {
     for (const o of ADMISSION_OUTCOMES) {
-      const child = admissions.labels(o, k);
+      const child = admissions.labels(o, k, o === 'skipped' ? 'skip' : 'none');
       child.inc(0); // a child exists in the exposition only once it has a value
-      byOutcome.set(`${o}/${k}`, child);
+      byOutcome.set(`${o}/${k}/${o === 'skipped' ? 'skip' : 'none'}`, child);
     }
     durationByKind.set(k, duration.labels(k));
   }
@@ -123,26 +168,37 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
   const caches = new Set<string>();
   const statuses = new Set<string>();
 
+  const noResponse = (host: string, error: string): void => {
+    const r = boundedLabel(registries, MAX_REGISTRY_LABELS, host, LABEL_SAFE);
+    registryRequests.labels(r, NO_RESPONSE_CODE).inc();
+    registryErrors.labels(r, isErrorCode(error) ? error : OTHER_LABEL).inc();
+  };
+
   return {
     registry,
     contentType: registry.contentType,
-    admission(outcome, durationSeconds, kind = 'Pod') {
-      // Kinds are a closed set: a request naming anything else must not add series.
+    admission(outcome, durationSeconds, kind = 'Pod', reason) {
+      // Kinds and reasons are closed sets: a request naming anything else must not add series.
       const k = ADMISSION_KINDS.includes(kind) ? kind : OTHER_LABEL;
-      (byOutcome.get(`${outcome}/${k}`) ?? admissions.labels(outcome, k)).inc();
+      const r = admissionReasonLabel(outcome, reason);
+      (byOutcome.get(`${outcome}/${k}/${r}`) ?? admissions.labels(outcome, k, r)).inc();
       (durationByKind.get(k) as Histogram.Internal<'kind'>).observe(durationSeconds);
     },
     invalidRequest(status) {
       invalid.labels(String(status)).inc();
     },
     registryRequest(host, status) {
+      const code = String(status);
+      // An error code where a status belongs is a request without an answer.
+      if (!HTTP_STATUS.test(code)) return noResponse(host, code);
       registryRequests
         .labels(
           boundedLabel(registries, MAX_REGISTRY_LABELS, host, LABEL_SAFE),
-          boundedLabel(statuses, MAX_REGISTRY_LABELS, String(status), STATUS_SAFE),
+          boundedLabel(statuses, MAX_REGISTRY_LABELS, code, STATUS_SAFE),
         )
         .inc();
     },
+    registryNoResponse: noResponse,
     cacheLookup(cache, result) {
       const r: CacheLookupResult = result === 'hit' || result === 'miss' || result === 'stale' ? result : 'miss';
       cacheLookups.labels(boundedLabel(caches, MAX_CACHE_LABELS, cache, STATUS_SAFE), r).inc();

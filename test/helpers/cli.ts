@@ -7,6 +7,16 @@ import { REPO_ROOT } from './fixtures.js';
 /** Path of the built CLI. */
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
 
+/**
+ * Environment every CLI child starts from. `serve`'s separate metrics listener defaults to a fixed
+ * port (9090): tests that run serve at once would fight over it, so it is off unless a test asks.
+ */
+const CHILD_ENV_DEFAULTS: Readonly<Record<string, string>> = {
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '/tmp',
+  CAMEL_OCI_METRICS_PORT: 'off',
+};
+
 /** Result of a finished CLI run. */
 export interface CliResult {
   readonly code: number | null;
@@ -22,7 +32,7 @@ export function runCli(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+      env: { ...CHILD_ENV_DEFAULTS, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -54,7 +64,7 @@ export interface CliProcess {
 export function startCli(args: readonly string[], options: { env?: Record<string, string>; cwd?: string } = {}): CliProcess {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+    env: { ...CHILD_ENV_DEFAULTS, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

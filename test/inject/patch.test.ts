@@ -13,6 +13,7 @@ import {
   VOLUME_NAME,
 } from '../../src/inject/annotations.js';
 import { FETCHER_IMAGE_UID } from '../../src/inject/fetcher.js';
+import { ISTIO_EXCLUDE_OUTBOUND_PORTS, LINKERD_SKIP_OUTBOUND_PORTS } from '../../src/inject/mesh.js';
 import { DEFAULT_FETCHER_RESOURCES, DEFAULT_VOLUME_SIZE_LIMIT } from '../../src/inject/options.js';
 import { parsePlan, planClasspath, VOLUME_MOUNT_PATH } from '../../src/plan/plan.js';
 import { isCamelOciError, type ErrorCode } from '../../src/base/errors.js';
@@ -36,6 +37,9 @@ const HELLO_CP =
 const DEP_ENTRY = '/camel-oci/dependencies/111111111111/*';
 const KAMELET_ENTRY = '/camel-oci/kamelets/222222222222';
 const RESOLVED_KEY_PATH = '/metadata/annotations/camel.apache.org~1container-dependencies.resolved';
+/** The mesh exclusions every injected pod gets (inject/mesh.ts); the two test registries are both on 443. */
+const MESH_ANNOTATIONS = { [ISTIO_EXCLUDE_OUTBOUND_PORTS]: '443', [LINKERD_SKIP_OUTBOUND_PORTS]: '443' } as const;
+const MESH_KEY_PATHS = [ISTIO_EXCLUDE_OUTBOUND_PORTS, LINKERD_SKIP_OUTBOUND_PORTS].map((k) => `/metadata/annotations/${escapePointer(k)}`);
 
 function minimalPod(container: Obj = {}): Obj {
   return {
@@ -73,6 +77,7 @@ test('Camel K pod: exact operations, a valid pod, and nothing else changed', () 
       'add /spec/containers/0/volumeMounts/-',
       'replace /spec/containers/0/args/2',
       `add ${RESOLVED_KEY_PATH}`,
+      ...MESH_KEY_PATHS.map((p) => `add ${p}`),
     ],
   );
   assert.deepEqual(pod, helloPod(), 'the input pod is not modified');
@@ -119,6 +124,7 @@ test('Camel K pod: exact operations, a valid pod, and nothing else changed', () 
   undone.spec.containers[0].volumeMounts = undone.spec.containers[0].volumeMounts.filter((m: Obj) => m.name !== VOLUME_NAME);
   undone.spec.containers[0].args[2] = HELLO_CP;
   delete undone.metadata.annotations[ANNOTATION_RESOLVED];
+  for (const k of Object.keys(MESH_ANNOTATIONS)) delete undone.metadata.annotations[k];
   assert.deepEqual(undone, helloPod());
 });
 
@@ -161,7 +167,7 @@ test('a pod with no volumes, initContainers, annotations, env or volumeMounts ge
   );
   const patched = applyAndValidate(pod, result.ops);
   assert.deepEqual(patched.spec.containers[0].env, [{ name: ENV_CLASSPATH, value: `${DEP_ENTRY}:${KAMELET_ENTRY}` }]);
-  assert.deepEqual(Object.keys(patched.metadata.annotations), [ANNOTATION_RESOLVED]);
+  assert.deepEqual(patched.metadata.annotations, { [ANNOTATION_RESOLVED]: result.resolvedAnnotation, ...MESH_ANNOTATIONS });
   assert.match(result.warnings.join('\n'), /has no -cp argument.*CAMEL_OCI_CLASSPATH/);
 });
 
@@ -172,7 +178,7 @@ test('a pod without metadata gets a metadata object with the annotation', () => 
   assert.deepEqual(result.ops.at(-1), {
     op: 'add',
     path: '/metadata',
-    value: { annotations: { [ANNOTATION_RESOLVED]: result.resolvedAnnotation } },
+    value: { annotations: { [ANNOTATION_RESOLVED]: result.resolvedAnnotation, ...MESH_ANNOTATIONS } },
   });
   applyAndValidate(pod, result.ops);
 });
@@ -195,7 +201,7 @@ test('existing annotations whose keys need escaping are kept, ours is added esca
   pod.metadata.annotations['example.com/a~b'] = 'tilde';
   pod.metadata.annotations['x/y/z'] = 'slashes';
   const result = buildInjection(pod, twoArtifacts(), OPTIONS);
-  assert.equal(result.ops.at(-1)?.path, RESOLVED_KEY_PATH);
+  assert.ok(result.ops.some((o) => o.path === RESOLVED_KEY_PATH));
   const patched = applyAndValidate(pod, result.ops);
   assert.equal(patched.metadata.annotations['example.com/a~b'], 'tilde');
   assert.equal(patched.metadata.annotations['x/y/z'], 'slashes');
@@ -501,7 +507,8 @@ test('a replaced resolved annotation does not count twice towards the annotation
   let used = 0;
   for (const [k, v] of Object.entries(pod.metadata.annotations as Record<string, string>))
     used += Buffer.byteLength(k) + Buffer.byteLength(v);
-  const resolvedBytes = Buffer.byteLength(ANNOTATION_RESOLVED) + Buffer.byteLength(first);
+  let resolvedBytes = Buffer.byteLength(ANNOTATION_RESOLVED) + Buffer.byteLength(first);
+  for (const [k, v] of Object.entries(MESH_ANNOTATIONS)) resolvedBytes += Buffer.byteLength(k) + Buffer.byteLength(v);
   // A forged value as large as the real one, plus filler up to the exact limit counting the annotation once.
   pod.metadata.annotations[ANNOTATION_RESOLVED] = first;
   const filler = MAX_TOTAL_ANNOTATION_BYTES - used - resolvedBytes - Buffer.byteLength('example.com/big');

@@ -188,7 +188,7 @@ describe('POST /mutate: bad input', () => {
         .send(JSON.stringify(reviewOf(camelKPod('hello'))));
       assert.equal(res.status, 415);
       assert.equal(res.body.error, 'UnsupportedMediaType');
-      assert.match(await metrics.text(), /camel_oci_invalid_requests_total\{status="415"\} 1/);
+      assert.match(await metrics.text(), /camel_oci_invalid_requests_total\{code="415"\} 1/);
     });
   }
 
@@ -322,9 +322,9 @@ describe('probes and metrics', () => {
     const res = await request(app).get('/metrics');
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type'] ?? '', /^text\/plain/);
-    assert.match(res.text, /^camel_oci_admissions_total\{outcome="patched",kind="Pod"\} 2$/m);
-    assert.match(res.text, /^camel_oci_admissions_total\{outcome="denied",kind="Pod"\} 1$/m);
-    assert.match(res.text, /^camel_oci_admissions_total\{outcome="skipped",kind="Pod"\} 2$/m);
+    assert.match(res.text, /^camel_oci_admissions_total\{outcome="patched",kind="Pod",reason="none"\} 2$/m);
+    assert.match(res.text, /^camel_oci_admissions_total\{outcome="denied",kind="Pod",reason="MANIFEST_UNKNOWN"\} 1$/m);
+    assert.match(res.text, /^camel_oci_admissions_total\{outcome="skipped",kind="Pod",reason="skip"\} 2$/m);
     assert.match(res.text, /^camel_oci_admission_duration_seconds_count\{kind="Pod"\} 5$/m);
   });
 });

@@ -147,9 +147,9 @@ describe('camel-oci serve end to end over TLS', () => {
   it('exposes Prometheus metrics for what it did', async () => {
     const res = await request(`https://127.0.0.1:${port}/metrics`, { dispatcher: client });
     const text = await res.body.text();
-    assert.match(text, /camel_oci_admissions_total\{outcome="patched",kind="Pod"\} [1-9]/);
-    assert.match(text, /camel_oci_admissions_total\{outcome="denied",kind="Pod"\} [1-9]/);
-    assert.match(text, /camel_oci_registry_requests_total\{registry="127\.0\.0\.1:\d+",status="200"\} [1-9]/);
+    assert.match(text, /camel_oci_admissions_total\{outcome="patched",kind="Pod",reason="[^"]+"\} [1-9]/);
+    assert.match(text, /camel_oci_admissions_total\{outcome="denied",kind="Pod",reason="[^"]+"\} [1-9]/);
+    assert.match(text, /camel_oci_registry_requests_total\{registry="127\.0\.0\.1:\d+",code="200"\} [1-9]/);
     assert.match(text, /camel_oci_cache_lookups_total\{cache="tag",result="hit"\} [1-9]/);
   });
 });

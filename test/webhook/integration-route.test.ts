@@ -79,8 +79,8 @@ describe('POST /mutate-integrations', () => {
     const tooLarge = await post(app, camelReviewOf(big));
     assert.equal(tooLarge.status, 413);
     const m = await metrics.text();
-    assert.match(m, /camel_oci_invalid_requests_total\{status="413"\} 1/);
-    assert.match(m, /camel_oci_invalid_requests_total\{status="400"\} 2/);
+    assert.match(m, /camel_oci_invalid_requests_total\{code="413"\} 1/);
+    assert.match(m, /camel_oci_invalid_requests_total\{code="400"\} 2/);
   });
 
   it('counts admissions under the kind label', async () => {
@@ -90,10 +90,10 @@ describe('POST /mutate-integrations', () => {
     await post(app, camelReviewOf(pipeOf('c')));
     await post(app, reviewOf(camelKPod('hello', { [DEPS]: REF })), '/mutate?timeout=10s');
     const m = await metrics.text();
-    assert.match(m, /^camel_oci_admissions_total\{outcome="patched",kind="Integration"\} 1$/m);
-    assert.match(m, /^camel_oci_admissions_total\{outcome="patched",kind="Pipe"\} 1$/m);
-    assert.match(m, /^camel_oci_admissions_total\{outcome="skipped",kind="Pipe"\} 1$/m);
-    assert.match(m, /^camel_oci_admissions_total\{outcome="patched",kind="Pod"\} 1$/m);
+    assert.match(m, /^camel_oci_admissions_total\{outcome="patched",kind="Integration",reason="none"\} 1$/m);
+    assert.match(m, /^camel_oci_admissions_total\{outcome="patched",kind="Pipe",reason="none"\} 1$/m);
+    assert.match(m, /^camel_oci_admissions_total\{outcome="skipped",kind="Pipe",reason="skip"\} 1$/m);
+    assert.match(m, /^camel_oci_admissions_total\{outcome="patched",kind="Pod",reason="none"\} 1$/m);
     assert.match(m, /^camel_oci_admission_duration_seconds_count\{kind="Pipe"\} 2$/m);
   });
 });

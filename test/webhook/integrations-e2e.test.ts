@@ -280,9 +280,9 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
   it('exposes the admissions under the kind label', async () => {
     const res = await request(`https://127.0.0.1:${port}/metrics`, { dispatcher: client });
     const text = await res.body.text();
-    assert.match(text, /camel_oci_admissions_total\{outcome="patched",kind="Integration"\} [1-9]/);
-    assert.match(text, /camel_oci_admissions_total\{outcome="patched",kind="Pipe"\} [1-9]/);
-    assert.match(text, /camel_oci_admissions_total\{outcome="denied",kind="Integration"\} [1-9]/);
-    assert.match(text, /camel_oci_admissions_total\{outcome="skipped",kind="Integration"\} [1-9]/);
+    assert.match(text, /camel_oci_admissions_total\{outcome="patched",kind="Integration",reason="[^"]+"\} [1-9]/);
+    assert.match(text, /camel_oci_admissions_total\{outcome="patched",kind="Pipe",reason="[^"]+"\} [1-9]/);
+    assert.match(text, /camel_oci_admissions_total\{outcome="denied",kind="Integration",reason="[^"]+"\} [1-9]/);
+    assert.match(text, /camel_oci_admissions_total\{outcome="skipped",kind="Integration",reason="[^"]+"\} [1-9]/);
   });
 });
