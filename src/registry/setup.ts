@@ -8,6 +8,7 @@ import { RegistryClient } from './client.js';
 import { parseDockerConfig } from '../oci/docker-config.js';
 import type { DockerConfig } from '../oci/docker-config.js';
 import { createNodeTransport } from './node-transport.js';
+import type { SocketOpener } from './node-transport.js';
 import type { Connector, LookupAll } from './transport.js';
 import { RegistryPolicy } from './policy.js';
 
@@ -26,6 +27,8 @@ export interface RegistrySettings {
   readonly lookup?: LookupAll;
   /** Injected connector (tests): defaults to real TCP/TLS. */
   readonly connector?: Connector;
+  /** Injected socket opener of the fetcher's node:http transport (tests): defaults to real TCP/TLS. */
+  readonly openSocket?: SocketOpener;
   readonly onResponse?: (registry: string, status: number) => void;
 }
 
@@ -108,7 +111,7 @@ export interface FetchRegistryContext {
 /**
  * Builds policy, node:http connection pools, client and credentials from settings, for the init
  * container: node:http streams blobs with less memory than undici, and undici is never loaded.
- * `settings.connector` (an undici connector) does not apply here; `lookup` does.
+ * `settings.connector` (an undici connector) does not apply here; `lookup` and `openSocket` do.
  */
 export async function createFetchRegistryContext(settings: RegistrySettings): Promise<FetchRegistryContext> {
   const { policy, ca, dockerConfigs } = await readRegistrySettings(settings);
@@ -116,6 +119,7 @@ export async function createFetchRegistryContext(settings: RegistrySettings): Pr
     ca,
     lookup: settings.lookup ?? systemLookup,
     check: (host, port, addresses) => policy.checkAddresses(host, port, addresses),
+    ...(settings.openSocket ? { openSocket: settings.openSocket } : {}),
   });
   const client = new RegistryClient({
     transport: node.transport,

@@ -56,12 +56,23 @@ interface FetchRun {
   lines: Array<Record<string, unknown>>;
 }
 
+/**
+ * The webhook's --insecure-registry as it hands it to the init container: these tests resolve a
+ * plain registry as insecure-listed (resolveAll), so its artifacts are the plan's http ones. The
+ * fetcher itself never takes a plan's word for it.
+ */
+function webhookInsecure(plan: FetchPlan | string): Record<string, string> {
+  if (typeof plan === 'string') return {};
+  const hosts = plan.artifacts.filter((a) => a.scheme === 'http').map((a) => a.registry);
+  return hosts.length > 0 ? { CAMEL_OCI_INSECURE_REGISTRY: [...new Set(hosts)].join(',') } : {};
+}
+
 async function fetchCli(plan: FetchPlan | string, root: string, args: string[] = [], env: Record<string, string> = {}): Promise<FetchRun> {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const code = await main(
     ['fetch', '--root', root, '--pull-secrets-dir', path.join(root, '..', 'no-secrets'), '--termination-log', path.join(root, '..', 'no-termlog'), ...args],
-    { CAMEL_OCI_PLAN: typeof plan === 'string' ? plan : JSON.stringify(plan), ...env },
+    { CAMEL_OCI_PLAN: typeof plan === 'string' ? plan : JSON.stringify(plan), ...webhookInsecure(plan), ...env },
     { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t) },
   );
   const lines = stdout.flatMap((l) => {
@@ -349,7 +360,7 @@ describe('fetch with credentials and redirects', () => {
     assert.equal(refused.code, 1, 'the storage origin is loopback and not allowed: policy applies to redirect targets');
     assert.match(refused.stderr.join('\n'), /POLICY_DENIED/);
     assert.equal(seenByStorage.length, 0);
-    const run = await fetchCli(buildPlan([artifact!]), root, ['--pull-secrets-dir', path.join(base, 'secrets'), '--allow-registry', storageHost, '--insecure-registry', storageHost]);
+    const run = await fetchCli(buildPlan([artifact!]), root, ['--pull-secrets-dir', path.join(base, 'secrets'), '--allow-registry', `${frontHost},${storageHost}`, '--insecure-registry', `${frontHost},${storageHost}`]);
     assert.equal(run.code, 0, run.stderr.join('\n'));
     assert.ok(seenByStorage.length >= 4, 'blobs came from storage');
     assert.ok(seenByStorage.every((h) => h.authorization === undefined), 'no Authorization crossed origins');
