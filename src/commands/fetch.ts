@@ -1,6 +1,7 @@
 /** `camel-oci fetch`: the init container's entrypoint. Runs the plan from `CAMEL_OCI_PLAN` or `--plan`. */
-import { access, mkdir, writeFile } from 'node:fs/promises';
-import { asCamelOciError, CamelOciError, FetchError } from '../base/errors.js';
+import { access, writeFile } from 'node:fs/promises';
+import { makeDirectories } from '../base/dirs.js';
+import { asCamelOciError, CamelOciError } from '../base/errors.js';
 import { loadFetchConfig, loadFetchRunConfig } from '../config/fetch.js';
 import type { FetchConfig } from '../config/fetch.js';
 import type { ParsedFlags } from '../config/flags.js';
@@ -44,9 +45,7 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
     const plan = await loadPlan(config);
     const root = config.root;
     // The volume exists in a pod; on a workstation, make the root as `mkdir -p` would.
-    await mkdir(root, { recursive: true, mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
-      throw new FetchError('IO_ERROR', `cannot create --root ${root}: ${err.code ?? err.message}`);
-    });
+    await makeDirectories(root, { what: '--root', mode: 0o755, signal });
     const pullSecrets = await readPullSecretsDir(config.pullSecretsDir, (line) => log({ event: 'warning', message: line }));
     // Policy, as the webhook's: the webhook hands its --allow-registry and --insecure-registry to the
     // init container (CAMEL_OCI_ALLOW_REGISTRY, CAMEL_OCI_INSECURE_REGISTRY) and the fetcher applies
