@@ -2,6 +2,7 @@
 import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import type { Agent } from 'undici';
+import { raceSignal } from '../base/abort.js';
 import { CamelOciError } from '../base/errors.js';
 import { certificatesOf, PEM_CERTIFICATE_BEGIN } from '../base/pem.js';
 import { RegistryClient } from './client.js';
@@ -98,6 +99,26 @@ export async function createRegistryContext(settings: RegistrySettings): Promise
     ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
   });
   return { policy, client, agent, dockerConfigs };
+}
+
+/**
+ * Closes a context's connection pool without outliving the command's deadline: gracefully while
+ * `deadline` has not passed, and by destroying the pool (aborting in-flight requests) once it has,
+ * or as soon as it does. A graceful close waits for every in-flight request, and a registry that
+ * accepts and never answers would hold the command until the transport's own timeouts.
+ */
+export async function closeRegistryContext(context: Pick<RegistryContext, 'agent'>, deadline: AbortSignal): Promise<void> {
+  const { agent } = context;
+  if (deadline.aborted) {
+    await agent.destroy();
+    return;
+  }
+  const closing = agent.close();
+  try {
+    await raceSignal(closing, deadline);
+  } catch {
+    await agent.destroy();
+  }
 }
 
 /** A registry context over the node:http base transport (the fetcher's); `close` drops its connections. */
