@@ -19,6 +19,7 @@ import type { StartedRegistry } from '../helpers/registry.js';
 import { startBlackhole, startFaultProxy } from '../helpers/fault-proxy.js';
 import { DEPENDENCY, pushBuilt, pushStandardArtifact, pushTwoPlatformIndex } from '../helpers/artifacts.js';
 import { makeTarGz } from '../helpers/oci-layout.js';
+import { MAX_LAYER_ATTEMPTS, MAX_RESUMES } from '../../src/fetch/runner.js';
 import { runCli } from '../helpers/cli.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -267,6 +268,23 @@ describe('fetch through faults', () => {
     assert.deepEqual(await tree(root), []);
     proxy.passThrough();
   });
+
+  for (const fault of ['reset', 'truncate'] as const) {
+    it(`ends a blob ${fault === 'reset' ? 'reset' : 'truncated'} on every connection as a retryable UNAVAILABLE naming the host, after the whole-layer retries`, async () => {
+      const { artifact, proxy } = await bigArtifact(`acme/always-${fault}`);
+      if (fault === 'reset') proxy.resetAfterBytes(30_000);
+      else proxy.truncateAfterBytes(30_000);
+      const root = await tempDir('camel-oci-fetch-');
+      const run = await fetchCli(buildPlan([artifact]), root, ['--timeout', '20s']);
+      proxy.passThrough();
+      assert.equal(run.code, 1);
+      const error = run.lines.find((l) => l.event === 'error')!;
+      assert.equal(error.code, "UNAVAILABLE", JSON.stringify(error));
+      assert.match(String(error.message), new RegExp(`${proxy.host.replace(/\./g, '\\.')} broke the connection while sending blob`));
+      assert.ok(proxy.faultedCount() >= MAX_LAYER_ATTEMPTS * (MAX_RESUMES + 1), `every attempt resumed and the layer was retried: ${proxy.faultedCount()} broken connections`);
+      assert.deepEqual(await tree(root), []);
+    });
+  }
 
   it('stops at its deadline when the registry never answers', async () => {
     const hole = await startBlackhole();
