@@ -173,7 +173,7 @@ async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof 
     const dir = await staging.layerDir();
     const verifier = new BlobVerifier({ digest: layer.digest, size: layer.size });
     const pipe = new PassThrough({ highWaterMark: PIPE_HIGH_WATER_MARK });
-    const unpacked = unpackLayer(pipe, layer, dir, options.limits, budget);
+    const unpacked = unpackLayer(pipe, layer, dir, options.limits, budget, options.reclaimer);
     // MAX_RESUMES bounds each attempt; `resumes` counts them all for the report.
     let attemptResumes = 0;
     // Keep a failure of the unpacker from being unhandled while the download is still running.

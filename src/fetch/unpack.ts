@@ -29,6 +29,7 @@ import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { CamelOciError, FetchError } from '../base/errors.js';
 import { digestHex12, type PlanLayer } from '../plan/plan.js';
+import type { BufferReclaimer } from './memory.js';
 import { COMPRESSION_RATIO_FLOOR, MAX_NAME_LENGTH, type UnpackBudget, type UnpackLimits } from './limits.js';
 
 /** What unpacking one layer produced. */
@@ -72,7 +73,10 @@ const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
  * Rejects with a CamelOciError: UNSAFE_ARCHIVE (refused or corrupt archive), NAME_COLLISION (two
  * entries would land on one path), SIZE_EXCEEDED (a limit), PLAN_INVALID (unusable raw fileName),
  * IO_ERROR (local file system, or a plain error from `source`), or the CamelOciError `source`
- * itself failed with (for example the verifier's DIGEST_MISMATCH).
+ * itself failed with (for example the verifier's DIGEST_MISMATCH). `reclaimer` is told of every
+ * byte out of the decompressor: a layer of many tiny entries compresses a hundredfold, so counting
+ * only downloaded bytes would let hundreds of MiB of dead decompressed buffers (and the entries
+ * sliced from them) pile up between collections.
  */
 export async function unpackLayer(
   source: Readable,
@@ -80,8 +84,9 @@ export async function unpackLayer(
   stagingDir: string,
   limits: UnpackLimits,
   budget: UnpackBudget,
+  reclaimer?: BufferReclaimer,
 ): Promise<UnpackResult> {
-  const ctx = new LayerWriter(layer, stagingDir, limits, budget);
+  const ctx = new LayerWriter(layer, stagingDir, limits, budget, reclaimer);
   let failure: Error | undefined;
   const fail = (err: unknown): Error => {
     failure ??= err instanceof Error ? err : new Error(String(err));
@@ -146,6 +151,7 @@ class LayerWriter {
   readonly #dir: string;
   readonly #limits: UnpackLimits;
   readonly #budget: UnpackBudget;
+  readonly #reclaimer: BufferReclaimer | undefined;
   #compressed = 0;
   #decompressed = 0;
   #files = 0;
@@ -159,11 +165,12 @@ class LayerWriter {
   readonly #claimedDirs = new Map<string, string>();
   readonly #createdDirs = new Set<string>();
 
-  constructor(layer: PlanLayer, dir: string, limits: UnpackLimits, budget: UnpackBudget) {
+  constructor(layer: PlanLayer, dir: string, limits: UnpackLimits, budget: UnpackBudget, reclaimer: BufferReclaimer | undefined) {
     this.#layer = layer;
     this.#dir = dir;
     this.#limits = limits;
     this.#budget = budget;
+    this.#reclaimer = reclaimer;
   }
 
   result(): UnpackResult {
@@ -195,6 +202,7 @@ class LayerWriter {
   /** Charges bytes out of the decompressor to the shared budget and checks the compression ratio. */
   #spendBytes(n: number): void {
     this.#decompressed += n;
+    this.#reclaimer?.add(n);
     if (n > this.#budget.bytes) {
       this.#budget.bytes = 0;
       throw new FetchError(
