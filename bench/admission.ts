@@ -49,7 +49,14 @@ async function load(url: string, body: string, ca: string, duration: number, con
     tlsOptions: { ca, servername: 'camel-oci.camel-oci.svc' },
   });
   const cpu = (await cpuMs(pid)) - cpu0;
-  return { cpuMsPerRequest: cpu / Math.max(1, result.requests.total), rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
+  return {
+    cpuMsPerRequest: cpu / Math.max(1, result.requests.total),
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
 }
 
 async function waitReady(url: string, ca: string): Promise<void> {
@@ -98,18 +105,42 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',
       request: {
-        uid: 'bench', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' },
-        namespace: 'demo', operation: 'CREATE', object: pod, userInfo: { username: 'bench' },
+        uid: 'bench',
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        namespace: 'demo',
+        operation: 'CREATE',
+        object: pod,
+        userInfo: { username: 'bench' },
       },
     };
     const body = JSON.stringify(review);
 
     const webhookPort = await freePort();
     const serve = startCli([
-      'serve', '--port', String(webhookPort), '--address', '127.0.0.1',
-      '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
-      '--allow-registry', registry.host, '--insecure-registry', registry.host, '--tag-ttl', '1h',
-      '--pull-secrets', 'false', '--log-level', 'warn', '--fetcher-image', 'camel-oci:bench', '--shutdown-delay', '0s',
+      'serve',
+      '--port',
+      String(webhookPort),
+      '--address',
+      '127.0.0.1',
+      '--tls-cert',
+      path.join(tmp, 'certs', 'tls.crt'),
+      '--tls-key',
+      path.join(tmp, 'certs', 'tls.key'),
+      '--allow-registry',
+      registry.host,
+      '--insecure-registry',
+      registry.host,
+      '--tag-ttl',
+      '1h',
+      '--pull-secrets',
+      'false',
+      '--log-level',
+      'warn',
+      '--fetcher-image',
+      'camel-oci:bench',
+      '--shutdown-delay',
+      '0s',
     ]);
     const webhookUrl = `https://127.0.0.1:${webhookPort}/mutate?timeout=10s`;
     await waitReady(`https://127.0.0.1:${webhookPort}/readyz`, ca);
@@ -124,7 +155,11 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
 
     const barePort = await freePort();
     const bareScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bare-server.js');
-    const bare = spawn(process.execPath, [bareScript, path.join(tmp, 'certs', 'tls.crt'), path.join(tmp, 'certs', 'tls.key'), String(barePort), answerFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const bare = spawn(
+      process.execPath,
+      [bareScript, path.join(tmp, 'certs', 'tls.crt'), path.join(tmp, 'certs', 'tls.key'), String(barePort), answerFile],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((r) => bare.stdout!.once('data', () => r()));
     const bareUrl = `https://127.0.0.1:${barePort}/mutate?timeout=10s`;
 
@@ -139,14 +174,22 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
     await serve.stop();
 
     const m = (runs: Run[], k: keyof Run): number => median(runs.map((r) => r[k]));
-    console.log(`admission benchmark: ${rounds} rounds × ${duration} s, ${connections} keep-alive TLS connections, body ${body.length} B; ${await machine()}; ${new Date().toISOString()}`);
+    console.log(
+      `admission benchmark: ${rounds} rounds × ${duration} s, ${connections} keep-alive TLS connections, body ${body.length} B; ${await machine()}; ${new Date().toISOString()}`,
+    );
     console.log('');
     console.log('| server | req/s (median) | p50 ms | p99 ms | server CPU ms / request | errors | non-2xx |');
     console.log('|---|---|---|---|---|---|---|');
-    console.log(`| camel-oci serve (warm caches, real patch) | ${fmt(m(hooks, 'rps'), 0)} | ${m(hooks, 'p50')} | ${m(hooks, 'p99')} | ${fmt(m(hooks, 'cpuMsPerRequest'), 3)} | ${hooks.reduce((a, r) => a + r.errors, 0)} | ${hooks.reduce((a, r) => a + r.non2xx, 0)} |`);
-    console.log(`| bare Node HTTPS, fixed AdmissionReview | ${fmt(m(bares, 'rps'), 0)} | ${m(bares, 'p50')} | ${m(bares, 'p99')} | ${fmt(m(bares, 'cpuMsPerRequest'), 3)} | ${bares.reduce((a, r) => a + r.errors, 0)} | ${bares.reduce((a, r) => a + r.non2xx, 0)} |`);
+    console.log(
+      `| camel-oci serve (warm caches, real patch) | ${fmt(m(hooks, 'rps'), 0)} | ${m(hooks, 'p50')} | ${m(hooks, 'p99')} | ${fmt(m(hooks, 'cpuMsPerRequest'), 3)} | ${hooks.reduce((a, r) => a + r.errors, 0)} | ${hooks.reduce((a, r) => a + r.non2xx, 0)} |`,
+    );
+    console.log(
+      `| bare Node HTTPS, fixed AdmissionReview | ${fmt(m(bares, 'rps'), 0)} | ${m(bares, 'p50')} | ${m(bares, 'p99')} | ${fmt(m(bares, 'cpuMsPerRequest'), 3)} | ${bares.reduce((a, r) => a + r.errors, 0)} | ${bares.reduce((a, r) => a + r.non2xx, 0)} |`,
+    );
     console.log('');
-    console.log(`throughput ratio webhook / bare: ${fmt(m(hooks, 'rps') / m(bares, 'rps'))}; webhook RSS after the run: ${fmt(rss.rss, 0)} MiB (peak ${fmt(rss.hwm, 0)} MiB)`);
+    console.log(
+      `throughput ratio webhook / bare: ${fmt(m(hooks, 'rps') / m(bares, 'rps'))}; webhook RSS after the run: ${fmt(rss.rss, 0)} MiB (peak ${fmt(rss.hwm, 0)} MiB)`,
+    );
   } finally {
     await registry.stop();
     await rm(tmp, { recursive: true, force: true });

@@ -58,8 +58,13 @@ export async function runFetchBench(args: readonly string[]): Promise<void> {
     );
     const blobMiB = manifest.layers.reduce((a, l) => a + l.size, 0) / 1048576;
     const { resolver, context } = await createResolver({
-      registryConfigs: [], insecureRegistries: [registry.host], allowRegistries: [registry.host], caFiles: [],
-      platform: 'linux/amd64', tagTtlMs: 0, staleGraceMs: 0,
+      registryConfigs: [],
+      insecureRegistries: [registry.host],
+      allowRegistries: [registry.host],
+      caFiles: [],
+      platform: 'linux/amd64',
+      tagTtlMs: 0,
+      staleGraceMs: 0,
     });
     const artifact = await resolver.resolve(`${registry.host}/bench/big:1.0`);
     await context.agent.close();
@@ -86,7 +91,13 @@ export async function runFetchBench(args: readonly string[]): Promise<void> {
     for (let i = 0; i < rounds; i++) {
       const root = path.join(tmp, `root-${i}`);
       await mkdir(root);
-      ours.push(await timed(process.execPath, [CLI, 'fetch', '--root', root, '--pull-secrets-dir', path.join(tmp, 'none'), '--timeout', '300s', '--max-unpacked-bytes', '4Gi'], { CAMEL_OCI_PLAN: plan }));
+      ours.push(
+        await timed(
+          process.execPath,
+          [CLI, 'fetch', '--root', root, '--pull-secrets-dir', path.join(tmp, 'none'), '--timeout', '300s', '--max-unpacked-bytes', '4Gi'],
+          { CAMEL_OCI_PLAN: plan },
+        ),
+      );
       await rm(root, { recursive: true, force: true });
       const dir = path.join(tmp, `dir-${i}`);
       const out = path.join(tmp, `out-${i}`);
@@ -97,14 +108,18 @@ export async function runFetchBench(args: readonly string[]): Promise<void> {
     }
     const s = (t: Timed[]): number => median(t.map((x) => x.seconds));
     const r = (t: Timed[]): number => median(t.map((x) => x.maxRssMiB));
-    console.log(`fetch benchmark: ${layers} layers × ${layerMiB} MiB incompressible (tar+gzip, ${fmt(blobMiB, 1)} MiB of blobs), ${rounds} rounds (medians); ${await machine()}; ${new Date().toISOString()}`);
+    console.log(
+      `fetch benchmark: ${layers} layers × ${layerMiB} MiB incompressible (tar+gzip, ${fmt(blobMiB, 1)} MiB of blobs), ${rounds} rounds (medians); ${await machine()}; ${new Date().toISOString()}`,
+    );
     console.log('');
     console.log('| pipeline | seconds | MiB/s (unpacked) | peak RSS MiB |');
     console.log('|---|---|---|---|');
     console.log(`| camel-oci fetch | ${fmt(s(ours))} | ${fmt(totalMiB / s(ours), 1)} | ${fmt(r(ours), 1)} |`);
     console.log(`| skopeo copy + sha256sum -c + tar xzf | ${fmt(s(theirs))} | ${fmt(totalMiB / s(theirs), 1)} | ${fmt(r(theirs), 1)} |`);
     console.log('');
-    console.log(`speed-up (pipeline seconds / camel-oci seconds): ${fmt(s(theirs) / s(ours))}×; per-round camel-oci: ${ours.map((t) => fmt(t.seconds)).join(', ')} s; pipeline: ${theirs.map((t) => fmt(t.seconds)).join(', ')} s`);
+    console.log(
+      `speed-up (pipeline seconds / camel-oci seconds): ${fmt(s(theirs) / s(ours))}×; per-round camel-oci: ${ours.map((t) => fmt(t.seconds)).join(', ')} s; pipeline: ${theirs.map((t) => fmt(t.seconds)).join(', ')} s`,
+    );
   } finally {
     await registry.stop();
     await rm(tmp, { recursive: true, force: true });

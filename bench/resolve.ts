@@ -77,12 +77,18 @@ async function benchMode(mode: RegistryMode, concurrency: number, rounds: number
 export async function runResolveBench(args: readonly string[]): Promise<void> {
   const concurrency = Number(args[args.indexOf('--concurrency') + 1]) || 100;
   const rounds = Number(args[args.indexOf('--rounds') + 1]) || 7;
-  console.log(`resolve benchmark: ${concurrency} concurrent resolutions of one tag, ${rounds} rounds (medians); ${await machine()}; ${new Date().toISOString()}`);
+  console.log(
+    `resolve benchmark: ${concurrency} concurrent resolutions of one tag, ${rounds} rounds (medians); ${await machine()}; ${new Date().toISOString()}`,
+  );
   console.log('');
-  console.log('| mode | cold: manifest GETs | cold: other registry requests (401s, /v2/) | cold: token requests | warm: registry requests | cold burst ms | warm burst ms | one bare manifest GET, new connection, ms | cold burst / bare GET |');
+  console.log(
+    '| mode | cold: manifest GETs | cold: other registry requests (401s, /v2/) | cold: token requests | warm: registry requests | cold burst ms | warm burst ms | one bare manifest GET, new connection, ms | cold burst / bare GET |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const mode of ['plain', 'tls', 'basic', 'token'] as const) {
     const r = await benchMode(mode, concurrency, rounds);
-    console.log(`| ${r.mode} | ${r.coldRequests.manifest} | ${r.coldRequests.other} | ${r.coldRequests.token} | ${r.warmRequests} | ${fmt(r.coldMs)} | ${fmt(r.warmMs)} | ${fmt(r.baselineMs)} | ${fmt(r.coldMs / r.baselineMs, 1)}× |`);
+    console.log(
+      `| ${r.mode} | ${r.coldRequests.manifest} | ${r.coldRequests.other} | ${r.coldRequests.token} | ${r.warmRequests} | ${fmt(r.coldMs)} | ${fmt(r.warmMs)} | ${fmt(r.baselineMs)} | ${fmt(r.coldMs / r.baselineMs, 1)}× |`,
+    );
   }
 }

@@ -20,7 +20,8 @@ function usage(): string {
 function commandHelp(name: string, usageLine: string, table: FlagTable, usesEnv: boolean): string {
   const lines = [`usage: camel-oci ${name} ${usageLine}`, '', 'flags:'];
   for (const [flag, spec] of Object.entries(table)) {
-    const def = spec.default === undefined || (Array.isArray(spec.default) && spec.default.length === 0) ? '' : ` (default ${String(spec.default)})`;
+    const def =
+      spec.default === undefined || (Array.isArray(spec.default) && spec.default.length === 0) ? '' : ` (default ${String(spec.default)})`;
     const env = usesEnv && !spec.noEnv ? ` [$${envName(flag)}]` : '';
     lines.push(`  --${flag}${spec.type === 'boolean' ? '' : spec.type === 'list' ? ' VALUE,...' : ' VALUE'}`);
     lines.push(`      ${spec.description}${def}${env}`);
@@ -29,7 +30,11 @@ function commandHelp(name: string, usageLine: string, table: FlagTable, usesEnv:
 }
 
 /** Runs the CLI with the given argv (without node and script) and env; returns the exit code. */
-export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: CommandIO = processIO): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: CommandIO = processIO,
+): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     io.stdout(usage());

@@ -79,15 +79,27 @@ export function resolutionFailed(
 }
 
 /** The answer when the deadline fired before every reference resolved. */
-export function timedOut(reason: unknown, pending: readonly string[], count: number, onError: OnErrorPolicy, notDone: string): AdmissionAnswer {
+export function timedOut(
+  reason: unknown,
+  pending: readonly string[],
+  count: number,
+  onError: OnErrorPolicy,
+  notDone: string,
+): AdmissionAnswer {
   const within = isDeadlineExceeded(reason) ? `within ${formatSeconds(reason.budgetMs)}` : 'before the request was cancelled';
   if (onError === 'allow') {
-    return answer(allowed(), count, 'TIMEOUT', [`camel-oci: ${notDone}: resolution did not finish ${within}`], { 'resolution-error': 'TIMEOUT' });
+    return answer(allowed(), count, 'TIMEOUT', [`camel-oci: ${notDone}: resolution did not finish ${within}`], {
+      'resolution-error': 'TIMEOUT',
+    });
   }
   const shown = pending
     .slice(0, 3)
     .map((r) => displayReference(r))
     .join(', ');
   const more = pending.length > 3 ? ` and ${pending.length - 3} more` : '';
-  return answer(denied(`camel-oci: resolving ${shown}${more} did not finish ${within} (registry slow or unreachable)`, 504), count, 'TIMEOUT');
+  return answer(
+    denied(`camel-oci: resolving ${shown}${more} did not finish ${within} (registry slow or unreachable)`, 504),
+    count,
+    'TIMEOUT',
+  );
 }

@@ -39,7 +39,11 @@ export type PinResult =
       readonly warnings: readonly string[];
     }
   /** Resolution failed or the deadline fired: the outcome says which reference, or which were pending. */
-  | { readonly type: 'failed'; readonly decision: IntegrationDecision & { action: 'pin' }; readonly outcome: Exclude<ReferencesOutcome, { ok: true }> };
+  | {
+      readonly type: 'failed';
+      readonly decision: IntegrationDecision & { action: 'pin' };
+      readonly outcome: Exclude<ReferencesOutcome, { ok: true }>;
+    };
 
 /** What `pinObject` needs besides the object: the resolver, the platform, and the pull secrets to try first. */
 export interface PinDeps {
@@ -62,7 +66,10 @@ async function pinDecided(object: unknown, decision: IntegrationDecision, deps: 
   if (decision.action === 'skip') return { type: 'skip', reason: decision.reason };
   const { references } = decision;
   if (references.length > MAX_PLAN_ARTIFACTS) {
-    throw new InjectError('REFERENCE_INVALID', `${references.length} container dependencies are asked for; at most ${MAX_PLAN_ARTIFACTS} are supported`);
+    throw new InjectError(
+      'REFERENCE_INVALID',
+      `${references.length} container dependencies are asked for; at most ${MAX_PLAN_ARTIFACTS} are supported`,
+    );
   }
   if (decision.reuse !== undefined) {
     const { pins, source } = decision.reuse;
@@ -93,7 +100,9 @@ async function pinDecided(object: unknown, decision: IntegrationDecision, deps: 
 export function pinFailure(result: Extract<PinResult, { type: 'failed' }>): CamelOciError {
   const { outcome } = result;
   if (outcome.aborted) {
-    return new CamelOciError('TIMEOUT', `resolving ${outcome.pending.map((r) => displayReference(r)).join(', ')} did not finish in time`, { retryable: true });
+    return new CamelOciError('TIMEOUT', `resolving ${outcome.pending.map((r) => displayReference(r)).join(', ')} did not finish in time`, {
+      retryable: true,
+    });
   }
   const { reference, error } = outcome;
   return new CamelOciError(error.code, `cannot resolve ${displayReference(reference)}: ${withoutSubject(error.message, reference)}`, {
@@ -132,7 +141,8 @@ export async function admitIntegration(
     try {
       pullSecrets = await raceSignal(deps.pullSecrets(namespace, podViewOf(object)), ctx.signal);
     } catch (err) {
-      if (ctx.signal.aborted) return unpinned(object, decision, deps, timedOut(ctx.signal.reason, decision.references, count, deps.onError, NOT_PINNED));
+      if (ctx.signal.aborted)
+        return unpinned(object, decision, deps, timedOut(ctx.signal.reason, decision.references, count, deps.onError, NOT_PINNED));
       const e = asCamelOciError(err);
       ctx.logger.warn({ namespace, err: { code: e.code, message: e.message } }, "cannot read the pull secrets of the Integration's pods");
       warnings.push(`camel-oci: could not read the pull secrets of the Integration's service account (${e.code})`);
@@ -144,7 +154,11 @@ export async function admitIntegration(
     result = await pinDecided(
       object,
       decision,
-      { resolver: deps.resolver, ...(deps.platform !== undefined ? { platform: deps.platform } : {}), ...(pullSecrets !== undefined ? { pullSecrets } : {}) },
+      {
+        resolver: deps.resolver,
+        ...(deps.platform !== undefined ? { platform: deps.platform } : {}),
+        ...(pullSecrets !== undefined ? { pullSecrets } : {}),
+      },
       ctx.signal,
     );
   } catch (err) {
@@ -166,14 +180,25 @@ export async function admitIntegration(
   });
   if (result.source !== 'resolved') audit['pins'] = `reused from the ${result.source}`;
   warnings.push(...result.warnings);
-  return answer(patched(result.ops), count, result.source === 'resolved' ? undefined : `pins reused from the ${result.source}`, warnings, audit);
+  return answer(
+    patched(result.ops),
+    count,
+    result.source === 'resolved' ? undefined : `pins reused from the ${result.source}`,
+    warnings,
+    audit,
+  );
 }
 
 /**
  * Under `--on-error allow` a failed resolution still moves the entries (unpinned), so the operator's
  * build does not fail on them; a denial stays a denial.
  */
-function unpinned(object: unknown, decision: IntegrationDecision, deps: IntegrationAdmissionDeps, failed: AdmissionAnswer): AdmissionAnswer {
+function unpinned(
+  object: unknown,
+  decision: IntegrationDecision,
+  deps: IntegrationAdmissionDeps,
+  failed: AdmissionAnswer,
+): AdmissionAnswer {
   if (deps.onError !== 'allow' || decision.action !== 'pin') return failed;
   return { ...failed, result: patched(buildIntegrationPatch(object, decision, undefined)) };
 }

@@ -84,7 +84,10 @@ function withDigest(reference: string, digest: string): string {
 export function ownerUid(pod: object): string | undefined {
   const refs = (pod as { metadata?: { ownerReferences?: unknown } }).metadata?.ownerReferences;
   if (!Array.isArray(refs)) return undefined;
-  const owners = refs.filter((r): r is { uid: string; controller?: unknown } => typeof r === 'object' && r !== null && typeof (r as { uid?: unknown }).uid === 'string');
+  const owners = refs.filter(
+    (r): r is { uid: string; controller?: unknown } =>
+      typeof r === 'object' && r !== null && typeof (r as { uid?: unknown }).uid === 'string',
+  );
   const uid = (owners.find((r) => r.controller === true) ?? owners[0])?.uid;
   return uid !== undefined && uid.length > 0 && uid.length <= 128 ? uid : undefined;
 }

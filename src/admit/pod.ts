@@ -109,7 +109,11 @@ export async function admitPod(
     return a.reference === asked ? a : { ...a, reference: asked };
   });
   if (owner !== undefined && fromPins === undefined) {
-    deps.ownerPins?.remember(owner, references, artifacts.map((a) => a.indexDigest ?? a.digest));
+    deps.ownerPins?.remember(
+      owner,
+      references,
+      artifacts.map((a) => a.indexDigest ?? a.digest),
+    );
   }
 
   // 4. The pure part: plan, patch, annotations.
@@ -135,7 +139,9 @@ export async function admitPod(
   // pull secrets, so a reference only the webhook could read will fail at fetch. Say so now.
   for (const a of artifacts) {
     if (a.credentials === 'webhook') {
-      warnings.push(`camel-oci: ${a.domain} needed the webhook's own credentials; give the pod an imagePullSecret for it, or camel-oci-fetch will be refused`);
+      warnings.push(
+        `camel-oci: ${a.domain} needed the webhook's own credentials; give the pod an imagePullSecret for it, or camel-oci-fetch will be refused`,
+      );
     }
   }
   return answer(patched(injection.ops), references.length, undefined, warnings, audit);

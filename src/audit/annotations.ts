@@ -49,7 +49,8 @@ export function preview(value: string, max = 80): string {
  * `ANNOTATION_INVALID` when the value is too long, has too many entries, or an entry lacks a sha256 digest.
  */
 export function parsePins(value: string): Pin[] {
-  if (value.length > MAX_PINNED_CHARS) throw invalid(`annotation ${ANNOTATION_PINNED} is ${value.length} characters long, at most ${MAX_PINNED_CHARS} are read`);
+  if (value.length > MAX_PINNED_CHARS)
+    throw invalid(`annotation ${ANNOTATION_PINNED} is ${value.length} characters long, at most ${MAX_PINNED_CHARS} are read`);
   const out: Pin[] = [];
   for (const raw of value.split(/[\s,]+/)) {
     const entry = raw.trim();
@@ -139,7 +140,8 @@ export function pinnedDigest(pinned: string): string {
  * `ANNOTATION_INVALID` with what is wrong.
  */
 export function parseResolvedAnnotation(value: string): ResolvedRecord[] {
-  if (value.length > MAX_RESOLVED_CHARS) throw invalid(`the value is ${value.length} characters long, at most ${MAX_RESOLVED_CHARS} are read`);
+  if (value.length > MAX_RESOLVED_CHARS)
+    throw invalid(`the value is ${value.length} characters long, at most ${MAX_RESOLVED_CHARS} are read`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
@@ -147,22 +149,26 @@ export function parseResolvedAnnotation(value: string): ResolvedRecord[] {
     throw invalid(`the value is not JSON: ${preview(value, 40)}`);
   }
   if (!Array.isArray(parsed)) throw invalid('the value must be a JSON array of records');
-  if (parsed.length > MAX_RESOLVED_RECORDS) throw invalid(`the value has ${parsed.length} records, at most ${MAX_RESOLVED_RECORDS} are read`);
+  if (parsed.length > MAX_RESOLVED_RECORDS)
+    throw invalid(`the value has ${parsed.length} records, at most ${MAX_RESOLVED_RECORDS} are read`);
   return parsed.map((o, i): ResolvedRecord => {
     if (!record(o)) throw invalid(`record ${i} is not an object`);
     const ref = text(o, 'ref', i, MAX_REFERENCE_CHARS, false) as string;
     const pinned = text(o, 'pinned', i, MAX_REFERENCE_CHARS + 80, false) as string;
-    if (pinned.lastIndexOf('@') <= 0 || !isSha256Digest(pinnedDigest(pinned))) throw invalid(`record ${i}: "pinned" must be REPOSITORY@sha256:<64 lowercase hex>`);
+    if (pinned.lastIndexOf('@') <= 0 || !isSha256Digest(pinnedDigest(pinned)))
+      throw invalid(`record ${i}: "pinned" must be REPOSITORY@sha256:<64 lowercase hex>`);
     const mediaType = text(o, 'mediaType', i, MAX_SHORT_TEXT, false) as string;
     const layersRaw = Object.hasOwn(o, 'layers') ? o.layers : undefined;
-    if (!Array.isArray(layersRaw) || layersRaw.length > MAX_PLAN_LAYERS) throw invalid(`record ${i}: "layers" must be an array of at most ${MAX_PLAN_LAYERS} digests`);
+    if (!Array.isArray(layersRaw) || layersRaw.length > MAX_PLAN_LAYERS)
+      throw invalid(`record ${i}: "layers" must be an array of at most ${MAX_PLAN_LAYERS} digests`);
     const layers = layersRaw.map((l) => {
       if (typeof l !== 'string' || !isSha256Digest(l)) throw invalid(`record ${i}: every layer must be sha256:<64 lowercase hex>`);
       return l;
     });
     let ignored: { digest: string; reason: string }[] | undefined;
     if (Object.hasOwn(o, 'ignored')) {
-      if (!Array.isArray(o.ignored) || o.ignored.length > MAX_IGNORED_RECORDED) throw invalid(`record ${i}: "ignored" must be an array of at most ${MAX_IGNORED_RECORDED} entries`);
+      if (!Array.isArray(o.ignored) || o.ignored.length > MAX_IGNORED_RECORDED)
+        throw invalid(`record ${i}: "ignored" must be an array of at most ${MAX_IGNORED_RECORDED} entries`);
       ignored = o.ignored.map((g) => {
         if (!record(g)) throw invalid(`record ${i}: every "ignored" entry must be an object`);
         return { digest: digestField(g, 'digest', i, false) as string, reason: text(g, 'reason', i, MAX_SHORT_TEXT, false) as string };

@@ -94,7 +94,14 @@ export function formatTable(report: AuditReport, width = DEFAULT_TABLE_WIDTH): s
     out.push('');
   }
   for (const t of report.tags) {
-    out.push(fit('error' in t ? `tag ${t.reference} not checked: ${t.error.code}` : `tag ${t.reference} now names ${digestHex12(t.index ?? t.digest)}`, w));
+    out.push(
+      fit(
+        'error' in t
+          ? `tag ${t.reference} not checked: ${t.error.code}`
+          : `tag ${t.reference} now names ${digestHex12(t.index ?? t.digest)}`,
+        w,
+      ),
+    );
   }
   if (report.tags.length > 0) out.push('');
   if (report.findings.length === 0) {

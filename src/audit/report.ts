@@ -5,7 +5,14 @@
  * elsewhere (src/commands/audit.ts) and handed in.
  */
 import { asCamelOciError } from '../base/errors.js';
-import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, ANNOTATION_PINNED, ANNOTATION_RESOLVED, LABEL_INTEGRATION, OPT_OUT_VALUE } from '../inject/annotations.js';
+import {
+  ANNOTATION_DEPENDENCIES,
+  ANNOTATION_OPT_OUT,
+  ANNOTATION_PINNED,
+  ANNOTATION_RESOLVED,
+  LABEL_INTEGRATION,
+  OPT_OUT_VALUE,
+} from '../inject/annotations.js';
 import { REFERENCE_PREFIX, splitReferences } from '../inject/decide.js';
 import { annotation, isInjected, isRecord, own, type JsonObject } from '../inject/pod.js';
 import { digestHex12 } from '../plan/plan.js';
@@ -139,7 +146,9 @@ function annotationsOf(o: unknown): JsonObject | undefined {
 /** `container:` entries of a dependencies list (the user's `kamel run -d container:…` not yet moved by the webhook). */
 function containerDependencies(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
-  return list.filter((d): d is string => typeof d === 'string' && d.startsWith(REFERENCE_PREFIX)).map((d) => d.slice(REFERENCE_PREFIX.length));
+  return list
+    .filter((d): d is string => typeof d === 'string' && d.startsWith(REFERENCE_PREFIX))
+    .map((d) => d.slice(REFERENCE_PREFIX.length));
 }
 
 /** What an object or pod asks for; `problem` when its request annotation is unusable. */
@@ -226,7 +235,11 @@ function podEntry(pod: unknown, namespace: string, integration: string, findings
     return entry([]);
   }
   if (resolved === undefined) {
-    findings.push({ ...base, code: 'NOT_INJECTED', message: `has the camel-oci-fetch init container but no ${ANNOTATION_RESOLVED} annotation: what it runs is unknown` });
+    findings.push({
+      ...base,
+      code: 'NOT_INJECTED',
+      message: `has the camel-oci-fetch init container but no ${ANNOTATION_RESOLVED} annotation: what it runs is unknown`,
+    });
     return entry([]);
   }
   let runs: RunningReference[];
@@ -241,7 +254,11 @@ function podEntry(pod: unknown, namespace: string, integration: string, findings
       ...(r.stale === true ? { stale: true as const } : {}),
     }));
   } catch (err) {
-    findings.push({ ...base, code: 'RESOLVED_INVALID', message: `its ${ANNOTATION_RESOLVED} annotation is unreadable: ${asCamelOciError(err).message}` });
+    findings.push({
+      ...base,
+      code: 'RESOLVED_INVALID',
+      message: `its ${ANNOTATION_RESOLVED} annotation is unreadable: ${asCamelOciError(err).message}`,
+    });
     return entry([]);
   }
   for (const r of runs) {
@@ -335,7 +352,13 @@ function ordered(f: Finding): Finding {
 
 /** Orders findings by namespace, integration, code, pod and reference, so output is stable. */
 function compareFindings(a: Finding, b: Finding): number {
-  const fields = (f: Finding): string[] => [f.namespace, f.integration, String(FINDING_CODES.indexOf(f.code)).padStart(2, '0'), f.pod ?? '', f.reference ?? ''];
+  const fields = (f: Finding): string[] => [
+    f.namespace,
+    f.integration,
+    String(FINDING_CODES.indexOf(f.code)).padStart(2, '0'),
+    f.pod ?? '',
+    f.reference ?? '',
+  ];
   const x = fields(a);
   const y = fields(b);
   for (let i = 0; i < x.length; i++) {
@@ -383,7 +406,9 @@ export function buildReport(objects: AuditObjects, scope: AuditScope): AuditRepo
 
   const findings: Finding[] = [];
   const entries: IntegrationEntry[] = [];
-  const sorted = [...groups.values()].sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1));
+  const sorted = [...groups.values()].sort((a, b) =>
+    a.namespace === b.namespace ? (a.name < b.name ? -1 : 1) : a.namespace < b.namespace ? -1 : 1,
+  );
   for (const g of sorted) {
     // The Pipe is what the user wrote and what the webhook pins; its Integration carries copies.
     const object = g.pipe ?? g.integration;
@@ -397,7 +422,10 @@ export function buildReport(objects: AuditObjects, scope: AuditScope): AuditRepo
     const problems: { request?: string; pins?: string } = {};
     if (object !== undefined) {
       const spec = sub(object, 'spec');
-      const leftover = [...containerDependencies(spec === undefined ? undefined : own(spec, 'dependencies')), ...containerDependencies(own(sub(spec, 'integration') ?? {}, 'dependencies'))];
+      const leftover = [
+        ...containerDependencies(spec === undefined ? undefined : own(spec, 'dependencies')),
+        ...containerDependencies(own(sub(spec, 'integration') ?? {}, 'dependencies')),
+      ];
       const request = requestOf(object, leftover);
       requested = request.refs;
       if (request.problem !== undefined) problems.request = request.problem;
@@ -418,7 +446,12 @@ export function buildReport(objects: AuditObjects, scope: AuditScope): AuditRepo
       // Camel K copies the Integration's annotations onto its pods, pins included.
       pins = g.pods.map((p) => pinsOf(p).pins).find((list) => list.length > 0) ?? [];
     }
-    const relevant = requested.length > 0 || problems.request !== undefined || pins.length > 0 || pods.some((p) => p.injected || p.requested.length > 0) || podFindings.length > 0;
+    const relevant =
+      requested.length > 0 ||
+      problems.request !== undefined ||
+      pins.length > 0 ||
+      pods.some((p) => p.injected || p.requested.length > 0) ||
+      podFindings.length > 0;
     if (!relevant) continue;
     const entry: IntegrationEntry = { namespace: g.namespace, name: g.name, object: kind, requested, pins, pods };
     entries.push(entry);
@@ -470,7 +503,12 @@ export function withTagChecks(report: AuditReport, checks: readonly TagCheck[]):
       const check = byKey.get(key);
       if (check === undefined) continue;
       if ('error' in check) {
-        findings.push({ ...base, code: 'TAG_CHECK_FAILED', reference, message: `cannot resolve ${reference} now: ${check.error.code}: ${check.error.message}` });
+        findings.push({
+          ...base,
+          code: 'TAG_CHECK_FAILED',
+          reference,
+          message: `cannot resolve ${reference} now: ${check.error.code}: ${check.error.message}`,
+        });
         continue;
       }
       const now = check.index ?? check.digest;

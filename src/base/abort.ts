@@ -6,7 +6,11 @@ import { ServeError } from './errors.js';
  * ignores the signal (or a shared flight other callers still wait on) can no longer hold this
  * caller back. The rejection is `reasonOf(signal)` (the signal's reason by default).
  */
-export function raceSignal<T>(work: Promise<T>, signal: AbortSignal, reasonOf: (signal: AbortSignal) => unknown = (s) => s.reason): Promise<T> {
+export function raceSignal<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  reasonOf: (signal: AbortSignal) => unknown = (s) => s.reason,
+): Promise<T> {
   if (signal.aborted) {
     work.catch(() => undefined); // the loser's rejection must not become an unhandled rejection
     return Promise.reject(reasonOf(signal));

@@ -58,7 +58,8 @@ export async function makeDirectories(dir: string, options: MakeDirectoriesOptio
         if ((await step(stat(current)).catch(() => undefined))?.isDirectory()) continue;
         throw fail(current, 'it exists and is not a directory');
       }
-      if (e.code === 'ENOENT') throw fail(current, 'its parent exists but refuses new entries (a pseudo filesystem such as /proc or /sys?)');
+      if (e.code === 'ENOENT')
+        throw fail(current, 'its parent exists but refuses new entries (a pseudo filesystem such as /proc or /sys?)');
       throw fail(current, String(e.code ?? e.message));
     }
   }

@@ -46,4 +46,3 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
   return options.destination === undefined ? pino(opts) : pino(opts, options.destination);
 }
-

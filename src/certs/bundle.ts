@@ -69,11 +69,18 @@ export function bundlePaths(dir: string): BundlePaths {
 export async function readCertBundle(dir: string): Promise<CertBundle | undefined> {
   const p = bundlePaths(dir);
   try {
-    const [caCertPem, certPem, keyPem] = await Promise.all([readFile(p.caFile, 'utf8'), readFile(p.certFile, 'utf8'), readFile(p.keyFile, 'utf8')]);
+    const [caCertPem, certPem, keyPem] = await Promise.all([
+      readFile(p.caFile, 'utf8'),
+      readFile(p.certFile, 'utf8'),
+      readFile(p.keyFile, 'utf8'),
+    ]);
     return { caCertPem, certPem, keyPem };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ServeError('IO_ERROR', `cannot read the certificate bundle in ${p.dir}: ${(err as Error).message}`, { cause: err, context: { dir: p.dir } });
+    throw new ServeError('IO_ERROR', `cannot read the certificate bundle in ${p.dir}: ${(err as Error).message}`, {
+      cause: err,
+      context: { dir: p.dir },
+    });
   }
 }
 

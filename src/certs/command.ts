@@ -59,7 +59,10 @@ const stdoutOutput: CertsCommandOutput = { log: (line) => process.stdout.write(`
  * generates and writes a new one. A replaced bundle's CA that has not expired stays in ca.crt and
  * caBundle after the new one (only that one: see trust.ts), so applying both at once is safe.
  */
-export async function certsCommand(options: CertsCommandOptions = {}, output: CertsCommandOutput = stdoutOutput): Promise<CertsCommandResult> {
+export async function certsCommand(
+  options: CertsCommandOptions = {},
+  output: CertsCommandOutput = stdoutOutput,
+): Promise<CertsCommandResult> {
   const service = options.service ?? DEFAULT_SERVICE;
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const validityDays = options.validityDays ?? DEFAULT_VALIDITY_DAYS;
@@ -74,8 +77,16 @@ export async function certsCommand(options: CertsCommandOptions = {}, output: Ce
   if (existing !== undefined && options.force !== true) {
     const check = checkCertBundle(existing, { dnsNames, ipAddresses });
     if (check.ok) {
-      output.log(`kept ${show(p.dir)}: its certificates are valid for ${dnsNames.join(', ')} until ${check.notAfter.toISOString()}; use --force to replace them`);
-      return { status: 'kept', dir: p.dir, files: [p.caFile, p.certFile, p.keyFile], caBundle: caBundleOf(existing.caCertPem), notAfter: check.notAfter };
+      output.log(
+        `kept ${show(p.dir)}: its certificates are valid for ${dnsNames.join(', ')} until ${check.notAfter.toISOString()}; use --force to replace them`,
+      );
+      return {
+        status: 'kept',
+        dir: p.dir,
+        files: [p.caFile, p.certFile, p.keyFile],
+        caBundle: caBundleOf(existing.caCertPem),
+        notAfter: check.notAfter,
+      };
     }
     output.log(`replacing ${show(p.dir)}: ${check.reason}`);
   }
@@ -98,7 +109,8 @@ export async function certsCommand(options: CertsCommandOptions = {}, output: Ce
   const check = checkCertBundle(bundle, { minRemainingMs: 0, now });
   const notAfter = check.ok ? check.notAfter : new Date(0);
   output.log(`serving certificate for ${[...san.dnsNames, ...san.ipAddresses].join(', ')}, valid until ${notAfter.toISOString()}`);
-  for (const d of trust.dropped) output.log(`dropped ${d.ca === undefined ? 'an unreadable certificate' : `CA ${describeCa(d.ca)}`} from caBundle: ${d.reason}`);
+  for (const d of trust.dropped)
+    output.log(`dropped ${d.ca === undefined ? 'an unreadable certificate' : `CA ${describeCa(d.ca)}`} from caBundle: ${d.reason}`);
   if (trust.carried !== undefined) {
     output.log(
       `note: the old CA ${describeCa(trust.carried)} stays trusted in caBundle until the next rotation, so the pods' ` +
@@ -111,7 +123,9 @@ export async function certsCommand(options: CertsCommandOptions = {}, output: Ce
       `../${DEFAULT_OUT_DIR} as a component)`,
   );
   if (path.basename(p.dir) !== DEFAULT_OUT_DIR) {
-    output.log(`  ${show(p.dir)} is not a certs/ beside manifests/: list it under "components:" of your kustomization of manifests/base instead`);
+    output.log(
+      `  ${show(p.dir)} is not a certs/ beside manifests/: list it under "components:" of your kustomization of manifests/base instead`,
+    );
   }
   output.log(
     `or without kustomize: kubectl apply -f ${show(path.join(p.dir, KUSTOMIZE_FILES.secret))} && ` +

@@ -69,7 +69,10 @@ export function checkCertBundle(bundle: CertBundle, want: BundleRequirements = {
   }
   const now = (want.now ?? new Date()).getTime();
   const until = now + (want.minRemainingMs ?? DEFAULT_MIN_REMAINING_MS);
-  for (const [what, x509] of [['serving certificate', cert], ['CA certificate', ca]] as const) {
+  for (const [what, x509] of [
+    ['serving certificate', cert],
+    ['CA certificate', ca],
+  ] as const) {
     const from = new Date(x509.validFrom).getTime();
     const to = new Date(x509.validTo).getTime();
     if (from > now) return { ok: false, reason: `the ${what} is not valid before ${x509.validFrom}` };

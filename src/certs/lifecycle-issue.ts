@@ -22,13 +22,24 @@ export interface IssuePolicy {
  * Returns the Secret contents after `action` (which must not be `none`). Certificates are dated
  * `at`, or, when absent, the moment after their key was generated.
  */
-export async function applyLifecycleAction(secret: ManagedSecretData | undefined, action: LifecycleAction, at: Date | undefined, policy: IssuePolicy): Promise<ManagedSecretData> {
+export async function applyLifecycleAction(
+  secret: ManagedSecretData | undefined,
+  action: LifecycleAction,
+  at: Date | undefined,
+  policy: IssuePolicy,
+): Promise<ManagedSecretData> {
   const dated = at === undefined ? {} : { now: at };
   const now = at ?? new Date();
   const newCa = (): Promise<CertificateAuthority> =>
     generateCa({ commonName: CA_COMMON_NAME, validityDays: 1, lifetimeMs: policy.caLifetimeMs, ...dated });
   const serve = async (ca: CertificateAuthority): Promise<{ certPem: string; keyPem: string }> => {
-    const b = await issueServingCert(ca, { service: policy.service, namespace: policy.namespace, validityDays: 1, lifetimeMs: policy.servingLifetimeMs, ...dated });
+    const b = await issueServingCert(ca, {
+      service: policy.service,
+      namespace: policy.namespace,
+      validityDays: 1,
+      lifetimeMs: policy.servingLifetimeMs,
+      ...dated,
+    });
     return { certPem: b.certPem, keyPem: b.keyPem };
   };
   const trust = splitPemCertificates(secret?.caCertPem ?? '');
@@ -47,7 +58,12 @@ export async function applyLifecycleAction(secret: ManagedSecretData | undefined
     case 'rotate-serving': {
       if (signing === undefined || secret?.caKeyPem === undefined) throw new ServeError('INTERNAL', 'rotate-serving needs a signing CA');
       const nextFields = pick(secret, 'nextCaCertPem', 'nextCaKeyPem');
-      return { ...(await serve({ certPem: signing, keyPem: secret.caKeyPem })), caCertPem: secret.caCertPem!, caKeyPem: secret.caKeyPem, ...nextFields };
+      return {
+        ...(await serve({ certPem: signing, keyPem: secret.caKeyPem })),
+        caCertPem: secret.caCertPem!,
+        caKeyPem: secret.caKeyPem,
+        ...nextFields,
+      };
     }
     case 'introduce-ca': {
       if (signing === undefined || secret === undefined) throw new ServeError('INTERNAL', 'introduce-ca needs a signing CA');

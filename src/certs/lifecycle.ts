@@ -139,14 +139,21 @@ export function settleMs(policy: LifecyclePolicy): number {
  * Decides what to do with the Secret. `bundleFingerprints`: SHA-256 fingerprints of the CAs that
  * every webhook entry's caBundle holds now (after the caller made it match the Secret).
  */
-export function decide(secret: ManagedSecretData | undefined, bundleFingerprints: ReadonlySet<string>, now: number, policy: LifecyclePolicy): LifecycleDecision {
+export function decide(
+  secret: ManagedSecretData | undefined,
+  bundleFingerprints: ReadonlySet<string>,
+  now: number,
+  policy: LifecyclePolicy,
+): LifecycleDecision {
   if (secret === undefined) return { action: 'create', reason: 'the Secret does not exist' };
   const [signingPem] = splitPemCertificates(secret.caCertPem ?? '');
   const ca = parse(signingPem);
   const caProblem = usableCa(ca, secret.caKeyPem, now);
-  if (caProblem !== undefined || ca === undefined) return { action: 'replace', reason: `the Secret cannot be used: ${caProblem ?? 'no CA'}` };
+  if (caProblem !== undefined || ca === undefined)
+    return { action: 'replace', reason: `the Secret cannot be used: ${caProblem ?? 'no CA'}` };
   // An expiring CA whose successor never made it (rules stalled) is replaced outright before it lapses.
-  if (ca.notAfter - now <= settleMs(policy)) return { action: 'replace', reason: `its CA expires on ${new Date(ca.notAfter).toISOString()}` };
+  if (ca.notAfter - now <= settleMs(policy))
+    return { action: 'replace', reason: `its CA expires on ${new Date(ca.notAfter).toISOString()}` };
 
   const next = parse(secret.nextCaCertPem);
   const nextUsable = next !== undefined && usableCa(next, secret.nextCaKeyPem, now) === undefined;
@@ -163,19 +170,29 @@ export function decide(secret: ManagedSecretData | undefined, bundleFingerprints
   const servingProblem = servingCertProblem(secret, ca, now, policy);
   if (servingProblem !== undefined) return { action: 'rotate-serving', reason: servingProblem };
   if (!nextReady && (now >= caRotateAt || secret.nextCaCertPem !== undefined)) {
-    return { action: 'introduce-ca', reason: next === undefined ? `the CA is past ${CA_ROTATE_FRACTION} of its life` : 'the next CA is unusable' };
+    return {
+      action: 'introduce-ca',
+      reason: next === undefined ? `the CA is past ${CA_ROTATE_FRACTION} of its life` : 'the next CA is unusable',
+    };
   }
 
   // Rule 3.
   const cert = parse(secret.certPem)!;
   const retireAt = cert.issuedAt + settle;
   const keep = new Set([ca.x509.fingerprint256, ...(nextUsable && next !== undefined ? [next.x509.fingerprint256] : [])]);
-  const others = splitPemCertificates(secret.caCertPem ?? '').map(parse).filter((c) => c === undefined || !keep.has(c.x509.fingerprint256));
+  const others = splitPemCertificates(secret.caCertPem ?? '')
+    .map(parse)
+    .filter((c) => c === undefined || !keep.has(c.x509.fingerprint256));
   if (others.length > 0 && now >= retireAt) return { action: 'retire-ca', reason: 'every replica serves a certificate of the signing CA' };
-  if (others.some((c) => c === undefined || !c.x509.ca || c.notAfter <= now)) return { action: 'retire-ca', reason: 'the trust set holds an expired or unreadable certificate' };
+  if (others.some((c) => c === undefined || !c.x509.ca || c.notAfter <= now))
+    return { action: 'retire-ca', reason: 'the trust set holds an expired or unreadable certificate' };
 
   const servingRotateAt = cert.issuedAt + (cert.notAfter - cert.issuedAt) * SERVING_ROTATE_FRACTION;
-  const candidates = [servingRotateAt, nextUsable && next !== undefined ? next.issuedAt + settle : caRotateAt, ...(others.length > 0 ? [retireAt] : [])];
+  const candidates = [
+    servingRotateAt,
+    nextUsable && next !== undefined ? next.issuedAt + settle : caRotateAt,
+    ...(others.length > 0 ? [retireAt] : []),
+  ];
   return { action: 'none', reason: 'up to date', wakeAt: Math.min(...candidates.filter((t) => t > now)) };
 }
 

@@ -238,7 +238,9 @@ function lifetimeOf(options: { validityDays: number; lifetimeMs?: number }): num
     return options.validityDays * DAY_MS;
   }
   if (!Number.isInteger(ms) || ms < 1000 || ms > MAX_VALIDITY_DAYS * DAY_MS) {
-    throw new ServeError('CONFIG_INVALID', `a certificate lifetime must be 1 s to ${MAX_VALIDITY_DAYS} days in whole ms, got ${ms}`, { context: { lifetimeMs: ms } });
+    throw new ServeError('CONFIG_INVALID', `a certificate lifetime must be 1 s to ${MAX_VALIDITY_DAYS} days in whole ms, got ${ms}`, {
+      context: { lifetimeMs: ms },
+    });
   }
   return ms;
 }

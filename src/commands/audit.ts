@@ -30,7 +30,11 @@ function kubeConfigOf(env: KubeEnv): { kubeConfig: KubeConfig; inCluster: boolea
     const e = asCamelOciError(err);
     // client.ts words its advice for the webhook's pull secrets; the audit's user needs a kubeconfig.
     const reason = e.message.replace(/: (set KUBECONFIG to read pull secrets|the webhook's pod has no service account).*$/s, '');
-    throw new CamelOciError('CONFIG_INVALID', `camel-oci audit needs a kubeconfig (set KUBECONFIG, or run in a pod with a service account token): ${reason}`, { cause: err });
+    throw new CamelOciError(
+      'CONFIG_INVALID',
+      `camel-oci audit needs a kubeconfig (set KUBECONFIG, or run in a pod with a service account token): ${reason}`,
+      { cause: err },
+    );
   }
 }
 

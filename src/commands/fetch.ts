@@ -35,7 +35,12 @@ export interface FetchDeps {
 }
 
 /** Runs `fetch`; returns the exit code. */
-export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>, deps: FetchDeps = {}): Promise<number> {
+export async function runFetch(
+  flags: ParsedFlags,
+  io: CommandIO,
+  env: Readonly<Record<string, string | undefined>>,
+  deps: FetchDeps = {},
+): Promise<number> {
   const { timeoutMs, terminationLog } = loadFetchRunConfig(flags);
   const deadline = Date.now() + timeoutMs;
   const signal = AbortSignal.timeout(timeoutMs);
@@ -84,9 +89,13 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
       context.close();
     }
   } catch (err) {
-    const e = signal.aborted && !(err instanceof CamelOciError && err.code === 'TIMEOUT')
-      ? new CamelOciError('TIMEOUT', `camel-oci fetch did not finish within ${Math.round(timeoutMs / 1000)} s (--timeout): ${asCamelOciError(err).message}`)
-      : asCamelOciError(err);
+    const e =
+      signal.aborted && !(err instanceof CamelOciError && err.code === 'TIMEOUT')
+        ? new CamelOciError(
+            'TIMEOUT',
+            `camel-oci fetch did not finish within ${Math.round(timeoutMs / 1000)} s (--timeout): ${asCamelOciError(err).message}`,
+          )
+        : asCamelOciError(err);
     const message = `camel-oci fetch failed: ${e.code}: ${e.message}`;
     log({ event: 'error', code: e.code, message: e.message });
     io.stderr(message);
@@ -114,9 +123,13 @@ function checkPlanPolicy(plan: FetchPlan, policy: RegistryPolicy): void {
     // The allow-list may name the registry as the reference does (docker.io) or as contacted.
     policy.checkRegistry(domainOf(a.reference, a.registry), a.registry, subject);
     if (a.scheme === 'http' && policy.schemeFor(a.registry) !== 'http') {
-      throw new CamelOciError('POLICY_DENIED', `${subject}: the plan asks for plain HTTP to ${a.registry}, which is not listed with --insecure-registry (CAMEL_OCI_INSECURE_REGISTRY)`, {
-        context: { registry: a.registry },
-      });
+      throw new CamelOciError(
+        'POLICY_DENIED',
+        `${subject}: the plan asks for plain HTTP to ${a.registry}, which is not listed with --insecure-registry (CAMEL_OCI_INSECURE_REGISTRY)`,
+        {
+          context: { registry: a.registry },
+        },
+      );
     }
   }
 }

@@ -21,12 +21,15 @@ import type { CommandIO } from './io.js';
 /** Input larger than this is refused: manifests are text, and the whole input is held in memory. */
 export const MAX_INJECT_INPUT_BYTES = 16 * 1024 * 1024;
 
-
 async function readInput(file: string, stdin: () => Promise<Buffer>): Promise<string> {
-  const bytes = file === '-' ? await stdin() : await readFile(file).catch((err: NodeJS.ErrnoException) => {
-    throw new CamelOciError('CONFIG_INVALID', `-f ${file}: cannot read it (${err.code ?? err.message})`);
-  });
-  if (bytes.length > MAX_INJECT_INPUT_BYTES) throw new CamelOciError('CONFIG_INVALID', `-f ${file}: larger than ${MAX_INJECT_INPUT_BYTES} bytes`);
+  const bytes =
+    file === '-'
+      ? await stdin()
+      : await readFile(file).catch((err: NodeJS.ErrnoException) => {
+          throw new CamelOciError('CONFIG_INVALID', `-f ${file}: cannot read it (${err.code ?? err.message})`);
+        });
+  if (bytes.length > MAX_INJECT_INPUT_BYTES)
+    throw new CamelOciError('CONFIG_INVALID', `-f ${file}: larger than ${MAX_INJECT_INPUT_BYTES} bytes`);
   return bytes.toString('utf8');
 }
 
@@ -36,7 +39,8 @@ export async function readStdin(): Promise<Buffer> {
   let size = 0;
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_INJECT_INPUT_BYTES) throw new CamelOciError('CONFIG_INVALID', `standard input is larger than ${MAX_INJECT_INPUT_BYTES} bytes`);
+    if (size > MAX_INJECT_INPUT_BYTES)
+      throw new CamelOciError('CONFIG_INVALID', `standard input is larger than ${MAX_INJECT_INPUT_BYTES} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);

@@ -43,7 +43,9 @@ export async function runPush(flags: ParsedFlags, io: CommandIO, env: Readonly<R
   const layout = config.ociLayout;
   if (layout !== undefined) {
     await writeOciLayout(layout, artifact, tag);
-    io.stderr(`wrote the OCI image layout ${layout} (tag ${tag}); copy it with: skopeo copy --preserve-digests oci:${layout}:${tag} docker://${ref.domain}/${ref.path}:${tag}`);
+    io.stderr(
+      `wrote the OCI image layout ${layout} (tag ${tag}); copy it with: skopeo copy --preserve-digests oci:${layout}:${tag} docker://${ref.domain}/${ref.path}:${tag}`,
+    );
     io.stdout(pinned(artifact.manifest.digest));
     return 0;
   }

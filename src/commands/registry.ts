@@ -31,7 +31,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   resolve: {
     summary: 'resolve references; print the pinned digest and selected layers',
-    usage: 'REF... [--json] [--platform os/arch] [--registry-config FILE] [--insecure-registry HOST] [--allow-registry HOST] [--ca-file FILE]',
+    usage:
+      'REF... [--json] [--platform os/arch] [--registry-config FILE] [--insecure-registry HOST] [--allow-registry HOST] [--ca-file FILE]',
     flags: RESOLVE_FLAGS,
     env: false,
     run: async (flags, io) => (await import('./resolve.js')).runResolve(flags, io),
@@ -52,7 +53,8 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   push: {
     summary: 'pack jars and Kamelet folders into an artifact (also an image) and push it, or write an OCI layout',
-    usage: 'REF [--dependency FILE|DIR]... [--kamelets DIR]... [--oci-layout DIR] [--mount-from REPO] [registry flags]  (SOURCE_DATE_EPOCH sets the creation time)',
+    usage:
+      'REF [--dependency FILE|DIR]... [--kamelets DIR]... [--oci-layout DIR] [--mount-from REPO] [registry flags]  (SOURCE_DATE_EPOCH sets the creation time)',
     flags: PUSH_FLAGS,
     env: false,
     run: async (flags, io, env) => (await import('./push.js')).runPush(flags, io, env),

@@ -62,10 +62,13 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     onCache: (cache, result) => metrics.cacheLookup(cache, result),
   });
   // The Kubernetes client is large (about 60 MiB of heap once loaded): load it only when used.
-  const pullSecrets = config.readPullSecrets ? (await import('../kube/pull-secrets.js')).createPullSecretReader(config.pullSecretsMode, env, logger) : undefined;
+  const pullSecrets = config.readPullSecrets
+    ? (await import('../kube/pull-secrets.js')).createPullSecretReader(config.pullSecretsMode, env, logger)
+    : undefined;
   const removeGuards = installProcessGuards(logger);
 
-  let tlsServer: { readonly server: ReturnType<typeof createReloadingHttpsServer>['server']; ready(): boolean; close(): Promise<void> } | undefined;
+  let tlsServer:
+    { readonly server: ReturnType<typeof createReloadingHttpsServer>['server']; ready(): boolean; close(): Promise<void> } | undefined;
   let draining = false;
   const app = createApp({
     handlerDeps: { resolver, inject, onError, ownerPins: new OwnerPins(), ...(pullSecrets ? { pullSecrets } : {}) },
@@ -95,7 +98,10 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   });
   const bound = server.address();
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;
-  logger.info({ address: address ?? '*', port: boundPort, version: version(), fetcherImage: inject.fetcherImage, onError }, 'camel-oci webhook listening');
+  logger.info(
+    { address: address ?? '*', port: boundPort, version: version(), fetcherImage: inject.fetcherImage, onError },
+    'camel-oci webhook listening',
+  );
   if (embedded) {
     const host = address === undefined ? 'localhost' : address.includes(':') ? `[${address}]` : address;
     // A ready-made request beside the development certificate, so the printed command just works.

@@ -34,7 +34,10 @@ function targetOf(flags: ParsedFlags): { target: Reference; tag: string } {
   }
   const target = parseReference(written);
   if (target.digest !== undefined) {
-    throw new CamelOciError('CONFIG_INVALID', `camel-oci push ${written}: push to a tag, not a digest (the digest is what push computes and prints)`);
+    throw new CamelOciError(
+      'CONFIG_INVALID',
+      `camel-oci push ${written}: push to a tag, not a digest (the digest is what push computes and prints)`,
+    );
   }
   return { target, tag: target.tag ?? 'latest' };
 }

@@ -68,7 +68,10 @@ export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string,
     throw new CamelOciError('CONFIG_INVALID', `--certificates must be files or self-managed, not ${JSON.stringify(certificates)}`);
   }
   if (certificates === 'self-managed' && (certFile !== undefined || keyFile !== undefined)) {
-    throw new CamelOciError('CONFIG_INVALID', '--certificates self-managed takes its certificate from the TLS Secret: drop --tls-cert and --tls-key');
+    throw new CamelOciError(
+      'CONFIG_INVALID',
+      '--certificates self-managed takes its certificate from the TLS Secret: drop --tls-cert and --tls-key',
+    );
   }
   if ((certFile === undefined) !== (keyFile === undefined)) {
     throw new CamelOciError('CONFIG_INVALID', '--tls-cert and --tls-key go together: give both, or neither for a development certificate');

@@ -71,11 +71,24 @@ export const SERVE_FLAGS: FlagTable = {
   certificates: {
     type: 'string',
     default: 'files',
-    description: 'files (--tls-cert/--tls-key, or a development certificate) | self-managed (create, rotate and publish them through the Kubernetes API)',
+    description:
+      'files (--tls-cert/--tls-key, or a development certificate) | self-managed (create, rotate and publish them through the Kubernetes API)',
   },
-  'tls-secret': { type: 'string', default: 'camel-oci-tls', description: "self-managed: the kubernetes.io/tls Secret in the webhook's namespace" },
-  'webhook-configuration': { type: 'string', default: 'camel-oci', description: 'self-managed: the MutatingWebhookConfiguration whose caBundles it sets' },
-  'tls-service': { type: 'string', default: 'camel-oci', description: 'self-managed: the Service whose DNS names the serving certificate carries' },
+  'tls-secret': {
+    type: 'string',
+    default: 'camel-oci-tls',
+    description: "self-managed: the kubernetes.io/tls Secret in the webhook's namespace",
+  },
+  'webhook-configuration': {
+    type: 'string',
+    default: 'camel-oci',
+    description: 'self-managed: the MutatingWebhookConfiguration whose caBundles it sets',
+  },
+  'tls-service': {
+    type: 'string',
+    default: 'camel-oci',
+    description: 'self-managed: the Service whose DNS names the serving certificate carries',
+  },
   'fetcher-image': { type: 'string', description: 'image of the injected camel-oci-fetch init container (default camel-oci:<version>)' },
   'on-error': { type: 'string', default: 'deny', description: 'deny | allow: what to do with a pod whose references cannot be resolved' },
   'volume-size-limit': { type: 'string', default: DEFAULT_VOLUME_SIZE_LIMIT, description: 'floor of the camel-oci emptyDir sizeLimit' },

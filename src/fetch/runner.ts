@@ -152,7 +152,10 @@ async function checkManifest(artifact: PlanArtifact, loc: RepositoryLocation, op
     const listed = parsed.manifest.layers.find((d) => d.digest === layer.digest);
     if (!listed) throw new FetchError('PLAN_INVALID', `${subject}: planned layer ${layer.digest} is not in the manifest`);
     if (listed.size !== layer.size) {
-      throw new FetchError('PLAN_INVALID', `${subject}: planned layer ${layer.digest} has size ${layer.size} but the manifest says ${listed.size}`);
+      throw new FetchError(
+        'PLAN_INVALID',
+        `${subject}: planned layer ${layer.digest} has size ${layer.size} but the manifest says ${listed.size}`,
+      );
     }
   }
 }
@@ -163,7 +166,13 @@ function isResumable(err: unknown): boolean {
   return err instanceof Error;
 }
 
-async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof createBudget>, options: RunnerOptions, now: () => number): Promise<LayerReport> {
+async function fetchLayer(
+  job: Job,
+  staging: Staging,
+  budget: ReturnType<typeof createBudget>,
+  options: RunnerOptions,
+  now: () => number,
+): Promise<LayerReport> {
   const { layer, loc, artifact } = job;
   const credential = options.credentialFor(artifact.registry, artifact.repository);
   const ctx = { signal: options.signal, deadline: options.deadline, ...(credential ? { credential } : {}) };
@@ -188,9 +197,18 @@ async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof 
           throw new FetchError('UNAVAILABLE', `the registry cannot resume ${layer.digest} at byte ${verifier.bytes}`, { retryable: true });
         }
         try {
-          await verifier.pump(reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer, (err) => brokenBody(err, job, verifier.bytes, options.signal)), pipe);
+          await verifier.pump(
+            reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer, (err) =>
+              brokenBody(err, job, verifier.bytes, options.signal),
+            ),
+            pipe,
+          );
         } catch (err) {
-          if (pipe.destroyed) throw await unpacked.then(() => err, (unpackErr: unknown) => unpackErr);
+          if (pipe.destroyed)
+            throw await unpacked.then(
+              () => err,
+              (unpackErr: unknown) => unpackErr,
+            );
           if (!isResumable(err) || attemptResumes >= MAX_RESUMES || options.signal.aborted) throw err;
           attemptResumes++;
           resumes++;
@@ -229,7 +247,12 @@ async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof 
       pipe.destroy();
       await unpacked.catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
-      const retry = err instanceof CamelOciError && err.retryable && err.code !== 'DIGEST_MISMATCH' && attempt < MAX_LAYER_ATTEMPTS && !options.signal.aborted;
+      const retry =
+        err instanceof CamelOciError &&
+        err.retryable &&
+        err.code !== 'DIGEST_MISMATCH' &&
+        attempt < MAX_LAYER_ATTEMPTS &&
+        !options.signal.aborted;
       if (!retry) throw options.signal.aborted ? abortReason(options.signal) : err;
     }
   }
@@ -239,7 +262,11 @@ async function fetchLayer(job: Job, staging: Staging, budget: ReturnType<typeof 
  * Passes chunks through, telling the reclaimer how many bytes went by; an error of the source (the
  * response body: a reset, a connection closed before Content-Length) comes out as `mapError` makes it.
  */
-async function* reclaiming(source: AsyncIterable<Uint8Array>, reclaimer: BufferReclaimer | undefined, mapError: (err: unknown) => unknown): AsyncIterable<Uint8Array> {
+async function* reclaiming(
+  source: AsyncIterable<Uint8Array>,
+  reclaimer: BufferReclaimer | undefined,
+  mapError: (err: unknown) => unknown,
+): AsyncIterable<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   for (;;) {
     let next: IteratorResult<Uint8Array>;
@@ -263,20 +290,28 @@ function brokenBody(err: unknown, job: Job, bytes: number, signal: AbortSignal):
   if (signal.aborted) return abortReason(signal);
   const e = err as { code?: string; message?: string };
   const host = job.loc.registry;
-  return new FetchError('UNAVAILABLE', `${host} broke the connection while sending blob ${job.layer.digest} after ${bytes} of ${job.layer.size} bytes (${e.code ?? e.message ?? String(err)})`, {
-    retryable: true,
-    context: { host, digest: job.layer.digest, bytes },
-    cause: err,
-  });
+  return new FetchError(
+    'UNAVAILABLE',
+    `${host} broke the connection while sending blob ${job.layer.digest} after ${bytes} of ${job.layer.size} bytes (${e.code ?? e.message ?? String(err)})`,
+    {
+      retryable: true,
+      context: { host, digest: job.layer.digest, bytes },
+      cause: err,
+    },
+  );
 }
 
 /** A body that ended cleanly before the blob's size, after every resume: retryable UNAVAILABLE naming the registry. */
 function shortBody(job: Job, bytes: number): FetchError {
   const host = job.loc.registry;
-  return new FetchError('UNAVAILABLE', `${host} ended blob ${job.layer.digest} after ${bytes} of its ${job.layer.size} bytes (short read)`, {
-    retryable: true,
-    context: { host, digest: job.layer.digest, bytes },
-  });
+  return new FetchError(
+    'UNAVAILABLE',
+    `${host} ended blob ${job.layer.digest} after ${bytes} of its ${job.layer.size} bytes (short read)`,
+    {
+      retryable: true,
+      context: { host, digest: job.layer.digest, bytes },
+    },
+  );
 }
 
 function abortReason(signal: AbortSignal): CamelOciError {

@@ -94,7 +94,10 @@ export type CommitOutcome = 'committed' | 'kept' | 'replaced';
  */
 export async function commitLayer(stagingLayerDir: string, root: string, target: string): Promise<CommitOutcome> {
   if (!TARGET.test(target)) {
-    throw new FetchError('PLAN_INVALID', `refusing to commit a layer to ${JSON.stringify(target)}: targets are dependencies/<hex12> or kamelets/<hex12>`);
+    throw new FetchError(
+      'PLAN_INVALID',
+      `refusing to commit a layer to ${JSON.stringify(target)}: targets are dependencies/<hex12> or kamelets/<hex12>`,
+    );
   }
   const absRoot = path.resolve(root);
   const final = path.join(absRoot, target);
@@ -170,7 +173,7 @@ async function sameFile(a: string, b: string): Promise<boolean> {
     const size = 64 * 1024;
     const ba = Buffer.alloc(size);
     const bb = Buffer.alloc(size);
-    for (let pos = 0; pos < sa.size; ) {
+    for (let pos = 0; pos < sa.size;) {
       const [ra, rb] = await Promise.all([fa.read(ba, 0, size, pos), fb.read(bb, 0, size, pos)]);
       if (ra.bytesRead !== rb.bytesRead || ra.bytesRead === 0) return false;
       if (!ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;

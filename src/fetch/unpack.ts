@@ -128,15 +128,28 @@ function toFetchError(err: Error, layer: PlanLayer): CamelOciError {
   const e = err as Error & { code?: unknown; tarCode?: unknown };
   const code = typeof e.code === 'string' ? e.code : '';
   if (code.startsWith('Z_')) {
-    return new FetchError('UNSAFE_ARCHIVE', `layer ${layer.digest} is not valid gzip (${e.message})`, { cause: err, context: { digest: layer.digest } });
+    return new FetchError('UNSAFE_ARCHIVE', `layer ${layer.digest} is not valid gzip (${e.message})`, {
+      cause: err,
+      context: { digest: layer.digest },
+    });
   }
   if (typeof e.tarCode === 'string') {
-    return new FetchError('UNSAFE_ARCHIVE', `layer ${layer.digest} is not a valid tar archive (${e.message})`, { cause: err, context: { digest: layer.digest } });
+    return new FetchError('UNSAFE_ARCHIVE', `layer ${layer.digest} is not a valid tar archive (${e.message})`, {
+      cause: err,
+      context: { digest: layer.digest },
+    });
   }
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new FetchError('IO_ERROR', `no space left while unpacking layer ${layer.digest}: raise the volume's sizeLimit or shrink the artifact`, { cause: err, context: { digest: layer.digest } });
+    return new FetchError(
+      'IO_ERROR',
+      `no space left while unpacking layer ${layer.digest}: raise the volume's sizeLimit or shrink the artifact`,
+      { cause: err, context: { digest: layer.digest } },
+    );
   }
-  return new FetchError('IO_ERROR', `unpacking layer ${layer.digest} failed: ${e.message}`, { cause: err, context: { digest: layer.digest, errno: code || undefined } });
+  return new FetchError('IO_ERROR', `unpacking layer ${layer.digest} failed: ${e.message}`, {
+    cause: err,
+    context: { digest: layer.digest, errno: code || undefined },
+  });
 }
 
 /** How one archive entry is handled. */
@@ -280,7 +293,8 @@ class LayerWriter {
   /** Decides where an entry goes, refusing it when it is unsafe. */
   #dispose(entry: ReadEntry): Disposition {
     const segs = this.#segments(entry.path);
-    if (entry.linkpath !== undefined && entry.linkpath.includes('\0')) throw this.#unsafe(entry.path, 'the link target contains a NUL byte');
+    if (entry.linkpath !== undefined && entry.linkpath.includes('\0'))
+      throw this.#unsafe(entry.path, 'the link target contains a NUL byte');
     switch (entry.type) {
       case 'File':
       case 'OldFile':
@@ -332,10 +346,17 @@ class LayerWriter {
   }
 
   #collision(first: string, second: string, out: string): FetchError {
-    const what = first === second ? `entry ${JSON.stringify(first)} appears twice` : `entries ${JSON.stringify(first)} and ${JSON.stringify(second)} both need`;
-    return new FetchError('NAME_COLLISION', `layer ${this.#layer.digest}: ${what} ${JSON.stringify(out)} in the layer directory; rename one of them in the artifact`, {
-      context: { digest: this.#layer.digest, first: first.slice(0, 256), second: second.slice(0, 256), path: out.slice(0, 256) },
-    });
+    const what =
+      first === second
+        ? `entry ${JSON.stringify(first)} appears twice`
+        : `entries ${JSON.stringify(first)} and ${JSON.stringify(second)} both need`;
+    return new FetchError(
+      'NAME_COLLISION',
+      `layer ${this.#layer.digest}: ${what} ${JSON.stringify(out)} in the layer directory; rename one of them in the artifact`,
+      {
+        context: { digest: this.#layer.digest, first: first.slice(0, 256), second: second.slice(0, 256), path: out.slice(0, 256) },
+      },
+    );
   }
 
   /** Creates the directories leading to an output file, each a real 0755 directory. */
@@ -405,7 +426,14 @@ class LayerWriter {
       if (layer.kind !== 'dependency') throw new FetchError('PLAN_INVALID', `raw kamelets layer ${layer.digest} has no fileName`);
       name = `${digestHex12(layer.digest)}.jar`;
     }
-    if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0') || Buffer.byteLength(name, 'utf8') > MAX_NAME_LENGTH) {
+    if (
+      name === '' ||
+      name === '.' ||
+      name === '..' ||
+      name.includes('/') ||
+      name.includes('\0') ||
+      Buffer.byteLength(name, 'utf8') > MAX_NAME_LENGTH
+    ) {
       throw new FetchError('PLAN_INVALID', `raw layer ${layer.digest} has an unusable fileName ${JSON.stringify(name)}`);
     }
     const out = layer.kind === 'kamelets' ? ['kamelets', name] : [name];
@@ -440,7 +468,14 @@ class LayerWriter {
     });
     // Entries the parser would silently skip: unknown types, or meta headers above our bound.
     parser.on('ignoredEntry', (entry: ReadEntry) => {
-      fail(this.#unsafe(entry.path, entry.meta ? `extended header larger than ${MAX_META_ENTRY_BYTES} bytes` : `entry type ${JSON.stringify(entry.type)} is not supported`));
+      fail(
+        this.#unsafe(
+          entry.path,
+          entry.meta
+            ? `extended header larger than ${MAX_META_ENTRY_BYTES} bytes`
+            : `entry type ${JSON.stringify(entry.type)} is not supported`,
+        ),
+      );
     });
     parser.on('meta', (text: string) => {
       const bad = nulInMetaName(text);
@@ -504,8 +539,13 @@ class LayerWriter {
   #refuseCompressed(head: Buffer): void {
     const magic = startsWith(head, GZIP_MAGIC) ? 'gzip' : startsWith(head, ZSTD_MAGIC) ? 'zstd' : undefined;
     if (magic !== undefined) {
-      const why = this.#layer.format === 'tar' ? `is declared as an uncompressed tar (${this.#layer.mediaType}) but holds ${magic} data` : `holds ${magic} data inside its gzip stream`;
-      throw new FetchError('UNSAFE_ARCHIVE', `layer ${this.#layer.digest} ${why}; refusing nested or undeclared compression`, { context: { digest: this.#layer.digest } });
+      const why =
+        this.#layer.format === 'tar'
+          ? `is declared as an uncompressed tar (${this.#layer.mediaType}) but holds ${magic} data`
+          : `holds ${magic} data inside its gzip stream`;
+      throw new FetchError('UNSAFE_ARCHIVE', `layer ${this.#layer.digest} ${why}; refusing nested or undeclared compression`, {
+        context: { digest: this.#layer.digest },
+      });
     }
   }
 

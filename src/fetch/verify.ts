@@ -20,7 +20,6 @@ export interface ExpectedBlob {
   readonly size: number;
 }
 
-
 /** Counts and hashes the bytes of one blob, possibly across several source streams. */
 export class BlobVerifier {
   readonly expected: ExpectedBlob;
@@ -31,7 +30,10 @@ export class BlobVerifier {
   /** Starts verifying a blob; refuses a digest that is not sha256 or a size that is not a byte count. */
   constructor(expected: ExpectedBlob) {
     if (!isSha256Digest(expected.digest)) {
-      throw new FetchError('UNSUPPORTED', `cannot verify digest ${JSON.stringify(expected.digest)}: only sha256:<64 lowercase hex> is supported`);
+      throw new FetchError(
+        'UNSUPPORTED',
+        `cannot verify digest ${JSON.stringify(expected.digest)}: only sha256:<64 lowercase hex> is supported`,
+      );
     }
     if (!Number.isSafeInteger(expected.size) || expected.size < 0) {
       throw new FetchError('PLAN_INVALID', `blob ${expected.digest} has an invalid size ${String(expected.size)}`);
@@ -96,9 +98,13 @@ export class BlobVerifier {
             ? { digest: got }
             : {
                 digest: got,
-                error: new FetchError('DIGEST_MISMATCH', `blob content does not match its digest: expected ${digest}, got ${got} (${size} bytes)`, {
-                  context: { digest, got, expectedSize: size, bytes: this.#bytes },
-                }),
+                error: new FetchError(
+                  'DIGEST_MISMATCH',
+                  `blob content does not match its digest: expected ${digest}, got ${got} (${size} bytes)`,
+                  {
+                    context: { digest, got, expectedSize: size, bytes: this.#bytes },
+                  },
+                ),
               };
       }
     }

@@ -34,10 +34,16 @@ export function selectIntegrationContainer(containers: readonly ContainerView[],
   const named = annotation(annotations, ANNOTATION_DEFAULT_CONTAINER);
   return (
     pick(named === undefined ? undefined : candidates.find(({ c }) => c.name === named), 'default-container-annotation') ??
-    pick(candidates.find(({ c }) => hasEnv(c.raw, ENV_CAMEL_K_INTEGRATION)), 'camel-k-env') ??
-    pick(candidates.find(({ c }) => findClasspathArgument(c.raw) !== undefined), 'classpath-argument') ??
+    pick(
+      candidates.find(({ c }) => hasEnv(c.raw, ENV_CAMEL_K_INTEGRATION)),
+      'camel-k-env',
+    ) ??
+    pick(
+      candidates.find(({ c }) => findClasspathArgument(c.raw) !== undefined),
+      'classpath-argument',
+    ) ??
     pick(candidates[0], 'first-container') ??
-    // Only queue-proxy is left: a pod that is not Knative's and happens to use the name.
-    { index: 0, name: (containers[0] as ContainerView).name, rule: 'first-container' }
+      // Only queue-proxy is left: a pod that is not Knative's and happens to use the name.
+      { index: 0, name: (containers[0] as ContainerView).name, rule: 'first-container' }
   );
 }

@@ -52,19 +52,28 @@ export function splitReferences(value: string): string[] {
     if (token.length === 0) continue;
     const ref = token.startsWith(REFERENCE_PREFIX) ? token.slice(REFERENCE_PREFIX.length) : token;
     if (ref.length === 0) {
-      throw invalid(`annotation ${ANNOTATION_DEPENDENCIES} has "${REFERENCE_PREFIX}" with no reference after it (no space may follow the colon)`, {});
+      throw invalid(
+        `annotation ${ANNOTATION_DEPENDENCIES} has "${REFERENCE_PREFIX}" with no reference after it (no space may follow the colon)`,
+        {},
+      );
     }
     if (ref.length > MAX_REFERENCE_CHARS) {
-      throw invalid(`a reference in annotation ${ANNOTATION_DEPENDENCIES} is ${ref.length} characters long, at most ${MAX_REFERENCE_CHARS} are accepted`, {
-        length: ref.length,
-      });
+      throw invalid(
+        `a reference in annotation ${ANNOTATION_DEPENDENCIES} is ${ref.length} characters long, at most ${MAX_REFERENCE_CHARS} are accepted`,
+        {
+          length: ref.length,
+        },
+      );
     }
     if (seen.has(ref)) continue;
     seen.add(ref);
     if (out.length === MAX_REFERENCES) {
-      throw invalid(`annotation ${ANNOTATION_DEPENDENCIES} lists more than ${MAX_REFERENCES} references: package them into fewer artifacts`, {
-        max: MAX_REFERENCES,
-      });
+      throw invalid(
+        `annotation ${ANNOTATION_DEPENDENCIES} lists more than ${MAX_REFERENCES} references: package them into fewer artifacts`,
+        {
+          max: MAX_REFERENCES,
+        },
+      );
     }
     out.push(ref);
   }
@@ -82,7 +91,12 @@ export function decide(pod: unknown): Decision {
   if (isInjected(pod)) return { action: 'skip', reason: SKIP_REASONS.alreadyInjected };
   const optOut = annotation(annotations, ANNOTATION_OPT_OUT);
   if (optOut !== undefined && optOut.trim().toLowerCase() === OPT_OUT_VALUE) return { action: 'skip', reason: SKIP_REASONS.optedOut };
-  const raw = annotations === undefined ? undefined : Object.hasOwn(annotations, ANNOTATION_DEPENDENCIES) ? annotations[ANNOTATION_DEPENDENCIES] : undefined;
+  const raw =
+    annotations === undefined
+      ? undefined
+      : Object.hasOwn(annotations, ANNOTATION_DEPENDENCIES)
+        ? annotations[ANNOTATION_DEPENDENCIES]
+        : undefined;
   if (raw === undefined || raw === null) return { action: 'skip', reason: SKIP_REASONS.notRequested };
   if (typeof raw !== 'string') throw invalid(`annotation ${ANNOTATION_DEPENDENCIES} must be a string`, {});
   const references = splitReferences(raw);

@@ -10,7 +10,15 @@ import type { NormalizedOptions } from './options.js';
 import { optionalArray, optionalRecord, own, type JsonObject } from './pod.js';
 import { fetcherSizeText, formatMebibytes } from './quantity.js';
 import { MAX_POD_PULL_SECRETS, referenceNames } from './pull-secrets.js';
-import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_FETCH_TIMEOUT, ENV_INSECURE_REGISTRY, ENV_MAX_UNPACKED_BYTES, ENV_PLAN, PULL_SECRETS_MOUNT_PATH } from '../plan/env.js';
+import {
+  ENV_ALLOW_REGISTRY,
+  ENV_CA_PEM,
+  ENV_FETCH_TIMEOUT,
+  ENV_INSECURE_REGISTRY,
+  ENV_MAX_UNPACKED_BYTES,
+  ENV_PLAN,
+  PULL_SECRETS_MOUNT_PATH,
+} from '../plan/env.js';
 
 /** The init container's command (docs/architecture.md, "Kubernetes names"): the camel-oci CLI's fetch verb, writing under the volume. */
 export const FETCH_COMMAND: readonly string[] = ['camel-oci', 'fetch', '--root', VOLUME_MOUNT_PATH];
@@ -89,7 +97,9 @@ export function pullSecretsVolume(names: readonly string[]): JsonObject {
 export function integrationUid(spec: JsonObject, container: JsonObject): number | undefined {
   const fromContainer = optionalRecord(container, 'securityContext', 'securityContext');
   const fromPod = optionalRecord(spec, 'securityContext', 'spec.securityContext');
-  const uid = (fromContainer === undefined ? undefined : own(fromContainer, 'runAsUser')) ?? (fromPod === undefined ? undefined : own(fromPod, 'runAsUser'));
+  const uid =
+    (fromContainer === undefined ? undefined : own(fromContainer, 'runAsUser')) ??
+    (fromPod === undefined ? undefined : own(fromPod, 'runAsUser'));
   return typeof uid === 'number' && Number.isSafeInteger(uid) && uid > 0 ? uid : undefined;
 }
 
@@ -134,7 +144,8 @@ export interface InitContainerSettings {
 export function initContainer(planText: string, options: NormalizedOptions, settings: InitContainerSettings): JsonObject {
   const { sizeLimit, runAsUser, withPullSecrets } = settings;
   const maxUnpacked = fetcherSizeText(sizeLimit);
-  if (maxUnpacked === undefined) throw new InjectError('CONFIG_INVALID', `invalid injection options: volume size limit ${JSON.stringify(sizeLimit)} is not a quantity`);
+  if (maxUnpacked === undefined)
+    throw new InjectError('CONFIG_INVALID', `invalid injection options: volume size limit ${JSON.stringify(sizeLimit)} is not a quantity`);
   const env: JsonObject[] = [{ name: ENV_PLAN, value: planText }];
   if (options.fetchTimeoutSeconds !== undefined) env.push({ name: ENV_FETCH_TIMEOUT, value: String(options.fetchTimeoutSeconds) });
   // Extra CAs travel as an env var (certificates are public). Credentials never do: the fetcher

@@ -128,7 +128,10 @@ export function pinOf(reference: string, digest: string): string {
 
 /** Splits a pins annotation; undefined when any entry is not `name@sha256:<64 hex>`. */
 export function parsePins(value: string): string[] | undefined {
-  const pins = value.split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+  const pins = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   return pins.every((p) => PIN.test(p)) ? pins : undefined;
 }
 
@@ -162,7 +165,10 @@ function containerEntries(spec: JsonObject | undefined, kind: CamelKind): MovedD
   if (kind === 'Pipe') {
     const integration = optionalRecordAt(spec, 'integration', 'spec.integration');
     if (integration !== undefined) {
-      lists.push({ list: '/spec/integration/dependencies', values: optionalArrayAt(integration, 'dependencies', 'spec.integration.dependencies') });
+      lists.push({
+        list: '/spec/integration/dependencies',
+        values: optionalArrayAt(integration, 'dependencies', 'spec.integration.dependencies'),
+      });
     }
   }
   const out: MovedDependency[] = [];
@@ -185,7 +191,10 @@ export function mergeRequest(existing: string | undefined, moved: readonly strin
   for (const entry of moved) {
     const ref = entry.slice(REFERENCE_PREFIX.length).trim();
     if (ref.length === 0) {
-      throw new InjectError('REFERENCE_INVALID', `a dependency "${REFERENCE_PREFIX}" names no reference; write it as ${REFERENCE_PREFIX}REF (for example kamel run -d ${REFERENCE_PREFIX}docker.io/acme/deps:1.0)`);
+      throw new InjectError(
+        'REFERENCE_INVALID',
+        `a dependency "${REFERENCE_PREFIX}" names no reference; write it as ${REFERENCE_PREFIX}REF (for example kamel run -d ${REFERENCE_PREFIX}docker.io/acme/deps:1.0)`,
+      );
     }
     if (named.has(ref)) continue;
     named.add(ref);
@@ -246,7 +255,8 @@ export function decideIntegration(object: unknown, oldObject?: unknown): Integra
   const metadata = optionalRecordAt(o, 'metadata', 'metadata');
   const annotations = metadata === undefined ? undefined : optionalRecordAt(metadata, 'annotations', 'metadata.annotations');
   const optOut = stringAnnotation(annotations, ANNOTATION_OPT_OUT);
-  if (optOut !== undefined && optOut.trim().toLowerCase() === OPT_OUT_VALUE) return { action: 'skip', reason: INTEGRATION_SKIP_REASONS.optedOut };
+  if (optOut !== undefined && optOut.trim().toLowerCase() === OPT_OUT_VALUE)
+    return { action: 'skip', reason: INTEGRATION_SKIP_REASONS.optedOut };
   // Its Pipe was pinned; any change here makes the Pipe controller rebuild it in a loop.
   if (kind === 'Integration' && isControlledByPipe(metadata)) return { action: 'skip', reason: INTEGRATION_SKIP_REASONS.derived };
 
@@ -258,7 +268,10 @@ export function decideIntegration(object: unknown, oldObject?: unknown): Integra
   const existing = typeof raw === 'string' ? raw : undefined;
   if (moved.length === 0 && existing === undefined) return { action: 'skip', reason: INTEGRATION_SKIP_REASONS.notRequested };
 
-  const request = mergeRequest(existing, moved.map((m) => m.entry));
+  const request = mergeRequest(
+    existing,
+    moved.map((m) => m.entry),
+  );
   const references = splitReferences(request);
   // Moved entries always name a reference (mergeRequest refuses an empty one), so this is an empty annotation alone.
   if (references.length === 0) return { action: 'skip', reason: INTEGRATION_SKIP_REASONS.empty };

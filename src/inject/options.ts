@@ -82,7 +82,6 @@ const MAX_IMAGE_CHARS = 1024;
 
 const PULL_POLICIES = new Set(['Always', 'IfNotPresent', 'Never']);
 
-
 /**
  * The last CA text that passed the checks. The webhook hands the same options to every admission,
  * and scanning up to 64 KiB each time would cost more than the rest of the patch; a string that
@@ -123,7 +122,9 @@ function registryList(list: unknown, flag: string, env: string): readonly string
   for (const entry of list) {
     if (typeof entry !== 'string' || entry.length > MAX_REGISTRY_ENTRY_CHARS || !REGISTRY_ENTRY.test(entry)) {
       const shown = typeof entry === 'string' ? JSON.stringify(entry.slice(0, 80)) : typeof entry;
-      throw invalid(`--${flag} (${env}) entry ${shown} is not a registry (host, host:port, [ipv6]:port or *.domain, at most ${MAX_REGISTRY_ENTRY_CHARS} characters)`);
+      throw invalid(
+        `--${flag} (${env}) entry ${shown} is not a registry (host, host:port, [ipv6]:port or *.domain, at most ${MAX_REGISTRY_ENTRY_CHARS} characters)`,
+      );
     }
   }
   return Object.freeze([...(list as string[])]);
@@ -153,7 +154,9 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
   }
   const timeout = options.fetchTimeoutSeconds;
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout < MIN_FETCH_TIMEOUT_SECONDS || timeout > MAX_FETCH_TIMEOUT_SECONDS)) {
-    throw invalid(`fetch timeout ${timeout} must be a whole number of seconds from ${MIN_FETCH_TIMEOUT_SECONDS} to ${MAX_FETCH_TIMEOUT_SECONDS}`);
+    throw invalid(
+      `fetch timeout ${timeout} must be a whole number of seconds from ${MIN_FETCH_TIMEOUT_SECONDS} to ${MAX_FETCH_TIMEOUT_SECONDS}`,
+    );
   }
   const policy = options.imagePullPolicy;
   if (policy !== undefined && !PULL_POLICIES.has(policy)) {

@@ -17,13 +17,7 @@ import {
   VOLUME_MOUNT_PATH,
   type FetchPlan,
 } from '../plan/plan.js';
-import {
-  ANNOTATION_RESOLVED,
-  ENV_CLASSPATH,
-  INIT_CONTAINER_NAME,
-  PULL_SECRETS_VOLUME_NAME,
-  VOLUME_NAME,
-} from './annotations.js';
+import { ANNOTATION_RESOLVED, ENV_CLASSPATH, INIT_CONTAINER_NAME, PULL_SECRETS_VOLUME_NAME, VOLUME_NAME } from './annotations.js';
 import { appendClasspath, CLASSPATH_INLINE_PREFIX, CLASSPATH_SEPARATOR, findClasspathArgument } from './classpath.js';
 import { selectIntegrationContainer } from './container.js';
 import { fetcherRunAsUser, initContainer, pullSecretNames, pullSecretsVolume, sharedVolume, volumeSizeLimit } from './fetcher.js';
@@ -87,7 +81,12 @@ function collision(message: string, name: string): InjectError {
  * camel-oci needs), NO_USABLE_LAYERS, SIZE_EXCEEDED (plan or annotations too large), CONFIG_INVALID
  * (options), or the fetch plan validator's code.
  */
-export function buildInjection(pod: unknown, artifacts: readonly ResolvedArtifact[], options: InjectOptions, basePath = ''): InjectionResult {
+export function buildInjection(
+  pod: unknown,
+  artifacts: readonly ResolvedArtifact[],
+  options: InjectOptions,
+  basePath = '',
+): InjectionResult {
   if (basePath !== '' && !basePath.startsWith('/')) {
     throw new InjectError('CONFIG_INVALID', `invalid base path ${JSON.stringify(basePath)}: a JSON Pointer is empty or starts with "/"`);
   }
@@ -114,7 +113,10 @@ export function buildInjection(pod: unknown, artifacts: readonly ResolvedArtifac
   // Not written by us (we add it together with the init container): copied from the Integration
   // or forged. It must not survive as an audit record of something camel-oci did not resolve.
   const forged = view.annotations !== undefined && own(view.annotations, ANNOTATION_RESOLVED) !== undefined;
-  if (forged) warnings.unshift(`camel-oci: replaced a pre-existing ${ANNOTATION_RESOLVED} annotation (only camel-oci writes it, with its init container)`);
+  if (forged)
+    warnings.unshift(
+      `camel-oci: replaced a pre-existing ${ANNOTATION_RESOLVED} annotation (only camel-oci writes it, with its init container)`,
+    );
 
   const pullSecrets = pullSecretNames(view.spec, warnings);
   checkCollisions(view, integration, pullSecrets.length > 0);
@@ -141,7 +143,9 @@ export function buildInjection(pod: unknown, artifacts: readonly ResolvedArtifac
   // The integration container: the volume read-only, and the classpath.
   const containerPath = pointer(basePath, 'spec', 'containers', choice.index);
   const mounts = optionalArray(integration.raw, 'volumeMounts', `spec.containers[${choice.index}].volumeMounts`);
-  appendAll(ops, `${containerPath}/volumeMounts`, mounts !== undefined, [{ name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH, readOnly: true }]);
+  appendAll(ops, `${containerPath}/volumeMounts`, mounts !== undefined, [
+    { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH, readOnly: true },
+  ]);
   classpathOps(ops, containerPath, integration, choice.index, classpath, warnings);
 
   // The resolved annotation.
@@ -189,7 +193,16 @@ const derivedCache = new LruCache<string, ArtifactDerived>(256);
 function derivedFromArtifacts(artifacts: readonly ResolvedArtifact[]): ArtifactDerived {
   const key = JSON.stringify(
     artifacts.map((a) => [
-      a.reference, a.domain, a.registry, a.repository, a.scheme, a.digest, a.mediaType, a.indexDigest, a.platform, a.stale === true,
+      a.reference,
+      a.domain,
+      a.registry,
+      a.repository,
+      a.scheme,
+      a.digest,
+      a.mediaType,
+      a.indexDigest,
+      a.platform,
+      a.stale === true,
       a.layers.map((l) => [l.digest, l.size, l.mediaType, l.kind, l.format, l.fileName]),
       a.ignored.map((l) => [l.digest, l.reason]),
     ]),
@@ -233,13 +246,20 @@ function fetchPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
   }
   const text = JSON.stringify(plan);
   if (Buffer.byteLength(text, 'utf8') > MAX_PLAN_BYTES) {
-    throw new InjectError('SIZE_EXCEEDED', `cannot inject container dependencies: the fetch plan is larger than ${MAX_PLAN_BYTES} bytes: ask for fewer references`);
+    throw new InjectError(
+      'SIZE_EXCEEDED',
+      `cannot inject container dependencies: the fetch plan is larger than ${MAX_PLAN_BYTES} bytes: ask for fewer references`,
+    );
   }
   try {
     parsePlan(text);
   } catch (err) {
     // Better to deny the pod now than to admit one whose init container will refuse its plan.
-    throw new InjectError(isCamelOciError(err) ? err.code : 'PLAN_INVALID', `cannot inject container dependencies: ${(err as Error).message}`, { cause: err });
+    throw new InjectError(
+      isCamelOciError(err) ? err.code : 'PLAN_INVALID',
+      `cannot inject container dependencies: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return plan;
 }
@@ -252,7 +272,8 @@ function checkCollisions(view: PodView, integration: ContainerView, addsPullSecr
   }
   const ephemeral = optionalArray(view.spec, 'ephemeralContainers', 'spec.ephemeralContainers') ?? [];
   for (const c of [...view.containers.map((c) => c.raw), ...ephemeral]) {
-    if (isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME) throw collision(`the pod already has a container named "${INIT_CONTAINER_NAME}"`, INIT_CONTAINER_NAME);
+    if (isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME)
+      throw collision(`the pod already has a container named "${INIT_CONTAINER_NAME}"`, INIT_CONTAINER_NAME);
   }
   for (const m of optionalArray(integration.raw, 'volumeMounts', 'volumeMounts') ?? []) {
     if (isRecord(m) && own(m, 'mountPath') === VOLUME_MOUNT_PATH) {
@@ -276,15 +297,28 @@ function checkAnnotationBudget(annotations: JsonObject | undefined, resolved: st
 }
 
 /** Appends the classpath in place after `-cp`, else sets env CAMEL_OCI_CLASSPATH. */
-function classpathOps(ops: JsonPatchOp[], containerPath: string, container: ContainerView, index: number, entries: readonly string[], warnings: string[]): void {
+function classpathOps(
+  ops: JsonPatchOp[],
+  containerPath: string,
+  container: ContainerView,
+  index: number,
+  entries: readonly string[],
+  warnings: string[],
+): void {
   const arg = findClasspathArgument(container.raw);
   if (arg !== undefined) {
     const value = appendClasspath(arg.value, entries);
     if (value !== arg.value) {
-      ops.push({ op: 'replace', path: `${containerPath}/${arg.field}/${arg.index}`, value: arg.inline ? CLASSPATH_INLINE_PREFIX + value : value });
+      ops.push({
+        op: 'replace',
+        path: `${containerPath}/${arg.field}/${arg.index}`,
+        value: arg.inline ? CLASSPATH_INLINE_PREFIX + value : value,
+      });
     }
     if (arg.jar) {
-      warnings.push(`container "${container.name}" runs java -jar, which ignores -cp: the dependencies are mounted at ${VOLUME_MOUNT_PATH} but the JVM may not load them`);
+      warnings.push(
+        `container "${container.name}" runs java -jar, which ignores -cp: the dependencies are mounted at ${VOLUME_MOUNT_PATH} but the JVM may not load them`,
+      );
     }
     return;
   }
@@ -312,4 +346,3 @@ function classpathOps(ops: JsonPatchOp[], containerPath: string, container: Cont
     ops.push({ op: 'replace', path: `${containerPath}/env/${at}`, value: entry });
   }
 }
-

@@ -78,7 +78,8 @@ export function readPod(pod: unknown): PodView {
   const spec = optionalRecord(pod as JsonObject, 'spec', 'spec');
   if (spec === undefined) throw malformed('spec', 'is missing');
   const containers = containerList(spec, 'containers');
-  if (containers === undefined || containers.length === 0) throw malformed('spec.containers', 'is empty: there is no container to put the dependencies in');
+  if (containers === undefined || containers.length === 0)
+    throw malformed('spec.containers', 'is empty: there is no container to put the dependencies in');
   const initContainers = containerList(spec, 'initContainers');
   const volumeList = optionalArray(spec, 'volumes', 'spec.volumes');
   const volumes = volumeList?.map((v, i) => {

@@ -32,7 +32,9 @@ export function resolvedRecord(a: ResolvedArtifact): ResolvedRecord {
     pinned: pinnedReference(a),
     mediaType: a.mediaType,
     layers: a.layers.map((l) => l.digest),
-    ...(a.ignored.length > 0 ? { ignored: a.ignored.slice(0, MAX_IGNORED_RECORDED).map((l) => ({ digest: l.digest, reason: l.reason })) } : {}),
+    ...(a.ignored.length > 0
+      ? { ignored: a.ignored.slice(0, MAX_IGNORED_RECORDED).map((l) => ({ digest: l.digest, reason: l.reason })) }
+      : {}),
     ...(a.indexDigest !== undefined ? { index: a.indexDigest } : {}),
     ...(a.platform !== undefined ? { platform: a.platform } : {}),
     ...(a.stale === true ? { stale: true as const } : {}),

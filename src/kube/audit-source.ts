@@ -62,17 +62,31 @@ function apiError(err: unknown, what: string): ServeError {
   if (err instanceof ApiException) {
     // The exception's message embeds the response body and headers: only its status is used.
     const status = err.code;
-    if (status === 401) return new ServeError('UNAUTHORIZED', `the Kubernetes API rejected the credentials of the kubeconfig while listing ${what} (401)`, { context: { status } });
+    if (status === 401)
+      return new ServeError('UNAUTHORIZED', `the Kubernetes API rejected the credentials of the kubeconfig while listing ${what} (401)`, {
+        context: { status },
+      });
     if (status === 403) {
-      return new ServeError('DENIED', `listing ${what} is forbidden (403): grant the audit's user list on ${what} in the namespaces audited (cluster-wide for -A)`, { context: { status } });
+      return new ServeError(
+        'DENIED',
+        `listing ${what} is forbidden (403): grant the audit's user list on ${what} in the namespaces audited (cluster-wide for -A)`,
+        { context: { status } },
+      );
     }
     if (status === 410) {
-      return new ServeError('UNAVAILABLE', `the list of ${what} changed too much while it was being read (410 Gone): run the audit again`, { retryable: true, context: { status } });
+      return new ServeError('UNAVAILABLE', `the list of ${what} changed too much while it was being read (410 Gone): run the audit again`, {
+        retryable: true,
+        context: { status },
+      });
     }
-    return new ServeError(status >= 500 || status === 429 ? 'UNAVAILABLE' : 'INTERNAL', `the Kubernetes API answered ${status} while listing ${what}`, {
-      retryable: status >= 500 || status === 429,
-      context: { status },
-    });
+    return new ServeError(
+      status >= 500 || status === 429 ? 'UNAVAILABLE' : 'INTERNAL',
+      `the Kubernetes API answered ${status} while listing ${what}`,
+      {
+        retryable: status >= 500 || status === 429,
+        context: { status },
+      },
+    );
   }
   const name = err instanceof Error ? err.name : typeof err;
   // client-node's deserializer messages may quote the body: the error's type only.
@@ -87,7 +101,9 @@ function plain(value: unknown): unknown {
   return JSON.parse(
     JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
       const original = this[key];
-      return original instanceof Date && !Number.isNaN(original.getTime()) && original.getUTCMilliseconds() === 0 ? original.toISOString().replace('.000Z', 'Z') : v;
+      return original instanceof Date && !Number.isNaN(original.getTime()) && original.getUTCMilliseconds() === 0
+        ? original.toISOString().replace('.000Z', 'Z')
+        : v;
     }),
   );
 }
@@ -99,7 +115,8 @@ function plain(value: unknown): unknown {
  * or more than `maxItems` objects of a kind), `TLS_ERROR`, `INTERNAL` (an answer that is no list).
  */
 export async function readAuditObjects(kubeConfig: KubeConfig, options: AuditSourceOptions): Promise<AuditSourceResult> {
-  if (kubeConfig.getCurrentCluster() === null) throw new ServeError('CONFIG_INVALID', 'the kubeconfig has no current context with a cluster (kubectl config use-context NAME)');
+  if (kubeConfig.getCurrentCluster() === null)
+    throw new ServeError('CONFIG_INVALID', 'the kubeconfig has no current context with a cluster (kubectl config use-context NAME)');
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const timeoutMs = Math.max(1, options.requestTimeoutMs ?? DEFAULT_AUDIT_REQUEST_TIMEOUT_MS);
@@ -111,7 +128,10 @@ export async function readAuditObjects(kubeConfig: KubeConfig, options: AuditSou
   /** One request under its own deadline (and the caller's signal), through the bounded transport. */
   async function call<T>(fn: (o: ConfigurationOptions) => Promise<T>): Promise<T> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new ServeError('TIMEOUT', `the Kubernetes API did not answer within ${timeoutMs} ms`, { retryable: true })), timeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new ServeError('TIMEOUT', `the Kubernetes API did not answer within ${timeoutMs} ms`, { retryable: true })),
+      timeoutMs,
+    );
     const onOuter = (): void => controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onOuter, { once: true });
     if (options.signal?.aborted === true) onOuter();
@@ -129,7 +149,11 @@ export async function readAuditObjects(kubeConfig: KubeConfig, options: AuditSou
     const seen = new Set<string>();
     let cont: string | undefined;
     for (let pages = 0; ; pages++) {
-      if (pages === MAX_AUDIT_PAGES) throw new ServeError('SIZE_EXCEEDED', `listing ${what} took more than ${MAX_AUDIT_PAGES} pages: audit one namespace at a time (-n)`);
+      if (pages === MAX_AUDIT_PAGES)
+        throw new ServeError(
+          'SIZE_EXCEEDED',
+          `listing ${what} took more than ${MAX_AUDIT_PAGES} pages: audit one namespace at a time (-n)`,
+        );
       let answer: unknown;
       try {
         answer = await call((o) => page(cont, o));
@@ -138,7 +162,9 @@ export async function readAuditObjects(kubeConfig: KubeConfig, options: AuditSou
       }
       const { items: got, continueToken } = readPage(answer, what);
       if (items.length + got.length > maxItems) {
-        throw new ServeError('SIZE_EXCEEDED', `there are more than ${maxItems} ${what} to read: audit one namespace at a time (-n)`, { context: { limit: maxItems } });
+        throw new ServeError('SIZE_EXCEEDED', `there are more than ${maxItems} ${what} to read: audit one namespace at a time (-n)`, {
+          context: { limit: maxItems },
+        });
       }
       items.push(...got.map(plain));
       if (continueToken === undefined) return items;
@@ -154,10 +180,12 @@ export async function readAuditObjects(kubeConfig: KubeConfig, options: AuditSou
     return ns === null ? core.listPodForAllNamespaces(query, o) : core.listNamespacedPod({ namespace: ns, ...query }, o);
   });
 
-  const listCustom = (plural: string) => (cont: string | undefined, o: ConfigurationOptions): Promise<unknown> => {
-    const query = { group: CAMEL_GROUP, version: CAMEL_VERSION, plural, limit, ...(cont !== undefined ? { _continue: cont } : {}) };
-    return ns === null ? custom.listClusterCustomObject(query, o) : custom.listNamespacedCustomObject({ namespace: ns, ...query }, o);
-  };
+  const listCustom =
+    (plural: string) =>
+    (cont: string | undefined, o: ConfigurationOptions): Promise<unknown> => {
+      const query = { group: CAMEL_GROUP, version: CAMEL_VERSION, plural, limit, ...(cont !== undefined ? { _continue: cont } : {}) };
+      return ns === null ? custom.listClusterCustomObject(query, o) : custom.listNamespacedCustomObject({ namespace: ns, ...query }, o);
+    };
   /** The list, or undefined when the API does not serve the resource (404). */
   async function optional(plural: string): Promise<unknown[] | undefined> {
     try {
@@ -176,7 +204,8 @@ export async function readAuditObjects(kubeConfig: KubeConfig, options: AuditSou
 
 function readPage(answer: unknown, what: string): Page {
   const o = answer as { items?: unknown; metadata?: { _continue?: unknown; continue?: unknown } } | null;
-  if (typeof o !== 'object' || o === null || !Array.isArray(o.items)) throw new ServeError('INTERNAL', `the Kubernetes API answered a list of ${what} without items`);
+  if (typeof o !== 'object' || o === null || !Array.isArray(o.items))
+    throw new ServeError('INTERNAL', `the Kubernetes API answered a list of ${what} without items`);
   // Typed lists (pods) carry `_continue`, custom object lists the wire name `continue`.
   const token = o.metadata?._continue ?? o.metadata?.continue;
   return { items: o.items, continueToken: typeof token === 'string' && token !== '' ? token : undefined };

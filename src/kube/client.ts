@@ -8,14 +8,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import {
-  CoreV1Api,
-  KubeConfig,
-  Observable,
-  ResponseContext,
-  type HttpLibrary,
-  type RequestContext,
-} from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, Observable, ResponseContext, type HttpLibrary, type RequestContext } from '@kubernetes/client-node';
 import { ServeError } from '../base/errors.js';
 
 /** Where the kubelet mounts the pod's service account token, CA bundle and namespace. */
@@ -78,7 +71,12 @@ export function kubeConfigFromEnv(env: KubeEnv): KubeConfig {
   const files = listed.length > 0 ? listed.filter((f) => existsSync(f)) : [];
   if (listed.length === 0 && home !== '' && existsSync(path.join(home, '.kube', 'config'))) files.push(path.join(home, '.kube', 'config'));
   if (files.length === 0) {
-    const looked = listed.length > 0 ? `KUBECONFIG (${listed.join(path.delimiter)})` : home !== '' ? path.join(home, '.kube', 'config') : 'KUBECONFIG and $HOME/.kube/config';
+    const looked =
+      listed.length > 0
+        ? `KUBECONFIG (${listed.join(path.delimiter)})`
+        : home !== ''
+          ? path.join(home, '.kube', 'config')
+          : 'KUBECONFIG and $HOME/.kube/config';
     throw new ServeError(
       'CONFIG_INVALID',
       `no kubeconfig found in ${looked}: set KUBECONFIG to read pull secrets from outside a cluster, or run with --pull-secrets=false`,
@@ -101,7 +99,10 @@ export function kubeConfigFromEnv(env: KubeEnv): KubeConfig {
     }
   }
   if (kc.getCurrentCluster() === null) {
-    throw new ServeError('CONFIG_INVALID', `kubeconfig ${files.join(path.delimiter)} has no current context with a cluster (kubectl config use-context NAME)`);
+    throw new ServeError(
+      'CONFIG_INVALID',
+      `kubeconfig ${files.join(path.delimiter)} has no current context with a cluster (kubectl config use-context NAME)`,
+    );
   }
   return kc;
 }
@@ -189,7 +190,10 @@ function sendBounded(request: RequestContext, { signal, maxBodyBytes }: BoundedH
         for (const [name, value] of Object.entries(res.headers)) {
           if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
         }
-        finish(undefined, new ResponseContext(res.statusCode ?? 0, headers, { text: async () => bytes.toString('utf8'), binary: async () => bytes }));
+        finish(
+          undefined,
+          new ResponseContext(res.statusCode ?? 0, headers, { text: async () => bytes.toString('utf8'), binary: async () => bytes }),
+        );
       });
       res.on('error', (err) => finish(transportError(err, signal, url)));
       res.on('close', () => {

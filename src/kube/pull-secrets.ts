@@ -35,7 +35,15 @@ import { TtlCache } from '../base/ttl-cache.js';
 import { raceSignal } from '../base/abort.js';
 import { createLogger, type Logger } from '../base/logger.js';
 import { isNamespaceName, isObjectName, MAX_POD_PULL_SECRETS, podPullSecretNames, referenceNames } from '../inject/pull-secrets.js';
-import { boundedHttpLibrary, coreV1Api, inClusterKubeConfig, isInCluster, kubeConfigFromEnv, SERVICE_ACCOUNT_DIR, type KubeEnv } from './client.js';
+import {
+  boundedHttpLibrary,
+  coreV1Api,
+  inClusterKubeConfig,
+  isInCluster,
+  kubeConfigFromEnv,
+  SERVICE_ACCOUNT_DIR,
+  type KubeEnv,
+} from './client.js';
 
 /** `--pull-secrets`: read pull secrets when running in a cluster (`auto`), always (`true`), or never (`false`). */
 export type PullSecretMode = 'auto' | 'true' | 'false';
@@ -106,8 +114,7 @@ type Parsed = { readonly config: DockerConfig; readonly bytes: number };
 
 /** A pull secret's docker config, or why it has none. */
 export type SecretDockerConfig =
-  | { readonly config: DockerConfig; readonly bytes: number }
-  | { readonly skipped: string; readonly level: 'debug' | 'warn' };
+  { readonly config: DockerConfig; readonly bytes: number } | { readonly skipped: string; readonly level: 'debug' | 'warn' };
 
 /**
  * Extracts and parses the docker config of a Secret read from the API (its `data` values are base64), as
@@ -119,7 +126,10 @@ export function dockerConfigFromSecret(secret: Pick<V1Secret, 'type' | 'data'>, 
   const type = secret.type ?? '';
   const key = PULL_SECRET_KEY[type];
   if (key === undefined) {
-    return { skipped: `type "${type.slice(0, 100)}" is not ${TYPE_DOCKERCONFIGJSON} or ${TYPE_DOCKERCFG}; the kubelet ignores it too`, level: 'warn' };
+    return {
+      skipped: `type "${type.slice(0, 100)}" is not ${TYPE_DOCKERCONFIGJSON} or ${TYPE_DOCKERCFG}; the kubelet ignores it too`,
+      level: 'warn',
+    };
   }
   const data = record(secret.data);
   const encoded = data?.[key];
@@ -178,9 +188,14 @@ function describeFailure(err: unknown, kind: string): Failure {
     const status = err.code;
     if (status === 404) return { level: 'debug', reason: `${kind} not found`, status, cache: true };
     if (status === 403) {
-      return { level: 'warn', reason: `forbidden: grant the webhook's service account get on ${kind}s in this namespace`, status, cache: true };
+      return {
+        level: 'warn',
+        reason: `forbidden: grant the webhook's service account get on ${kind}s in this namespace`,
+        status,
+        cache: true,
+      };
     }
-    if (status === 401) return { level: 'warn', reason: 'the apiserver rejected the webhook\'s credentials', status, cache: false };
+    if (status === 401) return { level: 'warn', reason: "the apiserver rejected the webhook's credentials", status, cache: false };
     return { level: 'warn', reason: `the apiserver answered ${status}`, status, cache: false };
   }
   if (err instanceof CamelOciError) {
@@ -226,7 +241,13 @@ export function createPullSecretReaderFor(kubeConfig: KubeConfig, options: PullS
     }
   }
 
-  async function cached<V>(cache: TtlCache<V>, flights: SingleFlight<V>, key: string, size: (v: V) => number, load: () => Promise<Loaded<V>>): Promise<V> {
+  async function cached<V>(
+    cache: TtlCache<V>,
+    flights: SingleFlight<V>,
+    key: string,
+    size: (v: V) => number,
+    load: () => Promise<Loaded<V>>,
+  ): Promise<V> {
     const hit = cache.get(key);
     if (hit !== undefined) return hit;
     return flights.do(key, async () => {
@@ -273,9 +294,21 @@ export function createPullSecretReaderFor(kubeConfig: KubeConfig, options: PullS
   }
 
   const readSecret = (namespace: string, name: string): Promise<Parsed | null> =>
-    cached(secrets, secretFlights, JSON.stringify([namespace, name]), (v) => (v === null ? 0 : v.bytes), () => loadSecret(namespace, name));
+    cached(
+      secrets,
+      secretFlights,
+      JSON.stringify([namespace, name]),
+      (v) => (v === null ? 0 : v.bytes),
+      () => loadSecret(namespace, name),
+    );
   const readAccount = (namespace: string, name: string): Promise<readonly string[]> =>
-    cached(accounts, accountFlights, JSON.stringify([namespace, name]), () => 0, () => loadAccount(namespace, name));
+    cached(
+      accounts,
+      accountFlights,
+      JSON.stringify([namespace, name]),
+      () => 0,
+      () => loadAccount(namespace, name),
+    );
 
   return async (namespace: string, pod: unknown): Promise<DockerConfig[]> => {
     if (!isNamespaceName(namespace) || record(pod) === undefined) {
@@ -290,7 +323,10 @@ export function createPullSecretReaderFor(kubeConfig: KubeConfig, options: PullS
       from = `service account ${account ?? '(invalid name)'}`;
     }
     if (names.length > maxSecrets) {
-      logger.warn({ namespace, limit: maxSecrets }, `the ${from} lists more than ${maxSecrets} pull secrets; reading the first ${maxSecrets}`);
+      logger.warn(
+        { namespace, limit: maxSecrets },
+        `the ${from} lists more than ${maxSecrets} pull secrets; reading the first ${maxSecrets}`,
+      );
       names = names.slice(0, maxSecrets);
     }
     const read = await Promise.all(names.map((name) => readSecret(namespace, name)));
@@ -313,12 +349,19 @@ export function parsePullSecretMode(value: string): PullSecretMode {
  * Throws ServeError `CONFIG_INVALID` for an unknown mode, and with `true` when no kubeconfig or
  * service account token is found.
  */
-export function createPullSecretReader(mode: string, env: KubeEnv, logger: Logger, setup: PullSecretReaderSetup = {}): PullSecretReader | undefined {
+export function createPullSecretReader(
+  mode: string,
+  env: KubeEnv,
+  logger: Logger,
+  setup: PullSecretReaderSetup = {},
+): PullSecretReader | undefined {
   const parsed = parsePullSecretMode(mode);
   if (parsed === 'false') return undefined;
   const inCluster = isInCluster(env);
   if (!inCluster && parsed === 'auto') {
-    logger.info('not running in a Kubernetes pod: pods\' imagePullSecrets are not read (--pull-secrets=true to read them through a kubeconfig)');
+    logger.info(
+      "not running in a Kubernetes pod: pods' imagePullSecrets are not read (--pull-secrets=true to read them through a kubeconfig)",
+    );
     return undefined;
   }
   let kubeConfig: KubeConfig;
@@ -326,13 +369,13 @@ export function createPullSecretReader(mode: string, env: KubeEnv, logger: Logge
     kubeConfig = inCluster ? inClusterKubeConfig(env, setup.serviceAccountDir ?? SERVICE_ACCOUNT_DIR) : kubeConfigFromEnv(env);
   } catch (err) {
     if (parsed === 'auto' && isCamelOciError(err, 'CONFIG_INVALID')) {
-      logger.warn({ err: err.toJSON() }, 'pods\' imagePullSecrets are not read');
+      logger.warn({ err: err.toJSON() }, "pods' imagePullSecrets are not read");
       return undefined;
     }
     throw err;
   }
   const { serviceAccountDir: _dir, ...tuning } = setup;
   const reader = createPullSecretReaderFor(kubeConfig, { ...tuning, logger });
-  logger.info({ server: kubeConfig.getCurrentCluster()?.server }, 'reading pods\' imagePullSecrets from the Kubernetes API');
+  logger.info({ server: kubeConfig.getCurrentCluster()?.server }, "reading pods' imagePullSecrets from the Kubernetes API");
   return reader;
 }

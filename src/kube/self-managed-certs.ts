@@ -16,7 +16,15 @@
  * up a certificate another replica wrote without a watch, and repair a bundle someone blanked by
  * re-applying the manifests.
  */
-import { AdmissionregistrationV1Api, ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import {
+  AdmissionregistrationV1Api,
+  ApiException,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { ServeError, asCamelOciError } from '../base/errors.js';
 import type { Logger } from '../base/logger.js';
 import {
@@ -112,7 +120,8 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
   const now = options.now ?? Date.now;
   const recheckMs = options.recheckMs ?? DEFAULT_RECHECK_MS;
   const timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  if (!(recheckMs >= 100)) throw new ServeError('CONFIG_INVALID', `the certificate re-check period must be at least 100 ms, got ${recheckMs}`);
+  if (!(recheckMs >= 100))
+    throw new ServeError('CONFIG_INVALID', `the certificate re-check period must be at least 100 ms, got ${recheckMs}`);
   const policy: LifecyclePolicy = {
     caLifetimeMs: options.caLifetimeMs ?? DEFAULT_CA_LIFETIME_MS,
     servingLifetimeMs: options.servingLifetimeMs ?? DEFAULT_SERVING_LIFETIME_MS,
@@ -179,11 +188,17 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
     const ops: unknown[] = [{ op: 'test', path: '/metadata/resourceVersion', value: view.resourceVersion }];
     view.entries.forEach((e, i) => {
       // The name test makes an index shifted by a concurrent edit fail instead of patching the wrong entry.
-      ops.push({ op: 'test', path: `/webhooks/${i}/name`, value: e.name }, { op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value });
+      ops.push(
+        { op: 'test', path: `/webhooks/${i}/name`, value: e.name },
+        { op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value },
+      );
     });
     try {
       await call((o) =>
-        admission.patchMutatingWebhookConfiguration({ name: webhookName, body: ops }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch, o)),
+        admission.patchMutatingWebhookConfiguration(
+          { name: webhookName, body: ops },
+          setHeaderOptions('Content-Type', PatchStrategy.JsonPatch, o),
+        ),
       );
       return true;
     } catch (err) {
@@ -201,7 +216,11 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       metadata: {
         name: secretName,
         namespace,
-        labels: { ...(existing?.metadata?.labels ?? {}), 'app.kubernetes.io/name': 'camel-oci', 'app.kubernetes.io/managed-by': 'camel-oci' },
+        labels: {
+          ...(existing?.metadata?.labels ?? {}),
+          'app.kubernetes.io/name': 'camel-oci',
+          'app.kubernetes.io/managed-by': 'camel-oci',
+        },
         ...(existing?.metadata?.annotations === undefined ? {} : { annotations: existing.metadata.annotations }),
         // The precondition: an update based on an older read fails with 409 instead of overwriting.
         ...(existing === undefined ? {} : { resourceVersion: existing.metadata?.resourceVersion ?? '' }),
@@ -227,7 +246,8 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       const secret = await readSecret();
       const data = secret === undefined ? undefined : decodeSecret(secret);
       const view = await readWebhook();
-      if (view.entries.length === 0) throw new ServeError('CONFIG_INVALID', `the MutatingWebhookConfiguration ${webhookName} has no webhooks`);
+      if (view.entries.length === 0)
+        throw new ServeError('CONFIG_INVALID', `the MutatingWebhookConfiguration ${webhookName} has no webhooks`);
       const trust = data === undefined ? [] : trustSet(data);
       const trustKey = [...caFingerprints(trust.join(''))].sort().join(',');
       if (trust.length > 0 && view.entries.some((e) => !bundleMatches(e.caBundlePem, trust))) {
@@ -242,7 +262,7 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
         // A repair: the bundle once matched this very trust set, so someone else changed it.
         const repaired = trustKey === lastMatchedTrust;
         if (repaired) options.metrics?.bundleRepair();
-        log.info({ cas: trust.length, repaired }, 'caBundle set to the Secret\'s CAs');
+        log.info({ cas: trust.length, repaired }, "caBundle set to the Secret's CAs");
         continue; // read again: what counts is what the apiserver holds
       }
       if (trust.length > 0) lastMatchedTrust = trustKey;
@@ -269,7 +289,9 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       return Math.min(t + recheckMs, decision.wakeAt ?? Infinity);
     }
     if (stopped) return now();
-    throw new ServeError('UNAVAILABLE', `the Secret or webhook configuration kept changing (${conflicts} conflicts); trying again later`, { retryable: true });
+    throw new ServeError('UNAVAILABLE', `the Secret or webhook configuration kept changing (${conflicts} conflicts); trying again later`, {
+      retryable: true,
+    });
   }
 
   function serveIfVerified(data: ManagedSecretData, view: WebhookConfigurationView, t: number): void {
@@ -281,7 +303,7 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       // Never put into service a certificate the apiserver would refuse; keep the current one.
       verified = served !== undefined && view.entries.every((e) => bundleVerifies(e.caBundlePem, served!.certPem, t));
       // Once per certificate: the refresh and the reconcile both come here every period.
-      if (warnedAbout !== certPem) log.warn('the caBundle does not verify the Secret\'s certificate yet; not serving it');
+      if (warnedAbout !== certPem) log.warn("the caBundle does not verify the Secret's certificate yet; not serving it");
       warnedAbout = certPem;
       return;
     }

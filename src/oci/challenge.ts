@@ -343,7 +343,10 @@ export function parseScope(s: string): Scope | undefined {
   const name = s.slice(first + 1, last);
   if (typeMatch === null || !SCOPE_NAME.test(name)) return undefined;
   if (name.indexOf(':') !== name.lastIndexOf(':')) return undefined;
-  const actions = s.slice(last + 1).split(',').filter((a) => a !== '');
+  const actions = s
+    .slice(last + 1)
+    .split(',')
+    .filter((a) => a !== '');
   if (actions.length === 0 || !actions.every((a) => SCOPE_ACTION.test(a))) return undefined;
   const resourceClass = typeMatch[2];
   return Object.freeze({

@@ -37,7 +37,6 @@ const REGISTERED: Readonly<Record<DigestAlgorithm, RegExp>> = {
   sha512: /^[a-f0-9]{128}$/,
 };
 
-
 function isRegistered(algorithm: string): algorithm is DigestAlgorithm {
   return algorithm === 'sha256' || algorithm === 'sha512';
 }
@@ -81,9 +80,13 @@ export function parseDigest(s: string, code: ErrorCode = 'REFERENCE_INVALID'): P
   const colon = s.indexOf(':');
   const algorithm = s.slice(0, colon);
   if (!isRegistered(algorithm)) {
-    throw new OciError(code, `unsupported digest algorithm in ${quoted}: camel-oci verifies sha256 and sha512 only; expected sha256:<64 lowercase hex characters>`, {
-      context: { reason: 'DIGEST_UNSUPPORTED', algorithm },
-    });
+    throw new OciError(
+      code,
+      `unsupported digest algorithm in ${quoted}: camel-oci verifies sha256 and sha512 only; expected sha256:<64 lowercase hex characters>`,
+      {
+        context: { reason: 'DIGEST_UNSUPPORTED', algorithm },
+      },
+    );
   }
   return { algorithm, hex: s.slice(colon + 1) };
 }

@@ -103,7 +103,8 @@ class Invalid {
 function mediaTypeOf(o: Json, key: string, where: string, inv: Invalid, required: boolean): string | undefined {
   const v = o[key];
   if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string' || !MEDIA_TYPE_RE.test(v)) throw inv.error(`${where}.${key} must be a media type such as application/vnd.oci.image.layer.v1.tar+gzip (got ${show(v)})`);
+  if (typeof v !== 'string' || !MEDIA_TYPE_RE.test(v))
+    throw inv.error(`${where}.${key} must be a media type such as application/vnd.oci.image.layer.v1.tar+gzip (got ${show(v)})`);
   return v;
 }
 
@@ -164,7 +165,8 @@ function validateDescriptor(v: unknown, where: string, inv: Invalid, withPlatfor
   const problem = descriptorDigestProblem(digest);
   if (problem !== undefined) throw inv.error(`${where}.digest ${show(digest)} is invalid: ${problem}`);
   const size = v.size;
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw inv.error(`${where}.size must be a non-negative integer (got ${show(size)})`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+    throw inv.error(`${where}.size must be a non-negative integer (got ${show(size)})`);
   const urls = stringArray(v.urls, `${where}.urls`, inv);
   if (urls !== undefined) {
     for (const [i, u] of urls.entries()) {
@@ -206,7 +208,8 @@ function bareContentType(contentType: string | undefined): string | undefined {
  */
 export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedManifest {
   const doc = new Invalid('manifest');
-  if (bytes.byteLength > MAX_MANIFEST_BYTES) throw doc.error(`it is ${bytes.byteLength} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`, 'too-large');
+  if (bytes.byteLength > MAX_MANIFEST_BYTES)
+    throw doc.error(`it is ${bytes.byteLength} bytes, more than the ${MAX_MANIFEST_BYTES} allowed`, 'too-large');
   let text: string;
   try {
     // ignoreBOM keeps a byte-order mark so JSON.parse refuses it, as Go's encoding/json does.
@@ -228,13 +231,17 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   } else {
     // A generic header (application/json, octet-stream) says nothing; then the shape decides.
     const header = bareContentType(contentType);
-    if (header !== undefined && (isManifestMediaType(header) || isIndexMediaType(header) || DOCKER_SCHEMA1_TYPES.has(header))) mediaType = header;
+    if (header !== undefined && (isManifestMediaType(header) || isIndexMediaType(header) || DOCKER_SCHEMA1_TYPES.has(header)))
+      mediaType = header;
     else if ('manifests' in raw) mediaType = OCI_INDEX;
     else mediaType = OCI_MANIFEST;
   }
 
   if (DOCKER_SCHEMA1_TYPES.has(mediaType) || raw.schemaVersion === 1) {
-    throw doc.error('it is a Docker schema 1 manifest, which registries deprecated in 2017; push it again with a current client', 'unsupported-media-type');
+    throw doc.error(
+      'it is a Docker schema 1 manifest, which registries deprecated in 2017; push it again with a current client',
+      'unsupported-media-type',
+    );
   }
   if (!isManifestMediaType(mediaType) && !isIndexMediaType(mediaType)) {
     throw doc.error(
@@ -262,7 +269,8 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
     if ('config' in raw || 'layers' in raw) throw inv.error('an index must not have config or layers', 'ambiguous');
     const manifests = raw.manifests;
     if (!Array.isArray(manifests)) throw inv.error(`manifests must be an array (got ${show(manifests)})`);
-    if (manifests.length > MAX_INDEX_MANIFESTS) throw inv.error(`it lists ${manifests.length} manifests, more than the ${MAX_INDEX_MANIFESTS} allowed`, 'too-large');
+    if (manifests.length > MAX_INDEX_MANIFESTS)
+      throw inv.error(`it lists ${manifests.length} manifests, more than the ${MAX_INDEX_MANIFESTS} allowed`, 'too-large');
     const index: ImageIndex = {
       ...common,
       manifests: manifests.map((m, i) => validateDescriptor(m, `manifests[${i}]`, inv, true)),
@@ -276,7 +284,8 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   const layers = raw.layers;
   if (!Array.isArray(layers)) throw inv.error(`layers must be an array (got ${show(layers)})`);
   if (layers.length === 0) throw inv.error('layers must have at least one entry (image-manifest-schema minItems 1)');
-  if (layers.length > MAX_MANIFEST_LAYERS) throw inv.error(`it has ${layers.length} layers, more than the ${MAX_MANIFEST_LAYERS} allowed`, 'too-large');
+  if (layers.length > MAX_MANIFEST_LAYERS)
+    throw inv.error(`it has ${layers.length} layers, more than the ${MAX_MANIFEST_LAYERS} allowed`, 'too-large');
   const manifest: ImageManifest = {
     ...common,
     config,
@@ -323,7 +332,11 @@ const ARCH_ALIASES: Readonly<Record<string, { architecture: string; variant?: st
 const DEFAULT_VARIANT: Readonly<Record<string, string>> = { amd64: 'v1', arm64: 'v8', arm: 'v7' };
 
 /** Canonical os/architecture/variant for comparison: aliases resolved, default variants filled in, `8` written `v8`. */
-export function normalizePlatform(p: Pick<Platform, 'os' | 'architecture' | 'variant'>): { os: string; architecture: string; variant: string } {
+export function normalizePlatform(p: Pick<Platform, 'os' | 'architecture' | 'variant'>): {
+  os: string;
+  architecture: string;
+  variant: string;
+} {
   const os = p.os.toLowerCase();
   let architecture = p.architecture.toLowerCase();
   let variant = (p.variant ?? '').toLowerCase();
@@ -401,7 +414,9 @@ export function selectPlatform(index: ImageIndex, wanted: string | undefined): D
     const has = [
       available.length > 0 ? available.join(', ') : '',
       unnamed > 0 ? `${unnamed} image manifest${unnamed === 1 ? '' : 's'} without a platform` : '',
-    ].filter((s) => s !== '').join(', and ');
+    ]
+      .filter((s) => s !== '')
+      .join(', and ');
     throw new OciError(
       'PLATFORM_NOT_FOUND',
       `no image for ${formatPlatform(want)} in the index: it has ${has}; pass --platform with one of these`,

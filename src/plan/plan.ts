@@ -50,7 +50,8 @@ export interface FetchPlan {
   readonly artifacts: readonly PlanArtifact[];
 }
 
-const HOST_PORT = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]{1,5})?$/;
+const HOST_PORT =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]{1,5})?$/;
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*)*$/;
 /** A raw layer's file name: one path segment, no hidden or special names. */
 const FILE_NAME = /^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,254}$/;
@@ -92,29 +93,30 @@ export function buildPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
   const seen = new Set<string>();
   return {
     version: PLAN_VERSION,
-    artifacts: artifacts.map((a) => ({
-      reference: a.reference,
-      registry: a.registry,
-      repository: a.repository,
-      scheme: a.scheme,
-      digest: a.digest,
-      layers: a.layers
-        .filter((l) => {
-          const key = `${l.kind}:${l.digest}`;
-          if (seen.has(key)) return false;
-          seen.add(key);
-          return true;
-        })
-        .map((l) => ({
-          digest: l.digest,
-          size: l.size,
-          mediaType: l.mediaType,
-          kind: l.kind,
-          format: l.format,
-          target: layerTarget(l.kind, l.digest),
-          ...(l.format === 'raw' && l.fileName !== undefined ? { fileName: l.fileName } : {}),
-        })),
-    }))
+    artifacts: artifacts
+      .map((a) => ({
+        reference: a.reference,
+        registry: a.registry,
+        repository: a.repository,
+        scheme: a.scheme,
+        digest: a.digest,
+        layers: a.layers
+          .filter((l) => {
+            const key = `${l.kind}:${l.digest}`;
+            if (seen.has(key)) return false;
+            seen.add(key);
+            return true;
+          })
+          .map((l) => ({
+            digest: l.digest,
+            size: l.size,
+            mediaType: l.mediaType,
+            kind: l.kind,
+            format: l.format,
+            target: layerTarget(l.kind, l.digest),
+            ...(l.format === 'raw' && l.fileName !== undefined ? { fileName: l.fileName } : {}),
+          })),
+      }))
       // An artifact whose layers were all planned by an earlier one (the same artifact by tag and
       // by digest) has nothing left to fetch; parsePlan refuses empty artifacts.
       .filter((a) => a.layers.length > 0),
@@ -155,7 +157,8 @@ export function parsePlan(text: string): FetchPlan {
     const registry = str(a, 'registry', where);
     if (!HOST_PORT.test(registry)) throw invalid(`${where}.registry ${JSON.stringify(registry)} is not a host[:port]`);
     const repository = str(a, 'repository', where);
-    if (!REPOSITORY.test(repository) || repository.length > 255) throw invalid(`${where}.repository ${JSON.stringify(repository)} is not a repository name`);
+    if (!REPOSITORY.test(repository) || repository.length > 255)
+      throw invalid(`${where}.repository ${JSON.stringify(repository)} is not a repository name`);
     const scheme = a.scheme;
     if (scheme !== 'https' && scheme !== 'http') throw invalid(`${where}.scheme must be "https" or "http"`);
     const digest = str(a, 'digest', where);

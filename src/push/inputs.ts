@@ -43,9 +43,13 @@ class Budget {
   take(size: number, where: string): void {
     this.bytes += size;
     this.files += 1;
-    if (this.files > this.limits.maxFiles) throw new PushError('SIZE_EXCEEDED', `${where}: more than ${this.limits.maxFiles} files in all; push fewer per artifact`);
+    if (this.files > this.limits.maxFiles)
+      throw new PushError('SIZE_EXCEEDED', `${where}: more than ${this.limits.maxFiles} files in all; push fewer per artifact`);
     if (this.bytes > this.limits.maxTotalBytes) {
-      throw new PushError('SIZE_EXCEEDED', `${where}: the inputs pass ${this.limits.maxTotalBytes} bytes in all; split them over several artifacts`);
+      throw new PushError(
+        'SIZE_EXCEEDED',
+        `${where}: the inputs pass ${this.limits.maxTotalBytes} bytes in all; split them over several artifacts`,
+      );
     }
   }
 }
@@ -110,7 +114,11 @@ async function insideTarget(realDir: string, entry: string, where: string): Prom
 }
 
 /** The entries of a directory whose names pass `want`, sorted, each resolved to a regular file inside it. */
-async function filesOf(dir: string, source: string, want: (name: string) => boolean): Promise<Array<{ name: string; file: string; where: string }>> {
+async function filesOf(
+  dir: string,
+  source: string,
+  want: (name: string) => boolean,
+): Promise<Array<{ name: string; file: string; where: string }>> {
   let realDir: string;
   let names: string[];
   try {
@@ -129,7 +137,10 @@ async function filesOf(dir: string, source: string, want: (name: string) => bool
     if (info.isDirectory()) continue;
     const file = info.isSymbolicLink() ? await insideTarget(realDir, name, where) : path.join(realDir, name);
     if (!isPlainFileName(name)) {
-      throw new PushError('INPUT_INVALID', `${where}: file name ${JSON.stringify(name)} is not a plain name (letters, digits, '.', '_', '+', '-'); rename it`);
+      throw new PushError(
+        'INPUT_INVALID',
+        `${where}: file name ${JSON.stringify(name)} is not a plain name (letters, digits, '.', '_', '+', '-'); rename it`,
+      );
     }
     out.push({ name, file, where });
   }
@@ -172,7 +183,8 @@ export async function readInputs(
     } else {
       const fileName = path.basename(source);
       if (!JAR_RE.test(fileName)) throw new PushError('INPUT_INVALID', `${where}: not a .jar file or a directory of them`);
-      if (!isPlainFileName(fileName)) throw new PushError('INPUT_INVALID', `${where}: file name ${JSON.stringify(fileName)} is not a plain name; rename it`);
+      if (!isPlainFileName(fileName))
+        throw new PushError('INPUT_INVALID', `${where}: file name ${JSON.stringify(fileName)} is not a plain name; rename it`);
       const data = await readRegularFile(source, where, limits.maxFileBytes, budget);
       checkJar(data, where);
       deps.push({ source, kind: 'jar', name: layerName(fileName.replace(JAR_RE, ''), where), jars: [{ fileName, data }] });

@@ -60,7 +60,8 @@ export function parseProperties(text: string): Map<string, string> {
 
 /** Reads the data of one entry; undefined when it is not readable within the bounds. */
 function entryData(buf: Buffer, localOffset: number, method: number, compressedSize: number, size: number): Buffer | undefined {
-  if (size > MAX_POM_PROPERTIES_BYTES || localOffset + 30 > buf.length || buf.readUInt32LE(localOffset) !== LOCAL_SIGNATURE) return undefined;
+  if (size > MAX_POM_PROPERTIES_BYTES || localOffset + 30 > buf.length || buf.readUInt32LE(localOffset) !== LOCAL_SIGNATURE)
+    return undefined;
   const start = localOffset + 30 + buf.readUInt16LE(localOffset + 26) + buf.readUInt16LE(localOffset + 28);
   if (start + compressedSize > buf.length) return undefined;
   const data = buf.subarray(start, start + compressedSize);

@@ -25,7 +25,8 @@ async function existingManifests(indexFile: string, dir: string): Promise<unknow
   let text: Buffer;
   try {
     const info = await stat(indexFile);
-    if (info.size > MAX_INDEX_BYTES) throw new PushError('SIZE_EXCEEDED', `--oci-layout ${dir}: index.json is over ${MAX_INDEX_BYTES} bytes`);
+    if (info.size > MAX_INDEX_BYTES)
+      throw new PushError('SIZE_EXCEEDED', `--oci-layout ${dir}: index.json is over ${MAX_INDEX_BYTES} bytes`);
     text = await readFile(indexFile);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -64,6 +65,10 @@ export async function writeOciLayout(dir: string, artifact: PackedArtifact, refN
     return indexFile;
   } catch (err) {
     if (err instanceof PushError) throw err;
-    throw new PushError('IO_ERROR', `--oci-layout ${dir}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw new PushError(
+      'IO_ERROR',
+      `--oci-layout ${dir}: cannot write it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      { cause: err },
+    );
   }
 }

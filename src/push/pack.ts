@@ -100,7 +100,10 @@ export function createdFromSourceDateEpoch(value: string | undefined): string | 
 /** The `<name>` of a layer from a path's base name; throws INPUT_INVALID when it cannot be one. */
 export function layerName(baseName: string, source: string): string {
   if (!LAYER_NAME.test(baseName)) {
-    throw new PushError('INPUT_INVALID', `${source}: ${JSON.stringify(baseName)} cannot name a layer (letters, digits, '.', '_', '+', '-'; up to 128; not starting with a dot); rename it`);
+    throw new PushError(
+      'INPUT_INVALID',
+      `${source}: ${JSON.stringify(baseName)} cannot name a layer (letters, digits, '.', '_', '+', '-'; up to 128; not starting with a dot); rename it`,
+    );
   }
   return baseName;
 }
@@ -132,7 +135,10 @@ export function checkKamelet(data: Uint8Array, where: string): void {
   }
   const kind = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>).kind : undefined;
   if (kind !== 'Kamelet') {
-    throw new PushError('INPUT_INVALID', `${where}: not a Kamelet (a YAML mapping with kind: Kamelet; got ${kind === undefined ? 'no kind' : `kind: ${JSON.stringify(kind)}`})`);
+    throw new PushError(
+      'INPUT_INVALID',
+      `${where}: not a Kamelet (a YAML mapping with kind: Kamelet; got ${kind === undefined ? 'no kind' : `kind: ${JSON.stringify(kind)}`})`,
+    );
   }
 }
 
@@ -155,7 +161,13 @@ function dependencyLayer(dep: DependencyInput): PackedBlob & { diffId: string } 
   const coordinates = only ? mavenCoordinates(only.data, only.fileName) : undefined;
   const value = coordinates ? formatCoordinates(coordinates) : (only?.fileName ?? dep.name);
   const tar = writeTar(entries);
-  return { ...blob(OCI_LAYER_TAR_GZIP, reproducibleGzip(tar), { [ANNOTATION_DEPENDENCY]: value, [ANNOTATION_TITLE]: `dependencies-${dep.name}.tar.gz` }), diffId: sha256Digest(tar) };
+  return {
+    ...blob(OCI_LAYER_TAR_GZIP, reproducibleGzip(tar), {
+      [ANNOTATION_DEPENDENCY]: value,
+      [ANNOTATION_TITLE]: `dependencies-${dep.name}.tar.gz`,
+    }),
+    diffId: sha256Digest(tar),
+  };
 }
 
 function kameletsLayer(repo: KameletsInput): PackedBlob & { diffId: string } {
@@ -167,7 +179,13 @@ function kameletsLayer(repo: KameletsInput): PackedBlob & { diffId: string } {
     ...repo.files.map((f): PackEntry => ({ type: 'file', path: `${base}/${f.fileName}`, data: f.data })),
   ];
   const tar = writeTar(entries);
-  return { ...blob(OCI_LAYER_TAR_GZIP, reproducibleGzip(tar), { [ANNOTATION_KAMELETS]: repo.name, [ANNOTATION_TITLE]: `kamelets-${repo.name}.tar.gz` }), diffId: sha256Digest(tar) };
+  return {
+    ...blob(OCI_LAYER_TAR_GZIP, reproducibleGzip(tar), {
+      [ANNOTATION_KAMELETS]: repo.name,
+      [ANNOTATION_TITLE]: `kamelets-${repo.name}.tar.gz`,
+    }),
+    diffId: sha256Digest(tar),
+  };
 }
 
 function refuseDuplicates(names: readonly string[], flag: string): void {
@@ -175,7 +193,10 @@ function refuseDuplicates(names: readonly string[], flag: string): void {
   for (const name of names) {
     if (seen.has(name)) {
       // In an image volume every layer lands in one tree: two layers under one name would merge.
-      throw new PushError('NAME_COLLISION', `two ${flag} inputs are both named ${JSON.stringify(name)}; their files would share ${flag === '--dependency' ? 'dependencies' : 'kamelets'}/${name}/ in the image; rename one`);
+      throw new PushError(
+        'NAME_COLLISION',
+        `two ${flag} inputs are both named ${JSON.stringify(name)}; their files would share ${flag === '--dependency' ? 'dependencies' : 'kamelets'}/${name}/ in the image; rename one`,
+      );
     }
     seen.add(name);
   }
@@ -186,12 +207,22 @@ function descriptorJson(b: PackedBlob): Record<string, unknown> {
 }
 
 /** Packs dependencies (first, in order) and Kamelet folders (then, in order) into one artifact. */
-export function packArtifact(dependencies: readonly DependencyInput[], kamelets: readonly KameletsInput[], options: PackOptions): PackedArtifact {
+export function packArtifact(
+  dependencies: readonly DependencyInput[],
+  kamelets: readonly KameletsInput[],
+  options: PackOptions,
+): PackedArtifact {
   const count = dependencies.length + kamelets.length;
   if (count === 0) throw new PushError('CONFIG_INVALID', 'nothing to push: give at least one --dependency FILE|DIR or --kamelets DIR');
   if (count > MAX_LAYERS) throw new PushError('SIZE_EXCEEDED', `${count} layers asked for; at most ${MAX_LAYERS} per artifact`);
-  refuseDuplicates(dependencies.map((d) => d.name), '--dependency');
-  refuseDuplicates(kamelets.map((k) => k.name), '--kamelets');
+  refuseDuplicates(
+    dependencies.map((d) => d.name),
+    '--dependency',
+  );
+  refuseDuplicates(
+    kamelets.map((k) => k.name),
+    '--kamelets',
+  );
   const layers = [...dependencies.map(dependencyLayer), ...kamelets.map(kameletsLayer)];
 
   const config = {

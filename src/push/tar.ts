@@ -14,8 +14,7 @@ const PREFIX_BYTES = 155;
 
 /** One entry of a layer: a regular file with its bytes, or a directory. */
 export type PackEntry =
-  | { readonly type: 'file'; readonly path: string; readonly data: Uint8Array }
-  | { readonly type: 'dir'; readonly path: string };
+  { readonly type: 'file'; readonly path: string; readonly data: Uint8Array } | { readonly type: 'dir'; readonly path: string };
 
 function writeField(header: Buffer, value: string, offset: number, length: number): void {
   const bytes = Buffer.from(value, 'utf8');
@@ -41,7 +40,10 @@ function splitName(path: string): { prefix: string; name: string } {
     if (Buffer.byteLength(prefix, 'utf8') <= PREFIX_BYTES && Buffer.byteLength(name, 'utf8') <= NAME_BYTES) return { prefix, name };
     if (Buffer.byteLength(prefix, 'utf8') <= PREFIX_BYTES) break;
   }
-  throw new PushError('CONFIG_INVALID', `path ${JSON.stringify(path)} is too long for a ustar header (name ≤ ${NAME_BYTES} bytes after a directory prefix ≤ ${PREFIX_BYTES}); use a shorter name`);
+  throw new PushError(
+    'CONFIG_INVALID',
+    `path ${JSON.stringify(path)} is too long for a ustar header (name ≤ ${NAME_BYTES} bytes after a directory prefix ≤ ${PREFIX_BYTES}); use a shorter name`,
+  );
 }
 
 function header(entry: PackEntry): Buffer {

@@ -115,7 +115,11 @@ export class Authenticator {
     return known;
   }
 
-  private tokenKey(challenge: KnownChallenge & { scheme: 'bearer' }, scope: string | undefined, credential: Credential | undefined): string {
+  private tokenKey(
+    challenge: KnownChallenge & { scheme: 'bearer' },
+    scope: string | undefined,
+    credential: Credential | undefined,
+  ): string {
     return JSON.stringify([challenge.realm, challenge.service ?? '', scope ?? '', credentialKey(credential)]);
   }
 
@@ -173,9 +177,13 @@ export class Authenticator {
     if (res.status !== 200) {
       const err = await responseError(res, 'token', `token request to ${realm.host} for ${req.url.host}`);
       if (res.status === 401 || res.status === 403) {
-        throw new OciError('UNAUTHORIZED', `${req.url.host}: the token service ${realm.host} refused the credentials (HTTP ${res.status}); check the registry credentials`, {
-          context: { host: req.url.host, realm: realm.host },
-        });
+        throw new OciError(
+          'UNAUTHORIZED',
+          `${req.url.host}: the token service ${realm.host} refused the credentials (HTTP ${res.status}); check the registry credentials`,
+          {
+            context: { host: req.url.host, realm: realm.host },
+          },
+        );
       }
       throw err;
     }

@@ -79,7 +79,6 @@ export interface RegistryClientOptions {
   readonly onResponse?: (registry: string, status: number) => void;
 }
 
-
 /**
  * The URL of `rest` under a repository's `/v2/` base. A registry no URL can carry (a port over
  * 65535, a stray character from a plan) is REFERENCE_INVALID naming it, not a TypeError.
@@ -88,9 +87,13 @@ export function repositoryUrl(loc: RepositoryLocation, rest = ''): URL {
   try {
     return new URL(`${loc.scheme}://${loc.registry}/v2/${loc.repository}${rest}`);
   } catch {
-    throw new OciError('REFERENCE_INVALID', `registry ${JSON.stringify(loc.registry)} with repository ${JSON.stringify(loc.repository)} does not make a valid URL: expected host[:port] with a port from 1 to 65535`, {
-      context: { registry: loc.registry },
-    });
+    throw new OciError(
+      'REFERENCE_INVALID',
+      `registry ${JSON.stringify(loc.registry)} with repository ${JSON.stringify(loc.repository)} does not make a valid URL: expected host[:port] with a port from 1 to 65535`,
+      {
+        context: { registry: loc.registry },
+      },
+    );
   }
 }
 
@@ -157,15 +160,23 @@ export class RegistryClient {
     const bytes = await readAll(res, MAX_MANIFEST_BYTES, subject, ctx);
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
     if (reference.includes(':') && reference !== digest) {
-      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry served a manifest whose sha256 is ${digest}, not the requested ${reference}; refusing it`, {
-        context: { host: loc.registry, expected: reference, actual: digest },
-      });
+      throw new OciError(
+        'DIGEST_MISMATCH',
+        `${subject}: the registry served a manifest whose sha256 is ${digest}, not the requested ${reference}; refusing it`,
+        {
+          context: { host: loc.registry, expected: reference, actual: digest },
+        },
+      );
     }
     const claimed = header(res, 'docker-content-digest');
     if (claimed !== undefined && isSha256Digest(claimed) && claimed !== digest) {
-      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry says the manifest is ${claimed} but its bytes hash to ${digest}; refusing it`, {
-        context: { host: loc.registry, expected: claimed, actual: digest },
-      });
+      throw new OciError(
+        'DIGEST_MISMATCH',
+        `${subject}: the registry says the manifest is ${claimed} but its bytes hash to ${digest}; refusing it`,
+        {
+          context: { host: loc.registry, expected: claimed, actual: digest },
+        },
+      );
     }
     return { digest, contentType: header(res, 'content-type')?.split(';')[0]?.trim(), bytes };
   }
@@ -181,10 +192,14 @@ export class RegistryClient {
     if (res.status !== 200) throw await responseError(res, 'manifest', subject);
     const digest = header(res, 'docker-content-digest');
     if (digest === undefined || !isSha256Digest(digest)) {
-      throw new OciError('REGISTRY_ERROR', `${subject}: the registry answered HEAD without a sha256 Docker-Content-Digest; use a GET`, { context: { host: loc.registry } });
+      throw new OciError('REGISTRY_ERROR', `${subject}: the registry answered HEAD without a sha256 Docker-Content-Digest; use a GET`, {
+        context: { host: loc.registry },
+      });
     }
     if (reference.includes(':') && reference !== digest) {
-      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry says ${digest} for the requested ${reference}`, { context: { host: loc.registry } });
+      throw new OciError('DIGEST_MISMATCH', `${subject}: the registry says ${digest} for the requested ${reference}`, {
+        context: { host: loc.registry },
+      });
     }
     const size = Number(header(res, 'content-length'));
     return { digest, contentType: header(res, 'content-type')?.split(';')[0]?.trim(), size: Number.isFinite(size) ? size : undefined };

@@ -56,7 +56,8 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
   const pool = { keepAlive: true, maxSockets: MAX_SOCKETS_PER_ORIGIN, timeout: KEEP_ALIVE_IDLE_MS };
   // One context for every connection: given `ca` directly, Node would parse the whole trust store
   // (the public roots and ours) again for each TLS connection.
-  const tls = options.ca && options.ca.length > 0 ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...options.ca] }) } : {};
+  const tls =
+    options.ca && options.ca.length > 0 ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...options.ca] }) } : {};
   const httpAgent = new HttpAgent(pool);
   const httpsAgent = new HttpsAgent({ ...pool, ...tls });
   const open = options.openSocket;
@@ -67,20 +68,22 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
   }
 
   /** net's `lookup` hook: resolves with the injected lookup, checks every address, then hands them over. */
-  const checkedLookup = (port: number) => (hostname: string, opts: { all?: boolean }, callback: LookupCallback): void => {
-    options
-      .lookup(hostname)
-      .then((list) => {
-        if (list.length === 0) throw new OciError('UNAVAILABLE', `cannot resolve host ${hostname}: no addresses`, { retryable: true });
-        // Throws POLICY_DENIED before any address is handed to net: nothing unchecked is connected to.
-        options.check(hostname, port, list);
-        const candidates = list.slice(0, MAX_ADDRESSES_TRIED);
-        // With autoSelectFamily (Node 20's default) net asks for all addresses and tries them in turn.
-        if (opts.all) callback(null, candidates);
-        else callback(null, candidates[0]!.address, candidates[0]!.family);
-      })
-      .catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err)), ''));
-  };
+  const checkedLookup =
+    (port: number) =>
+    (hostname: string, opts: { all?: boolean }, callback: LookupCallback): void => {
+      options
+        .lookup(hostname)
+        .then((list) => {
+          if (list.length === 0) throw new OciError('UNAVAILABLE', `cannot resolve host ${hostname}: no addresses`, { retryable: true });
+          // Throws POLICY_DENIED before any address is handed to net: nothing unchecked is connected to.
+          options.check(hostname, port, list);
+          const candidates = list.slice(0, MAX_ADDRESSES_TRIED);
+          // With autoSelectFamily (Node 20's default) net asks for all addresses and tries them in turn.
+          if (opts.all) callback(null, candidates);
+          else callback(null, candidates[0]!.address, candidates[0]!.family);
+        })
+        .catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err)), ''));
+    };
 
   const transport: Transport = (req) =>
     new Promise<TransportResponse>((resolve, reject) => {
@@ -133,7 +136,10 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
         outgoing.destroy(err);
       };
       const outgoing: ClientRequest = (https ? httpsRequest : httpRequest)(opts);
-      const headersTimer = setTimeout(() => outgoing.destroy(timeout(TIMEOUT_CODES.headers, 'waiting for response headers')), timeouts.connectMs + timeouts.headersMs);
+      const headersTimer = setTimeout(
+        () => outgoing.destroy(timeout(TIMEOUT_CODES.headers, 'waiting for response headers')),
+        timeouts.connectMs + timeouts.headersMs,
+      );
       timers.add(headersTimer);
       outgoing.on('socket', (socket: Socket) => {
         if (!socket.connecting) return;

@@ -163,18 +163,26 @@ export class RegistryPolicy {
       const { host, port } = splitHostPort(hp);
       if (this.allow.some((p) => matches(p, host, port))) return;
     }
-    throw new ResolveError('POLICY_DENIED', `${subject}: registry ${domain} is not allowed; the webhook admits only ${this.allow.map(fmt).join(', ')} (--allow-registry)`, {
-      context: { registry: domain },
-    });
+    throw new ResolveError(
+      'POLICY_DENIED',
+      `${subject}: registry ${domain} is not allowed; the webhook admits only ${this.allow.map(fmt).join(', ')} (--allow-registry)`,
+      {
+        context: { registry: domain },
+      },
+    );
   }
 
   /** Refuses plain HTTP to a host not named by `--insecure-registry` (redirects, token realms). */
   checkUrl(url: URL): void {
     if (url.protocol === 'https:') return;
     if (url.protocol === 'http:' && this.schemeFor(url.host) === 'http') return;
-    throw new ResolveError('POLICY_DENIED', `refusing ${url.protocol}//${url.host}: only https is allowed unless the host is listed with --insecure-registry`, {
-      context: { host: url.host },
-    });
+    throw new ResolveError(
+      'POLICY_DENIED',
+      `refusing ${url.protocol}//${url.host}: only https is allowed unless the host is listed with --insecure-registry`,
+      {
+        context: { host: url.host },
+      },
+    );
   }
 
   /**
@@ -186,9 +194,13 @@ export class RegistryPolicy {
     if (this.isExplicitlyAllowed(hostname, port)) return;
     const bad = addresses.find((a) => isNonPublicAddress(a.address));
     if (bad) {
-      throw new ResolveError('POLICY_DENIED', `refusing to connect to ${hostname} at ${bad.address}: loopback, private, link-local and metadata addresses are refused unless the registry is listed with --allow-registry`, {
-        context: { host: hostname, address: bad.address },
-      });
+      throw new ResolveError(
+        'POLICY_DENIED',
+        `refusing to connect to ${hostname} at ${bad.address}: loopback, private, link-local and metadata addresses are refused unless the registry is listed with --allow-registry`,
+        {
+          context: { host: hostname, address: bad.address },
+        },
+      );
     }
   }
 }

@@ -76,7 +76,7 @@ const ADVICE: Partial<Record<ErrorCode, string>> = {
   NAME_UNKNOWN: 'check the repository name, or that the credentials can see it',
   MANIFEST_UNKNOWN: 'check that the tag or digest exists in the repository',
   BLOB_UNKNOWN: 'the registry no longer has this layer; re-push the artifact',
-  UNAUTHORIZED: 'give credentials for this registry (--registry-config, or the pod\'s imagePullSecrets)',
+  UNAUTHORIZED: "give credentials for this registry (--registry-config, or the pod's imagePullSecrets)",
   DENIED: 'the credentials are valid but may not pull this repository',
   TOOMANYREQUESTS: 'the registry is rate limiting; retry later or use credentials with a higher limit',
   UNAVAILABLE: 'the registry is failing; retry later',

@@ -39,9 +39,13 @@ export async function readConfigFile(file: string, flag: string): Promise<string
   try {
     text = await readFile(file);
   } catch (err) {
-    throw new CamelOciError('CONFIG_INVALID', `--${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new CamelOciError(
+      'CONFIG_INVALID',
+      `--${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
-  if (text.length > MAX_CONFIG_FILE_BYTES) throw new CamelOciError('CONFIG_INVALID', `--${flag} ${file}: larger than ${MAX_CONFIG_FILE_BYTES} bytes`);
+  if (text.length > MAX_CONFIG_FILE_BYTES)
+    throw new CamelOciError('CONFIG_INVALID', `--${flag} ${file}: larger than ${MAX_CONFIG_FILE_BYTES} bytes`);
   return text.toString('utf8');
 }
 
@@ -67,7 +71,9 @@ export interface RegistryContext {
 }
 
 /** What a registry context is built from: policy, trusted CAs and docker configs. */
-async function readRegistrySettings(settings: RegistrySettings): Promise<{ policy: RegistryPolicy; ca: string[]; dockerConfigs: DockerConfig[] }> {
+async function readRegistrySettings(
+  settings: RegistrySettings,
+): Promise<{ policy: RegistryPolicy; ca: string[]; dockerConfigs: DockerConfig[] }> {
   const policy = new RegistryPolicy({ allowRegistries: settings.allowRegistries, insecureRegistries: settings.insecureRegistries });
   const ca = await Promise.all(settings.caFiles.map((f) => readConfigFile(f, 'ca-file')));
   for (const [i, pem] of ca.entries()) {

@@ -117,7 +117,11 @@ export function networkError(err: unknown, req: Pick<TransportRequest, 'url' | '
     );
   }
   if (RESET_CODES.has(code) || RESET_CODES.has(causeCode)) {
-    return new OciError('UNAVAILABLE', `connection to ${host} failed (${code || causeCode})`, { retryable: true, context: { host }, cause: err });
+    return new OciError('UNAVAILABLE', `connection to ${host} failed (${code || causeCode})`, {
+      retryable: true,
+      context: { host },
+      cause: err,
+    });
   }
   if (code === 'ENOTFOUND') {
     return new OciError('UNAVAILABLE', `host ${host} not found in DNS`, { retryable: false, context: { host }, cause: err });

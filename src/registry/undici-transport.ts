@@ -74,7 +74,8 @@ export function createAgent(options: AgentOptions): Agent {
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   // One context for every connection: given `ca` directly, Node would parse the whole trust store
   // (the public roots and ours) again for each TLS connection, tens of milliseconds each.
-  const tlsCa = options.ca && options.ca.length > 0 ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...options.ca] }) } : {};
+  const tlsCa =
+    options.ca && options.ca.length > 0 ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...options.ca] }) } : {};
   const base = options.connector ?? buildConnector({ timeout: timeouts.connectMs, ...tlsCa });
   return new Agent({
     connect: policyConnector({ lookup: options.lookup, check: options.check, base }),

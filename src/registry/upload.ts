@@ -42,7 +42,12 @@ async function retrying<T>(attempt: () => Promise<T>, ctx: Pick<CallContext, 'si
     try {
       return await attempt();
     } catch (err) {
-      const again = err instanceof CamelOciError && err.retryable && n < UPLOAD_ATTEMPTS && !ctx.signal.aborted && Date.now() + UPLOAD_RETRY_DELAY_MS < ctx.deadline;
+      const again =
+        err instanceof CamelOciError &&
+        err.retryable &&
+        n < UPLOAD_ATTEMPTS &&
+        !ctx.signal.aborted &&
+        Date.now() + UPLOAD_RETRY_DELAY_MS < ctx.deadline;
       if (!again) throw err;
       await sleep(UPLOAD_RETRY_DELAY_MS, undefined, { signal: ctx.signal }).catch(() => undefined);
     }
@@ -188,7 +193,12 @@ export class Uploader {
   }
 
   /** PUTs a manifest by tag; returns the digest the registry confirmed (ours, or a mismatch error). */
-  async putManifest(loc: RepositoryLocation, tag: string, manifest: { mediaType: string; digest: string; bytes: Uint8Array }, ctx: CallContext): Promise<string> {
+  async putManifest(
+    loc: RepositoryLocation,
+    tag: string,
+    manifest: { mediaType: string; digest: string; bytes: Uint8Array },
+    ctx: CallContext,
+  ): Promise<string> {
     const url = repositoryUrl(loc, `/manifests/${tag}`);
     const res = await this.send(loc, ctx, 'PUT', url, { 'content-type': manifest.mediaType }, manifest.bytes);
     if (res.status !== 201) throw await responseError(res, 'manifest', subjectOf(loc, `manifest ${tag}`));
@@ -262,9 +272,13 @@ export class Uploader {
   private checkDigest(res: TransportResponse, loc: RepositoryLocation, digest: string): void {
     const claimed = header(res, 'docker-content-digest');
     if (claimed !== undefined && claimed !== digest) {
-      throw new OciError('DIGEST_MISMATCH', `${loc.registry}/${loc.repository}: the registry stored ${claimed} for what we sent as ${digest}`, {
-        context: { host: loc.registry, expected: digest, actual: claimed },
-      });
+      throw new OciError(
+        'DIGEST_MISMATCH',
+        `${loc.registry}/${loc.repository}: the registry stored ${claimed} for what we sent as ${digest}`,
+        {
+          context: { host: loc.registry, expected: digest, actual: claimed },
+        },
+      );
     }
   }
 }

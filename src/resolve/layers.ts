@@ -4,7 +4,14 @@
  */
 import type { IgnoredLayer, LayerFormat, SelectedLayer } from '../plan/artifact.js';
 import type { Descriptor, ImageManifest } from '../oci/manifest.js';
-import { ANNOTATION_DEPENDENCY, ANNOTATION_KAMELETS, ANNOTATION_TITLE, DOCKER_LAYER_TAR_GZIP, OCI_LAYER_TAR, OCI_LAYER_TAR_GZIP } from '../oci/media-types.js';
+import {
+  ANNOTATION_DEPENDENCY,
+  ANNOTATION_KAMELETS,
+  ANNOTATION_TITLE,
+  DOCKER_LAYER_TAR_GZIP,
+  OCI_LAYER_TAR,
+  OCI_LAYER_TAR_GZIP,
+} from '../oci/media-types.js';
 import { isSha256Digest } from '../oci/digest.js';
 import { digestHex12, isPlainFileName } from '../plan/plan.js';
 
@@ -24,13 +31,17 @@ type Unpacking = { readonly format: LayerFormat } | { readonly unusable: string 
 
 function unpacking(mediaType: string): Unpacking {
   if (NON_DISTRIBUTABLE_PREFIXES.some((p) => mediaType.startsWith(p))) {
-    return { unusable: `non-distributable layer (${mediaType}): its blob may live outside the registry, and camel-oci fetches registry blobs only` };
+    return {
+      unusable: `non-distributable layer (${mediaType}): its blob may live outside the registry, and camel-oci fetches registry blobs only`,
+    };
   }
   if (mediaType === OCI_LAYER_TAR || mediaType === DOCKER_LAYER_TAR) return { format: 'tar' };
   if (mediaType === OCI_LAYER_TAR_GZIP || mediaType === DOCKER_LAYER_TAR_GZIP) return { format: 'tar+gzip' };
   const compressed = COMPRESSED_TAR_RE.exec(mediaType);
   if (compressed !== null) {
-    return { unusable: `tar compressed with ${compressed[1] ?? 'an unknown method'} (${mediaType}), which camel-oci cannot unpack; push it as ${OCI_LAYER_TAR} or ${OCI_LAYER_TAR_GZIP}` };
+    return {
+      unusable: `tar compressed with ${compressed[1] ?? 'an unknown method'} (${mediaType}), which camel-oci cannot unpack; push it as ${OCI_LAYER_TAR} or ${OCI_LAYER_TAR_GZIP}`,
+    };
   }
   return { format: 'raw' };
 }
@@ -105,10 +116,14 @@ function decide(layer: Descriptor): Decision {
     const format = orasPlainFile(layer, title, isKameletFile) ? 'raw' : how.format;
     if (format !== 'raw') return select(layer, 'kamelets', format, name);
     if (title === undefined || !isKameletFile(title)) {
-      return { reason: `a raw ${ANNOTATION_KAMELETS} layer needs an ${ANNOTATION_TITLE} ending in ${KAMELET_SUFFIX} (got ${title === undefined ? 'none' : JSON.stringify(title)}); package several Kamelets as a tar` };
+      return {
+        reason: `a raw ${ANNOTATION_KAMELETS} layer needs an ${ANNOTATION_TITLE} ending in ${KAMELET_SUFFIX} (got ${title === undefined ? 'none' : JSON.stringify(title)}); package several Kamelets as a tar`,
+      };
     }
     if (!isPlainFileName(title)) {
-      return { reason: `title ${JSON.stringify(title)} of a raw ${ANNOTATION_KAMELETS} layer is not a plain file name (no directories, no leading dot)` };
+      return {
+        reason: `title ${JSON.stringify(title)} of a raw ${ANNOTATION_KAMELETS} layer is not a plain file name (no directories, no leading dot)`,
+      };
     }
     return select(layer, 'kamelets', 'raw', name, title);
   }

@@ -115,7 +115,11 @@ export class Resolver implements ArtifactResolver {
    * The credential for a repository: the pod's pull secrets first (they are what the fetcher will
    * have), then the resolver's own `--registry-config`.
    */
-  private credential(domain: string, repository: string, pullSecrets: readonly DockerConfig[]): { credential?: Credential; source?: 'pod' | 'webhook' } {
+  private credential(
+    domain: string,
+    repository: string,
+    pullSecrets: readonly DockerConfig[],
+  ): { credential?: Credential; source?: 'pod' | 'webhook' } {
     // The caller bounds the list (kube/pull-secrets.ts reads at most MAX_POD_PULL_SECRETS).
     const fromPod = credentialFor(pullSecrets, domain, repository);
     if (fromPod) return { credential: fromPod, source: 'pod' };
@@ -137,7 +141,12 @@ export class Resolver implements ArtifactResolver {
     const controller = new AbortController();
     const timeout = this.options.flightTimeoutMs ?? DEFAULT_FLIGHT_TIMEOUT_MS;
     const timer = setTimeout(
-      () => controller.abort(new ResolveError('TIMEOUT', `${subject}: the registry did not answer within ${Math.round(timeout / 1000)} s`, { retryable: true })),
+      () =>
+        controller.abort(
+          new ResolveError('TIMEOUT', `${subject}: the registry did not answer within ${Math.round(timeout / 1000)} s`, {
+            retryable: true,
+          }),
+        ),
       timeout,
     );
     timer.unref();
@@ -178,19 +187,28 @@ export class Resolver implements ArtifactResolver {
       if (node.kind === 'index') {
         indexDigest = digest;
         const child = selectPlatform(node.index, platform);
-        chosenPlatform = child.platform ? [child.platform.os, child.platform.architecture, child.platform.variant].filter(Boolean).join('/') : undefined;
+        chosenPlatform = child.platform
+          ? [child.platform.os, child.platform.architecture, child.platform.variant].filter(Boolean).join('/')
+          : undefined;
         digest = child.digest;
         node = await this.byDigest(loc, digest, ctx, subject);
         if (node.kind !== 'manifest') {
-          throw new ResolveError('MANIFEST_INVALID', `${subject}: index ${indexDigest} points at another index for ${platform}; nested indexes are not supported`);
+          throw new ResolveError(
+            'MANIFEST_INVALID',
+            `${subject}: index ${indexDigest} points at another index for ${platform}; nested indexes are not supported`,
+          );
         }
       }
       const { layers, ignored } = selectLayers(node.manifest);
       if (layers.length === 0) {
         const why = ignored.length === 0 ? 'it has no layers' : ignored.map((l) => `${l.digest.slice(0, 19)}: ${l.reason}`).join('; ');
-        throw new ResolveError('NO_USABLE_LAYERS', `${subject}: ${domain}/${loc.repository}@${digest} has no layer annotated camel.apache.org.dependency or camel.apache.org.kamelets.repository and no .jar title (${why})`, {
-          context: { digest },
-        });
+        throw new ResolveError(
+          'NO_USABLE_LAYERS',
+          `${subject}: ${domain}/${loc.repository}@${digest} has no layer annotated camel.apache.org.dependency or camel.apache.org.kamelets.repository and no .jar title (${why})`,
+          {
+            context: { digest },
+          },
+        );
       }
       const artifact: ResolvedArtifact = {
         reference: written,
@@ -244,4 +262,3 @@ function credentialId(credential: Credential | undefined): string {
   const material = credential.kind === 'basic' ? `${credential.username}:${credential.password}` : credential.token;
   return createHash('sha256').update(material).digest('hex').slice(0, 16);
 }
-

@@ -141,17 +141,24 @@ export function parseAdmissionReview(body: unknown): ParsedAdmissionReview {
 /** metav1.StatusReason for the codes we answer with (the apiserver passes code and reason to the client). */
 function statusReason(code: number): string | undefined {
   switch (code) {
-    case 400: return 'BadRequest';
-    case 403: return 'Forbidden';
-    case 422: return 'Invalid';
-    case 429: return 'TooManyRequests';
-    case 500: return 'InternalError';
-    case 503: return 'ServiceUnavailable';
-    case 504: return 'Timeout';
-    default: return undefined;
+    case 400:
+      return 'BadRequest';
+    case 403:
+      return 'Forbidden';
+    case 422:
+      return 'Invalid';
+    case 429:
+      return 'TooManyRequests';
+    case 500:
+      return 'InternalError';
+    case 503:
+      return 'ServiceUnavailable';
+    case 504:
+      return 'Timeout';
+    default:
+      return undefined;
   }
 }
-
 
 // Control characters would be refused in the Warning header the apiserver builds from our warnings.
 // eslint-disable-next-line no-control-regex
@@ -214,9 +221,8 @@ export function complete(uid: string, result: AdmissionResult, extras: CompleteE
       response = { uid, allowed: true };
       break;
     case 'patched':
-      response = result.ops.length === 0
-        ? { uid, allowed: true }
-        : { uid, allowed: true, patchType: 'JSONPatch', patch: encodePatch(result.ops) };
+      response =
+        result.ops.length === 0 ? { uid, allowed: true } : { uid, allowed: true, patchType: 'JSONPatch', patch: encodePatch(result.ops) };
       break;
     case 'denied':
     case 'errored': {

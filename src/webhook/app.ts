@@ -31,7 +31,13 @@ export function createApp(options: AppOptions): RequestListener {
     '/mutate': (request, ctx) => handleAdmission(request, ctx, handlerDeps),
     '/mutate-integrations': (request, ctx) => handleIntegrationAdmission(request, ctx, handlerDeps),
   };
-  const edge = createAdmissionEdge({ routes, metrics, logger, onError: handlerDeps.onError, ...(options.budget ? { budget: options.budget } : {}) });
+  const edge = createAdmissionEdge({
+    routes,
+    metrics,
+    logger,
+    onError: handlerDeps.onError,
+    ...(options.budget ? { budget: options.budget } : {}),
+  });
   const app = createRoutes({ admissionPaths: Object.keys(routes), metrics, logger, ready });
   return (req, res) => {
     const handler = edge.match(req);

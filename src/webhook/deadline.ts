@@ -20,8 +20,8 @@ export const SAFETY_MARGIN_RATIO = 0.1;
 const UNIT_MS: Readonly<Record<string, number>> = {
   ns: 1e-6,
   us: 1e-3,
-  'µs': 1e-3, // U+00B5 micro sign, as Go's time.ParseDuration accepts
-  'μs': 1e-3, // U+03BC Greek mu
+  µs: 1e-3, // U+00B5 micro sign, as Go's time.ParseDuration accepts
+  μs: 1e-3, // U+03BC Greek mu
   ms: 1,
   s: 1_000,
   m: 60_000,
@@ -100,14 +100,17 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
   let last: Promise<void> | undefined;
   let lastTimer: NodeJS.Timeout | undefined;
   // One timer per request; the second one is armed only when the budget is already spent.
-  let budgetTimer: NodeJS.Timeout | undefined = setTimeout(() => {
-    budgetTimer = undefined;
-    controller.abort(new DeadlineExceededError(budgetMs));
-    lastTimer = setTimeout(() => {
-      lastTimer = undefined;
-      resolveLast?.();
-    }, graceMs);
-  }, Math.max(0, budgetMs - (performance.now() - startedAt)));
+  let budgetTimer: NodeJS.Timeout | undefined = setTimeout(
+    () => {
+      budgetTimer = undefined;
+      controller.abort(new DeadlineExceededError(budgetMs));
+      lastTimer = setTimeout(() => {
+        lastTimer = undefined;
+        resolveLast?.();
+      }, graceMs);
+    },
+    Math.max(0, budgetMs - (performance.now() - startedAt)),
+  );
   return {
     timeoutMs,
     budgetMs,
@@ -126,4 +129,3 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
     },
   };
 }
-

@@ -62,10 +62,20 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
   const lateAnswer = (budgetMs: number): AdmissionAnswer =>
     onError === 'allow'
       ? answer(allowed(), 0, 'TIMEOUT', ['camel-oci: dependencies not injected: admission timed out'])
-      : answer(denied(`camel-oci: admission did not finish within ${formatSeconds(budgetMs)} (registry slow or unreachable)`, 504), 0, 'TIMEOUT');
+      : answer(
+          denied(`camel-oci: admission did not finish within ${formatSeconds(budgetMs)} (registry slow or unreachable)`, 504),
+          0,
+          'TIMEOUT',
+        );
 
   /** Answers one parsed request body; `timeout` is the apiserver's `?timeout=` value. */
-  async function admit(handler: AdmissionHandler, body: unknown, timeout: string | undefined, startedAt: number, res: ServerResponse): Promise<void> {
+  async function admit(
+    handler: AdmissionHandler,
+    body: unknown,
+    timeout: string | undefined,
+    startedAt: number,
+    res: ServerResponse,
+  ): Promise<void> {
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) {
       metrics.invalidRequest(400);
@@ -78,7 +88,10 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
     let ans: AdmissionAnswer;
     let review: AdmissionReviewResponse;
     try {
-      ans = await Promise.race([handler(request, { signal: deadline.signal, logger }), deadline.lastChance().then(() => lateAnswer(deadline.budgetMs))]);
+      ans = await Promise.race([
+        handler(request, { signal: deadline.signal, logger }),
+        deadline.lastChance().then(() => lateAnswer(deadline.budgetMs)),
+      ]);
       review = complete(request.uid, ans.result, { warnings: ans.warnings, auditAnnotations: ans.auditAnnotations });
     } catch (err) {
       logger.error({ uid: request.uid, err }, 'admission failed with an exception');
@@ -192,7 +205,8 @@ function kindLabel(request: AdmissionRequest): string {
 /** What is wrong with a request's headers (media type, charset, encoding, declared length), if anything. */
 function headerProblem(req: IncomingMessage): { status: number; error: string; reason: string } | undefined {
   const media = mediaTypeOf(req.headers['content-type']);
-  if (media.type !== 'application/json') return { status: 415, error: 'UnsupportedMediaType', reason: 'Content-Type must be application/json' };
+  if (media.type !== 'application/json')
+    return { status: 415, error: 'UnsupportedMediaType', reason: 'Content-Type must be application/json' };
   if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8') {
     return { status: 415, error: 'UnsupportedMediaType', reason: 'unsupported charset (use utf-8)' };
   }
@@ -207,7 +221,12 @@ function headerProblem(req: IncomingMessage): { status: number; error: string; r
  * Reads a body of at most `max` bytes, each chunk first reserved with `reserve`; calls `done` once,
  * with the body, or with why it stopped reading. A broken stream never calls it.
  */
-function readBody(req: IncomingMessage, max: number, reserve: (bytes: number) => boolean, done: (body: Buffer | 'too-large' | 'over-budget') => void): void {
+function readBody(
+  req: IncomingMessage,
+  max: number,
+  reserve: (bytes: number) => boolean,
+  done: (body: Buffer | 'too-large' | 'over-budget') => void,
+): void {
   const chunks: Buffer[] = [];
   let size = 0;
   let finished = false;

@@ -34,7 +34,12 @@ export function exampleReview(reference: string): Record<string, unknown> {
               name: 'integration',
               image: 'example.com/camel-k/camel-k-kit-hello:1',
               command: ['java'],
-              args: ['-Xmx268M', '-cp', './resources:dependencies/*:dependencies/app/*:dependencies/lib/boot/*:dependencies/lib/main/*', 'io.quarkus.bootstrap.runner.QuarkusEntryPoint'],
+              args: [
+                '-Xmx268M',
+                '-cp',
+                './resources:dependencies/*:dependencies/app/*:dependencies/lib/boot/*:dependencies/lib/main/*',
+                'io.quarkus.bootstrap.runner.QuarkusEntryPoint',
+              ],
               workingDir: '/deployments',
               env: [{ name: 'CAMEL_K_INTEGRATION', value: 'hello' }],
               securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },

@@ -15,8 +15,16 @@ export function isPodCreate(request: AdmissionRequest): boolean {
   const r = request.resource;
   return (
     request.operation === 'CREATE' &&
-    k !== undefined && k !== null && k.group === '' && k.version === 'v1' && k.kind === 'Pod' &&
-    r !== undefined && r !== null && r.group === '' && r.version === 'v1' && r.resource === 'pods' &&
+    k !== undefined &&
+    k !== null &&
+    k.group === '' &&
+    k.version === 'v1' &&
+    k.kind === 'Pod' &&
+    r !== undefined &&
+    r !== null &&
+    r.group === '' &&
+    r.version === 'v1' &&
+    r.resource === 'pods' &&
     (request.subResource === undefined || request.subResource === '')
   );
 }
@@ -45,15 +53,26 @@ export function isCamelKWrite(request: AdmissionRequest): boolean {
   const kind = k?.kind;
   return (
     (request.operation === 'CREATE' || request.operation === 'UPDATE') &&
-    k !== undefined && k !== null && k.group === CAMEL_GROUP && k.version === 'v1' &&
+    k !== undefined &&
+    k !== null &&
+    k.group === CAMEL_GROUP &&
+    k.version === 'v1' &&
     (kind === 'Integration' || kind === 'Pipe') &&
-    r !== undefined && r !== null && r.group === CAMEL_GROUP && r.version === 'v1' && r.resource === CAMEL_RESOURCES[kind] &&
+    r !== undefined &&
+    r !== null &&
+    r.group === CAMEL_GROUP &&
+    r.version === 'v1' &&
+    r.resource === CAMEL_RESOURCES[kind] &&
     (request.subResource === undefined || request.subResource === '')
   );
 }
 
 /** Handles one Integration or Pipe admission request. Rejects only on a bug. */
-export async function handleIntegrationAdmission(request: AdmissionRequest, ctx: AdmissionContext, deps: IntegrationAdmissionDeps): Promise<AdmissionAnswer> {
+export async function handleIntegrationAdmission(
+  request: AdmissionRequest,
+  ctx: AdmissionContext,
+  deps: IntegrationAdmissionDeps,
+): Promise<AdmissionAnswer> {
   if (!isCamelKWrite(request)) return answer(skipped(NOT_A_CAMEL_WRITE), 0, NOT_A_CAMEL_WRITE);
   const object = request.object;
   if (typeof object !== 'object' || object === null || Array.isArray(object)) {

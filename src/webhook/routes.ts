@@ -45,7 +45,10 @@ export function createRoutes(options: RoutesOptions): express.Express {
     } catch {
       ok = false;
     }
-    res.status(ok ? 200 : 503).type('text/plain').send(ok ? 'ok' : 'not ready');
+    res
+      .status(ok ? 200 : 503)
+      .type('text/plain')
+      .send(ok ? 'ok' : 'not ready');
   });
   app.get('/metrics', async (_req: Request, res: Response) => {
     try {

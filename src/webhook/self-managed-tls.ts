@@ -44,7 +44,10 @@ export function webhookNamespace(env: KubeEnv, serviceAccountDir = SERVICE_ACCOU
   } catch {
     // reported below
   }
-  throw new ServeError('CONFIG_INVALID', `cannot tell the webhook's namespace: set POD_NAMESPACE or mount the ServiceAccount token (${file})`);
+  throw new ServeError(
+    'CONFIG_INVALID',
+    `cannot tell the webhook's namespace: set POD_NAMESPACE or mount the ServiceAccount token (${file})`,
+  );
 }
 
 /** Starts the HTTPS server and the certificate loop for `--certificates self-managed`. */

@@ -109,10 +109,7 @@ export function createReloadingHttpsServer(handler: http.RequestListener, option
   let current = validatePair(readMaterialSync(files), files, minVersion); // throws CONFIG_INVALID before anything starts
   const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
   const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
-  const server = https.createServer(
-    { ...current.context, keepAlive: true, noDelay: true, headersTimeout, requestTimeout },
-    handler,
-  );
+  const server = https.createServer({ ...current.context, keepAlive: true, noDelay: true, headersTimeout, requestTimeout }, handler);
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = headersTimeout;
   server.requestTimeout = requestTimeout;
@@ -155,9 +152,7 @@ export function createReloadingHttpsServer(handler: http.RequestListener, option
     lastFailure = failureKey;
     const e = asCamelOciError(err);
     const serveErr =
-      e instanceof ServeError
-        ? e
-        : new ServeError('CONFIG_INVALID', `new TLS certificate not loaded: ${e.message}`, { cause: err });
+      e instanceof ServeError ? e : new ServeError('CONFIG_INVALID', `new TLS certificate not loaded: ${e.message}`, { cause: err });
     try {
       onError(
         new ServeError(serveErr.code, `${serveErr.message}; still serving the previous certificate (${current.info.fingerprint256})`, {
@@ -205,8 +200,14 @@ export function createReloadingHttpsServer(handler: http.RequestListener, option
   const dirs = new Set([files.certFile, files.keyFile, ...(files.caFile === undefined ? [] : [files.caFile])].map((f) => path.dirname(f)));
   for (const dir of dirs) {
     const watchFailed = (err: unknown): void => {
-      const how = pollIntervalMs > 0 ? `polling every ${pollIntervalMs} ms instead` : 'certificate changes will not be noticed (polling is off)';
-      onError(new ServeError('IO_ERROR', `cannot watch ${dir} for certificate changes (${(err as Error).message}); ${how}`, { cause: err, context: { dir } }));
+      const how =
+        pollIntervalMs > 0 ? `polling every ${pollIntervalMs} ms instead` : 'certificate changes will not be noticed (polling is off)';
+      onError(
+        new ServeError('IO_ERROR', `cannot watch ${dir} for certificate changes (${(err as Error).message}); ${how}`, {
+          cause: err,
+          context: { dir },
+        }),
+      );
     };
     try {
       // persistent false: watching must not keep a closed server's process alive.
@@ -290,18 +291,28 @@ function digestOf(m: KeyMaterial): string {
 }
 
 /** Checks a certificate/key pair the way a person debugging it would want it explained, then builds the TLS context options. */
-function validatePair(m: KeyMaterial, files: { certFile: string; keyFile: string; caFile?: string }, minVersion: tls.SecureVersion): LoadedPair {
+function validatePair(
+  m: KeyMaterial,
+  files: { certFile: string; keyFile: string; caFile?: string },
+  minVersion: tls.SecureVersion,
+): LoadedPair {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(m.cert);
   } catch (err) {
-    throw new ServeError('CONFIG_INVALID', `${files.certFile} does not hold a PEM certificate`, { cause: err, context: { file: files.certFile } });
+    throw new ServeError('CONFIG_INVALID', `${files.certFile} does not hold a PEM certificate`, {
+      cause: err,
+      context: { file: files.certFile },
+    });
   }
   let matches: boolean;
   try {
     matches = x509.checkPrivateKey(createPrivateKey(m.key));
   } catch (err) {
-    throw new ServeError('CONFIG_INVALID', `${files.keyFile} does not hold an unencrypted PEM private key`, { cause: err, context: { file: files.keyFile } });
+    throw new ServeError('CONFIG_INVALID', `${files.keyFile} does not hold an unencrypted PEM private key`, {
+      cause: err,
+      context: { file: files.keyFile },
+    });
   }
   if (!matches) {
     throw new ServeError('CONFIG_INVALID', `the private key in ${files.keyFile} does not belong to the certificate in ${files.certFile}`, {
@@ -312,7 +323,10 @@ function validatePair(m: KeyMaterial, files: { certFile: string; keyFile: string
     try {
       new X509Certificate(m.ca);
     } catch (err) {
-      throw new ServeError('CONFIG_INVALID', `${files.caFile} does not hold a PEM certificate`, { cause: err, context: { file: files.caFile } });
+      throw new ServeError('CONFIG_INVALID', `${files.caFile} does not hold a PEM certificate`, {
+        cause: err,
+        context: { file: files.caFile },
+      });
     }
   }
   const context: tls.SecureContextOptions = { cert: m.cert, key: m.key, minVersion, ...(m.ca === undefined ? {} : { ca: m.ca }) };

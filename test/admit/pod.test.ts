@@ -15,7 +15,10 @@ const deps = (resolver: FakeResolver, extra: Partial<PodAdmissionDeps> = {}): Po
   onError: 'deny',
   ...extra,
 });
-const owned = (pod: Record<string, any>, uid: string) => ({ ...pod, metadata: { ...pod.metadata, ownerReferences: [{ kind: 'ReplicaSet', name: 'rs', uid, controller: true }] } });
+const owned = (pod: Record<string, any>, uid: string) => ({
+  ...pod,
+  metadata: { ...pod.metadata, ownerReferences: [{ kind: 'ReplicaSet', name: 'rs', uid, controller: true }] },
+});
 
 function resolvedOf(ops: readonly unknown[], pod: unknown): Array<{ ref: string; pinned: string }> {
   const out = applyOps(pod, ops as never) as { metadata: { annotations: Record<string, string> } };
@@ -24,13 +27,14 @@ function resolvedOf(ops: readonly unknown[], pod: unknown): Array<{ ref: string;
 
 describe('admitPod: pins', () => {
   it('admits a pod of a pinned Integration from its pins: the resolver is asked for the digest, never the tag', async () => {
-    const resolver = new FakeResolver(
-      new Map([[`${REF}@${PINNED_DIGEST}`, { artifact: artifactFor(REF, { digest: PINNED_DIGEST }) }]]),
-    );
+    const resolver = new FakeResolver(new Map([[`${REF}@${PINNED_DIGEST}`, { artifact: artifactFor(REF, { digest: PINNED_DIGEST }) }]]));
     const pod = camelKPod('hello', { [DEPS]: `container:${REF}`, [ANNOTATION_PINNED]: `${REF}@${PINNED_DIGEST}` });
     const ans = await admitPod(pod, 'ns', deps(resolver), ctx());
     assert.equal(ans.result.type, 'patched');
-    assert.deepEqual(resolver.calls.map((c) => c.reference), [`${REF}@${PINNED_DIGEST}`]);
+    assert.deepEqual(
+      resolver.calls.map((c) => c.reference),
+      [`${REF}@${PINNED_DIGEST}`],
+    );
     const resolved = resolvedOf((ans.result as unknown as { ops: unknown[] }).ops, pod);
     // The resolved annotation is what it is without pins: the reference as asked, the pinned digest.
     assert.equal(resolved[0]?.ref, REF);

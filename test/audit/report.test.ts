@@ -5,7 +5,17 @@ import { isCamelOciError } from '../../src/base/errors.js';
 import { resolvedAnnotationValue } from '../../src/inject/resolved.js';
 import { ANNOTATION_PINNED } from '../../src/inject/annotations.js';
 import { MAX_RESOLVED_CHARS, parsePins, parseResolvedAnnotation, referenceKey } from '../../src/audit/annotations.js';
-import { AUDIT_API_VERSION, buildReport, exitCode, FINDING_CODES, tagsToCheck, withTagChecks, type AuditObjects, type AuditReport, type Finding } from '../../src/audit/report.js';
+import {
+  AUDIT_API_VERSION,
+  buildReport,
+  exitCode,
+  FINDING_CODES,
+  tagsToCheck,
+  withTagChecks,
+  type AuditObjects,
+  type AuditReport,
+  type Finding,
+} from '../../src/audit/report.js';
 import { DEFAULT_TABLE_WIDTH, formatJson, formatTable } from '../../src/audit/format.js';
 import { artifactFor } from '../webhook/support.js';
 import { integration, integrationPod, pinsValue, pipe, pipeIntegration, type Obj } from './support.js';
@@ -42,7 +52,14 @@ function healthy(name = 'hello', namespace = 'demo'): { integrations: Obj[]; pod
   return {
     integrations: [integration(name, { namespace, request: [DEPS_REF, KAMELETS_REF], pinned })],
     pods: ['abcde', 'fghij'].map((suffix, i) =>
-      integrationPod(name, { namespace, suffix, created: `2026-12-02T10:0${i}:00Z`, request: [DEPS_REF, KAMELETS_REF], injected: pinned, annotations: pins }),
+      integrationPod(name, {
+        namespace,
+        suffix,
+        created: `2026-12-02T10:0${i}:00Z`,
+        request: [DEPS_REF, KAMELETS_REF],
+        injected: pinned,
+        annotations: pins,
+      }),
     ),
   };
 }
@@ -56,7 +73,10 @@ describe('audit annotations', () => {
     ]);
     assert.equal(referenceKey('acme/foo:2'), referenceKey('container:docker.io/acme/foo:2'));
     // White space separates entries too, as the webhook reads them.
-    assert.deepEqual(parsePins(`${DEPS_REF}@${HEX('1')}\n acme/foo:2@${HEX('2')}`).map((p) => p.digest), [HEX('1'), HEX('2')]);
+    assert.deepEqual(
+      parsePins(`${DEPS_REF}@${HEX('1')}\n acme/foo:2@${HEX('2')}`).map((p) => p.digest),
+      [HEX('1'), HEX('2')],
+    );
     assert.equal(referenceKey('acme/foo'), 'docker.io/acme/foo:latest');
   });
 
@@ -70,18 +90,29 @@ describe('audit annotations', () => {
   ] as const;
   for (const [name, value] of badPins) {
     it(`refuses pins: ${name}`, () => {
-      assert.throws(() => parsePins(value), (err: unknown) => isCamelOciError(err, 'ANNOTATION_INVALID'));
+      assert.throws(
+        () => parsePins(value),
+        (err: unknown) => isCamelOciError(err, 'ANNOTATION_INVALID'),
+      );
     });
   }
 
   it('reads back what the webhook writes, stale and index included', () => {
-    const a = artifactFor(DEPS_REF, { stale: true, indexDigest: HEX('9'), platform: 'linux/amd64', ignored: [{ digest: HEX('8'), mediaType: 'text/plain', reason: 'not a layer for camel-oci' }] });
+    const a = artifactFor(DEPS_REF, {
+      stale: true,
+      indexDigest: HEX('9'),
+      platform: 'linux/amd64',
+      ignored: [{ digest: HEX('8'), mediaType: 'text/plain', reason: 'not a layer for camel-oci' }],
+    });
     const [r] = parseResolvedAnnotation(resolvedAnnotationValue([a, kamelets]));
     assert.equal(r!.ref, DEPS_REF);
     assert.equal(r!.pinned, `registry.acme.example/acme/deps@${a.digest}`);
     assert.equal(r!.stale, true);
     assert.equal(r!.index, HEX('9'));
-    assert.deepEqual(r!.layers, a.layers.map((l) => l.digest));
+    assert.deepEqual(
+      r!.layers,
+      a.layers.map((l) => l.digest),
+    );
     // A field a newer webhook may add does not make the record unreadable.
     const newer = JSON.stringify([{ ...JSON.parse(resolvedAnnotationValue([deps]))[0], credentials: 'pod' }]);
     assert.equal(parseResolvedAnnotation(newer).length, 1);
@@ -102,7 +133,10 @@ describe('audit annotations', () => {
   ];
   for (const [name, value] of badResolved) {
     it(`refuses a resolved annotation: ${name}`, () => {
-      assert.throws(() => parseResolvedAnnotation(value), (err: unknown) => isCamelOciError(err, 'ANNOTATION_INVALID'));
+      assert.throws(
+        () => parseResolvedAnnotation(value),
+        (err: unknown) => isCamelOciError(err, 'ANNOTATION_INVALID'),
+      );
     });
   }
 });
@@ -116,34 +150,62 @@ describe('audit report', () => {
     const e = r.integrations[0]!;
     assert.equal(e.object, 'Integration');
     assert.deepEqual(e.requested, [DEPS_REF, KAMELETS_REF]);
-    assert.deepEqual(e.pins.map((p) => p.digest), [deps.digest, kamelets.digest]);
-    assert.deepEqual(e.pods.map((p) => [p.name, p.since, p.injected]), [
-      ['hello-6f9c7d8b5d-abcde', '2026-12-02T10:00:00Z', true],
-      ['hello-6f9c7d8b5d-fghij', '2026-12-02T10:01:00Z', true],
-    ]);
-    assert.deepEqual(e.pods[0]!.runs.map((x) => [x.reference, x.digest]), [
-      [DEPS_REF, deps.digest],
-      [KAMELETS_REF, kamelets.digest],
-    ]);
+    assert.deepEqual(
+      e.pins.map((p) => p.digest),
+      [deps.digest, kamelets.digest],
+    );
+    assert.deepEqual(
+      e.pods.map((p) => [p.name, p.since, p.injected]),
+      [
+        ['hello-6f9c7d8b5d-abcde', '2026-12-02T10:00:00Z', true],
+        ['hello-6f9c7d8b5d-fghij', '2026-12-02T10:01:00Z', true],
+      ],
+    );
+    assert.deepEqual(
+      e.pods[0]!.runs.map((x) => [x.reference, x.digest]),
+      [
+        [DEPS_REF, deps.digest],
+        [KAMELETS_REF, kamelets.digest],
+      ],
+    );
   });
 
   it('leaves out integrations that ask for nothing, and groups pods by namespace and label', () => {
     const other = healthy('hello', 'prod');
     const plain = integration('plain');
     const plainPod = integrationPod('plain', { suffix: 'zzzzz', created: '2026-12-02T10:00:00Z' });
-    const r = report({ integrations: [...healthy().integrations, ...other.integrations, plain], pods: [...healthy().pods, ...other.pods, plainPod] });
-    assert.deepEqual(r.integrations.map((e) => `${e.namespace}/${e.name}:${e.pods.length}`), ['demo/hello:2', 'prod/hello:2']);
+    const r = report({
+      integrations: [...healthy().integrations, ...other.integrations, plain],
+      pods: [...healthy().pods, ...other.pods, plainPod],
+    });
+    assert.deepEqual(
+      r.integrations.map((e) => `${e.namespace}/${e.name}:${e.pods.length}`),
+      ['demo/hello:2', 'prod/hello:2'],
+    );
   });
 
   it('NOT_INJECTED: asked but no init container, with the likely reason', () => {
     const h = healthy();
     const down = integrationPod('hello', { suffix: 'down1', created: '2026-12-02T11:00:00Z', request: [DEPS_REF] });
-    const optedOut = integrationPod('hello', { suffix: 'opted', created: '2026-12-02T11:01:00Z', request: [DEPS_REF], annotations: { 'camel.apache.org/oci-injection': 'disabled' } });
+    const optedOut = integrationPod('hello', {
+      suffix: 'opted',
+      created: '2026-12-02T11:01:00Z',
+      request: [DEPS_REF],
+      annotations: { 'camel.apache.org/oci-injection': 'disabled' },
+    });
     // The Integration's resolved annotation copied onto a pod the webhook never saw.
-    const forged = integrationPod('hello', { suffix: 'forge', created: '2026-12-02T11:02:00Z', request: [DEPS_REF], annotations: { 'camel.apache.org/container-dependencies.resolved': resolvedAnnotationValue([deps]) } });
+    const forged = integrationPod('hello', {
+      suffix: 'forge',
+      created: '2026-12-02T11:02:00Z',
+      request: [DEPS_REF],
+      annotations: { 'camel.apache.org/container-dependencies.resolved': resolvedAnnotationValue([deps]) },
+    });
     const r = report({ integrations: h.integrations, pods: [...h.pods, down, optedOut, forged] });
     const found = r.findings.filter((f) => f.code === 'NOT_INJECTED');
-    assert.deepEqual(found.map((f) => f.pod), ['hello-6f9c7d8b5d-down1', 'hello-6f9c7d8b5d-forge', 'hello-6f9c7d8b5d-opted']);
+    assert.deepEqual(
+      found.map((f) => f.pod),
+      ['hello-6f9c7d8b5d-down1', 'hello-6f9c7d8b5d-forge', 'hello-6f9c7d8b5d-opted'],
+    );
     assert.match(found[0]!.message, /no camel-oci-fetch init container.*--on-error allow/);
     assert.match(found[1]!.message, /not trusted/);
     assert.match(found[2]!.message, /opted out/);
@@ -177,7 +239,14 @@ describe('audit report', () => {
   });
 
   it('STALE_RESOLUTION: a pod admitted from a stale resolution', () => {
-    const pods = [integrationPod('hello', { suffix: 'stale', created: '2026-12-02T10:00:00Z', request: [DEPS_REF], injected: [{ ...deps, stale: true }] })];
+    const pods = [
+      integrationPod('hello', {
+        suffix: 'stale',
+        created: '2026-12-02T10:00:00Z',
+        request: [DEPS_REF],
+        injected: [{ ...deps, stale: true }],
+      }),
+    ];
     const r = report({ pods, camelApi: false });
     const f = only(r, 'STALE_RESOLUTION');
     assert.equal(f.pod, 'hello-6f9c7d8b5d-stale');
@@ -197,13 +266,16 @@ describe('audit report', () => {
         integration('unmoved', { dependencies: [`container:${DEPS_REF}`] }),
       ],
     });
-    assert.deepEqual(r.findings.map((f) => [f.integration, f.code]), [
-      ['badreq', 'UNPINNED'],
-      ['garbled', 'UNPINNED'],
-      ['nopins', 'UNPINNED'],
-      ['partial', 'UNPINNED'],
-      ['unmoved', 'UNPINNED'],
-    ]);
+    assert.deepEqual(
+      r.findings.map((f) => [f.integration, f.code]),
+      [
+        ['badreq', 'UNPINNED'],
+        ['garbled', 'UNPINNED'],
+        ['nopins', 'UNPINNED'],
+        ['partial', 'UNPINNED'],
+        ['unmoved', 'UNPINNED'],
+      ],
+    );
     const byName = new Map(r.findings.map((f) => [f.integration, f]));
     assert.match(byName.get('partial')!.message, new RegExp(`no pin for ${KAMELETS_REF}`));
     assert.match(byName.get('garbled')!.message, /unreadable/);
@@ -215,7 +287,13 @@ describe('audit report', () => {
     const pinned = [deps];
     const p = pipe('bound', { request: [DEPS_REF], pinned });
     const it2 = pipeIntegration(p);
-    const pod = integrationPod('bound', { suffix: 'p0001', created: '2026-12-02T10:00:00Z', request: [DEPS_REF], injected: pinned, annotations: { [ANNOTATION_PINNED]: pinsValue(pinned) } });
+    const pod = integrationPod('bound', {
+      suffix: 'p0001',
+      created: '2026-12-02T10:00:00Z',
+      request: [DEPS_REF],
+      injected: pinned,
+      annotations: { [ANNOTATION_PINNED]: pinsValue(pinned) },
+    });
     const r = report({ pipes: [p], integrations: [it2], pods: [pod] });
     assert.deepEqual(r.findings, []);
     assert.equal(r.integrations.length, 1);
@@ -226,7 +304,12 @@ describe('audit report', () => {
 
   it('PIN_MISMATCH: a pod running another digest than the pins (an index pin matches its child manifest)', () => {
     const h = healthy();
-    const stray = integrationPod('hello', { suffix: 'stray', created: '2026-12-02T12:00:00Z', request: [DEPS_REF, KAMELETS_REF], injected: [depsMoved, kamelets] });
+    const stray = integrationPod('hello', {
+      suffix: 'stray',
+      created: '2026-12-02T12:00:00Z',
+      request: [DEPS_REF, KAMELETS_REF],
+      injected: [depsMoved, kamelets],
+    });
     const r = report({ integrations: h.integrations, pods: [...h.pods, stray] });
     const f = only(r, 'PIN_MISMATCH');
     assert.equal(f.pod, 'hello-6f9c7d8b5d-stray');
@@ -254,10 +337,13 @@ describe('audit report', () => {
       { reference: KAMELETS_REF, error: { code: 'UNAVAILABLE', message: 'registry down' } },
     ]);
     const moved = checked.findings.filter((f) => f.code === 'TAG_MOVED');
-    assert.deepEqual(moved.map((f) => [f.integration, f.digests]), [
-      ['hello', [deps.digest, depsMoved.digest]],
-      ['loose', [deps.digest, depsMoved.digest]],
-    ]);
+    assert.deepEqual(
+      moved.map((f) => [f.integration, f.digests]),
+      [
+        ['hello', [deps.digest, depsMoved.digest]],
+        ['loose', [deps.digest, depsMoved.digest]],
+      ],
+    );
     assert.match(moved[0]!.message, /pinned/);
     assert.match(moved[1]!.message, /1 pod runs .*loose-6f9c7d8b5d-l0001/);
     assert.equal(only(checked, 'TAG_CHECK_FAILED').reference, KAMELETS_REF);
@@ -272,7 +358,16 @@ describe('audit report', () => {
   });
 
   it('every finding code is produced by some test above', () => {
-    assert.deepEqual([...FINDING_CODES].sort(), ['DIGEST_SKEW', 'NOT_INJECTED', 'PIN_MISMATCH', 'RESOLVED_INVALID', 'STALE_RESOLUTION', 'TAG_CHECK_FAILED', 'TAG_MOVED', 'UNPINNED']);
+    assert.deepEqual([...FINDING_CODES].sort(), [
+      'DIGEST_SKEW',
+      'NOT_INJECTED',
+      'PIN_MISMATCH',
+      'RESOLVED_INVALID',
+      'STALE_RESOLUTION',
+      'TAG_CHECK_FAILED',
+      'TAG_MOVED',
+      'UNPINNED',
+    ]);
   });
 });
 
@@ -283,11 +378,23 @@ describe('audit output', () => {
     const longArtifact = artifactFor(long);
     const pods = [
       ...h.pods,
-      integrationPod('an-integration-with-a-rather-long-name-as-people-write-them', { suffix: 'xxxxx', created: '2026-12-02T12:00:00Z', request: [long], injected: [longArtifact] }),
+      integrationPod('an-integration-with-a-rather-long-name-as-people-write-them', {
+        suffix: 'xxxxx',
+        created: '2026-12-02T12:00:00Z',
+        request: [long],
+        injected: [longArtifact],
+      }),
       integrationPod('skew', { suffix: 'down1', created: '2026-12-02T12:00:00Z', request: [long] }),
-      integrationPod('skew', { suffix: 'stal1', created: '2026-12-02T12:00:00Z', request: [long], injected: [{ ...longArtifact, stale: true }] }),
+      integrationPod('skew', {
+        suffix: 'stal1',
+        created: '2026-12-02T12:00:00Z',
+        request: [long],
+        injected: [{ ...longArtifact, stale: true }],
+      }),
     ];
-    return withTagChecks(buildReport(objects({ integrations: h.integrations, pods }), { namespace: null, allNamespaces: true }), [{ reference: long, digest: HEX('c') }]);
+    return withTagChecks(buildReport(objects({ integrations: h.integrations, pods }), { namespace: null, allNamespaces: true }), [
+      { reference: long, digest: HEX('c') },
+    ]);
   }
 
   it('the table fits the width: digests cut to 12 hex, long names cut, messages wrapped', () => {
@@ -337,7 +444,8 @@ describe('audit output', () => {
       assert.deepEqual(Object.keys(f).slice(0, 3), ['code', 'namespace', 'integration']);
       assert.equal(Object.keys(f).at(-1), 'message');
       assert.equal(typeof f.message, 'string');
-      for (const k of Object.keys(f)) assert.ok(['code', 'namespace', 'integration', 'pod', 'reference', 'digests', 'message'].includes(k), k);
+      for (const k of Object.keys(f))
+        assert.ok(['code', 'namespace', 'integration', 'pod', 'reference', 'digests', 'message'].includes(k), k);
     }
   });
 });

@@ -51,10 +51,21 @@ export async function admittedPod(integration: string, o: PodSpecOptions & { adm
   for (const k of ['name', 'uid', 'creationTimestamp', 'resourceVersion']) delete sent.metadata[k];
   delete sent.status;
   const logger = createLogger({ level: 'silent' });
-  const answer = await admitPod(sent, sent.metadata.namespace, { resolver: o.admitWith, inject: OPTIONS, onError: 'deny' }, { signal: AbortSignal.timeout(30_000), logger });
+  const answer = await admitPod(
+    sent,
+    sent.metadata.namespace,
+    { resolver: o.admitWith, inject: OPTIONS, onError: 'deny' },
+    { signal: AbortSignal.timeout(30_000), logger },
+  );
   if (answer.result.type !== 'patched') throw new Error(`the webhook did not patch the pod: ${JSON.stringify(answer.result)}`);
   const admitted: Obj = applyPatch(sent, answer.result.ops);
-  admitted.metadata = { ...admitted.metadata, name: pod.metadata.name, uid: pod.metadata.uid, creationTimestamp: pod.metadata.creationTimestamp, resourceVersion: '4711' };
+  admitted.metadata = {
+    ...admitted.metadata,
+    name: pod.metadata.name,
+    uid: pod.metadata.uid,
+    creationTimestamp: pod.metadata.creationTimestamp,
+    resourceVersion: '4711',
+  };
   admitted.status = pod.status;
   return admitted;
 }
@@ -98,7 +109,15 @@ function camelMetadata(name: string, o: CamelObjectOptions): Obj {
   if (o.request !== undefined) annotations[DEPS] = requestValue(o.request);
   if (o.pinned !== undefined) annotations[ANNOTATION_PINNED] = pinsValue(o.pinned);
   if (o.pinsText !== undefined) annotations[ANNOTATION_PINNED] = o.pinsText;
-  return { name, namespace: o.namespace ?? 'demo', uid: `uid-it-${name}`, generation: 1, resourceVersion: '815', creationTimestamp: '2026-12-01T09:00:00Z', annotations };
+  return {
+    name,
+    namespace: o.namespace ?? 'demo',
+    uid: `uid-it-${name}`,
+    generation: 1,
+    resourceVersion: '815',
+    creationTimestamp: '2026-12-01T09:00:00Z',
+    annotations,
+  };
 }
 
 function traitsOf(o: CamelObjectOptions): Obj {
@@ -142,7 +161,20 @@ export function pipe(name: string, o: CamelObjectOptions = {}): Obj {
 export function pipeIntegration(p: Obj): Obj {
   const it = integration(p.metadata.name, { namespace: p.metadata.namespace });
   it.metadata.annotations = { ...p.metadata.annotations };
-  it.metadata.ownerReferences = [{ apiVersion: 'camel.apache.org/v1', kind: 'Pipe', name: p.metadata.name, uid: p.metadata.uid, controller: true, blockOwnerDeletion: true }];
-  it.spec = { dependencies: [...(p.spec.dependencies ?? [])], traits: structuredClone(p.spec.traits), flows: [{ route: { from: { uri: 'kamelet:timer-source' } } }] };
+  it.metadata.ownerReferences = [
+    {
+      apiVersion: 'camel.apache.org/v1',
+      kind: 'Pipe',
+      name: p.metadata.name,
+      uid: p.metadata.uid,
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
+  it.spec = {
+    dependencies: [...(p.spec.dependencies ?? [])],
+    traits: structuredClone(p.spec.traits),
+    flows: [{ route: { from: { uri: 'kamelet:timer-source' } } }],
+  };
   return it;
 }

@@ -40,7 +40,10 @@ test('writes ca.crt, tls.crt, tls.key (0600), caBundle and the kustomize files (
   assert.equal((await modeOf(p.certFile)) & 0o077 & ~0o044, 0, 'certificates are not group/world writable');
   const patch = parse(await readFile(path.join(dir, 'cabundle-patch.yaml'), 'utf8')) as Array<{ value: string }>;
   assert.equal(patch[0]?.value, caBundle);
-  assert.deepEqual((await readdir(dir)).sort(), ['cabundle-patch.yaml', 'caBundle', 'ca.crt', 'kustomization.yaml', 'secret.yaml', 'tls.crt', 'tls.key'].sort());
+  assert.deepEqual(
+    (await readdir(dir)).sort(),
+    ['cabundle-patch.yaml', 'caBundle', 'ca.crt', 'kustomization.yaml', 'secret.yaml', 'tls.crt', 'tls.key'].sort(),
+  );
   assert.deepEqual([...result.files].sort(), (await readdir(dir)).map((f) => path.join(p.dir, f)).sort());
   assert.deepEqual(await readCertBundle(dir), bundle);
 });

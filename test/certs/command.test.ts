@@ -34,8 +34,15 @@ test('defaults to Service camel-oci in namespace camel-oci and writes every file
   const result = await certsCommand({ out }, io);
   assert.equal(result.status, 'written');
   const files = await readdir(out);
-  assert.deepEqual(files.sort(), ['cabundle-patch.yaml', 'caBundle', 'ca.crt', 'kustomization.yaml', 'secret.yaml', 'tls.crt', 'tls.key'].sort());
-  for (const f of files) assert.ok(io.lines.some((l) => l.startsWith('wrote ') && l.endsWith(f)), `prints that it wrote ${f}`);
+  assert.deepEqual(
+    files.sort(),
+    ['cabundle-patch.yaml', 'caBundle', 'ca.crt', 'kustomization.yaml', 'secret.yaml', 'tls.crt', 'tls.key'].sort(),
+  );
+  for (const f of files)
+    assert.ok(
+      io.lines.some((l) => l.startsWith('wrote ') && l.endsWith(f)),
+      `prints that it wrote ${f}`,
+    );
   const cert = new X509Certificate(await readFile(path.join(out, 'tls.crt')));
   assert.equal(
     cert.subjectAltName,
@@ -185,7 +192,9 @@ test('an expired old CA is not carried into the new caBundle', async (t) => {
   const out = await tempDir(t);
   const then = new Date(Date.now() - 10 * DAY_MS);
   const ca = await generateCa({ commonName: 'camel-oci webhook CA', validityDays: 1, now: then });
-  await writeCertBundle(out, await issueServingCert(ca, { service: 'camel-oci', namespace: 'camel-oci', validityDays: 1, now: then }), { now: then });
+  await writeCertBundle(out, await issueServingCert(ca, { service: 'camel-oci', namespace: 'camel-oci', validityDays: 1, now: then }), {
+    now: then,
+  });
   const io = capture();
   const result = await certsCommand({ out, validityDays: 30 }, io);
   assert.equal(result.status, 'written');

@@ -80,7 +80,10 @@ test('refuses, and leaves alone, certificates for a Service made by camel-oci ce
   });
   await writeCertBundle(dir, service, { kustomize: { secretName: 's', namespace: 'camel-oci', webhookName: 'w' } });
   const before = (await readdir(dir)).sort();
-  await assert.rejects(ensureDevCerts(dir), (err) => isCamelOciError(err, 'CONFIG_INVALID') && /another CA \(CN=camel-oci webhook CA\)/.test(err.message));
+  await assert.rejects(
+    ensureDevCerts(dir),
+    (err) => isCamelOciError(err, 'CONFIG_INVALID') && /another CA \(CN=camel-oci webhook CA\)/.test(err.message),
+  );
   assert.deepEqual((await readdir(dir)).sort(), before);
   assert.equal(await readFile(path.join(dir, 'tls.crt'), 'utf8'), service.certPem);
 });
@@ -133,6 +136,9 @@ test('refuses a rotated Service bundle (two CAs in ca.crt) in the development di
   ]);
   const service = await issueServingCert(ca, { service: 'camel-oci', namespace: 'camel-oci', validityDays: 30 });
   await writeCertBundle(dir, { ...service, caCertPem: service.caCertPem + previous.certPem });
-  await assert.rejects(ensureDevCerts(dir), (err) => isCamelOciError(err, 'CONFIG_INVALID') && /another CA \(CN=camel-oci webhook CA\)/.test(err.message));
+  await assert.rejects(
+    ensureDevCerts(dir),
+    (err) => isCamelOciError(err, 'CONFIG_INVALID') && /another CA \(CN=camel-oci webhook CA\)/.test(err.message),
+  );
   assert.equal(await readFile(path.join(dir, 'tls.crt'), 'utf8'), service.certPem);
 });

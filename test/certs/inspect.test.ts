@@ -26,7 +26,11 @@ const material = (async () => {
 type Material = Awaited<typeof material>;
 
 const bundleCases: Array<{ name: string; bundle: (m: Material) => CertBundle; want?: BundleRequirements; reason?: RegExp }> = [
-  { name: 'a fresh bundle for its names', bundle: (m) => m.good, want: { dnsNames: ['camel-oci.ns.svc', 'localhost'], ipAddresses: ['127.0.0.1', '::1'] } },
+  {
+    name: 'a fresh bundle for its names',
+    bundle: (m) => m.good,
+    want: { dnsNames: ['camel-oci.ns.svc', 'localhost'], ipAddresses: ['127.0.0.1', '::1'] },
+  },
   { name: 'key of another certificate', bundle: (m) => ({ ...m.good, keyPem: m.other.keyPem }), reason: /private key does not belong/ },
   { name: 'certificate of another CA', bundle: (m) => ({ ...m.good, caCertPem: m.otherCa.certPem }), reason: /not signed by the CA/ },
   { name: 'a leaf as CA', bundle: (m) => ({ ...m.good, caCertPem: m.good.certPem }), reason: /not a CA/ },
@@ -36,16 +40,31 @@ const bundleCases: Array<{ name: string; bundle: (m: Material) => CertBundle; wa
   { name: 'expiring but within a smaller margin', bundle: (m) => m.shortLived, want: { minRemainingMs: DAY_MS } },
   { name: 'expired', bundle: (m) => m.good, want: { now: new Date(now.getTime() + 40 * DAY_MS) }, reason: /expired on/ },
   { name: 'not yet valid', bundle: (m) => m.good, want: { now: new Date(now.getTime() - DAY_MS) }, reason: /not valid before/ },
-  { name: 'missing DNS name', bundle: (m) => m.good, want: { dnsNames: ['camel-oci.other.svc'] }, reason: /not valid for camel-oci.other.svc/ },
+  {
+    name: 'missing DNS name',
+    bundle: (m) => m.good,
+    want: { dnsNames: ['camel-oci.other.svc'] },
+    reason: /not valid for camel-oci.other.svc/,
+  },
   { name: 'missing IP', bundle: (m) => m.other, want: { ipAddresses: ['127.0.0.1'] }, reason: /not valid for 127.0.0.1/ },
-  { name: 'ca.crt after a rotation: the signing CA, then the previous CA', bundle: (m) => ({ ...m.good, caCertPem: m.ca.certPem + m.otherCa.certPem }) },
-  { name: 'ca.crt after a rotation: the carried CA may have expired', bundle: (m) => ({ ...m.good, caCertPem: m.ca.certPem + m.expiredCa.certPem }) },
+  {
+    name: 'ca.crt after a rotation: the signing CA, then the previous CA',
+    bundle: (m) => ({ ...m.good, caCertPem: m.ca.certPem + m.otherCa.certPem }),
+  },
+  {
+    name: 'ca.crt after a rotation: the carried CA may have expired',
+    bundle: (m) => ({ ...m.good, caCertPem: m.ca.certPem + m.expiredCa.certPem }),
+  },
   {
     name: 'ca.crt whose first certificate is not the signing CA',
     bundle: (m) => ({ ...m.good, caCertPem: m.otherCa.certPem + m.ca.certPem }),
     reason: /not signed by the CA/,
   },
-  { name: 'ca.crt with a leaf after the CA', bundle: (m) => ({ ...m.good, caCertPem: m.ca.certPem + m.other.certPem }), reason: /certificate 2 of the CA bundle/ },
+  {
+    name: 'ca.crt with a leaf after the CA',
+    bundle: (m) => ({ ...m.good, caCertPem: m.ca.certPem + m.other.certPem }),
+    reason: /certificate 2 of the CA bundle/,
+  },
   {
     name: 'ca.crt with a corrupt block after the CA',
     bundle: (m) => ({ ...m.good, caCertPem: `${m.ca.certPem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n` }),

@@ -3,15 +3,34 @@ import { X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
 import { ServeError } from '../../src/base/errors.js';
 import { applyLifecycleAction } from '../../src/certs/lifecycle-issue.js';
-import { bundleMatches, bundleVerifies, caFingerprints, decide, settleMs, trustSet, type LifecyclePolicy, type ManagedSecretData } from '../../src/certs/lifecycle.js';
+import {
+  bundleMatches,
+  bundleVerifies,
+  caFingerprints,
+  decide,
+  settleMs,
+  trustSet,
+  type LifecyclePolicy,
+  type ManagedSecretData,
+} from '../../src/certs/lifecycle.js';
 import { splitPemCertificates } from '../../src/certs/trust.js';
 import { generateCa, issueServingCert, serviceDnsNames } from '../../src/certs/x509.js';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 /** Lifetimes in days so one simulated year runs through several rotations; only the clock is mocked. */
-const POLICY: LifecyclePolicy = { caLifetimeMs: 120 * DAY, servingLifetimeMs: 30 * DAY, recheckMs: HOUR, dnsNames: serviceDnsNames('camel-oci', 'camel-oci') };
-const ISSUE = { service: 'camel-oci', namespace: 'camel-oci', caLifetimeMs: POLICY.caLifetimeMs, servingLifetimeMs: POLICY.servingLifetimeMs };
+const POLICY: LifecyclePolicy = {
+  caLifetimeMs: 120 * DAY,
+  servingLifetimeMs: 30 * DAY,
+  recheckMs: HOUR,
+  dnsNames: serviceDnsNames('camel-oci', 'camel-oci'),
+};
+const ISSUE = {
+  service: 'camel-oci',
+  namespace: 'camel-oci',
+  caLifetimeMs: POLICY.caLifetimeMs,
+  servingLifetimeMs: POLICY.servingLifetimeMs,
+};
 const T0 = Date.UTC(2026, 0, 1);
 
 test('decide: no Secret is a create; a Secret from `camel-oci certs` (no CA key) or with an expired CA is replaced', async () => {
@@ -62,7 +81,11 @@ test('simulation: over a year of rotations, every certificate any replica serves
     // The replica serves the Secret's certificate only when the bundle verifies it (as the loop does).
     if (secret?.certPem !== undefined && bundleVerifies(bundle, secret.certPem, now)) servedBy[i] = secret.certPem;
     for (const [r, pem] of servedBy.entries()) {
-      if (pem !== undefined) assert.ok(bundleVerifies(bundle, pem, now), `replica ${r} serves a certificate the bundle cannot verify at ${new Date(now).toISOString()} after ${actions.join(',')}`);
+      if (pem !== undefined)
+        assert.ok(
+          bundleVerifies(bundle, pem, now),
+          `replica ${r} serves a certificate the bundle cannot verify at ${new Date(now).toISOString()} after ${actions.join(',')}`,
+        );
     }
     // Skip quiet stretches quickly: jump to just before the next transition. Every replica re-reads
     // during the skipped periods and finds the same Secret, so each one serves its certificate.
@@ -71,7 +94,10 @@ test('simulation: over a year of rotations, every certificate any replica serves
       servedBy.fill(secret?.certPem);
     }
   }
-  assert.ok(actions.includes('promote-ca') && actions.includes('retire-ca') && actions.filter((a) => a === 'rotate-serving').length >= 10, actions.join(','));
+  assert.ok(
+    actions.includes('promote-ca') && actions.includes('retire-ca') && actions.filter((a) => a === 'rotate-serving').length >= 10,
+    actions.join(','),
+  );
   assert.ok(!actions.includes('replace'), 'a healthy lifecycle never needs a replace');
   // The trust set never grows past the signing CA, its successor and its predecessor.
   assert.ok(splitPemCertificates(bundle).length <= 3);
@@ -94,17 +120,30 @@ test('rule 2: a next CA is not promoted before the bundle holds it, nor before t
   const promoted = await applyLifecycleAction(s, 'promote-ca', new Date(late), ISSUE);
   assert.equal(new X509Certificate(promoted.certPem!).checkIssued(new X509Certificate(s.nextCaCertPem!)), true);
   assert.equal(trustSet(promoted).length, 2, 'the old CA stays trusted');
-  assert.equal(decide(promoted, caFingerprints(promoted.caCertPem!), late + HOUR, POLICY).action, 'none', 'rule 3: not retired before the settle period');
+  assert.equal(
+    decide(promoted, caFingerprints(promoted.caCertPem!), late + HOUR, POLICY).action,
+    'none',
+    'rule 3: not retired before the settle period',
+  );
   assert.equal(decide(promoted, caFingerprints(promoted.caCertPem!), late + settleMs(POLICY) + 2 * HOUR, POLICY).action, 'retire-ca');
 });
 
 test('applyLifecycleAction refuses what needs a CA it does not have, with a stable code', async () => {
-  await assert.rejects(applyLifecycleAction(undefined, 'rotate-serving', new Date(T0), ISSUE), (e: unknown) => e instanceof ServeError && e.code === 'INTERNAL');
-  await assert.rejects(applyLifecycleAction(undefined, 'none', new Date(T0), ISSUE), (e: unknown) => e instanceof ServeError && e.code === 'INTERNAL');
+  await assert.rejects(
+    applyLifecycleAction(undefined, 'rotate-serving', new Date(T0), ISSUE),
+    (e: unknown) => e instanceof ServeError && e.code === 'INTERNAL',
+  );
+  await assert.rejects(
+    applyLifecycleAction(undefined, 'none', new Date(T0), ISSUE),
+    (e: unknown) => e instanceof ServeError && e.code === 'INTERNAL',
+  );
 });
 
 test('a lifetime outside 1 s to ten years is CONFIG_INVALID', async () => {
   for (const lifetimeMs of [0, 999, 1.5, 3651 * DAY]) {
-    await assert.rejects(generateCa({ commonName: 'x', validityDays: 1, lifetimeMs }), (e: unknown) => e instanceof ServeError && e.code === 'CONFIG_INVALID');
+    await assert.rejects(
+      generateCa({ commonName: 'x', validityDays: 1, lifetimeMs }),
+      (e: unknown) => e instanceof ServeError && e.code === 'CONFIG_INVALID',
+    );
   }
 });

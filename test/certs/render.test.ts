@@ -50,7 +50,12 @@ test('the caBundle patch sets webhooks[0].clientConfig.caBundle, whether or not 
     { clientConfig: { service: { name: 'camel-oci', namespace: 'camel-oci', path: '/mutate' }, caBundle: 'b2xk' } },
   ];
   for (const webhook of bases) {
-    const mwc: { webhooks: Array<{ clientConfig: { caBundle?: string; service: unknown } }> } & Record<string, unknown> = { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'camel-oci' }, webhooks: [webhook] };
+    const mwc: { webhooks: Array<{ clientConfig: { caBundle?: string; service: unknown } }> } & Record<string, unknown> = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: 'camel-oci' },
+      webhooks: [webhook],
+    };
     const patched: typeof mwc = fastJsonPatch.applyPatch(mwc, ops, true, false).newDocument;
     assert.equal(patched.webhooks[0]?.clientConfig.caBundle, caBundleOf(bundle.caCertPem));
     assert.deepEqual(patched.webhooks[0]?.clientConfig.service, webhook.clientConfig.service);

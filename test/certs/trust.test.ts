@@ -31,7 +31,12 @@ const rotationCases: Array<{
   dropped: RegExp[];
 }> = [
   { name: 'a first run has nothing to carry', previous: () => undefined, trusted: ['CN=new CA'], dropped: [] },
-  { name: 'the previous CA, still valid, is carried after the new one', previous: (m) => m.previous, trusted: ['CN=new CA', 'CN=previous CA'], dropped: [] },
+  {
+    name: 'the previous CA, still valid, is carried after the new one',
+    previous: (m) => m.previous,
+    trusted: ['CN=new CA', 'CN=previous CA'],
+    dropped: [],
+  },
   {
     name: 'a second rotation carries the previous CA and drops the one before it',
     previous: (m) => m.previous + m.older,

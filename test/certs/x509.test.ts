@@ -153,9 +153,8 @@ test('refuses a CA whose key does not match, and a leaf used as a CA', async () 
     { certPem: bundle.certPem, keyPem: bundle.keyPem },
   ];
   for (const bad of badPairs) {
-    await assert.rejects(
-      issueCert(bad, { commonName: 'x', dnsNames: ['x'], validityDays: 1 }),
-      (err) => isCamelOciError(err, 'CONFIG_INVALID'),
+    await assert.rejects(issueCert(bad, { commonName: 'x', dnsNames: ['x'], validityDays: 1 }), (err) =>
+      isCamelOciError(err, 'CONFIG_INVALID'),
     );
   }
 });
@@ -213,7 +212,13 @@ for (const servername of acceptedServerNames) {
   });
 }
 
-const rejectedServerNames = ['other.camel-oci.svc', 'camel-oci.other.svc', 'x.camel-oci.camel-oci.svc', 'camel-oci.camel-oci.svc.cluster', 'localhost'];
+const rejectedServerNames = [
+  'other.camel-oci.svc',
+  'camel-oci.other.svc',
+  'x.camel-oci.camel-oci.svc',
+  'camel-oci.camel-oci.svc.cluster',
+  'localhost',
+];
 for (const servername of rejectedServerNames) {
   test(`a TLS client trusting the CA rejects the serving certificate for ${servername}`, async () => {
     const [ca, bundle] = await Promise.all([caPromise, servingPromise]);

@@ -56,13 +56,20 @@ function pinnedIntegration(name: string, namespace: string, artifacts: readonly 
   for (let i = 0; i < replicas; i++) {
     api.add(
       'pods',
-      integrationPod(name, { namespace, suffix: `r${i}xyz`, created: `2026-12-02T10:0${i}:00Z`, request: refs, injected: artifacts, annotations: { [ANNOTATION_PINNED]: pinsValue(artifacts) } }),
+      integrationPod(name, {
+        namespace,
+        suffix: `r${i}xyz`,
+        created: `2026-12-02T10:0${i}:00Z`,
+        request: refs,
+        injected: artifacts,
+        annotations: { [ANNOTATION_PINNED]: pinsValue(artifacts) },
+      }),
     );
   }
 }
 
 describe('camel-oci audit', () => {
-  it('exits 0 on a clean namespace (the kubeconfig context\'s), with a table', async () => {
+  it("exits 0 on a clean namespace (the kubeconfig context's), with a table", async () => {
     pinnedIntegration('hello', 'demo', [artifactFor(REF)]);
     const res = await audit([]);
     assert.equal(res.code, 0, res.stderr);
@@ -81,13 +88,22 @@ describe('camel-oci audit', () => {
     const prod = await audit(['-n', 'prod', '-o', 'json']);
     assert.equal(prod.code, 3, prod.stderr);
     const report = JSON.parse(prod.stdout);
-    assert.deepEqual(report.findings.map((f: any) => [f.code, f.namespace, f.pod]), [['NOT_INJECTED', 'prod', 'hello-6f9c7d8b5d-plain']]);
+    assert.deepEqual(
+      report.findings.map((f: any) => [f.code, f.namespace, f.pod]),
+      [['NOT_INJECTED', 'prod', 'hello-6f9c7d8b5d-plain']],
+    );
     const all = await audit(['-A', '-o', 'json']);
     assert.equal(all.code, 3);
     const both = JSON.parse(all.stdout);
     assert.equal(both.allNamespaces, true);
-    assert.deepEqual(both.integrations.map((e: any) => `${e.namespace}/${e.name}`), ['demo/hello', 'prod/hello']);
-    assert.ok(api.requests.some((r) => r.path === '/api/v1/pods'), 'cluster-wide list for -A');
+    assert.deepEqual(
+      both.integrations.map((e: any) => `${e.namespace}/${e.name}`),
+      ['demo/hello', 'prod/hello'],
+    );
+    assert.ok(
+      api.requests.some((r) => r.path === '/api/v1/pods'),
+      'cluster-wide list for -A',
+    );
     const table = await audit(['--all-namespaces']);
     assert.equal(table.code, 3);
     for (const line of table.stdout.split('\n')) assert.ok(line.length <= DEFAULT_TABLE_WIDTH, line);
@@ -96,16 +112,34 @@ describe('camel-oci audit', () => {
 
   it('reads pods only when Camel K is not installed (404 on the group)', async () => {
     api.setCamelApi(false);
-    api.add('pods', integrationPod('hello', { suffix: 'a0001', created: '2026-12-02T10:00:00Z', request: [REF], injected: [{ ...artifactFor(REF), stale: true }] }));
+    api.add(
+      'pods',
+      integrationPod('hello', {
+        suffix: 'a0001',
+        created: '2026-12-02T10:00:00Z',
+        request: [REF],
+        injected: [{ ...artifactFor(REF), stale: true }],
+      }),
+    );
     const res = await audit(['-o', 'json']);
     assert.equal(res.code, 3, res.stderr);
     const report = JSON.parse(res.stdout);
     assert.equal(report.camelApi, false);
-    assert.deepEqual(report.findings.map((f: any) => f.code), ['STALE_RESOLUTION']);
+    assert.deepEqual(
+      report.findings.map((f: any) => f.code),
+      ['STALE_RESOLUTION'],
+    );
   });
 
   it('exits 2 on bad flags', async () => {
-    for (const args of [['-n', 'demo', '-A'], ['-o', 'yaml'], ['--no-such-flag'], ['demo'], ['-n', 'Not_A_Namespace'], ['--timeout', 'soon']]) {
+    for (const args of [
+      ['-n', 'demo', '-A'],
+      ['-o', 'yaml'],
+      ['--no-such-flag'],
+      ['demo'],
+      ['-n', 'Not_A_Namespace'],
+      ['--timeout', 'soon'],
+    ]) {
       const res = await audit(args);
       assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
       assert.match(res.stderr, /CONFIG_INVALID/);
@@ -158,13 +192,22 @@ describe('camel-oci audit --check-tags against the real registry', () => {
       pinned = await resolver.resolve(pushed.reference);
       // Two integrations asking for the same tag (the tag is still checked once), pinned as the
       // webhook pins them; their pods admitted from the pins by the webhook's own pod workflow.
-      for (const [name, replicas] of [['hello', 2], ['again', 1]] as const) {
+      for (const [name, replicas] of [
+        ['hello', 2],
+        ['again', 1],
+      ] as const) {
         api.add('integrations', integration(name, { request: [pushed.reference], pinned: [pinned] }));
         for (let i = 0; i < replicas; i++) {
-          api.add('pods', await admittedPod(name, {
-            suffix: `r${i}xyz`, created: `2026-12-02T10:0${i}:00Z`, request: [pushed.reference],
-            annotations: { [ANNOTATION_PINNED]: pinsValue([pinned]) }, admitWith: resolver,
-          }));
+          api.add(
+            'pods',
+            await admittedPod(name, {
+              suffix: `r${i}xyz`,
+              created: `2026-12-02T10:0${i}:00Z`,
+              request: [pushed.reference],
+              annotations: { [ANNOTATION_PINNED]: pinsValue([pinned]) },
+              admitWith: resolver,
+            }),
+          );
         }
       }
     } finally {
@@ -184,13 +227,19 @@ describe('camel-oci audit --check-tags against the real registry', () => {
     const res = await audit(['--check-tags', ...registryFlags(), '-o', 'json']);
     assert.equal(res.code, 3, res.stderr);
     const report = JSON.parse(res.stdout);
-    assert.deepEqual(report.findings.map((f: any) => [f.code, f.integration, f.digests]), [
-      ['TAG_MOVED', 'again', [pinned.digest, moved.manifest.digest]],
-      ['TAG_MOVED', 'hello', [pinned.digest, moved.manifest.digest]],
-    ]);
+    assert.deepEqual(
+      report.findings.map((f: any) => [f.code, f.integration, f.digests]),
+      [
+        ['TAG_MOVED', 'again', [pinned.digest, moved.manifest.digest]],
+        ['TAG_MOVED', 'hello', [pinned.digest, moved.manifest.digest]],
+      ],
+    );
     const table = await audit(['--check-tags', ...registryFlags()]);
     assert.equal(table.code, 3);
-    assert.match(table.stdout, new RegExp(`TAG_MOVED demo/again: ${pushed.reference.replace(/[.]/g, '\\.')} now points at ${moved.manifest.digest.slice(7, 19)}`));
+    assert.match(
+      table.stdout,
+      new RegExp(`TAG_MOVED demo/again: ${pushed.reference.replace(/[.]/g, '\\.')} now points at ${moved.manifest.digest.slice(7, 19)}`),
+    );
 
     // Without --check-tags nothing is asked of the registry and the pins still agree with the pods.
     registry.resetAccessLog();

@@ -52,16 +52,19 @@ describe('CLI deadlines against a registry that never answers', () => {
 
   it('inject --timeout exits on time with TIMEOUT', async () => {
     const pod = path.join(dir, 'pod.yaml');
-    await writeFile(pod, [
-      'apiVersion: v1',
-      'kind: Pod',
-      'metadata:',
-      '  name: p',
-      '  labels: {camel.apache.org/integration: x}',
-      `  annotations: {camel.apache.org/container-dependencies: "${host}/acme/deps:1"}`,
-      'spec: {containers: [{name: c, image: i}]}',
-      '',
-    ].join('\n'));
+    await writeFile(
+      pod,
+      [
+        'apiVersion: v1',
+        'kind: Pod',
+        'metadata:',
+        '  name: p',
+        '  labels: {camel.apache.org/integration: x}',
+        `  annotations: {camel.apache.org/container-dependencies: "${host}/acme/deps:1"}`,
+        'spec: {containers: [{name: c, image: i}]}',
+        '',
+      ].join('\n'),
+    );
     const res = await timed(['inject', ...registryArgs(), '-f', pod]);
     assert.equal(res.code, 1, res.stderr);
     assert.match(res.stderr, /TIMEOUT/);
@@ -70,7 +73,10 @@ describe('CLI deadlines against a registry that never answers', () => {
 
   it('push --timeout exits on time', async () => {
     const jar = path.join(dir, 'foo-1.0.jar');
-    await writeFile(jar, makeJar({ groupId: 'com.acme', artifactId: 'foo', version: '1.0' }, [{ name: 'com/acme/Foo.class', data: 'foo' }]));
+    await writeFile(
+      jar,
+      makeJar({ groupId: 'com.acme', artifactId: 'foo', version: '1.0' }, [{ name: 'com/acme/Foo.class', data: 'foo' }]),
+    );
     const res = await timed(['push', `${host}/acme/deps:1`, '--dependency', jar, ...registryArgs()]);
     assert.equal(res.code, 1, res.stderr);
     assert.match(res.stderr, /TIMEOUT/);

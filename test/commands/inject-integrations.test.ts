@@ -55,7 +55,10 @@ describe('camel-oci inject: Integrations and Pipes', () => {
     // Idempotent: injecting the output again changes nothing.
     const again = await runCli(args(), { input: res.stdout });
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(parseAllDocuments(again.stdout).map((d) => d.toJS() as Obj), out);
+    assert.deepEqual(
+      parseAllDocuments(again.stdout).map((d) => d.toJS() as Obj),
+      out,
+    );
   });
 
   it('fails naming the reference that cannot be resolved', async () => {

@@ -35,9 +35,19 @@ describe('camel-oci inject', () => {
     pod.metadata.annotations[DEPS] = `container:${artifact.reference}`;
     const template = { metadata: { labels: pod.metadata.labels, annotations: pod.metadata.annotations }, spec: pod.spec };
     return [
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'hello' }, spec: { selector: { matchLabels: pod.metadata.labels }, template } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'hello' },
+        spec: { selector: { matchLabels: pod.metadata.labels }, template },
+      },
       { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'untouched' }, data: { a: 'b' } },
-      { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'tick' }, spec: { schedule: '* * * * *', jobTemplate: { spec: { template: structuredClone(template) } } } },
+      {
+        apiVersion: 'batch/v1',
+        kind: 'CronJob',
+        metadata: { name: 'tick' },
+        spec: { schedule: '* * * * *', jobTemplate: { spec: { template: structuredClone(template) } } },
+      },
       { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'plain' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
     ];
   }
@@ -51,7 +61,10 @@ describe('camel-oci inject', () => {
     assert.equal(res.code, 0, res.stderr);
     const out = parseAllDocuments(res.stdout).map((d) => d.toJS() as Obj);
     assert.equal(out.length, 4);
-    for (const [i, podSpecOf] of [[0, (d: Obj) => d.spec.template], [2, (d: Obj) => d.spec.jobTemplate.spec.template]] as const) {
+    for (const [i, podSpecOf] of [
+      [0, (d: Obj) => d.spec.template],
+      [2, (d: Obj) => d.spec.jobTemplate.spec.template],
+    ] as const) {
       const template = podSpecOf(out[i]!);
       const pod = { apiVersion: 'v1', kind: 'Pod', metadata: template.metadata, spec: template.spec };
       assert.deepEqual([...schemaErrors(pod), ...semanticErrors(pod)], []);
@@ -63,9 +76,14 @@ describe('camel-oci inject', () => {
     assert.deepEqual(out[3], input[3]);
 
     // Standard input, and idempotence: injecting the output again changes nothing.
-    const again = await runCli(['inject', '-f', '-', '--insecure-registry', registry.host, '--fetcher-image', 'camel-oci:test'], { input: res.stdout });
+    const again = await runCli(['inject', '-f', '-', '--insecure-registry', registry.host, '--fetcher-image', 'camel-oci:test'], {
+      input: res.stdout,
+    });
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(parseAllDocuments(again.stdout).map((d) => d.toJS()), out);
+    assert.deepEqual(
+      parseAllDocuments(again.stdout).map((d) => d.toJS()),
+      out,
+    );
   });
 
   it('fails with a clear error and no output for bad YAML and unresolvable references', async () => {

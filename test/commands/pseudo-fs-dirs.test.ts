@@ -32,7 +32,10 @@ describe('directories under a pseudo filesystem', () => {
 
   it('serve --certs-dir under /proc/self: CONFIG_INVALID naming the path, quickly, without listening', async () => {
     const started = Date.now();
-    const res = await runCli(['serve', '--certs-dir', '/proc/self/camel-oci/certs', '--address', '127.0.0.1', '--port', String(await freePort())], { timeoutMs: 10_000 });
+    const res = await runCli(
+      ['serve', '--certs-dir', '/proc/self/camel-oci/certs', '--address', '127.0.0.1', '--port', String(await freePort())],
+      { timeoutMs: 10_000 },
+    );
     assert.ok(Date.now() - started < QUICK_MS);
     assert.equal(res.code, 2, res.stderr);
     assert.match(res.stderr, /CONFIG_INVALID: certificate directory \/proc\/self\/camel-oci\/certs/);
@@ -44,17 +47,45 @@ describe('directories under a pseudo filesystem', () => {
     const digest = `sha256:${'ab'.repeat(32)}`;
     const plan: FetchPlan = {
       version: 1,
-      artifacts: [{
-        reference: 'registry.example.test/acme/deps:1', registry: 'registry.example.test', repository: 'acme/deps', scheme: 'https', digest,
-        layers: [{ digest, size: 10, mediaType: 'application/java-archive', kind: 'dependency', format: 'raw', target: `dependencies/${digestHex12(digest)}`, fileName: 'x.jar' }],
-      }],
+      artifacts: [
+        {
+          reference: 'registry.example.test/acme/deps:1',
+          registry: 'registry.example.test',
+          repository: 'acme/deps',
+          scheme: 'https',
+          digest,
+          layers: [
+            {
+              digest,
+              size: 10,
+              mediaType: 'application/java-archive',
+              kind: 'dependency',
+              format: 'raw',
+              target: `dependencies/${digestHex12(digest)}`,
+              fileName: 'x.jar',
+            },
+          ],
+        },
+      ],
     };
     await writeFile(path.join(base, 'plan.json'), JSON.stringify(plan));
     const started = Date.now();
-    const res = await runCli([
-      'fetch', '--root', '/proc/self/camel-oci/root', '--plan', path.join(base, 'plan.json'), '--timeout', '3s',
-      '--pull-secrets-dir', path.join(base, 'none'), '--termination-log', path.join(base, 'none-log'),
-    ], { timeoutMs: 10_000 });
+    const res = await runCli(
+      [
+        'fetch',
+        '--root',
+        '/proc/self/camel-oci/root',
+        '--plan',
+        path.join(base, 'plan.json'),
+        '--timeout',
+        '3s',
+        '--pull-secrets-dir',
+        path.join(base, 'none'),
+        '--termination-log',
+        path.join(base, 'none-log'),
+      ],
+      { timeoutMs: 10_000 },
+    );
     assert.ok(Date.now() - started < QUICK_MS);
     assert.equal(res.code, 1, res.stderr);
     assert.match(res.stderr, /IO_ERROR: --root \/proc\/self\/camel-oci\/root: cannot create \/proc\/self\/camel-oci/);

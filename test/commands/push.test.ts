@@ -118,7 +118,16 @@ async function fetchBack(registry: StartedRegistry, ref: string, configFile?: st
   const base = await tempDir('camel-oci-push-fetch-');
   const root = path.join(base, 'root');
   const run = await cli(
-    ['fetch', '--root', root, '--pull-secrets-dir', path.join(base, 'none'), '--termination-log', path.join(base, 'none-log'), ...registryArgs(registry, configFile)],
+    [
+      'fetch',
+      '--root',
+      root,
+      '--pull-secrets-dir',
+      path.join(base, 'none'),
+      '--termination-log',
+      path.join(base, 'none-log'),
+      ...registryArgs(registry, configFile),
+    ],
     { CAMEL_OCI_PLAN: JSON.stringify(buildPlan([artifact])) },
   );
   assert.equal(run.code, 0, run.stderr);
@@ -128,12 +137,15 @@ async function fetchBack(registry: StartedRegistry, ref: string, configFile?: st
 async function assertFetchedEqual(registry: StartedRegistry, ref: string, files: Inputs, configFile?: string): Promise<void> {
   const { root, hex } = await fetchBack(registry, ref, configFile);
   const [foo, lib, kam] = hex;
-  assert.deepEqual(await tree(root), [
-    `dependencies/${foo}/foo-1.0.jar`,
-    `dependencies/${lib}/a.jar`,
-    `dependencies/${lib}/b-2.jar`,
-    `kamelets/${kam}/kamelets/acme-source.kamelet.yaml`,
-  ].sort());
+  assert.deepEqual(
+    await tree(root),
+    [
+      `dependencies/${foo}/foo-1.0.jar`,
+      `dependencies/${lib}/a.jar`,
+      `dependencies/${lib}/b-2.jar`,
+      `kamelets/${kam}/kamelets/acme-source.kamelet.yaml`,
+    ].sort(),
+  );
   assert.deepEqual(await readFile(path.join(root, `dependencies/${foo}/foo-1.0.jar`)), files.foo);
   assert.deepEqual(await readFile(path.join(root, `dependencies/${lib}/a.jar`)), files.a);
   assert.deepEqual(await readFile(path.join(root, `dependencies/${lib}/b-2.jar`)), files.b);
@@ -163,7 +175,10 @@ describe('push to a plain registry', () => {
     const heads = log.filter((e) => e.kind === 'blob' && e.method === 'HEAD');
     assert.equal(heads.length, 4, 'one HEAD per blob: three layers and the config');
     assert.ok(heads.every((e) => e.status === 200));
-    assert.deepEqual(log.filter((e) => e.method === 'PUT').map((e) => e.path), ['/v2/acme/deps/manifests/1.1']);
+    assert.deepEqual(
+      log.filter((e) => e.method === 'PUT').map((e) => e.path),
+      ['/v2/acme/deps/manifests/1.1'],
+    );
   });
 
   it('is read back by camel-oci resolve and by the fetcher, byte for byte', async () => {
@@ -171,14 +186,21 @@ describe('push to a plain registry', () => {
     const digest = await push(registry, 'acme/fetch:1.0', await writeInputs(files));
     const run = await cli(['resolve', `${registry.host}/acme/fetch:1.0`, '--json', ...registryArgs(registry)]);
     assert.equal(run.code, 0, run.stderr);
-    const [resolved] = JSON.parse(run.stdout) as Array<{ digest: string; layers: Array<{ kind: string; format: string; name: string }>; ignored: unknown[] }>;
+    const [resolved] = JSON.parse(run.stdout) as Array<{
+      digest: string;
+      layers: Array<{ kind: string; format: string; name: string }>;
+      ignored: unknown[];
+    }>;
     assert.equal(resolved!.digest, digest);
     assert.deepEqual(resolved!.ignored, []);
-    assert.deepEqual(resolved!.layers.map((l) => [l.kind, l.format, l.name]), [
-      ['dependency', 'tar+gzip', 'com.acme:foo:1.0'],
-      ['dependency', 'tar+gzip', 'lib'],
-      ['kamelets', 'tar+gzip', 'acme-kamelets'],
-    ]);
+    assert.deepEqual(
+      resolved!.layers.map((l) => [l.kind, l.format, l.name]),
+      [
+        ['dependency', 'tar+gzip', 'com.acme:foo:1.0'],
+        ['dependency', 'tar+gzip', 'lib'],
+        ['kamelets', 'tar+gzip', 'acme-kamelets'],
+      ],
+    );
     await assertFetchedEqual(registry, `${registry.host}/acme/fetch:1.0`, files);
   });
 
@@ -186,11 +208,25 @@ describe('push to a plain registry', () => {
     const files = inputs('skopeo');
     const digest = await push(registry, 'acme/skopeo:1.0', await writeInputs(files));
     const layout = await tempDir('camel-oci-push-skopeo-');
-    await runSkopeo(['copy', '--preserve-digests', ...registryFlags(registry, 'src'), `docker://${registry.host}/acme/skopeo:1.0`, `oci:${layout}:copy`]);
+    await runSkopeo([
+      'copy',
+      '--preserve-digests',
+      ...registryFlags(registry, 'src'),
+      `docker://${registry.host}/acme/skopeo:1.0`,
+      `oci:${layout}:copy`,
+    ]);
     const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
     assert.equal(index.manifests[0]!.digest, digest);
     // skopeo inspect reads the image config (os, architecture, layers): it is a valid image.
-    const inspected = JSON.parse((await runSkopeo(['inspect', ...registryFlags(registry, 'src').map((f) => f.replace('--src-', '--')), `docker://${registry.host}/acme/skopeo:1.0`])).stdout) as {
+    const inspected = JSON.parse(
+      (
+        await runSkopeo([
+          'inspect',
+          ...registryFlags(registry, 'src').map((f) => f.replace('--src-', '--')),
+          `docker://${registry.host}/acme/skopeo:1.0`,
+        ])
+      ).stdout,
+    ) as {
       Os: string;
       Architecture: string;
       Layers: string[];
@@ -211,14 +247,28 @@ describe('push to a plain registry', () => {
     const inspected = JSON.parse((await runSkopeo(['inspect', `oci:${dir}:2.0`])).stdout) as { Digest: string; Layers: string[] };
     assert.equal(inspected.Digest, layoutDigest);
     assert.equal(inspected.Layers.length, 3);
-    await runSkopeo(['copy', '--preserve-digests', ...registryFlags(registry, 'dest'), `oci:${dir}:2.0`, `docker://${registry.host}/acme/layout:2.0`]);
+    await runSkopeo([
+      'copy',
+      '--preserve-digests',
+      ...registryFlags(registry, 'dest'),
+      `oci:${dir}:2.0`,
+      `docker://${registry.host}/acme/layout:2.0`,
+    ]);
     const direct = await push(registry, 'acme/layout-direct:2.0', await writeInputs(files));
     assert.equal(direct, layoutDigest, 'layout and direct push give one digest');
     await assertFetchedEqual(registry, `${registry.host}/acme/layout:2.0`, files);
     // A second tag into the same layout keeps the first.
-    assert.equal((await cli(['push', `${registry.host}/acme/layout:2.1`, ...(await writeInputs(inputs('other'))), '--oci-layout', dir])).code, 0);
-    const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ annotations: Record<string, string> }> };
-    assert.deepEqual(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']), ['2.0', '2.1']);
+    assert.equal(
+      (await cli(['push', `${registry.host}/acme/layout:2.1`, ...(await writeInputs(inputs('other'))), '--oci-layout', dir])).code,
+      0,
+    );
+    const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as {
+      manifests: Array<{ annotations: Record<string, string> }>;
+    };
+    assert.deepEqual(
+      index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']),
+      ['2.0', '2.1'],
+    );
   });
 
   it('mounts blobs from another repository of the registry with --mount-from', async () => {
@@ -230,7 +280,10 @@ describe('push to a plain registry', () => {
     assert.equal(await push(registry, 'acme/mounted:1.0', [...args, '--mount-from', 'acme/base']), digest);
     const uploads = uploadsOf(await registry.settledAccessLog(), 'acme/mounted');
     assert.equal(uploads.length, 4, 'one mount request per blob');
-    assert.ok(uploads.every((e) => e.method === 'POST' && e.uri.includes('mount=') && e.uri.includes('from=acme%2Fbase') && e.status === 201), JSON.stringify(uploads));
+    assert.ok(
+      uploads.every((e) => e.method === 'POST' && e.uri.includes('mount=') && e.uri.includes('from=acme%2Fbase') && e.status === 201),
+      JSON.stringify(uploads),
+    );
     await assertFetchedEqual(registry, `${registry.host}/acme/mounted:1.0`, files);
   });
 
@@ -249,8 +302,18 @@ describe('push to a plain registry', () => {
     ['two references', async () => ['push', 'a/b:1', 'c/d:2'], 'CONFIG_INVALID', 2],
     ['a digest reference', async () => ['push', `x.example/a/b@sha256:${'a'.repeat(64)}`], 'CONFIG_INVALID', 2],
     ['nothing to pack', async (d) => ['push', 'x.example/a/b:1', '--oci-layout', d], 'CONFIG_INVALID', 2],
-    ['a bad --mount-from', async (d) => ['push', 'x.example/a/b:1', '--mount-from', 'other.example/x', '--oci-layout', d], 'CONFIG_INVALID', 2],
-    ['a missing jar', async (d) => ['push', 'x.example/a/b:1', '--dependency', path.join(d, 'missing.jar'), '--oci-layout', d], 'INPUT_INVALID', 1],
+    [
+      'a bad --mount-from',
+      async (d) => ['push', 'x.example/a/b:1', '--mount-from', 'other.example/x', '--oci-layout', d],
+      'CONFIG_INVALID',
+      2,
+    ],
+    [
+      'a missing jar',
+      async (d) => ['push', 'x.example/a/b:1', '--dependency', path.join(d, 'missing.jar'), '--oci-layout', d],
+      'INPUT_INVALID',
+      1,
+    ],
     [
       'a bad Kamelet',
       async (d) => {
@@ -298,7 +361,9 @@ describe('push with credentials', () => {
         const digest = await push(registry, 'acme/private:1.0', await writeInputs(files), configFile);
         assert.equal(await push(registry, 'acme/private:1.1', await writeInputs(files), configFile), digest);
         if (registry.tokenIssuer) {
-          const scopes = registry.tokenIssuer.requests().flatMap((r) => r.scopes.map((s) => `${s.name}:${[...s.actions].sort().join(',')}`));
+          const scopes = registry.tokenIssuer
+            .requests()
+            .flatMap((r) => r.scopes.map((s) => `${s.name}:${[...s.actions].sort().join(',')}`));
           assert.ok(scopes.includes('acme/private:pull,push'), `push asked for pull,push: ${scopes.join(' ')}`);
         }
         await assertFetchedEqual(registry, `${registry.host}/acme/private:1.0`, files, configFile);
@@ -316,7 +381,12 @@ describe('push with credentials', () => {
       });
 
       it('is refused without credentials', async () => {
-        const run = await cli(['push', `${registry.host}/acme/anon:1.0`, ...(await writeInputs(inputs(`${mode}-anon`))), ...registryArgs(registry)]);
+        const run = await cli([
+          'push',
+          `${registry.host}/acme/anon:1.0`,
+          ...(await writeInputs(inputs(`${mode}-anon`))),
+          ...registryArgs(registry),
+        ]);
         assert.equal(run.code, 1);
         assert.match(run.stderr, /UNAUTHORIZED|DENIED/);
       });
@@ -331,10 +401,12 @@ describe('the built CLI', () => {
     cleanups.push(() => registry.stop());
   });
 
-  it('pushes with SOURCE_DATE_EPOCH as the creation time, and inject (the webhook\'s code) pins what it pushed', async () => {
+  it("pushes with SOURCE_DATE_EPOCH as the creation time, and inject (the webhook's code) pins what it pushed", async () => {
     const files = inputs('cli');
     const ref = `${registry.host}/acme/cli:1.0`;
-    const pushed = await runCli(['push', ref, ...(await writeInputs(files)), '--insecure-registry', registry.host], { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    const pushed = await runCli(['push', ref, ...(await writeInputs(files)), '--insecure-registry', registry.host], {
+      env: { SOURCE_DATE_EPOCH: '1700000000' },
+    });
     assert.equal(pushed.code, 0, pushed.stderr);
     const digest = /@(sha256:[a-f0-9]{64})\n?$/.exec(pushed.stdout)?.[1];
     assert.ok(digest, pushed.stdout);
@@ -349,7 +421,9 @@ describe('the built CLI', () => {
 
     const pod = fixtureJson<Record<string, any>>('camel-k-pods/camel-k-hello-pod.json');
     pod.metadata.annotations['camel.apache.org/container-dependencies'] = `container:${ref}`;
-    const injected = await runCli(['inject', '-f', '-', '--insecure-registry', registry.host, '--fetcher-image', 'camel-oci:test'], { input: stringify(pod) });
+    const injected = await runCli(['inject', '-f', '-', '--insecure-registry', registry.host, '--fetcher-image', 'camel-oci:test'], {
+      input: stringify(pod),
+    });
     assert.equal(injected.code, 0, injected.stderr);
     assert.ok(injected.stdout.includes(`${registry.host}/acme/cli@${digest}`), 'the resolved annotation pins the pushed digest');
     assert.match(injected.stdout, /camel-oci-fetch/);
@@ -358,6 +432,7 @@ describe('the built CLI', () => {
   it('lists its flags in --help', async () => {
     const help = await runCli(['push', '--help']);
     assert.equal(help.code, 0);
-    for (const flag of ['--dependency', '--kamelets', '--oci-layout', '--mount-from', '--platform', '--registry-config']) assert.ok(help.stdout.includes(flag), flag);
+    for (const flag of ['--dependency', '--kamelets', '--oci-layout', '--mount-from', '--platform', '--registry-config'])
+      assert.ok(help.stdout.includes(flag), flag);
   });
 });

@@ -19,18 +19,37 @@ describe('camel-oci resolve', () => {
   after(() => registry.stop());
 
   it('prints the pin, media type and every selected layer as JSON', async () => {
-    const res = await runCli(['resolve', `container:${artifact.reference}`, '--json', '--ca-file', registry.caFile!, '--allow-registry', registry.host]);
+    const res = await runCli([
+      'resolve',
+      `container:${artifact.reference}`,
+      '--json',
+      '--ca-file',
+      registry.caFile!,
+      '--allow-registry',
+      registry.host,
+    ]);
     assert.equal(res.code, 0, res.stderr);
     const [one] = JSON.parse(res.stdout) as Array<Record<string, any>>;
     assert.equal(one!.pinned, `${registry.host}/acme/deps@${artifact.manifest.digest}`);
     assert.equal(one!.mediaType, 'application/vnd.oci.image.manifest.v1+json');
-    assert.deepEqual(one!.layers.map((l: any) => [l.digest, l.size, l.kind]), artifact.manifest.layers.slice(0, 4).map((l, i) => [l.digest, l.size, i === 1 ? 'kamelets' : 'dependency']));
+    assert.deepEqual(
+      one!.layers.map((l: any) => [l.digest, l.size, l.kind]),
+      artifact.manifest.layers.slice(0, 4).map((l, i) => [l.digest, l.size, i === 1 ? 'kamelets' : 'dependency']),
+    );
     assert.equal(one!.layers[0].name, 'com.acme:foo:1.0');
     assert.equal(one!.ignored.length, 1);
   });
 
   it('prints a human summary, and exits 1 naming the code when one reference fails', async () => {
-    const res = await runCli(['resolve', artifact.reference, `${registry.host}/acme/deps:nope`, '--ca-file', registry.caFile!, '--allow-registry', registry.host]);
+    const res = await runCli([
+      'resolve',
+      artifact.reference,
+      `${registry.host}/acme/deps:nope`,
+      '--ca-file',
+      registry.caFile!,
+      '--allow-registry',
+      registry.host,
+    ]);
     assert.equal(res.code, 1);
     assert.ok(res.stdout.includes(`pinned     ${registry.host}/acme/deps@${artifact.manifest.digest}`), res.stdout);
     assert.match(res.stderr, /MANIFEST_UNKNOWN.*acme\/deps:nope/);
@@ -69,7 +88,9 @@ describe('camel-oci CLI', () => {
     const res = await runCli(['fetch'], { env: { CAMEL_OCI_TIMEOUT: 'not-a-duration', CAMEL_OCI_PLAN: '{}' } });
     assert.equal(res.code, 2, 'a bad setting is a usage error');
     assert.match(res.stderr, /CONFIG_INVALID: --timeout/);
-    const flagWins = await runCli(['fetch', '--timeout', '5s', '--root', '/nonexistent-root'], { env: { CAMEL_OCI_TIMEOUT: 'not-a-duration', CAMEL_OCI_PLAN: '{}' } });
+    const flagWins = await runCli(['fetch', '--timeout', '5s', '--root', '/nonexistent-root'], {
+      env: { CAMEL_OCI_TIMEOUT: 'not-a-duration', CAMEL_OCI_PLAN: '{}' },
+    });
     assert.equal(flagWins.code, 1, 'the flag wins over the variable; the plan is what fails');
     assert.match(flagWins.stderr, /PLAN_INVALID/);
   });

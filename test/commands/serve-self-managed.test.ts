@@ -46,9 +46,24 @@ after(async () => {
 
 test('serve --certificates self-managed creates the Secret, fills the caBundle, becomes ready over TLS the bundle verifies, and exports the expiry', async () => {
   const port = await freePort();
-  const serve = startCli(['serve', '--certificates', 'self-managed', '--port', String(port), '--address', '127.0.0.1', '--pull-secrets', 'false', '--shutdown-delay', '0s'], {
-    env: { KUBECONFIG: kubeconfig, POD_NAMESPACE: 'camel-oci' },
-  });
+  const serve = startCli(
+    [
+      'serve',
+      '--certificates',
+      'self-managed',
+      '--port',
+      String(port),
+      '--address',
+      '127.0.0.1',
+      '--pull-secrets',
+      'false',
+      '--shutdown-delay',
+      '0s',
+    ],
+    {
+      env: { KUBECONFIG: kubeconfig, POD_NAMESPACE: 'camel-oci' },
+    },
+  );
   try {
     const until = Date.now() + 60_000;
     let body = '';
@@ -86,8 +101,18 @@ test('serve --certificates self-managed creates the Secret, fills the caBundle, 
 
 /** Bad combinations fail at start with CONFIG_INVALID. */
 const REFUSED = [
-  { name: 'an unknown --certificates mode', args: ['--certificates', 'cert-manager'], kube: false, says: /--certificates must be files or self-managed/ },
-  { name: '--tls-cert in self-managed mode', args: ['--certificates', 'self-managed', '--tls-cert', 'a.crt', '--tls-key', 'a.key'], kube: false, says: /drop --tls-cert/ },
+  {
+    name: 'an unknown --certificates mode',
+    args: ['--certificates', 'cert-manager'],
+    kube: false,
+    says: /--certificates must be files or self-managed/,
+  },
+  {
+    name: '--tls-cert in self-managed mode',
+    args: ['--certificates', 'self-managed', '--tls-cert', 'a.crt', '--tls-key', 'a.key'],
+    kube: false,
+    says: /drop --tls-cert/,
+  },
   // A kubeconfig but no POD_NAMESPACE, and no ServiceAccount mount on this machine.
   { name: 'self-managed without a namespace to work in', args: ['--certificates', 'self-managed'], kube: true, says: /POD_NAMESPACE/ },
 ] as const;

@@ -123,7 +123,12 @@ describe('loadServeConfig', () => {
 describe('loadServeConfig: self-managed certificates', () => {
   it('defaults to files, and reads the Secret, webhook configuration and Service names in self-managed mode', () => {
     assert.equal(load([]).tls.kind, 'development');
-    assert.deepEqual(load(['--certificates', 'self-managed']).tls, { kind: 'self-managed', secretName: 'camel-oci-tls', webhookName: 'camel-oci', service: 'camel-oci' });
+    assert.deepEqual(load(['--certificates', 'self-managed']).tls, {
+      kind: 'self-managed',
+      secretName: 'camel-oci-tls',
+      webhookName: 'camel-oci',
+      service: 'camel-oci',
+    });
     assert.deepEqual(load([], { CAMEL_OCI_CERTIFICATES: 'self-managed', CAMEL_OCI_TLS_SECRET: 'tls' }).tls, {
       kind: 'self-managed',
       secretName: 'tls',

@@ -25,15 +25,26 @@ function peakRssKiB(): number {
 const digest = `sha256:${'ab'.repeat(32)}`;
 // A kamelets layer: its .txt entries are parsed, counted and ignored, so the run measures what
 // the unpacker keeps per entry, not the file system.
-const layer: PlanLayer = { digest, size: 1, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', kind: 'kamelets', format: 'tar+gzip', target: layerTarget('kamelets', digest) };
+const layer: PlanLayer = {
+  digest,
+  size: 1,
+  mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  kind: 'kamelets',
+  format: 'tar+gzip',
+  target: layerTarget('kamelets', digest),
+};
 // The compressed size is not known up front: the layer bounds are set out of the way.
 const limits = { ...DEFAULT_UNPACK_LIMITS, maxFiles, maxLayerBytes: Number.MAX_SAFE_INTEGER, maxCompressionRatio: undefined };
 const reclaimer = new BufferReclaimer();
 // As the runner: every downloaded (compressed) byte goes by the reclaimer on its way in.
-const downloaded = createReadStream(layerFile).pipe(new PassThrough({ transform: (chunk: Buffer, _encoding, callback) => {
-  reclaimer.add(chunk.length);
-  callback(null, chunk);
-} }));
+const downloaded = createReadStream(layerFile).pipe(
+  new PassThrough({
+    transform: (chunk: Buffer, _encoding, callback) => {
+      reclaimer.add(chunk.length);
+      callback(null, chunk);
+    },
+  }),
+);
 const started = Date.now();
 let code = 'OK';
 let message = '';

@@ -54,11 +54,16 @@ test('refuses an entry-count bomb at maxFiles with peak RSS flat in the number o
   const child = fileURLToPath(new URL('./entry-bomb-child.js', import.meta.url));
   const started = Date.now();
   const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, [child, layerFile, String(MAX_FILES), staging], { timeout: 50_000 }, (err, out, errOut) => (err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out)));
+    execFile(process.execPath, [child, layerFile, String(MAX_FILES), staging], { timeout: 50_000 }, (err, out, errOut) =>
+      err ? reject(new Error(`${err.message}\n${errOut}`)) : resolve(out),
+    );
   });
   const result = JSON.parse(stdout) as { code: string; message: string; peakRssKiB: number; ms: number };
   assert.equal(result.code, 'SIZE_EXCEEDED', result.message);
   assert.match(result.message, /maxFiles/);
-  assert.ok(result.peakRssKiB > 0 && result.peakRssKiB < PEAK_RSS_LIMIT_KIB, `peak RSS ${result.peakRssKiB} KiB over ${PEAK_RSS_LIMIT_KIB} KiB (unpacked in ${result.ms} ms)`);
+  assert.ok(
+    result.peakRssKiB > 0 && result.peakRssKiB < PEAK_RSS_LIMIT_KIB,
+    `peak RSS ${result.peakRssKiB} KiB over ${PEAK_RSS_LIMIT_KIB} KiB (unpacked in ${result.ms} ms)`,
+  );
   assert.ok(Date.now() - started < 45_000);
 });

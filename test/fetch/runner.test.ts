@@ -33,7 +33,11 @@ async function tempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-async function resolveAll(host: string, refs: string[], extra: { insecure?: boolean; caFile?: string; pullSecrets?: string[]; allow?: string[] } = {}): Promise<ResolvedArtifact[]> {
+async function resolveAll(
+  host: string,
+  refs: string[],
+  extra: { insecure?: boolean; caFile?: string; pullSecrets?: string[]; allow?: string[] } = {},
+): Promise<ResolvedArtifact[]> {
   const { resolver, context } = await createResolver({
     registryConfigs: [],
     insecureRegistries: extra.insecure === false ? [] : [host],
@@ -44,7 +48,14 @@ async function resolveAll(host: string, refs: string[], extra: { insecure?: bool
     staleGraceMs: 0,
   });
   try {
-    return await Promise.all(refs.map((r) => resolver.resolve(r, extra.pullSecrets ? { pullSecrets: extra.pullSecrets.map((t, i) => parseDockerConfig(t, `pull secret ${i + 1}`)) } : {})));
+    return await Promise.all(
+      refs.map((r) =>
+        resolver.resolve(
+          r,
+          extra.pullSecrets ? { pullSecrets: extra.pullSecrets.map((t, i) => parseDockerConfig(t, `pull secret ${i + 1}`)) } : {},
+        ),
+      ),
+    );
   } finally {
     await context.agent.close();
   }
@@ -72,7 +83,16 @@ async function fetchCli(plan: FetchPlan | string, root: string, args: string[] =
   const stdout: string[] = [];
   const stderr: string[] = [];
   const code = await main(
-    ['fetch', '--root', root, '--pull-secrets-dir', path.join(root, '..', 'no-secrets'), '--termination-log', path.join(root, '..', 'no-termlog'), ...args],
+    [
+      'fetch',
+      '--root',
+      root,
+      '--pull-secrets-dir',
+      path.join(root, '..', 'no-secrets'),
+      '--termination-log',
+      path.join(root, '..', 'no-termlog'),
+      ...args,
+    ],
     { CAMEL_OCI_PLAN: typeof plan === 'string' ? plan : JSON.stringify(plan), ...webhookInsecure(plan), ...env },
     { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t) },
   );
@@ -127,14 +147,18 @@ describe('fetch against a plain registry', () => {
     assert.deepEqual(await readFile(path.join(root, `kamelets/${kam}/kamelets/acme-source.kamelet.yaml`)), f.kamelet);
     assert.deepEqual(await readFile(path.join(root, `dependencies/${raw}/raw-lib-3.1.jar`)), f.rawJar);
     assert.deepEqual(await readFile(path.join(root, `dependencies/${plain}/plain-4.0.jar`)), f.plainTarJar);
-    assert.deepEqual(await tree(root), [
-      `dependencies/${dep}/bar-2.0.jar`,
-      `dependencies/${dep}/docs/README.txt`,
-      `dependencies/${dep}/foo-1.0.jar`,
-      `dependencies/${plain}/plain-4.0.jar`,
-      `dependencies/${raw}/raw-lib-3.1.jar`,
-      `kamelets/${kam}/kamelets/acme-source.kamelet.yaml`,
-    ].sort(), 'nothing else: no staging left, the ignored layer not fetched');
+    assert.deepEqual(
+      await tree(root),
+      [
+        `dependencies/${dep}/bar-2.0.jar`,
+        `dependencies/${dep}/docs/README.txt`,
+        `dependencies/${dep}/foo-1.0.jar`,
+        `dependencies/${plain}/plain-4.0.jar`,
+        `dependencies/${raw}/raw-lib-3.1.jar`,
+        `kamelets/${kam}/kamelets/acme-source.kamelet.yaml`,
+      ].sort(),
+      'nothing else: no staging left, the ignored layer not fetched',
+    );
     const layerLines = run.lines.filter((l) => l.event === 'layer');
     assert.equal(layerLines.length, 4);
     for (const l of layerLines) {
@@ -183,7 +207,12 @@ describe('fetch against a plain registry', () => {
     const forgedDigest = `sha256:${'ab'.repeat(32)}`;
     const forged: FetchPlan = {
       ...plan,
-      artifacts: [{ ...plan.artifacts[0]!, layers: [{ ...plan.artifacts[0]!.layers[0]!, digest: forgedDigest, target: `dependencies/${digestHex12(forgedDigest)}` }] }],
+      artifacts: [
+        {
+          ...plan.artifacts[0]!,
+          layers: [{ ...plan.artifacts[0]!.layers[0]!, digest: forgedDigest, target: `dependencies/${digestHex12(forgedDigest)}` }],
+        },
+      ],
     };
     const root = await tempDir('camel-oci-fetch-');
     const run = await fetchCli(forged, root);
@@ -193,7 +222,10 @@ describe('fetch against a plain registry', () => {
     const none = await fetchCli('', root);
     assert.equal(none.code, 1);
     assert.match(none.stderr.join('\n'), /PLAN_INVALID.*CAMEL_OCI_PLAN/);
-    const escape = JSON.stringify({ ...plan, artifacts: [{ ...plan.artifacts[0], layers: [{ ...plan.artifacts[0]!.layers[0], target: '../../etc' }] }] });
+    const escape = JSON.stringify({
+      ...plan,
+      artifacts: [{ ...plan.artifacts[0], layers: [{ ...plan.artifacts[0]!.layers[0], target: '../../etc' }] }],
+    });
     const bad = await fetchCli(escape, root);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr.join('\n'), /PLAN_INVALID.*target/);
@@ -203,10 +235,16 @@ describe('fetch against a plain registry', () => {
     const base = await tempDir('camel-oci-escape-');
     await pushBuilt(registry, 'acme/evil:1.0', (layout) =>
       layout.manifest({
-        layers: [{
-          bytes: makeTarGz([{ path: 'ok.jar', content: 'fine' }, { path: 'link', type: 'symlink', linkname: '../../../outside' }, { path: 'link/pwned.jar', content: 'x' }]),
-          annotations: { [DEPENDENCY]: 'evil' },
-        }],
+        layers: [
+          {
+            bytes: makeTarGz([
+              { path: 'ok.jar', content: 'fine' },
+              { path: 'link', type: 'symlink', linkname: '../../../outside' },
+              { path: 'link/pwned.jar', content: 'x' },
+            ]),
+            annotations: { [DEPENDENCY]: 'evil' },
+          },
+        ],
       }),
     );
     const [artifact] = await resolveAll(registry.host, [`${registry.host}/acme/evil:1.0`]);
@@ -226,7 +264,9 @@ describe('fetch through faults', () => {
     cleanups.push(() => registry.stop());
   });
 
-  async function bigArtifact(repo: string): Promise<{ artifact: ResolvedArtifact; payload: Buffer; proxy: Awaited<ReturnType<typeof startFaultProxy>> }> {
+  async function bigArtifact(
+    repo: string,
+  ): Promise<{ artifact: ResolvedArtifact; payload: Buffer; proxy: Awaited<ReturnType<typeof startFaultProxy>> }> {
     const payload = randomBytes(400 * 1024);
     await pushBuilt(registry, `${repo}:1.0`, (layout) =>
       layout.manifest({ layers: [{ bytes: makeTarGz([{ path: 'big.jar', content: payload }]), annotations: { [DEPENDENCY]: 'big' } }] }),
@@ -279,9 +319,12 @@ describe('fetch through faults', () => {
       proxy.passThrough();
       assert.equal(run.code, 1);
       const error = run.lines.find((l) => l.event === 'error')!;
-      assert.equal(error.code, "UNAVAILABLE", JSON.stringify(error));
+      assert.equal(error.code, 'UNAVAILABLE', JSON.stringify(error));
       assert.match(String(error.message), new RegExp(`${proxy.host.replace(/\./g, '\\.')} broke the connection while sending blob`));
-      assert.ok(proxy.faultedCount() >= MAX_LAYER_ATTEMPTS * (MAX_RESUMES + 1), `every attempt resumed and the layer was retried: ${proxy.faultedCount()} broken connections`);
+      assert.ok(
+        proxy.faultedCount() >= MAX_LAYER_ATTEMPTS * (MAX_RESUMES + 1),
+        `every attempt resumed and the layer was retried: ${proxy.faultedCount()} broken connections`,
+      );
       assert.deepEqual(await tree(root), []);
     });
   }
@@ -309,7 +352,10 @@ describe('fetch with credentials and redirects', () => {
     const pushed = await pushStandardArtifact(registry);
     const issuerHost = new URL(registry.tokenIssuer!.url).host;
     const [artifact] = await resolveAll(registry.host, [pushed.reference], {
-      insecure: false, caFile: registry.caFile!, pullSecrets: [registry.dockerConfig()], allow: [registry.host, issuerHost],
+      insecure: false,
+      caFile: registry.caFile!,
+      pullSecrets: [registry.dockerConfig()],
+      allow: [registry.host, issuerHost],
     });
     const base = await tempDir('camel-oci-fetch-auth-');
     const root = path.join(base, 'root');
@@ -321,7 +367,12 @@ describe('fetch with credentials and redirects', () => {
     const run = await fetchCli(buildPlan([artifact!]), root, args);
     assert.equal(run.code, 0, run.stderr.join('\n'));
     assert.equal((await tree(root)).length, 6);
-    const denied = await fetchCli(buildPlan([artifact!]), await tempDir('camel-oci-fetch-'), ['--ca-file', registry.caFile!, '--allow-registry', `${registry.host},${issuerHost}`]);
+    const denied = await fetchCli(buildPlan([artifact!]), await tempDir('camel-oci-fetch-'), [
+      '--ca-file',
+      registry.caFile!,
+      '--allow-registry',
+      `${registry.host},${issuerHost}`,
+    ]);
     assert.equal(denied.code, 1);
     assert.match(denied.stderr.join('\n'), /UNAUTHORIZED/);
   });
@@ -336,7 +387,8 @@ describe('fetch with credentials and redirects', () => {
     const forward = async (url: string, res: import('node:http').ServerResponse, headers: Record<string, string> = {}): Promise<void> => {
       const up = await request(`${registry.url}${url}`, { dispatcher: registry.dispatcher, headers });
       const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(up.headers)) if (typeof v === 'string' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+      for (const [k, v] of Object.entries(up.headers))
+        if (typeof v === 'string' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
       res.writeHead(up.statusCode, out);
       for await (const chunk of up.body) res.write(chunk);
       res.end();
@@ -350,7 +402,9 @@ describe('fetch with credentials and redirects', () => {
     const front: Server = createServer((req, res) => {
       seenByFront.push(req.headers);
       if (req.headers.authorization !== credential) {
-        res.writeHead(401, { 'www-authenticate': 'Basic realm="front"', 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+        res
+          .writeHead(401, { 'www-authenticate': 'Basic realm="front"', 'content-type': 'application/json' })
+          .end('{"errors":[{"code":"UNAUTHORIZED"}]}');
         return;
       }
       if (/\/blobs\/sha256:/.test(req.url!)) {
@@ -378,12 +432,28 @@ describe('fetch with credentials and redirects', () => {
     assert.equal(refused.code, 1, 'the storage origin is loopback and not allowed: policy applies to redirect targets');
     assert.match(refused.stderr.join('\n'), /POLICY_DENIED/);
     assert.equal(seenByStorage.length, 0);
-    const run = await fetchCli(buildPlan([artifact!]), root, ['--pull-secrets-dir', path.join(base, 'secrets'), '--allow-registry', `${frontHost},${storageHost}`, '--insecure-registry', `${frontHost},${storageHost}`]);
+    const run = await fetchCli(buildPlan([artifact!]), root, [
+      '--pull-secrets-dir',
+      path.join(base, 'secrets'),
+      '--allow-registry',
+      `${frontHost},${storageHost}`,
+      '--insecure-registry',
+      `${frontHost},${storageHost}`,
+    ]);
     assert.equal(run.code, 0, run.stderr.join('\n'));
     assert.ok(seenByStorage.length >= 4, 'blobs came from storage');
-    assert.ok(seenByStorage.every((h) => h.authorization === undefined), 'no Authorization crossed origins');
-    assert.ok(seenByFront.some((h) => h.authorization === credential), 'the registry got the credential');
-    assert.deepEqual(await readFile(path.join(root, `dependencies/${digestHex12(pushed.manifest.layers[2]!.digest)}/raw-lib-3.1.jar`)), pushed.files.rawJar);
+    assert.ok(
+      seenByStorage.every((h) => h.authorization === undefined),
+      'no Authorization crossed origins',
+    );
+    assert.ok(
+      seenByFront.some((h) => h.authorization === credential),
+      'the registry got the credential',
+    );
+    assert.deepEqual(
+      await readFile(path.join(root, `dependencies/${digestHex12(pushed.manifest.layers[2]!.digest)}/raw-lib-3.1.jar`)),
+      pushed.files.rawJar,
+    );
   });
 });
 
@@ -414,22 +484,46 @@ describe('fetch from a registry signed by a private CA', () => {
   it('takes the CA from --ca-pem too, keeping only its certificates', async () => {
     // A CA file that carries its key as well (as a careless bundle does): the key is skipped.
     const keyBlock = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n';
-    const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), ['--allow-registry', registry.host, '--ca-pem', `# the registry CA\n${keyBlock}${registry.caPem!}`]);
+    const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), [
+      '--allow-registry',
+      registry.host,
+      '--ca-pem',
+      `# the registry CA\n${keyBlock}${registry.caPem!}`,
+    ]);
     assert.equal(run.code, 0, run.stderr.join('\n'));
   });
 
   const badPems: { name: string; pem: () => string; mentions: RegExp }[] = [
     { name: 'no certificate at all', pem: () => 'not a certificate', mentions: /no PEM certificate/ },
-    { name: 'a key and no certificate', pem: () => '-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n', mentions: /no PEM certificate/ },
-    { name: 'a certificate block cut short', pem: () => registry.caPem!.slice(0, registry.caPem!.indexOf('-----END')), mentions: /not well formed/ },
-    { name: 'base64 that is no certificate', pem: () => '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', mentions: /not a valid X\.509/ },
-    { name: 'more than 64 KiB', pem: () => registry.caPem!.repeat(Math.ceil((64 * 1024 + 1) / registry.caPem!.length)), mentions: /more than the 65536/ },
+    {
+      name: 'a key and no certificate',
+      pem: () => '-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n',
+      mentions: /no PEM certificate/,
+    },
+    {
+      name: 'a certificate block cut short',
+      pem: () => registry.caPem!.slice(0, registry.caPem!.indexOf('-----END')),
+      mentions: /not well formed/,
+    },
+    {
+      name: 'base64 that is no certificate',
+      pem: () => '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+      mentions: /not a valid X\.509/,
+    },
+    {
+      name: 'more than 64 KiB',
+      pem: () => registry.caPem!.repeat(Math.ceil((64 * 1024 + 1) / registry.caPem!.length)),
+      mentions: /more than the 65536/,
+    },
   ];
   for (const c of badPems) {
     it(`refuses CAMEL_OCI_CA_PEM with CONFIG_INVALID before any request: ${c.name}`, async () => {
       await registry.settledAccessLog();
       registry.resetAccessLog();
-      const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), [], { CAMEL_OCI_CA_PEM: c.pem(), CAMEL_OCI_ALLOW_REGISTRY: registry.host });
+      const run = await fetchCli(plan, await tempDir('camel-oci-fetch-ca-'), [], {
+        CAMEL_OCI_CA_PEM: c.pem(),
+        CAMEL_OCI_ALLOW_REGISTRY: registry.host,
+      });
       assert.equal(run.code, 1);
       const err = run.lines.find((l) => l.event === 'error');
       assert.equal(err?.code, 'CONFIG_INVALID', run.stderr.join('\n'));
@@ -441,25 +535,44 @@ describe('fetch from a registry signed by a private CA', () => {
 
   it('exits non-zero from the built CLI on an invalid CAMEL_OCI_CA_PEM', async () => {
     const base = await tempDir('camel-oci-fetch-ca-cli-');
-    const result = await runCli(['fetch', '--root', base, '--pull-secrets-dir', path.join(base, 'none'), '--termination-log', path.join(base, 'none.log')], {
-      env: { CAMEL_OCI_PLAN: JSON.stringify(plan), CAMEL_OCI_CA_PEM: 'garbage' },
-    });
+    const result = await runCli(
+      ['fetch', '--root', base, '--pull-secrets-dir', path.join(base, 'none'), '--termination-log', path.join(base, 'none.log')],
+      {
+        env: { CAMEL_OCI_PLAN: JSON.stringify(plan), CAMEL_OCI_CA_PEM: 'garbage' },
+      },
+    );
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /CONFIG_INVALID/);
   });
 });
 
 describe('fetch policy', () => {
-  it('does not trust a plan\'s https registry at a loopback address, and honours --allow-registry', async () => {
+  it("does not trust a plan's https registry at a loopback address, and honours --allow-registry", async () => {
     const hole = await startBlackhole();
     cleanups.push(() => hole.close());
     const digest = `sha256:${'cd'.repeat(32)}`;
     const plan: FetchPlan = {
       version: 1,
-      artifacts: [{
-        reference: `${hole.host}/acme/x:1`, registry: hole.host, repository: 'acme/x', scheme: 'https', digest,
-        layers: [{ digest, size: 10, mediaType: 'application/java-archive', kind: 'dependency', format: 'raw', target: `dependencies/${digestHex12(digest)}`, fileName: 'x.jar' }],
-      }],
+      artifacts: [
+        {
+          reference: `${hole.host}/acme/x:1`,
+          registry: hole.host,
+          repository: 'acme/x',
+          scheme: 'https',
+          digest,
+          layers: [
+            {
+              digest,
+              size: 10,
+              mediaType: 'application/java-archive',
+              kind: 'dependency',
+              format: 'raw',
+              target: `dependencies/${digestHex12(digest)}`,
+              fileName: 'x.jar',
+            },
+          ],
+        },
+      ],
     };
     const root = await tempDir('camel-oci-fetch-policy-');
     const run = await fetchCli(plan, root, ['--timeout', '5s']);
@@ -475,11 +588,22 @@ describe('fetch policy', () => {
     const registry = await startRegistry({ mode: 'basic' });
     cleanups.push(() => registry.stop());
     const pushed = await pushStandardArtifact(registry);
-    const [artifact] = await resolveAll(registry.host, [pushed.reference], { insecure: false, caFile: registry.caFile!, pullSecrets: [registry.dockerConfig()] });
+    const [artifact] = await resolveAll(registry.host, [pushed.reference], {
+      insecure: false,
+      caFile: registry.caFile!,
+      pullSecrets: [registry.dockerConfig()],
+    });
     const base = await tempDir('camel-oci-fetch-secret-');
     await mkdir(path.join(base, 'secrets', 'regcred.json'), { recursive: true });
     await writeFile(path.join(base, 'secrets', 'regcred.json', '.dockerconfigjson'), registry.dockerConfig());
-    const run = await fetchCli(buildPlan([artifact!]), path.join(base, 'root'), ['--pull-secrets-dir', path.join(base, 'secrets'), '--ca-file', registry.caFile!, '--allow-registry', registry.host]);
+    const run = await fetchCli(buildPlan([artifact!]), path.join(base, 'root'), [
+      '--pull-secrets-dir',
+      path.join(base, 'secrets'),
+      '--ca-file',
+      registry.caFile!,
+      '--allow-registry',
+      registry.host,
+    ]);
     assert.equal(run.code, 0, run.stderr.join('\n'));
   });
 });

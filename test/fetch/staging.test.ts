@@ -98,10 +98,21 @@ test('refuses targets other than dependencies/<hex12> or kamelets/<hex12>', asyn
   const root = await tempRoot();
   const staging = await createStaging(root);
   const dir = await staging.layerDir();
-  for (const target of ['../escape/0123456789ab', '/abs/0123456789ab', 'dependencies/../../x', 'other/0123456789ab', 'dependencies/0123456789AB', 'kamelets/0123456789ab/x', 'dependencies']) {
+  for (const target of [
+    '../escape/0123456789ab',
+    '/abs/0123456789ab',
+    'dependencies/../../x',
+    'other/0123456789ab',
+    'dependencies/0123456789AB',
+    'kamelets/0123456789ab/x',
+    'dependencies',
+  ]) {
     await assert.rejects(commitLayer(dir, root, target), (err: unknown) => isCamelOciError(err, 'PLAN_INVALID'), target);
   }
-  assert.deepEqual((await readdir(root)).filter((n) => !n.startsWith(STAGING_PREFIX)), []);
+  assert.deepEqual(
+    (await readdir(root)).filter((n) => !n.startsWith(STAGING_PREFIX)),
+    [],
+  );
 });
 
 test('a failed run leaves nothing at a final path: refused layer, then cleanup', async () => {
@@ -124,8 +135,9 @@ test('a failed run leaves nothing at a final path: refused layer, then cleanup',
   });
   const budget = createBudget(DEFAULT_UNPACK_LIMITS);
   await unpackLayer(Readable.from([okBlob]), layer(okBlob, 'aaaaaaaaaaaa'), good, DEFAULT_UNPACK_LIMITS, budget);
-  await assert.rejects(unpackLayer(Readable.from([badBlob]), layer(badBlob, 'bbbbbbbbbbbb'), bad, DEFAULT_UNPACK_LIMITS, budget), (err: unknown) =>
-    isCamelOciError(err, 'UNSAFE_ARCHIVE'),
+  await assert.rejects(
+    unpackLayer(Readable.from([badBlob]), layer(badBlob, 'bbbbbbbbbbbb'), bad, DEFAULT_UNPACK_LIMITS, budget),
+    (err: unknown) => isCamelOciError(err, 'UNSAFE_ARCHIVE'),
   );
   // The runner commits only when every layer succeeded; here it cleans up instead.
   await staging.cleanup();

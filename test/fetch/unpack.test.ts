@@ -24,8 +24,21 @@ function sha256(data: Buffer): string {
 /** A plan layer for these bytes. */
 function layerFor(kind: LayerKind, format: LayerFormat, blob: Buffer, fileName?: string): PlanLayer {
   const digest = sha256(blob);
-  const mediaType = format === 'tar+gzip' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : format === 'tar' ? 'application/vnd.oci.image.layer.v1.tar' : 'application/java-archive';
-  return { digest, size: blob.length, mediaType, kind, format, target: layerTarget(kind, digest), ...(fileName !== undefined ? { fileName } : {}) };
+  const mediaType =
+    format === 'tar+gzip'
+      ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+      : format === 'tar'
+        ? 'application/vnd.oci.image.layer.v1.tar'
+        : 'application/java-archive';
+  return {
+    digest,
+    size: blob.length,
+    mediaType,
+    kind,
+    format,
+    target: layerTarget(kind, digest),
+    ...(fileName !== undefined ? { fileName } : {}),
+  };
 }
 
 /** Streams a buffer in small chunks so entries straddle chunk boundaries. */
@@ -107,7 +120,12 @@ async function rejectsWith(p: Promise<unknown>, code: ErrorCode, ...patterns: Re
 }
 
 /** Unpacks a tar layer that must be refused, then checks that nothing escaped. */
-async function refuses(entries: readonly TarEntry[], code: ErrorCode, patterns: RegExp[], kind: LayerKind = 'dependency'): Promise<Sandbox> {
+async function refuses(
+  entries: readonly TarEntry[],
+  code: ErrorCode,
+  patterns: RegExp[],
+  kind: LayerKind = 'dependency',
+): Promise<Sandbox> {
   const sb = await sandbox();
   const blob = tar(entries);
   await rejectsWith(run(sb, layerFor(kind, 'tar', blob), blob), code, ...patterns);
@@ -128,7 +146,17 @@ const dependencyEntries: TarEntry[] = [
 ];
 
 async function assertDependencyLayout(sb: Sandbox, result: UnpackResult): Promise<void> {
-  assert.deepEqual(await tree(sb.dir), ['META-INF/', 'META-INF/maven/', 'META-INF/maven/acme/', 'META-INF/maven/acme/a/', 'META-INF/maven/acme/a/pom.xml', 'a-1.0.jar', 'b-2.0.JAR', 'empty.txt', 'top.jar']);
+  assert.deepEqual(await tree(sb.dir), [
+    'META-INF/',
+    'META-INF/maven/',
+    'META-INF/maven/acme/',
+    'META-INF/maven/acme/a/',
+    'META-INF/maven/acme/a/pom.xml',
+    'a-1.0.jar',
+    'b-2.0.JAR',
+    'empty.txt',
+    'top.jar',
+  ]);
   assert.ok((await readFile(path.join(sb.dir, 'a-1.0.jar'))).equals(jarA));
   assert.ok((await readFile(path.join(sb.dir, 'b-2.0.JAR'))).equals(jarB));
   assert.ok((await readFile(path.join(sb.dir, 'META-INF/maven/acme/a/pom.xml'))).equals(pom));
@@ -192,7 +220,13 @@ test('puts every *.kamelet.yaml of a kamelets layer under kamelets/ and ignores 
   assert.deepEqual(await tree(sb.dir), ['kamelets/', 'kamelets/a-source.kamelet.yaml', 'kamelets/b-sink.kamelet.yaml']);
   assert.ok((await readFile(path.join(sb.dir, 'kamelets/a-source.kamelet.yaml'))).equals(k1));
   assert.ok((await readFile(path.join(sb.dir, 'kamelets/b-sink.kamelet.yaml'))).equals(k2));
-  assert.deepEqual(result, { files: 2, bytes: k1.length + k2.length, jars: [], kamelets: ['kamelets/a-source.kamelet.yaml', 'kamelets/b-sink.kamelet.yaml'], ignored: 3 });
+  assert.deepEqual(result, {
+    files: 2,
+    bytes: k1.length + k2.length,
+    jars: [],
+    kamelets: ['kamelets/a-source.kamelet.yaml', 'kamelets/b-sink.kamelet.yaml'],
+    ignored: 3,
+  });
 });
 
 test('writes a raw dependency layer to its fileName, byte for byte', async () => {
@@ -274,7 +308,11 @@ test('charges the decompressed stream to the shared budget across layers', async
   // A second layer against what is left: 6 entries each, 9 left after the first.
   budget.files = 9;
   await run(await sandbox(), layerFor('dependency', 'tar+gzip', blob), blob, { budget: { bytes: budget.bytes, files: 6 } });
-  await rejectsWith(run(await sandbox(), layerFor('dependency', 'tar+gzip', blob), blob, { budget: { bytes: budget.bytes, files: 5 } }), 'SIZE_EXCEEDED', /maxFiles/);
+  await rejectsWith(
+    run(await sandbox(), layerFor('dependency', 'tar+gzip', blob), blob, { budget: { bytes: budget.bytes, files: 5 } }),
+    'SIZE_EXCEEDED',
+    /maxFiles/,
+  );
 });
 
 // ---- collisions ----
@@ -330,7 +368,12 @@ test('refuses an absolute path', async () => {
   const sb = await sandbox();
   const target = path.join(sb.tmp, 'escaped.txt');
   const blob = tar([{ path: target, body: 'pwned' }]);
-  await rejectsWith(run(sb, layerFor('dependency', 'tar', blob), blob), 'UNSAFE_ARCHIVE', /absolute/, new RegExp(target.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+  await rejectsWith(
+    run(sb, layerFor('dependency', 'tar', blob), blob),
+    'UNSAFE_ARCHIVE',
+    /absolute/,
+    new RegExp(target.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')),
+  );
   await assertContained(sb);
 });
 
@@ -356,7 +399,10 @@ test('refuses a directory entry with a ".." segment', async () => {
 });
 
 test('refuses a symlink that escapes the layer', async () => {
-  await refuses([{ path: 'sub/link', type: 'symlink', linkpath: '../../escaped' }], 'UNSAFE_ARCHIVE', [/"sub\/link"/, /points outside the layer/]);
+  await refuses([{ path: 'sub/link', type: 'symlink', linkpath: '../../escaped' }], 'UNSAFE_ARCHIVE', [
+    /"sub\/link"/,
+    /points outside the layer/,
+  ]);
 });
 
 test('refuses an absolute symlink', async () => {
@@ -407,7 +453,10 @@ test('never writes through a symlink already present in the layer directory (fil
 });
 
 test('refuses a hard link that escapes the layer', async () => {
-  await refuses([{ path: 'shadow', type: 'hardlink', linkpath: '../../../../etc/shadow' }], 'UNSAFE_ARCHIVE', [/hard link/, /points outside the layer/]);
+  await refuses([{ path: 'shadow', type: 'hardlink', linkpath: '../../../../etc/shadow' }], 'UNSAFE_ARCHIVE', [
+    /hard link/,
+    /points outside the layer/,
+  ]);
 });
 
 test('refuses a hard link that stays inside the layer too (links are not unpacked)', async () => {
@@ -479,7 +528,11 @@ test('stops a gzip bomb (1 GiB of zeros behind a tiny tar, streamed) at the unpa
   const source = zeros.pipe(createGzip({ level: 1 }));
   const layer: PlanLayer = { ...layerFor('dependency', 'tar+gzip', Buffer.from('bomb')), size: 2 * MiB };
   const limit = 16 * MiB;
-  await rejectsWith(run(sb, layer, Buffer.alloc(0), { source, limits: { maxUnpackedBytes: limit, maxCompressionRatio: undefined } }), 'SIZE_EXCEEDED', /maxUnpackedBytes/);
+  await rejectsWith(
+    run(sb, layer, Buffer.alloc(0), { source, limits: { maxUnpackedBytes: limit, maxCompressionRatio: undefined } }),
+    'SIZE_EXCEEDED',
+    /maxUnpackedBytes/,
+  );
   // Stopped at the limit, not after the whole gigabyte. The slack is the test's own compressor
   // running ahead: it buffers 16 KiB of output, which is about 16 MiB of zeros.
   assert.ok(zeros.produced() < limit + 32 * MiB, `generated ${zeros.produced()} bytes before stopping`);
@@ -491,7 +544,11 @@ test('refuses an entry whose declared size exceeds the budget before reading its
   const sb = await sandbox();
   // The header claims 1 GiB; only 1 KiB follows. Refused at the header, not after writing.
   const blob = Buffer.concat([tar([{ path: 'huge.jar', size: 1 * GiB, body: randomBytes(1024) }], { eof: false })]);
-  await rejectsWith(run(sb, layerFor('dependency', 'tar', blob), blob, { limits: { maxUnpackedBytes: 64 * MiB } }), 'SIZE_EXCEEDED', /"huge\.jar" declares 1073741824 bytes/);
+  await rejectsWith(
+    run(sb, layerFor('dependency', 'tar', blob), blob, { limits: { maxUnpackedBytes: 64 * MiB } }),
+    'SIZE_EXCEEDED',
+    /"huge\.jar" declares 1073741824 bytes/,
+  );
   assert.deepEqual(await tree(sb.dir), []);
 });
 
@@ -500,7 +557,12 @@ test('stops at the compression ratio limit before the size budget', { timeout: 6
   const zeros = zeroStream(1 * GiB, tar([{ path: 'a.txt', body: 'x' }], { eof: false }));
   const source = zeros.pipe(createGzip({ level: 9 }));
   const layer: PlanLayer = { ...layerFor('dependency', 'tar+gzip', Buffer.from('ratio')), size: 2 * MiB };
-  await rejectsWith(run(sb, layer, Buffer.alloc(0), { source, limits: { maxUnpackedBytes: 2 * GiB, maxCompressionRatio: 100 } }), 'SIZE_EXCEEDED', /more than 100 times/, /maxCompressionRatio/);
+  await rejectsWith(
+    run(sb, layer, Buffer.alloc(0), { source, limits: { maxUnpackedBytes: 2 * GiB, maxCompressionRatio: 100 } }),
+    'SIZE_EXCEEDED',
+    /more than 100 times/,
+    /maxCompressionRatio/,
+  );
   assert.ok(zeros.produced() < 64 * MiB, `generated ${zeros.produced()} bytes before stopping`);
   zeros.destroy();
 });
@@ -508,7 +570,12 @@ test('stops at the compression ratio limit before the size budget', { timeout: 6
 test('refuses more entries than maxFiles', async () => {
   const sb = await sandbox();
   const blob = tar(Array.from({ length: 20 }, (_, i): TarEntry => ({ path: `f${i}.txt`, body: String(i) })));
-  await rejectsWith(run(sb, layerFor('dependency', 'tar', blob), blob, { limits: { maxFiles: 10 } }), 'SIZE_EXCEEDED', /more entries than the 10/, /maxFiles/);
+  await rejectsWith(
+    run(sb, layerFor('dependency', 'tar', blob), blob, { limits: { maxFiles: 10 } }),
+    'SIZE_EXCEEDED',
+    /more entries than the 10/,
+    /maxFiles/,
+  );
   await assertContained(sb);
 });
 
@@ -523,13 +590,21 @@ test('refuses a layer whose declared size exceeds maxLayerBytes without reading 
 test('stops a layer whose bytes exceed maxLayerBytes whatever it declared', async () => {
   const sb = await sandbox();
   const blob = randomBytes(200_000);
-  await rejectsWith(run(sb, layerFor('dependency', 'raw', blob, 'a.jar'), blob, { limits: { maxLayerBytes: 100_000 } }), 'SIZE_EXCEEDED', /maxLayerBytes/);
+  await rejectsWith(
+    run(sb, layerFor('dependency', 'raw', blob, 'a.jar'), blob, { limits: { maxLayerBytes: 100_000 } }),
+    'SIZE_EXCEEDED',
+    /maxLayerBytes/,
+  );
 });
 
 test('charges raw layers to the unpacked-size budget', async () => {
   const sb = await sandbox();
   const blob = randomBytes(200_000);
-  await rejectsWith(run(sb, layerFor('dependency', 'raw', blob, 'a.jar'), blob, { budget: { bytes: 100_000, files: 10 } }), 'SIZE_EXCEEDED', /maxUnpackedBytes/);
+  await rejectsWith(
+    run(sb, layerFor('dependency', 'raw', blob, 'a.jar'), blob, { budget: { bytes: 100_000, files: 10 } }),
+    'SIZE_EXCEEDED',
+    /maxUnpackedBytes/,
+  );
 });
 
 // ---- corrupt input: clear errors, never a hang ----
@@ -545,9 +620,22 @@ const corrupt: { name: string; format: LayerFormat; blob: () => Buffer; pattern:
     },
     pattern: /not valid gzip/,
   },
-  { name: 'truncated gzip', format: 'tar+gzip', blob: () => { const gz = gzipSync(tar([{ path: 'a.jar', body: randomBytes(50_000) }])); return gz.subarray(0, gz.length >> 1); }, pattern: /not valid gzip/ },
+  {
+    name: 'truncated gzip',
+    format: 'tar+gzip',
+    blob: () => {
+      const gz = gzipSync(tar([{ path: 'a.jar', body: randomBytes(50_000) }]));
+      return gz.subarray(0, gz.length >> 1);
+    },
+    pattern: /not valid gzip/,
+  },
   { name: 'not gzip at all', format: 'tar+gzip', blob: () => Buffer.from('plain text, no gzip header here'), pattern: /not valid gzip/ },
-  { name: 'tar truncated inside an entry', format: 'tar', blob: () => tar([{ path: 'a.jar', body: randomBytes(5000) }]).subarray(0, 2048), pattern: /not a valid tar/ },
+  {
+    name: 'tar truncated inside an entry',
+    format: 'tar',
+    blob: () => tar([{ path: 'a.jar', body: randomBytes(5000) }]).subarray(0, 2048),
+    pattern: /not a valid tar/,
+  },
   {
     name: 'tar header with a bad checksum',
     format: 'tar',
@@ -571,7 +659,7 @@ for (const c of corrupt) {
   });
 }
 
-test('fails with the verifier\'s DIGEST_MISMATCH when the blob bytes are wrong', { timeout: 10_000 }, async () => {
+test("fails with the verifier's DIGEST_MISMATCH when the blob bytes are wrong", { timeout: 10_000 }, async () => {
   const sb = await sandbox();
   const blob = gzipSync(tar(dependencyEntries));
   const layer = { ...layerFor('dependency', 'tar+gzip', blob), digest: sha256(Buffer.from('something else')) };
@@ -580,7 +668,7 @@ test('fails with the verifier\'s DIGEST_MISMATCH when the blob bytes are wrong',
   await rejectsWith(run(sb, layer, blob, { source: verifier }), 'DIGEST_MISMATCH', /expected sha256:/);
 });
 
-test('fails with the source\'s error and does not hang when the source dies mid-entry', { timeout: 10_000 }, async () => {
+test("fails with the source's error and does not hang when the source dies mid-entry", { timeout: 10_000 }, async () => {
   const sb = await sandbox();
   const blob = tar([{ path: 'big.jar', body: randomBytes(100_000) }]);
   const source = new PassThrough();
@@ -590,17 +678,21 @@ test('fails with the source\'s error and does not hang when the source dies mid-
   assert.equal(err instanceof Error, true);
 });
 
-test('leaves no open handle or late write behind: the root can be removed right after a failure mid-file', { timeout: 10_000 }, async () => {
-  const sb = await sandbox();
-  const blob = tar([{ path: 'deep/dir/big.jar', body: randomBytes(1 * MiB) }]);
-  const source = new PassThrough();
-  source.write(blob.subarray(0, 300_000));
-  setTimeout(() => source.destroy(new Error('connection reset')), 20);
-  await rejectsWith(run(sb, layerFor('dependency', 'tar', blob), blob, { source }), 'IO_ERROR');
-  await rm(sb.root, { recursive: true });
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.deepEqual(await readdir(sb.tmp), [], 'nothing recreated after cleanup');
-});
+test(
+  'leaves no open handle or late write behind: the root can be removed right after a failure mid-file',
+  { timeout: 10_000 },
+  async () => {
+    const sb = await sandbox();
+    const blob = tar([{ path: 'deep/dir/big.jar', body: randomBytes(1 * MiB) }]);
+    const source = new PassThrough();
+    source.write(blob.subarray(0, 300_000));
+    setTimeout(() => source.destroy(new Error('connection reset')), 20);
+    await rejectsWith(run(sb, layerFor('dependency', 'tar', blob), blob, { source }), 'IO_ERROR');
+    await rm(sb.root, { recursive: true });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(await readdir(sb.tmp), [], 'nothing recreated after cleanup');
+  },
+);
 
 test('unpacks a layer whose download was resumed after a reset (BlobVerifier.pump into one source)', { timeout: 10_000 }, async () => {
   const sb = await sandbox();

@@ -92,7 +92,10 @@ test('finish() repeats its outcome and no bytes are accepted after it', () => {
   v.update(blob);
   assert.equal(v.finish(), expected.digest);
   assert.equal(v.finish(), expected.digest);
-  assert.throws(() => v.update(Buffer.from([1])), (err: unknown) => isCamelOciError(err, 'INTERNAL'));
+  assert.throws(
+    () => v.update(Buffer.from([1])),
+    (err: unknown) => isCamelOciError(err, 'INTERNAL'),
+  );
 });
 
 test('refuses digests it cannot verify and invalid sizes', () => {
@@ -104,7 +107,11 @@ test('refuses digests it cannot verify and invalid sizes', () => {
     { digest: expected.digest, size: 1.5, code: 'PLAN_INVALID' },
   ] as const;
   for (const c of cases) {
-    assert.throws(() => new BlobVerifier(c), (err: unknown) => isCamelOciError(err, c.code), JSON.stringify(c));
+    assert.throws(
+      () => new BlobVerifier(c),
+      (err: unknown) => isCamelOciError(err, c.code),
+      JSON.stringify(c),
+    );
   }
 });
 
@@ -126,7 +133,10 @@ test('resumes across two source streams with createVerifier(expected, verifier):
 
 test('refuses to resume with the state of another blob', () => {
   const other = new BlobVerifier({ digest: sha256(Buffer.from('x')), size: 1 });
-  assert.throws(() => createVerifier(expected, other), (err: unknown) => isCamelOciError(err, 'INTERNAL'));
+  assert.throws(
+    () => createVerifier(expected, other),
+    (err: unknown) => isCamelOciError(err, 'INTERNAL'),
+  );
 });
 
 test('pump() resumes after a source error into one consumer, which sees exactly the blob', async () => {

@@ -41,7 +41,9 @@ export function artifactFiles(): ArtifactFiles {
     fooJar: randomBytes(3000),
     barJar: randomBytes(2000),
     readme: Buffer.from('hello from a dependency layer\n'),
-    kamelet: Buffer.from(`apiVersion: camel.apache.org/v1\nkind: Kamelet\nmetadata:\n  name: acme-source\n# ${randomBytes(8).toString('hex')}\n`),
+    kamelet: Buffer.from(
+      `apiVersion: camel.apache.org/v1\nkind: Kamelet\nmetadata:\n  name: acme-source\n# ${randomBytes(8).toString('hex')}\n`,
+    ),
     rawJar: randomBytes(1500),
     plainTarJar: randomBytes(1200),
   };
@@ -66,7 +68,10 @@ export function buildStandardManifest(layout: OciLayoutBuilder, files: ArtifactF
         annotations: { [DEPENDENCY]: 'com.acme:foo:1.0' },
       },
       {
-        bytes: makeTar([{ path: 'kamelets/acme-source.kamelet.yaml', content: files.kamelet }, { path: 'kamelets/notes.md', content: 'ignored' }]),
+        bytes: makeTar([
+          { path: 'kamelets/acme-source.kamelet.yaml', content: files.kamelet },
+          { path: 'kamelets/notes.md', content: 'ignored' },
+        ]),
         mediaType: 'application/vnd.oci.image.layer.v1.tar',
         annotations: { [KAMELETS]: 'acme-kamelets' },
       },
@@ -119,8 +124,16 @@ export async function pushTwoPlatformIndex(
     registry,
     `${repository}:${tag}`,
     (layout) => {
-      amd64 = layout.manifest({ layers: [{ bytes: randomBytes(700), annotations: { [DEPENDENCY]: 'amd', [TITLE]: 'amd.jar' }, mediaType: 'application/java-archive' }] });
-      arm64 = layout.manifest({ layers: [{ bytes: randomBytes(800), annotations: { [DEPENDENCY]: 'arm', [TITLE]: 'arm.jar' }, mediaType: 'application/java-archive' }] });
+      amd64 = layout.manifest({
+        layers: [
+          { bytes: randomBytes(700), annotations: { [DEPENDENCY]: 'amd', [TITLE]: 'amd.jar' }, mediaType: 'application/java-archive' },
+        ],
+      });
+      arm64 = layout.manifest({
+        layers: [
+          { bytes: randomBytes(800), annotations: { [DEPENDENCY]: 'arm', [TITLE]: 'arm.jar' }, mediaType: 'application/java-archive' },
+        ],
+      });
       return layout.index({
         manifests: [
           { manifest: amd64, platform: { os: 'linux', architecture: 'amd64' } },

@@ -18,7 +18,24 @@ function isObj(v: unknown): v is Obj {
 }
 
 /** Keywords of an OpenAPI v3 structural schema that JSON Schema (draft 7) reads the same way. */
-const COPIED = new Set(['type', 'required', 'enum', 'maxLength', 'minLength', 'pattern', 'maximum', 'minimum', 'exclusiveMaximum', 'exclusiveMinimum', 'maxItems', 'minItems', 'uniqueItems', 'maxProperties', 'minProperties', 'multipleOf']);
+const COPIED = new Set([
+  'type',
+  'required',
+  'enum',
+  'maxLength',
+  'minLength',
+  'pattern',
+  'maximum',
+  'minimum',
+  'exclusiveMaximum',
+  'exclusiveMinimum',
+  'maxItems',
+  'minItems',
+  'uniqueItems',
+  'maxProperties',
+  'minProperties',
+  'multipleOf',
+]);
 
 /**
  * Turns a CRD's structural schema into JSON Schema as the apiserver applies it:
@@ -72,8 +89,11 @@ export function crdErrors(object: Obj): string[] {
     validate = ajv.compile(crdJsonSchema(plural));
     validators.set(plural, validate);
   }
-  const out = validate(object) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
-  for (const [k, v] of Object.entries(object.metadata?.annotations ?? {})) if (typeof v !== 'string') out.push(`annotation ${k} is not a string`);
+  const out = validate(object)
+    ? []
+    : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+  for (const [k, v] of Object.entries(object.metadata?.annotations ?? {}))
+    if (typeof v !== 'string') out.push(`annotation ${k} is not a string`);
   return out;
 }
 
@@ -104,7 +124,13 @@ export function kamelRunIntegration(name: string, options: KamelRunOptions = {})
     },
     spec: {
       ...(options.dependencies !== undefined ? { dependencies: [...options.dependencies] } : {}),
-      sources: [{ name: 'Hello.java', content: 'import org.apache.camel.builder.RouteBuilder;\npublic class Hello extends RouteBuilder {\n  public void configure() { from("timer:tick").log("hello"); }\n}\n' }],
+      sources: [
+        {
+          name: 'Hello.java',
+          content:
+            'import org.apache.camel.builder.RouteBuilder;\npublic class Hello extends RouteBuilder {\n  public void configure() { from("timer:tick").log("hello"); }\n}\n',
+        },
+      ],
       ...(Object.keys(traits).length > 0 ? { traits } : {}),
     },
   };
@@ -128,7 +154,10 @@ export function pipeOf(name: string, options: PipeOptions = {}): Obj {
       name,
       namespace: 'demo',
       uid: '5b0a6ab8-2c37-4d5b-9a9e-7c4d2f1e0a11',
-      annotations: { [ICON_ANNOTATION]: 'data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4=', ...(options.annotations ?? {}) },
+      annotations: {
+        [ICON_ANNOTATION]: 'data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4=',
+        ...(options.annotations ?? {}),
+      },
       labels: { app: name },
     },
     spec: {
@@ -154,7 +183,18 @@ export function derivePipeIntegration(pipe: Obj): Obj {
   if (pipe.spec.traits !== undefined) spec.traits = structuredClone(pipe.spec.traits);
   if (pipe.spec.dependencies !== undefined) spec.dependencies = structuredClone(pipe.spec.dependencies);
   if (pipe.spec.replicas !== undefined) spec.replicas = pipe.spec.replicas;
-  spec.flows = [{ route: { id: 'binding', from: { uri: `kamelet:${pipe.spec.source.ref.name}/source`, parameters: pipe.spec.source.properties, steps: [{ to: pipe.spec.sink.uri }] } } }];
+  spec.flows = [
+    {
+      route: {
+        id: 'binding',
+        from: {
+          uri: `kamelet:${pipe.spec.source.ref.name}/source`,
+          parameters: pipe.spec.source.properties,
+          steps: [{ to: pipe.spec.sink.uri }],
+        },
+      },
+    },
+  ];
   return {
     apiVersion: 'camel.apache.org/v1',
     kind: 'Integration',
@@ -162,8 +202,21 @@ export function derivePipeIntegration(pipe: Obj): Obj {
       name: pipe.metadata.name,
       namespace: pipe.metadata.namespace,
       annotations,
-      labels: { ...(pipe.metadata.labels ?? {}), 'camel.apache.org/created.by.kind': 'Pipe', 'camel.apache.org/created.by.name': pipe.metadata.name },
-      ownerReferences: [{ apiVersion: 'camel.apache.org/v1', kind: 'Pipe', name: pipe.metadata.name, uid: pipe.metadata.uid, controller: true, blockOwnerDeletion: true }],
+      labels: {
+        ...(pipe.metadata.labels ?? {}),
+        'camel.apache.org/created.by.kind': 'Pipe',
+        'camel.apache.org/created.by.name': pipe.metadata.name,
+      },
+      ownerReferences: [
+        {
+          apiVersion: 'camel.apache.org/v1',
+          kind: 'Pipe',
+          name: pipe.metadata.name,
+          uid: pipe.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec,
   };

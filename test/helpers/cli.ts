@@ -15,7 +15,10 @@ export interface CliResult {
 }
 
 /** Runs the CLI to completion (bounded by `timeoutMs`), feeding `input` to stdin. */
-export function runCli(args: readonly string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { env?: Record<string, string>; input?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: options.cwd ?? REPO_ROOT,

@@ -149,7 +149,10 @@ describe('startRegistry + pushLayout, per mode', { concurrency: MODES.length }, 
             ['acme/multi', layout.other.digest, 200],
           ],
         );
-        assert.ok(log.every((e) => !e.uri.includes('camel-oci-harness-sync')), 'sync markers are not reported');
+        assert.ok(
+          log.every((e) => !e.uri.includes('camel-oci-harness-sync')),
+          'sync markers are not reported',
+        );
 
         if (mode === 'tls' || mode === 'basic' || mode === 'token') {
           assert.ok(registry.caPem?.includes('BEGIN CERTIFICATE'));
@@ -328,7 +331,15 @@ describe('access log parsing', () => {
   const lines: ReadonlyArray<{ line: string; expected: Record<string, unknown> | undefined }> = [
     {
       line: '127.0.0.1 - - [28/Nov/2026:00:03:44 +0000] "HEAD /v2/acme/deps/manifests/1.0 HTTP/1.1" 404 93 "" "curl/7.88.1"',
-      expected: { method: 'HEAD', kind: 'manifest', repository: 'acme/deps', reference: '1.0', status: 404, bytes: 93, userAgent: 'curl/7.88.1' },
+      expected: {
+        method: 'HEAD',
+        kind: 'manifest',
+        repository: 'acme/deps',
+        reference: '1.0',
+        status: 404,
+        bytes: 93,
+        userAgent: 'curl/7.88.1',
+      },
     },
     {
       line: '127.0.0.1 - - [28/Nov/2026:00:03:44 +0000] "PATCH /v2/a/b/c/blobs/uploads/5b9d?_state=x HTTP/2.0" 202 0 "" "skopeo"',
@@ -340,7 +351,11 @@ describe('access log parsing', () => {
     test(`parses ${line.slice(0, 60)}`, () => {
       const entry = parseAccessLine(line);
       if (expected === undefined) assert.equal(entry, undefined);
-      else assert.deepEqual(Object.fromEntries(Object.keys(expected).map((k) => [k, (entry as unknown as Record<string, unknown>)?.[k]])), expected);
+      else
+        assert.deepEqual(
+          Object.fromEntries(Object.keys(expected).map((k) => [k, (entry as unknown as Record<string, unknown>)?.[k]])),
+          expected,
+        );
     });
   }
   test('classifies blobs, tags and the base path', () => {
@@ -520,7 +535,10 @@ describe('OCI layout and tar builders', () => {
   test('a manifest may use custom serialization; its digest covers the exact bytes', async () => {
     const dir = path.join(workDir, 'pretty');
     const builder = new OciLayoutBuilder(dir);
-    const m = builder.manifest({ layers: [{ bytes: 'x', mediaType: 'application/octet-stream' }], serialize: (o) => JSON.stringify(o, null, 2) });
+    const m = builder.manifest({
+      layers: [{ bytes: 'x', mediaType: 'application/octet-stream' }],
+      serialize: (o) => JSON.stringify(o, null, 2),
+    });
     assert.match(m.bytes.toString(), /\n {2}"schemaVersion": 2/);
     assert.equal(m.digest, sha256Digest(m.bytes));
     await writeFile(path.join(dir, 'touch'), ''); // unknown files in a layout are allowed

@@ -43,4 +43,3 @@ export async function listTar(tar: Buffer): Promise<Listed[]> {
   });
   return out;
 }
-

@@ -169,10 +169,13 @@ export class OciLayoutBuilder {
       if (digest === undefined || size === undefined) throw new Error('OciLayoutBuilder: a layer needs bytes, or digest and size');
       return withOptional({ mediaType: layer.mediaType ?? OCI_LAYER_TAR_GZIP, digest, size }, { annotations: layer.annotations });
     });
-    const json = withOptional(
-      { schemaVersion: 2, mediaType: OCI_MANIFEST } as Record<string, unknown>,
-      { artifactType: spec.artifactType, config, layers, subject: spec.subject, annotations: spec.annotations },
-    );
+    const json = withOptional({ schemaVersion: 2, mediaType: OCI_MANIFEST } as Record<string, unknown>, {
+      artifactType: spec.artifactType,
+      config,
+      layers,
+      subject: spec.subject,
+      annotations: spec.annotations,
+    });
     const built = this.store(OCI_MANIFEST, json, spec.serialize, spec.artifactType);
     return { ...built, config, layers };
   }
@@ -192,10 +195,12 @@ export class OciLayoutBuilder {
         artifactType: entry.artifactType,
       });
     });
-    const json = withOptional(
-      { schemaVersion: 2, mediaType: OCI_INDEX } as Record<string, unknown>,
-      { artifactType: spec.artifactType, manifests, subject: spec.subject, annotations: spec.annotations },
-    );
+    const json = withOptional({ schemaVersion: 2, mediaType: OCI_INDEX } as Record<string, unknown>, {
+      artifactType: spec.artifactType,
+      manifests,
+      subject: spec.subject,
+      annotations: spec.annotations,
+    });
     const built = this.store(OCI_INDEX, json, spec.serialize, spec.artifactType);
     return { ...built, manifests };
   }
@@ -266,7 +271,10 @@ function octal(value: number, width: number): string {
   return value.toString(8).padStart(width - 1, '0') + '\0';
 }
 
-function header(name: string, fields: { mode: number; size: number; mtime: number; typeflag: string; linkname: string; prefix: string }): Buffer {
+function header(
+  name: string,
+  fields: { mode: number; size: number; mtime: number; typeflag: string; linkname: string; prefix: string },
+): Buffer {
   const h = Buffer.alloc(BLOCK, 0);
   h.write(name, 0, 100, 'utf8');
   h.write(octal(fields.mode, 8), 100, 'ascii');

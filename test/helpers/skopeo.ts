@@ -64,7 +64,11 @@ export async function runSkopeo(args: readonly string[], timeoutMs = SKOPEO_TIME
 }
 
 /** skopeo flags that reach `registry` as a destination (`dest`) or source (`src`): TLS and credentials. */
-export function registryFlags(registry: StartedRegistry, side: 'dest' | 'src', options: { user?: string; anonymous?: boolean } = {}): string[] {
+export function registryFlags(
+  registry: StartedRegistry,
+  side: 'dest' | 'src',
+  options: { user?: string; anonymous?: boolean } = {},
+): string[] {
   const flags: string[] = [];
   if (registry.mode === 'plain') flags.push(`--${side}-tls-verify=false`);
   else if (registry.certDir !== undefined) flags.push(`--${side}-tls-verify=true`, `--${side}-cert-dir`, registry.certDir);

@@ -64,7 +64,15 @@ function writeOctal(buf: Buffer, value: number, offset: number, length: number):
 }
 
 /** Builds one 512-byte ustar header with a correct checksum. */
-export function tarHeader(h: { path: string; flag: string; size: number; mode: number; linkpath?: string; devmajor?: number; devminor?: number }): Buffer {
+export function tarHeader(h: {
+  path: string;
+  flag: string;
+  size: number;
+  mode: number;
+  linkpath?: string;
+  devmajor?: number;
+  devminor?: number;
+}): Buffer {
   const buf = Buffer.alloc(BLOCK);
   writeString(buf, h.path, 0, 100);
   writeOctal(buf, h.mode, 100, 8);
@@ -109,11 +117,19 @@ export function tarEntry(e: TarEntry): Buffer {
   const parts: Buffer[] = [];
   if (e.pax !== undefined) {
     const records = paxRecords(e.pax);
-    parts.push(tarHeader({ path: 'PaxHeader/x', flag: TYPEFLAGS.pax, size: records.length, mode: 0o644 }), records, padding(records.length));
+    parts.push(
+      tarHeader({ path: 'PaxHeader/x', flag: TYPEFLAGS.pax, size: records.length, mode: 0o644 }),
+      records,
+      padding(records.length),
+    );
   }
   if (e.gnuLongName !== undefined) {
     const name = Buffer.from(`${e.gnuLongName}\0`, 'utf8');
-    parts.push(tarHeader({ path: '././@LongLink', flag: TYPEFLAGS.gnuLongName, size: name.length, mode: 0o644 }), name, padding(name.length));
+    parts.push(
+      tarHeader({ path: '././@LongLink', flag: TYPEFLAGS.gnuLongName, size: name.length, mode: 0o644 }),
+      name,
+      padding(name.length),
+    );
   }
   const type = e.type ?? 'file';
   const flag = typeof type === 'string' ? TYPEFLAGS[type] : type.flag;

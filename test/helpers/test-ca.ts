@@ -115,8 +115,21 @@ export async function makeTestCa(dir: string): Promise<TestCa> {
   const configFile = path.join(dir, 'ca.cnf');
   await writeFile(configFile, CA_CONFIG);
   await openssl(
-    ['req', '-x509', ...EC_KEY_ARGS, '-config', configFile, '-days', String(CERT_VALIDITY_DAYS),
-      '-set_serial', serial(), '-keyout', 'ca.key', '-out', 'ca.crt'],
+    [
+      'req',
+      '-x509',
+      ...EC_KEY_ARGS,
+      '-config',
+      configFile,
+      '-days',
+      String(CERT_VALIDITY_DAYS),
+      '-set_serial',
+      serial(),
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+    ],
     dir,
   );
   const pair = await readPair(path.join(dir, 'ca.crt'), path.join(dir, 'ca.key'));
@@ -149,8 +162,25 @@ export async function issueServerCert(ca: TestCa, options: ServerCertOptions = {
   await writeFile(configFile, serverConfig(dnsNames, ips));
   // `req -x509 -CA` (OpenSSL 3) makes and signs the certificate in one process.
   await openssl(
-    ['req', '-x509', ...EC_KEY_ARGS, '-config', configFile, '-CA', ca.certFile, '-CAkey', ca.keyFile,
-      '-days', String(CERT_VALIDITY_DAYS), '-set_serial', serial(), '-keyout', `${name}.key`, '-out', `${name}.crt`],
+    [
+      'req',
+      '-x509',
+      ...EC_KEY_ARGS,
+      '-config',
+      configFile,
+      '-CA',
+      ca.certFile,
+      '-CAkey',
+      ca.keyFile,
+      '-days',
+      String(CERT_VALIDITY_DAYS),
+      '-set_serial',
+      serial(),
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+    ],
     ca.dir,
   );
   return readPair(path.join(ca.dir, `${name}.crt`), path.join(ca.dir, `${name}.key`));
@@ -164,8 +194,21 @@ export async function makeSigningCert(dir: string, name = 'token-signer'): Promi
   const configFile = path.join(dir, `${name}.cnf`);
   await writeFile(configFile, signerConfig(`camel-oci ${name}`));
   await openssl(
-    ['req', '-x509', ...EC_KEY_ARGS, '-config', configFile, '-days', String(CERT_VALIDITY_DAYS),
-      '-set_serial', serial(), '-keyout', `${name}.key`, '-out', `${name}.crt`],
+    [
+      'req',
+      '-x509',
+      ...EC_KEY_ARGS,
+      '-config',
+      configFile,
+      '-days',
+      String(CERT_VALIDITY_DAYS),
+      '-set_serial',
+      serial(),
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+    ],
     dir,
   );
   return readPair(path.join(dir, `${name}.crt`), path.join(dir, `${name}.key`));

@@ -134,7 +134,10 @@ export function parseScopes(values: readonly string[]): Access[] {
       scopes.push({
         type: item.slice(0, first),
         name: item.slice(first + 1, last),
-        actions: item.slice(last + 1).split(',').filter((a) => a !== ''),
+        actions: item
+          .slice(last + 1)
+          .split(',')
+          .filter((a) => a !== ''),
       });
     }
   }
@@ -164,9 +167,7 @@ function mergeAccess(entries: readonly Access[]): Access[] {
     for (const a of e.actions) found.actions.add(a);
     byKey.set(key, found);
   }
-  return [...byKey.values()]
-    .filter((e) => e.actions.size > 0)
-    .map((e) => ({ type: e.type, name: e.name, actions: [...e.actions] }));
+  return [...byKey.values()].filter((e) => e.actions.size > 0).map((e) => ({ type: e.type, name: e.name, actions: [...e.actions] }));
 }
 
 /** Starts a token issuer on https://127.0.0.1:0. */

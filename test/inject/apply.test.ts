@@ -35,7 +35,10 @@ for (const { name, r } of suite) {
   test(`RFC 6902 suite: ${name}`, () => {
     const input = structuredClone(r.doc);
     if (r.error !== undefined) {
-      assert.throws(() => applyPatch(r.doc, r.patch as JsonPatchOp[]), (err) => isCamelOciError(err, 'INTERNAL'));
+      assert.throws(
+        () => applyPatch(r.doc, r.patch as JsonPatchOp[]),
+        (err) => isCamelOciError(err, 'INTERNAL'),
+      );
     } else {
       const out = applyPatch(r.doc, r.patch as JsonPatchOp[]);
       if (r.expected !== undefined) assert.deepEqual(out, r.expected);
@@ -44,7 +47,7 @@ for (const { name, r } of suite) {
   });
 }
 
-test('applies the builder\'s patches exactly as fast-json-patch does', () => {
+test("applies the builder's patches exactly as fast-json-patch does", () => {
   for (const pod of [helloPod(), knativePod(), { spec: { containers: [{ name: 'a', image: 'b' }] } }]) {
     const { ops } = buildInjection(pod, twoArtifacts(), OPTIONS);
     assert.deepEqual(applyPatch(pod, ops), applyIndependently(pod, ops));
@@ -53,7 +56,10 @@ test('applies the builder\'s patches exactly as fast-json-patch does', () => {
 
 test('does not pollute Object.prototype through __proto__ paths', () => {
   const doc = JSON.parse('{"a":{}}');
-  assert.throws(() => applyPatch(doc, [{ op: 'add', path: '/__proto__/polluted', value: true }]), (err) => isCamelOciError(err, 'INTERNAL'));
+  assert.throws(
+    () => applyPatch(doc, [{ op: 'add', path: '/__proto__/polluted', value: true }]),
+    (err) => isCamelOciError(err, 'INTERNAL'),
+  );
   const out = applyPatch(doc, [{ op: 'add', path: '/a/__proto__', value: { polluted: true } }]) as { a: Record<string, unknown> };
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.deepEqual(Object.keys(out.a), ['__proto__'], 'stored as an own member, not as the prototype');
@@ -87,14 +93,23 @@ const ownErrors: { name: string; doc: unknown; ops: unknown[] }[] = [
 
 for (const c of ownErrors) {
   test(`refuses: ${c.name}`, () => {
-    assert.throws(() => applyPatch(c.doc, c.ops as JsonPatchOp[]), (err) => isCamelOciError(err, 'INTERNAL'));
+    assert.throws(
+      () => applyPatch(c.doc, c.ops as JsonPatchOp[]),
+      (err) => isCamelOciError(err, 'INTERNAL'),
+    );
   });
 }
 
 test('refuses more than MAX_PATCH_OPS operations and a non-array patch', () => {
   const ops = Array.from({ length: MAX_PATCH_OPS + 1 }, () => ({ op: 'test' as const, path: '', value: {} }));
-  assert.throws(() => applyPatch({}, ops), (err) => isCamelOciError(err, 'INTERNAL'));
-  assert.throws(() => applyPatch({}, {} as unknown as JsonPatchOp[]), (err) => isCamelOciError(err, 'INTERNAL'));
+  assert.throws(
+    () => applyPatch({}, ops),
+    (err) => isCamelOciError(err, 'INTERNAL'),
+  );
+  assert.throws(
+    () => applyPatch({}, {} as unknown as JsonPatchOp[]),
+    (err) => isCamelOciError(err, 'INTERNAL'),
+  );
 });
 
 test('escaped keys round-trip (~0 and ~1)', () => {

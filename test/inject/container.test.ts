@@ -40,7 +40,12 @@ const rules: { name: string; containers: Obj[]; annotations?: Obj; expect: strin
     rule: 'first-container',
   },
   { name: 'queue-proxy is never chosen by env or -cp', containers: [queue, sidecar, java], expect: 'jvm', rule: 'classpath-argument' },
-  { name: 'queue-proxy is never chosen by the fallback while another exists', containers: [queue, sidecar], expect: 'sidecar', rule: 'first-container' },
+  {
+    name: 'queue-proxy is never chosen by the fallback while another exists',
+    containers: [queue, sidecar],
+    expect: 'sidecar',
+    rule: 'first-container',
+  },
   { name: 'queue-proxy alone (not a Knative pod)', containers: [{ name: 'queue-proxy' }], expect: 'queue-proxy', rule: 'first-container' },
 ];
 
@@ -56,6 +61,10 @@ for (const c of rules) {
 test('the Camel K pods: integration, by annotation', () => {
   for (const pod of [helloPod(), knativePod()]) {
     const view = readPod(pod);
-    assert.deepEqual(selectIntegrationContainer(view.containers, view.annotations), { index: 0, name: 'integration', rule: 'default-container-annotation' });
+    assert.deepEqual(selectIntegrationContainer(view.containers, view.annotations), {
+      index: 0,
+      name: 'integration',
+      rule: 'default-container-annotation',
+    });
   }
 });

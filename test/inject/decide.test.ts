@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decide, MAX_ANNOTATION_CHARS, MAX_REFERENCE_CHARS, MAX_REFERENCES, SKIP_REASONS, splitReferences } from '../../src/inject/decide.js';
+import {
+  decide,
+  MAX_ANNOTATION_CHARS,
+  MAX_REFERENCE_CHARS,
+  MAX_REFERENCES,
+  SKIP_REASONS,
+  splitReferences,
+} from '../../src/inject/decide.js';
 import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, ANNOTATION_RESOLVED, INIT_CONTAINER_NAME } from '../../src/inject/annotations.js';
 import { isCamelOciError } from '../../src/base/errors.js';
 import { helloPod, knativePod, type Obj } from './support.js';
@@ -18,7 +25,11 @@ const splittingCases: { name: string; value: string; references: string[] }[] = 
   { name: 'white space and newlines (YAML block scalars)', value: '  container:a/b:1\n\tc/d:2 \n', references: ['a/b:1', 'c/d:2'] },
   { name: 'commas and spaces mixed, empty entries', value: ',a/b:1 , ,c/d:2,,', references: ['a/b:1', 'c/d:2'] },
   { name: 'duplicates dropped, first kept, order preserved', value: 'c/d:2 container:a/b:1 a/b:1 c/d:2', references: ['c/d:2', 'a/b:1'] },
-  { name: 'digest references keep their colon', value: `container:a/b@sha256:${'0'.repeat(64)}`, references: [`a/b@sha256:${'0'.repeat(64)}`] },
+  {
+    name: 'digest references keep their colon',
+    value: `container:a/b@sha256:${'0'.repeat(64)}`,
+    references: [`a/b@sha256:${'0'.repeat(64)}`],
+  },
   { name: 'grammar is not checked here', value: 'container:NOT A REF?', references: ['NOT', 'A', 'REF?'] },
   { name: 'only separators', value: ' , \n', references: [] },
 ];
@@ -44,7 +55,11 @@ const skipCases: { name: string; pod: () => unknown; reason: string }[] = [
   { name: 'empty annotation', pod: () => asking(''), reason: SKIP_REASONS.empty },
   { name: 'annotation of separators only', pod: () => asking(' ,, '), reason: SKIP_REASONS.empty },
   { name: 'opt-out', pod: () => asking('container:a/b:1', { [ANNOTATION_OPT_OUT]: 'disabled' }), reason: SKIP_REASONS.optedOut },
-  { name: 'opt-out written loosely', pod: () => asking('container:a/b:1', { [ANNOTATION_OPT_OUT]: ' Disabled ' }), reason: SKIP_REASONS.optedOut },
+  {
+    name: 'opt-out written loosely',
+    pod: () => asking('container:a/b:1', { [ANNOTATION_OPT_OUT]: ' Disabled ' }),
+    reason: SKIP_REASONS.optedOut,
+  },
   {
     name: 'opt-out wins over an absurd annotation',
     pod: () => asking('x'.repeat(MAX_ANNOTATION_CHARS * 10), { [ANNOTATION_OPT_OUT]: 'disabled' }),
@@ -54,7 +69,10 @@ const skipCases: { name: string; pod: () => unknown; reason: string }[] = [
     name: 'reinvocation: init container present',
     pod: () => {
       const pod = asking('container:a/b:1');
-      pod.spec.initContainers = [{ name: 'agents-download', image: 'x' }, { name: INIT_CONTAINER_NAME, image: 'y' }];
+      pod.spec.initContainers = [
+        { name: 'agents-download', image: 'x' },
+        { name: INIT_CONTAINER_NAME, image: 'y' },
+      ];
       return pod;
     },
     reason: SKIP_REASONS.alreadyInjected,
@@ -138,17 +156,26 @@ test('duplicates do not count towards the reference bound', () => {
 
 test('an absurd annotation value (megabytes) is refused fast, before splitting', () => {
   const started = process.hrtime.bigint();
-  assert.throws(() => decide(asking(' '.repeat(8 * 1024 * 1024))), (err) => isCamelOciError(err, 'REFERENCE_INVALID'));
+  assert.throws(
+    () => decide(asking(' '.repeat(8 * 1024 * 1024))),
+    (err) => isCamelOciError(err, 'REFERENCE_INVALID'),
+  );
   // Generous bound: splitting 8 MiB would also be fast; this only catches pathological work.
   assert.ok(process.hrtime.bigint() - started < 1_000_000_000n);
 });
 
 test('decide refuses what is not an object', () => {
   for (const bad of [null, 'pod', [], 7]) {
-    assert.throws(() => decide(bad), (err) => isCamelOciError(err, 'UNSUPPORTED'));
+    assert.throws(
+      () => decide(bad),
+      (err) => isCamelOciError(err, 'UNSUPPORTED'),
+    );
   }
 });
 
 test('decide refuses annotations that are not a map', () => {
-  assert.throws(() => decide({ metadata: { annotations: ['x'] } }), (err) => isCamelOciError(err, 'UNSUPPORTED'));
+  assert.throws(
+    () => decide({ metadata: { annotations: ['x'] } }),
+    (err) => isCamelOciError(err, 'UNSUPPORTED'),
+  );
 });

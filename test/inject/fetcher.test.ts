@@ -8,8 +8,26 @@ import { parseQuantity } from '../../src/inject/quantity.js';
 import { parseFlags, parseSize } from '../../src/config/flags.js';
 import { FETCH_FLAGS } from '../../src/config/tables.js';
 import { isCamelOciError } from '../../src/base/errors.js';
-import { applyAndValidate, artifact, fetchContainer, helloPod, layer, OPTIONS, restrictedViolations, twoArtifacts, type Obj } from './support.js';
-import { ENV_ALLOW_REGISTRY, ENV_CA_PEM, ENV_FETCH_TIMEOUT, ENV_INSECURE_REGISTRY, ENV_MAX_UNPACKED_BYTES, ENV_PLAN, MAX_CA_PEM_BYTES } from '../../src/plan/env.js';
+import {
+  applyAndValidate,
+  artifact,
+  fetchContainer,
+  helloPod,
+  layer,
+  OPTIONS,
+  restrictedViolations,
+  twoArtifacts,
+  type Obj,
+} from './support.js';
+import {
+  ENV_ALLOW_REGISTRY,
+  ENV_CA_PEM,
+  ENV_FETCH_TIMEOUT,
+  ENV_INSECURE_REGISTRY,
+  ENV_MAX_UNPACKED_BYTES,
+  ENV_PLAN,
+  MAX_CA_PEM_BYTES,
+} from '../../src/plan/env.js';
 
 /** A PEM block shaped like a certificate (the builder checks shape; the fetcher parses X.509). */
 function certBlock(bytes = 300, eol = '\n'): string {
@@ -28,25 +46,40 @@ function pemOfSize(size: number): string {
 const TWO_CAS = certBlock() + certBlock(400, '\r\n');
 
 test('the init container gets env CAMEL_OCI_CA_PEM exactly when caPem is given, after the plan and timeout', () => {
-  const without = fetchContainer(applyAndValidate(helloPod(), buildInjection(helloPod(), twoArtifacts(), { ...OPTIONS, fetchTimeoutSeconds: 45 }).ops));
-  assert.deepEqual(without.env.map((e: Obj) => e.name), [ENV_PLAN, ENV_FETCH_TIMEOUT, ENV_MAX_UNPACKED_BYTES]);
+  const without = fetchContainer(
+    applyAndValidate(helloPod(), buildInjection(helloPod(), twoArtifacts(), { ...OPTIONS, fetchTimeoutSeconds: 45 }).ops),
+  );
+  assert.deepEqual(
+    without.env.map((e: Obj) => e.name),
+    [ENV_PLAN, ENV_FETCH_TIMEOUT, ENV_MAX_UNPACKED_BYTES],
+  );
 
   const pod = helloPod();
   const patched = applyAndValidate(pod, buildInjection(pod, twoArtifacts(), { ...OPTIONS, fetchTimeoutSeconds: 45, caPem: TWO_CAS }).ops);
   const init = fetchContainer(patched);
-  assert.deepEqual(init.env.map((e: Obj) => e.name), [ENV_PLAN, ENV_FETCH_TIMEOUT, ENV_CA_PEM, ENV_MAX_UNPACKED_BYTES], 'stable order: new entries go last');
+  assert.deepEqual(
+    init.env.map((e: Obj) => e.name),
+    [ENV_PLAN, ENV_FETCH_TIMEOUT, ENV_CA_PEM, ENV_MAX_UNPACKED_BYTES],
+    'stable order: new entries go last',
+  );
   assert.deepEqual(init.env[2], { name: ENV_CA_PEM, value: TWO_CAS }, 'the PEM text is passed unchanged');
   assert.deepEqual(restrictedViolations(patched, init), []);
 
-  const noTimeout = fetchContainer(applyAndValidate(helloPod(), buildInjection(helloPod(), twoArtifacts(), { ...OPTIONS, caPem: TWO_CAS }).ops));
-  assert.deepEqual(noTimeout.env.map((e: Obj) => e.name), [ENV_PLAN, ENV_CA_PEM, ENV_MAX_UNPACKED_BYTES]);
+  const noTimeout = fetchContainer(
+    applyAndValidate(helloPod(), buildInjection(helloPod(), twoArtifacts(), { ...OPTIONS, caPem: TWO_CAS }).ops),
+  );
+  assert.deepEqual(
+    noTimeout.env.map((e: Obj) => e.name),
+    [ENV_PLAN, ENV_CA_PEM, ENV_MAX_UNPACKED_BYTES],
+  );
 });
 
 test('the CA env changes nothing else in the patch', () => {
   const plain = buildInjection(helloPod(), twoArtifacts(), OPTIONS).ops;
   const withCa = buildInjection(helloPod(), twoArtifacts(), { ...OPTIONS, caPem: TWO_CAS }).ops;
   assert.equal(withCa.length, plain.length);
-  const strip = (ops: typeof plain): unknown => JSON.parse(JSON.stringify(ops, (k, v) => (k === 'env' ? v.filter((e: Obj) => e.name !== ENV_CA_PEM) : v)));
+  const strip = (ops: typeof plain): unknown =>
+    JSON.parse(JSON.stringify(ops, (k, v) => (k === 'env' ? v.filter((e: Obj) => e.name !== ENV_CA_PEM) : v)));
   assert.deepEqual(strip(withCa), strip(plain));
 });
 
@@ -60,8 +93,16 @@ test(`accepts CA PEM text of exactly ${MAX_CA_PEM_BYTES} bytes`, () => {
 const refusedCaPems: { name: string; caPem: unknown; mentions: RegExp }[] = [
   { name: 'empty text', caPem: '', mentions: /PEM certificate blocks/ },
   { name: 'not PEM at all', caPem: 'just some text', mentions: /PEM certificate blocks/ },
-  { name: 'a certificate followed by its private key (never into a pod spec)', caPem: `${certBlock()}-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n`, mentions: /nothing else/ },
-  { name: 'an EC private key alone', caPem: '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n', mentions: /nothing else/ },
+  {
+    name: 'a certificate followed by its private key (never into a pod spec)',
+    caPem: `${certBlock()}-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n`,
+    mentions: /nothing else/,
+  },
+  {
+    name: 'an EC private key alone',
+    caPem: '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n',
+    mentions: /nothing else/,
+  },
   { name: 'text between blocks', caPem: `${certBlock()}# my registry\n${certBlock()}`, mentions: /nothing else/ },
   { name: 'a block without its END line', caPem: '-----BEGIN CERTIFICATE-----\nMIIB\n', mentions: /PEM certificate blocks/ },
   { name: 'not a string', caPem: 42, mentions: /PEM certificate blocks/ },
@@ -94,7 +135,12 @@ const sizeLimitCases: { name: string; options: Obj; big?: boolean; sizeLimit: st
   { name: 'the limit raised for a 1 GiB layer', options: {}, big: true, sizeLimit: '4096Mi', env: '4096Mi' },
   { name: 'decimal G, converted to bytes', options: { volumeSizeLimit: '1G' }, sizeLimit: '1G', env: '1000000000' },
   { name: 'decimal M, converted to bytes', options: { volumeSizeLimit: '600M' }, sizeLimit: '600M', env: '600000000' },
-  { name: 'k (which the fetcher would not read), converted', options: { volumeSizeLimit: '700000k' }, sizeLimit: '700000k', env: '700000000' },
+  {
+    name: 'k (which the fetcher would not read), converted',
+    options: { volumeSizeLimit: '700000k' },
+    sizeLimit: '700000k',
+    env: '700000000',
+  },
   { name: 'Ti (which the fetcher would not read), converted', options: { volumeSizeLimit: '1Ti' }, sizeLimit: '1Ti', env: '1099511627776' },
   { name: 'a fraction, converted and rounded down', options: { volumeSizeLimit: '1.1Gi' }, sizeLimit: '1.1Gi', env: '1181116006' },
   { name: 'an exponent, converted', options: { volumeSizeLimit: '2e9' }, sizeLimit: '2e9', env: '2000000000' },
@@ -143,7 +189,11 @@ const refusedRegistryLists: { name: string; options: Obj; env: string }[] = [
   { name: 'an empty entry', options: { insecureRegistries: [''] }, env: ENV_INSECURE_REGISTRY },
   { name: 'a URL instead of a host', options: { insecureRegistries: ['http://registry:5000'] }, env: ENV_INSECURE_REGISTRY },
   { name: 'a newline', options: { allowRegistries: ['a.example\nX=1'] }, env: ENV_ALLOW_REGISTRY },
-  { name: `an entry over ${MAX_REGISTRY_ENTRY_CHARS} characters`, options: { allowRegistries: ['a'.repeat(MAX_REGISTRY_ENTRY_CHARS + 1)] }, env: ENV_ALLOW_REGISTRY },
+  {
+    name: `an entry over ${MAX_REGISTRY_ENTRY_CHARS} characters`,
+    options: { allowRegistries: ['a'.repeat(MAX_REGISTRY_ENTRY_CHARS + 1)] },
+    env: ENV_ALLOW_REGISTRY,
+  },
   {
     name: `more than ${MAX_REGISTRY_ENTRIES} entries`,
     options: { insecureRegistries: Array.from({ length: MAX_REGISTRY_ENTRIES + 1 }, (_, i) => `r${i}.example`) },

@@ -13,7 +13,13 @@ import {
   pinsFor,
   type IntegrationDecision,
 } from '../../src/inject/integration.js';
-import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, ANNOTATION_PINNED, ANNOTATION_REFRESH, ENV_DEPENDENCIES } from '../../src/inject/annotations.js';
+import {
+  ANNOTATION_DEPENDENCIES,
+  ANNOTATION_OPT_OUT,
+  ANNOTATION_PINNED,
+  ANNOTATION_REFRESH,
+  ENV_DEPENDENCIES,
+} from '../../src/inject/annotations.js';
 import { isCamelOciError } from '../../src/base/errors.js';
 import { applyIndependently, digest } from './support.js';
 import { crdErrors, derivePipeIntegration, kamelRerun, kamelRunIntegration, pipeOf, type Obj } from '../helpers/camel-k.js';
@@ -43,9 +49,17 @@ describe('pins: the name and tag as written, plus the resolved digest', () => {
   const cases: { name: string; reference: string; pin: string }[] = [
     { name: 'a tag as written, host kept', reference: 'docker.io/acme/deps:1.0', pin: `docker.io/acme/deps:1.0@${digest('a')}` },
     { name: 'a short Docker Hub name is not normalized', reference: 'acme/deps:1.0', pin: `acme/deps:1.0@${digest('a')}` },
-    { name: 'the container: prefix is dropped', reference: 'container:127.0.0.1:5000/acme/deps:1.0', pin: `127.0.0.1:5000/acme/deps:1.0@${digest('a')}` },
+    {
+      name: 'the container: prefix is dropped',
+      reference: 'container:127.0.0.1:5000/acme/deps:1.0',
+      pin: `127.0.0.1:5000/acme/deps:1.0@${digest('a')}`,
+    },
     { name: 'no tag written, none added', reference: 'quay.io/acme/deps', pin: `quay.io/acme/deps@${digest('a')}` },
-    { name: 'a written digest is replaced by the resolved one', reference: `quay.io/acme/deps:1.0@${digest('0')}`, pin: `quay.io/acme/deps:1.0@${digest('a')}` },
+    {
+      name: 'a written digest is replaced by the resolved one',
+      reference: `quay.io/acme/deps:1.0@${digest('0')}`,
+      pin: `quay.io/acme/deps:1.0@${digest('a')}`,
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
@@ -76,7 +90,12 @@ describe('the request: the annotation merged with the moved entries, as written,
   const cases: { name: string; existing: string | undefined; moved: string[]; request: string }[] = [
     { name: 'no annotation: the moved entries, comma separated', existing: undefined, moved: [A, B], request: `${A},${B}` },
     { name: 'annotation kept first, new entries appended', existing: A, moved: [B], request: `${A},${B}` },
-    { name: 'an entry the annotation already names (bare) is not repeated', existing: 'docker.io/acme/deps:1.0', moved: [A, B], request: `docker.io/acme/deps:1.0,${B}` },
+    {
+      name: 'an entry the annotation already names (bare) is not repeated',
+      existing: 'docker.io/acme/deps:1.0',
+      moved: [A, B],
+      request: `docker.io/acme/deps:1.0,${B}`,
+    },
     { name: 'nothing new: the annotation is left as written', existing: ` ${A}\n${B} `, moved: [B, A], request: ` ${A}\n${B} ` },
     { name: 'trailing separators of the annotation do not double', existing: `${A}, `, moved: [B], request: `${A},${B}` },
     { name: 'the same entry twice in dependencies is one request', existing: undefined, moved: [A, A], request: A },
@@ -182,7 +201,10 @@ describe('Pipes', () => {
   test('entries move out of spec.dependencies and spec.integration.dependencies; env var goes in spec.traits', () => {
     const pipe = pipeOf('timer-to-log', { dependencies: [A, 'camel:jackson'], integrationDependencies: ['mvn:com.acme:x:1', B] });
     const d = pinDecision(pipe);
-    assert.deepEqual(d.moved.map((m) => m.list), ['/spec/dependencies', '/spec/integration/dependencies']);
+    assert.deepEqual(
+      d.moved.map((m) => m.list),
+      ['/spec/dependencies', '/spec/integration/dependencies'],
+    );
     const out = pinned(pipe, [pinA, pinB]);
     assert.deepEqual(out.spec.dependencies, ['camel:jackson']);
     assert.deepEqual(out.spec.integration.dependencies, ['mvn:com.acme:x:1']);
@@ -208,13 +230,37 @@ describe('skip rules', () => {
     return it;
   };
   const cases: { name: string; object: () => Obj; reason: string }[] = [
-    { name: 'an Integration controlled by a Pipe', object: () => owned({ apiVersion: 'camel.apache.org/v1', kind: 'Pipe', name: 'p', uid: 'u', controller: true }), reason: INTEGRATION_SKIP_REASONS.derived },
-    { name: 'an Integration controlled by a KameletBinding (the Pipe\'s old name)', object: () => owned({ apiVersion: 'camel.apache.org/v1alpha1', kind: 'KameletBinding', name: 'p', uid: 'u', controller: true }), reason: INTEGRATION_SKIP_REASONS.derived },
-    { name: 'opted out', object: () => kamelRunIntegration('x', { dependencies: [A], annotations: { [ANNOTATION_OPT_OUT]: ' Disabled ' } }), reason: INTEGRATION_SKIP_REASONS.optedOut },
-    { name: 'nothing asked (camel:/mvn: only), no request annotation', object: () => kamelRunIntegration('x', { dependencies: ['camel:http', 'mvn:a:b:1'] }), reason: INTEGRATION_SKIP_REASONS.notRequested },
+    {
+      name: 'an Integration controlled by a Pipe',
+      object: () => owned({ apiVersion: 'camel.apache.org/v1', kind: 'Pipe', name: 'p', uid: 'u', controller: true }),
+      reason: INTEGRATION_SKIP_REASONS.derived,
+    },
+    {
+      name: "an Integration controlled by a KameletBinding (the Pipe's old name)",
+      object: () => owned({ apiVersion: 'camel.apache.org/v1alpha1', kind: 'KameletBinding', name: 'p', uid: 'u', controller: true }),
+      reason: INTEGRATION_SKIP_REASONS.derived,
+    },
+    {
+      name: 'opted out',
+      object: () => kamelRunIntegration('x', { dependencies: [A], annotations: { [ANNOTATION_OPT_OUT]: ' Disabled ' } }),
+      reason: INTEGRATION_SKIP_REASONS.optedOut,
+    },
+    {
+      name: 'nothing asked (camel:/mvn: only), no request annotation',
+      object: () => kamelRunIntegration('x', { dependencies: ['camel:http', 'mvn:a:b:1'] }),
+      reason: INTEGRATION_SKIP_REASONS.notRequested,
+    },
     { name: 'no dependencies at all', object: () => kamelRunIntegration('x'), reason: INTEGRATION_SKIP_REASONS.notRequested },
-    { name: 'an empty request annotation and nothing to move', object: () => kamelRunIntegration('x', { annotations: { [ANNOTATION_DEPENDENCIES]: ' , ' } }), reason: INTEGRATION_SKIP_REASONS.empty },
-    { name: 'a Pipe that asks nothing', object: () => pipeOf('x', { dependencies: ['camel:http'] }), reason: INTEGRATION_SKIP_REASONS.notRequested },
+    {
+      name: 'an empty request annotation and nothing to move',
+      object: () => kamelRunIntegration('x', { annotations: { [ANNOTATION_DEPENDENCIES]: ' , ' } }),
+      reason: INTEGRATION_SKIP_REASONS.empty,
+    },
+    {
+      name: 'a Pipe that asks nothing',
+      object: () => pipeOf('x', { dependencies: ['camel:http'] }),
+      reason: INTEGRATION_SKIP_REASONS.notRequested,
+    },
   ];
   for (const c of cases) {
     test(c.name, () => assert.deepEqual(decideIntegration(c.object()), { action: 'skip', reason: c.reason }));
@@ -289,18 +335,48 @@ describe('sticky pins', () => {
 
 describe('bad input', () => {
   const cases: { name: string; object: unknown; code: string; message: RegExp }[] = [
-    { name: 'not an Integration or Pipe', object: { apiVersion: 'v1', kind: 'Pod' }, code: 'UNSUPPORTED', message: /not a camel\.apache\.org\/v1 Integration or Pipe/ },
-    { name: 'spec.dependencies not a list', object: { ...kamelRunIntegration('x'), spec: { dependencies: 'container:a/b:1' } }, code: 'UNSUPPORTED', message: /spec\.dependencies is not a list/ },
-    { name: 'a request annotation that is not a string', object: kamelRunIntegration('x', { annotations: { [ANNOTATION_DEPENDENCIES]: 7 as unknown as string } }), code: 'REFERENCE_INVALID', message: /must be a string/ },
-    { name: 'a container: entry naming nothing', object: kamelRunIntegration('x', { dependencies: [A, 'container:'] }), code: 'REFERENCE_INVALID', message: /names no reference.*kamel run -d container:/ },
-    { name: 'spec.traits.environment.vars not a list', object: kamelRunIntegration('x', { dependencies: [A], traits: { environment: { vars: 'X=1' } } }), code: 'UNSUPPORTED', message: /spec\.traits\.environment\.vars is not a list/ },
+    {
+      name: 'not an Integration or Pipe',
+      object: { apiVersion: 'v1', kind: 'Pod' },
+      code: 'UNSUPPORTED',
+      message: /not a camel\.apache\.org\/v1 Integration or Pipe/,
+    },
+    {
+      name: 'spec.dependencies not a list',
+      object: { ...kamelRunIntegration('x'), spec: { dependencies: 'container:a/b:1' } },
+      code: 'UNSUPPORTED',
+      message: /spec\.dependencies is not a list/,
+    },
+    {
+      name: 'a request annotation that is not a string',
+      object: kamelRunIntegration('x', { annotations: { [ANNOTATION_DEPENDENCIES]: 7 as unknown as string } }),
+      code: 'REFERENCE_INVALID',
+      message: /must be a string/,
+    },
+    {
+      name: 'a container: entry naming nothing',
+      object: kamelRunIntegration('x', { dependencies: [A, 'container:'] }),
+      code: 'REFERENCE_INVALID',
+      message: /names no reference.*kamel run -d container:/,
+    },
+    {
+      name: 'spec.traits.environment.vars not a list',
+      object: kamelRunIntegration('x', { dependencies: [A], traits: { environment: { vars: 'X=1' } } }),
+      code: 'UNSUPPORTED',
+      message: /spec\.traits\.environment\.vars is not a list/,
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
       assert.throws(
         () => {
           const d = decideIntegration(c.object);
-          if (d.action === 'pin') buildIntegrationPatch(c.object, d, d.references.map((r) => pinOf(r, digest('a'))));
+          if (d.action === 'pin')
+            buildIntegrationPatch(
+              c.object,
+              d,
+              d.references.map((r) => pinOf(r, digest('a'))),
+            );
         },
         (err: unknown) => isCamelOciError(err) && err.code === c.code && c.message.test(err.message),
       );

@@ -4,7 +4,14 @@ import { buildInjection, escapePointer, MAX_TOTAL_ANNOTATION_BYTES, type JsonPat
 import { boundWarnings, MAX_WARNING_CHARS, MAX_WARNINGS } from '../../src/webhook/admission.js';
 import { decide, SKIP_REASONS } from '../../src/inject/decide.js';
 import { applyPatch } from '../../src/inject/apply.js';
-import { ANNOTATION_DEPENDENCIES, ANNOTATION_RESOLVED, ENV_CLASSPATH, INIT_CONTAINER_NAME, PULL_SECRETS_VOLUME_NAME, VOLUME_NAME } from '../../src/inject/annotations.js';
+import {
+  ANNOTATION_DEPENDENCIES,
+  ANNOTATION_RESOLVED,
+  ENV_CLASSPATH,
+  INIT_CONTAINER_NAME,
+  PULL_SECRETS_VOLUME_NAME,
+  VOLUME_NAME,
+} from '../../src/inject/annotations.js';
 import { FETCHER_IMAGE_UID } from '../../src/inject/fetcher.js';
 import { DEFAULT_FETCHER_RESOURCES, DEFAULT_VOLUME_SIZE_LIMIT } from '../../src/inject/options.js';
 import { parsePlan, planClasspath, VOLUME_MOUNT_PATH } from '../../src/plan/plan.js';
@@ -31,7 +38,12 @@ const KAMELET_ENTRY = '/camel-oci/kamelets/222222222222';
 const RESOLVED_KEY_PATH = '/metadata/annotations/camel.apache.org~1container-dependencies.resolved';
 
 function minimalPod(container: Obj = {}): Obj {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'x-' }, spec: { containers: [{ name: 'app', image: 'acme/app:1', ...container }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: 'x-' },
+    spec: { containers: [{ name: 'app', image: 'acme/app:1', ...container }] },
+  };
 }
 
 function rejects(fn: () => unknown, code: ErrorCode, message?: RegExp): void {
@@ -55,7 +67,13 @@ test('Camel K pod: exact operations, a valid pod, and nothing else changed', () 
   const result = buildInjection(pod, twoArtifacts(), OPTIONS);
   assert.deepEqual(
     result.ops.map((o) => `${o.op} ${o.path}`),
-    ['add /spec/volumes/-', 'add /spec/initContainers', 'add /spec/containers/0/volumeMounts/-', 'replace /spec/containers/0/args/2', `add ${RESOLVED_KEY_PATH}`],
+    [
+      'add /spec/volumes/-',
+      'add /spec/initContainers',
+      'add /spec/containers/0/volumeMounts/-',
+      'replace /spec/containers/0/args/2',
+      `add ${RESOLVED_KEY_PATH}`,
+    ],
   );
   assert.deepEqual(pod, helloPod(), 'the input pod is not modified');
   const patched = applyAndValidate(pod, result.ops);
@@ -133,7 +151,13 @@ test('a pod with no volumes, initContainers, annotations, env or volumeMounts ge
   const result = buildInjection(pod, twoArtifacts(), OPTIONS);
   assert.deepEqual(
     result.ops.map((o) => `${o.op} ${o.path}`),
-    ['add /spec/volumes', 'add /spec/initContainers', 'add /spec/containers/0/volumeMounts', 'add /spec/containers/0/env', 'add /metadata/annotations'],
+    [
+      'add /spec/volumes',
+      'add /spec/initContainers',
+      'add /spec/containers/0/volumeMounts',
+      'add /spec/containers/0/env',
+      'add /metadata/annotations',
+    ],
   );
   const patched = applyAndValidate(pod, result.ops);
   assert.deepEqual(patched.spec.containers[0].env, [{ name: ENV_CLASSPATH, value: `${DEP_ENTRY}:${KAMELET_ENTRY}` }]);
@@ -145,7 +169,11 @@ test('a pod without metadata gets a metadata object with the annotation', () => 
   const pod = minimalPod();
   delete pod.metadata;
   const result = buildInjection(pod, twoArtifacts(), OPTIONS);
-  assert.deepEqual(result.ops.at(-1), { op: 'add', path: '/metadata', value: { annotations: { [ANNOTATION_RESOLVED]: result.resolvedAnnotation } } });
+  assert.deepEqual(result.ops.at(-1), {
+    op: 'add',
+    path: '/metadata',
+    value: { annotations: { [ANNOTATION_RESOLVED]: result.resolvedAnnotation } },
+  });
   applyAndValidate(pod, result.ops);
 });
 
@@ -187,12 +215,48 @@ test('the init container goes before existing init containers (agents-download)'
 });
 
 const classpathVariants: { name: string; container: Obj; field: 'args' | 'command'; index: number; expect: string }[] = [
-  { name: '-classpath', container: { command: ['java'], args: ['-classpath', 'a.jar', 'Main'] }, field: 'args', index: 1, expect: `a.jar:${DEP_ENTRY}` },
-  { name: '--class-path', container: { command: ['java'], args: ['--class-path', 'a.jar', 'Main'] }, field: 'args', index: 1, expect: `a.jar:${DEP_ENTRY}` },
-  { name: '--class-path=PATH', container: { command: ['java'], args: ['--class-path=a.jar', 'Main'] }, field: 'args', index: 0, expect: `--class-path=a.jar:${DEP_ENTRY}` },
-  { name: 'java invocation in command, no args', container: { command: ['java', '-Xmx1g', '-cp', 'a.jar', 'Main'] }, field: 'command', index: 3, expect: `a.jar:${DEP_ENTRY}` },
-  { name: 'options before -cp', container: { command: ['java'], args: ['-javaagent:/agents/a.jar', '-Dx=1', '-cp', 'a', 'M'] }, field: 'args', index: 3, expect: `a:${DEP_ENTRY}` },
-  { name: 'empty classpath value gets no leading colon', container: { command: ['java'], args: ['-cp', '', 'Main'] }, field: 'args', index: 1, expect: DEP_ENTRY },
+  {
+    name: '-classpath',
+    container: { command: ['java'], args: ['-classpath', 'a.jar', 'Main'] },
+    field: 'args',
+    index: 1,
+    expect: `a.jar:${DEP_ENTRY}`,
+  },
+  {
+    name: '--class-path',
+    container: { command: ['java'], args: ['--class-path', 'a.jar', 'Main'] },
+    field: 'args',
+    index: 1,
+    expect: `a.jar:${DEP_ENTRY}`,
+  },
+  {
+    name: '--class-path=PATH',
+    container: { command: ['java'], args: ['--class-path=a.jar', 'Main'] },
+    field: 'args',
+    index: 0,
+    expect: `--class-path=a.jar:${DEP_ENTRY}`,
+  },
+  {
+    name: 'java invocation in command, no args',
+    container: { command: ['java', '-Xmx1g', '-cp', 'a.jar', 'Main'] },
+    field: 'command',
+    index: 3,
+    expect: `a.jar:${DEP_ENTRY}`,
+  },
+  {
+    name: 'options before -cp',
+    container: { command: ['java'], args: ['-javaagent:/agents/a.jar', '-Dx=1', '-cp', 'a', 'M'] },
+    field: 'args',
+    index: 3,
+    expect: `a:${DEP_ENTRY}`,
+  },
+  {
+    name: 'empty classpath value gets no leading colon',
+    container: { command: ['java'], args: ['-cp', '', 'Main'] },
+    field: 'args',
+    index: 1,
+    expect: DEP_ENTRY,
+  },
 ];
 
 for (const c of classpathVariants) {
@@ -206,7 +270,7 @@ for (const c of classpathVariants) {
   });
 }
 
-test('-cp after the main class is the program\'s, not the JVM\'s: env fallback instead', () => {
+test("-cp after the main class is the program's, not the JVM's: env fallback instead", () => {
   const pod = minimalPod({ command: ['java'], args: ['Main', '-cp', 'not-the-jvm'] });
   const result = buildInjection(pod, [artifact()], OPTIONS);
   const patched = applyAndValidate(pod, result.ops);
@@ -249,7 +313,10 @@ test('entries already on -cp are not added again (idempotent classpath)', () => 
 
   pod.spec.containers[0].args[2] = `${HELLO_CP}:${DEP_ENTRY}:${KAMELET_ENTRY}`;
   const again = buildInjection(pod, twoArtifacts(), OPTIONS);
-  assert.ok(again.ops.every((o) => o.op !== 'replace'), 'nothing to replace when every entry is present');
+  assert.ok(
+    again.ops.every((o) => o.op !== 'replace'),
+    'nothing to replace when every entry is present',
+  );
 });
 
 test('reinvocation: the patched pod is skipped by decide and gets no operations, and -cp is not doubled', () => {
@@ -299,7 +366,10 @@ test('pull secrets are projected read-only into the init container, both secret 
     { name: PULL_SECRETS_VOLUME_NAME, mountPath: PULL_SECRETS_MOUNT_PATH, readOnly: true },
   ]);
   const integration = patched.spec.containers[0];
-  assert.ok(!integration.volumeMounts.some((m: Obj) => m.name === PULL_SECRETS_VOLUME_NAME), 'credentials stay out of the integration container');
+  assert.ok(
+    !integration.volumeMounts.some((m: Obj) => m.name === PULL_SECRETS_VOLUME_NAME),
+    'credentials stay out of the integration container',
+  );
   assert.equal(result.warnings.filter((w) => /is not a Secret name/.test(w)).length, 2);
 });
 
@@ -315,7 +385,10 @@ test('the fetch init container passes the restricted Pod Security level on its o
     { name: 'Camel K pod', pod: helloPod() },
     { name: 'Knative pod (empty pod securityContext)', pod: knativePod() },
     { name: 'pod with no securityContext', pod: minimalPod() },
-    { name: 'pod running as root', pod: { ...minimalPod(), spec: { ...minimalPod().spec, securityContext: { runAsUser: 0, runAsNonRoot: false } } } },
+    {
+      name: 'pod running as root',
+      pod: { ...minimalPod(), spec: { ...minimalPod().spec, securityContext: { runAsUser: 0, runAsNonRoot: false } } },
+    },
   ];
   for (const { name, pod } of pods) {
     pod.spec.imagePullSecrets = [{ name: 'regcred' }];
@@ -341,7 +414,14 @@ function fetcherSecurity(pod: Obj): Obj {
 
 const knownUidCases: { name: string; pod: () => Obj; uid: number }[] = [
   { name: 'Camel K pod-level runAsUser', pod: helloPod, uid: 1000 },
-  { name: 'container level wins over the pod', pod: () => ({ ...minimalPod({ securityContext: { runAsUser: 4242 } }), spec: { ...minimalPod({ securityContext: { runAsUser: 4242 } }).spec, securityContext: { runAsUser: 1000 } } }), uid: 4242 },
+  {
+    name: 'container level wins over the pod',
+    pod: () => ({
+      ...minimalPod({ securityContext: { runAsUser: 4242 } }),
+      spec: { ...minimalPod({ securityContext: { runAsUser: 4242 } }).spec, securityContext: { runAsUser: 1000 } },
+    }),
+    uid: 4242,
+  },
   { name: 'container level alone', pod: () => minimalPod({ securityContext: { runAsUser: 1000720000 } }), uid: 1000720000 },
 ];
 
@@ -353,7 +433,10 @@ for (const c of knownUidCases) {
 
 const unknownUidCases: { name: string; pod: () => Obj }[] = [
   { name: 'Knative pod (empty pod securityContext)', pod: knativePod },
-  { name: 'OpenShift: Camel K sets no runAsUser (restricted-v2 assigns one)', pod: () => ({ ...helloPod(), spec: { ...helloPod().spec, securityContext: { runAsNonRoot: true } } }) },
+  {
+    name: 'OpenShift: Camel K sets no runAsUser (restricted-v2 assigns one)',
+    pod: () => ({ ...helloPod(), spec: { ...helloPod().spec, securityContext: { runAsNonRoot: true } } }),
+  },
   { name: 'no securityContext at all', pod: () => minimalPod() },
   { name: 'integration container runs as root, pod sets nothing', pod: () => minimalPod({ securityContext: { runAsUser: 0 } }) },
 ];
@@ -395,7 +478,10 @@ test('a copied or forged resolved annotation is replaced on injection, with a wa
   assert.equal(patched.metadata.annotations[ANNOTATION_RESOLVED], result.resolvedAnnotation);
   assert.notEqual(result.resolvedAnnotation, forged);
   assert.equal(fetchContainer(patched).name, INIT_CONTAINER_NAME);
-  assert.ok(result.warnings.some((w) => /^camel-oci: replaced a pre-existing .*container-dependencies\.resolved annotation/.test(w)), JSON.stringify(result.warnings));
+  assert.ok(
+    result.warnings.some((w) => /^camel-oci: replaced a pre-existing .*container-dependencies\.resolved annotation/.test(w)),
+    JSON.stringify(result.warnings),
+  );
   // The project's own applier (camel-oci inject) agrees.
   assert.deepEqual(applyPatch(pod, result.ops), patched);
   // Reinvocation after that: skipped, no ops, -cp not doubled.
@@ -413,7 +499,8 @@ test('a replaced resolved annotation does not count twice towards the annotation
   const pod = helloPod();
   const first = buildInjection(helloPod(), twoArtifacts(), OPTIONS).resolvedAnnotation;
   let used = 0;
-  for (const [k, v] of Object.entries(pod.metadata.annotations as Record<string, string>)) used += Buffer.byteLength(k) + Buffer.byteLength(v);
+  for (const [k, v] of Object.entries(pod.metadata.annotations as Record<string, string>))
+    used += Buffer.byteLength(k) + Buffer.byteLength(v);
   const resolvedBytes = Buffer.byteLength(ANNOTATION_RESOLVED) + Buffer.byteLength(first);
   // A forged value as large as the real one, plus filler up to the exact limit counting the annotation once.
   pod.metadata.annotations[ANNOTATION_RESOLVED] = first;
@@ -436,7 +523,10 @@ test('options: timeout env, pull policy, resources override, size limit floor an
   });
   const patched = applyAndValidate(pod, result.ops);
   const init = fetchContainer(patched);
-  assert.deepEqual(init.env.find((e: Obj) => e.name === ENV_FETCH_TIMEOUT), { name: ENV_FETCH_TIMEOUT, value: '45' });
+  assert.deepEqual(
+    init.env.find((e: Obj) => e.name === ENV_FETCH_TIMEOUT),
+    { name: ENV_FETCH_TIMEOUT, value: '45' },
+  );
   assert.equal(init.imagePullPolicy, 'IfNotPresent');
   assert.deepEqual(init.resources, { requests: DEFAULT_FETCHER_RESOURCES.requests, limits: { cpu: '1', memory: '512Mi' } });
   assert.equal(patched.spec.volumes.at(-1).emptyDir.sizeLimit, '4096Mi', '4x a 1 GiB layer');
@@ -464,7 +554,11 @@ for (const c of badOptions) {
 }
 
 const conflicts: { name: string; change: (pod: Obj) => void; mentions: RegExp }[] = [
-  { name: 'a volume named camel-oci', change: (p) => p.spec.volumes.push({ name: VOLUME_NAME, emptyDir: {} }), mentions: /volume named "camel-oci"/ },
+  {
+    name: 'a volume named camel-oci',
+    change: (p) => p.spec.volumes.push({ name: VOLUME_NAME, emptyDir: {} }),
+    mentions: /volume named "camel-oci"/,
+  },
   {
     name: 'a volume named camel-oci-pull-secrets when pull secrets are projected',
     change: (p) => {
@@ -473,7 +567,11 @@ const conflicts: { name: string; change: (pod: Obj) => void; mentions: RegExp }[
     },
     mentions: /camel-oci-pull-secrets/,
   },
-  { name: 'an app container named camel-oci-fetch', change: (p) => p.spec.containers.push({ name: INIT_CONTAINER_NAME, image: 'x' }), mentions: /container named "camel-oci-fetch"/ },
+  {
+    name: 'an app container named camel-oci-fetch',
+    change: (p) => p.spec.containers.push({ name: INIT_CONTAINER_NAME, image: 'x' }),
+    mentions: /container named "camel-oci-fetch"/,
+  },
   {
     name: 'something mounted at /camel-oci',
     change: (p) => {
@@ -530,7 +628,10 @@ test('hundreds of containers: linear work, the integration container found by it
 });
 
 test('artifacts with no usable layer are refused with NO_USABLE_LAYERS and a way out', () => {
-  const none = artifact({ layers: [], ignored: [{ digest: digest('9'), mediaType: 'application/vnd.oci.image.config.v1+json', reason: 'no camel annotation' }] });
+  const none = artifact({
+    layers: [],
+    ignored: [{ digest: digest('9'), mediaType: 'application/vnd.oci.image.config.v1+json', reason: 'no camel annotation' }],
+  });
   rejects(() => buildInjection(helloPod(), [none], OPTIONS), 'NO_USABLE_LAYERS', /camel\.apache\.org\.dependency/);
   rejects(() => buildInjection(helloPod(), [], OPTIONS), 'NO_USABLE_LAYERS');
 });
@@ -588,7 +689,7 @@ test('the resolved annotation records index, platform, ignored layers and stalen
 test('warnings are all returned (the webhook bounds them once, where the response is completed)', () => {
   const many = Array.from({ length: 30 }, (_, i) =>
     artifact({
-      reference: `docker.io/acme/r${i}${"x".repeat(300)}:1`,
+      reference: `docker.io/acme/r${i}${'x'.repeat(300)}:1`,
       repository: `acme/r${i}`,
       layers: [layer(((i % 9) + 1).toString())],
       stale: true,

@@ -26,7 +26,15 @@ export function digest(c: string): string {
 
 /** A selected dependency layer (tar+gzip) with the given digest character. */
 export function layer(c: string, over: Partial<SelectedLayer> = {}): SelectedLayer {
-  return { digest: digest(c), size: 16724, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', kind: 'dependency', format: 'tar+gzip', name: `com.acme:lib-${c}:1.0`, ...over };
+  return {
+    digest: digest(c),
+    size: 16724,
+    mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    kind: 'dependency',
+    format: 'tar+gzip',
+    name: `com.acme:lib-${c}:1.0`,
+    ...over,
+  };
 }
 
 /** A resolved artifact `docker.io/acme/<repo>:1.0` with one dependency layer unless told otherwise. */
@@ -107,7 +115,8 @@ export function semanticErrors(pod: Obj): string[] {
     const env = (c.env ?? []).map((e: Obj) => e.name);
     if (new Set(env).size !== env.length) out.push(`${c.name}: duplicate env names`);
   }
-  for (const [k, v] of Object.entries(pod.metadata?.annotations ?? {})) if (typeof v !== 'string') out.push(`annotation ${k} is not a string`);
+  for (const [k, v] of Object.entries(pod.metadata?.annotations ?? {}))
+    if (typeof v !== 'string') out.push(`annotation ${k} is not a string`);
   return out;
 }
 

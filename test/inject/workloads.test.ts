@@ -18,7 +18,11 @@ const kinds: { kind: string; wrap: (t: Obj) => Obj; basePath: string }[] = [
   { kind: 'DaemonSet', wrap: (t) => ({ spec: { template: t } }), basePath: '/spec/template' },
   { kind: 'ReplicaSet', wrap: (t) => ({ spec: { template: t } }), basePath: '/spec/template' },
   { kind: 'Job', wrap: (t) => ({ spec: { template: t } }), basePath: '/spec/template' },
-  { kind: 'CronJob', wrap: (t) => ({ spec: { schedule: '* * * * *', jobTemplate: { spec: { template: t } } } }), basePath: '/spec/jobTemplate/spec/template' },
+  {
+    kind: 'CronJob',
+    wrap: (t) => ({ spec: { schedule: '* * * * *', jobTemplate: { spec: { template: t } } } }),
+    basePath: '/spec/jobTemplate/spec/template',
+  },
 ];
 
 for (const k of kinds) {

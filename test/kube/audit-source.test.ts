@@ -40,7 +40,9 @@ function read(options: Partial<AuditSourceOptions> = {}, token?: string): Return
 }
 
 function pods(namespace: string, n: number): Record<string, any>[] {
-  return Array.from({ length: n }, (_, i) => integrationPod('hello', { namespace, suffix: `p${String(i).padStart(4, '0')}`, created: `2026-12-02T10:00:0${i % 10}Z` }));
+  return Array.from({ length: n }, (_, i) =>
+    integrationPod('hello', { namespace, suffix: `p${String(i).padStart(4, '0')}`, created: `2026-12-02T10:00:0${i % 10}Z` }),
+  );
 }
 
 async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message?: RegExp): Promise<void> {
@@ -61,12 +63,24 @@ describe('readAuditObjects', () => {
     api.add('pipes', pipe('bound'));
     const got = await read({ pageSize: 2 });
     assert.equal(got.camelApi, true);
-    assert.deepEqual(got.pods.map((p: any) => p.metadata.name), pods('demo', 5).map((p) => p.metadata.name));
-    assert.deepEqual(got.integrations.map((o: any) => o.metadata.name), ['hello']);
-    assert.deepEqual(got.pipes.map((o: any) => o.metadata.name), ['bound']);
+    assert.deepEqual(
+      got.pods.map((p: any) => p.metadata.name),
+      pods('demo', 5).map((p) => p.metadata.name),
+    );
+    assert.deepEqual(
+      got.integrations.map((o: any) => o.metadata.name),
+      ['hello'],
+    );
+    assert.deepEqual(
+      got.pipes.map((o: any) => o.metadata.name),
+      ['bound'],
+    );
     const podRequests = api.requests.filter((r) => r.path === '/api/v1/namespaces/demo/pods');
     assert.equal(podRequests.length, 3, 'five pods in pages of two');
-    assert.deepEqual(podRequests.map((r) => r.query.limit), ['2', '2', '2']);
+    assert.deepEqual(
+      podRequests.map((r) => r.query.limit),
+      ['2', '2', '2'],
+    );
     assert.equal(podRequests[0]!.query.continue, undefined);
     assert.ok(podRequests[1]!.query.continue !== undefined && podRequests[2]!.query.continue !== podRequests[1]!.query.continue);
     assert.ok(podRequests.every((r) => r.query.labelSelector === 'camel.apache.org/integration'));

@@ -110,13 +110,25 @@ export async function startFakeApiserver(options: FakeApiserverOptions): Promise
       if (fault.status === 403) {
         send(
           403,
-          status(403, 'Forbidden', `${kind} "${name}" is forbidden: User "system:serviceaccount:camel-oci:camel-oci" cannot get resource "${kind}" in API group "" in the namespace "${ns}"`, {
-            name,
-            kind,
-          }),
+          status(
+            403,
+            'Forbidden',
+            `${kind} "${name}" is forbidden: User "system:serviceaccount:camel-oci:camel-oci" cannot get resource "${kind}" in API group "" in the namespace "${ns}"`,
+            {
+              name,
+              kind,
+            },
+          ),
         );
       } else {
-        send(fault.status, status(fault.status, fault.status === 429 ? 'TooManyRequests' : 'InternalError', 'Internal error occurred: etcdserver: request timed out'));
+        send(
+          fault.status,
+          status(
+            fault.status,
+            fault.status === 429 ? 'TooManyRequests' : 'InternalError',
+            'Internal error occurred: etcdserver: request timed out',
+          ),
+        );
       }
       return;
     }

@@ -108,7 +108,14 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
       const fault = failing.find((f) => f.method === req.method && f.left > 0);
       if (fault !== undefined) {
         fault.left--;
-        return send(fault.status, status(fault.status, fault.status === 403 ? 'Forbidden' : 'InternalError', fault.status === 403 ? 'forbidden' : 'Internal error occurred'));
+        return send(
+          fault.status,
+          status(
+            fault.status,
+            fault.status === 403 ? 'Forbidden' : 'InternalError',
+            fault.status === 403 ? 'forbidden' : 'Internal error occurred',
+          ),
+        );
       }
       const s = SECRET_PATH.exec(url.pathname);
       if (s !== null) {
@@ -124,7 +131,8 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
             createConflicts++;
             return send(409, status(409, 'AlreadyExists', `secrets "${n}" already exists`));
           }
-          if (body?.metadata?.resourceVersion) return send(400, status(400, 'BadRequest', 'resourceVersion should not be set on objects to be created'));
+          if (body?.metadata?.resourceVersion)
+            return send(400, status(400, 'BadRequest', 'resourceVersion should not be set on objects to be created'));
           const o = { ...body, metadata: { ...body.metadata, namespace: ns, uid: `uid-${rv}`, resourceVersion: nextRv() } };
           secrets.set(`${ns}/${n}`, o);
           createOk++;
@@ -135,7 +143,14 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
           if (existing === undefined) return send(404, status(404, 'NotFound', `secrets "${name}" not found`));
           const given = body?.metadata?.resourceVersion;
           if (given !== undefined && given !== '' && given !== existing.metadata.resourceVersion) {
-            return send(409, status(409, 'Conflict', `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`));
+            return send(
+              409,
+              status(
+                409,
+                'Conflict',
+                `Operation cannot be fulfilled on secrets "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+              ),
+            );
           }
           const o = { ...body, metadata: { ...body.metadata, namespace: ns, uid: existing.metadata.uid, resourceVersion: nextRv() } };
           secrets.set(key, o);
@@ -147,15 +162,23 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
       if (m !== null) {
         const name = m[1] ?? '';
         const existing = mwcs.get(name);
-        if (existing === undefined) return send(404, status(404, 'NotFound', `mutatingwebhookconfigurations.admissionregistration.k8s.io "${name}" not found`));
+        if (existing === undefined)
+          return send(404, status(404, 'NotFound', `mutatingwebhookconfigurations.admissionregistration.k8s.io "${name}" not found`));
         if (req.method === 'GET') return send(200, existing);
         if (req.method === 'PATCH') {
-          if (req.headers['content-type'] !== 'application/json-patch+json') return send(415, status(415, 'UnsupportedMediaType', 'only JSON patch here'));
+          if (req.headers['content-type'] !== 'application/json-patch+json')
+            return send(415, status(415, 'UnsupportedMediaType', 'only JSON patch here'));
           let patched: Record<string, any>;
           try {
-            patched = fastJsonPatch.applyPatch(structuredClone(existing), body as Operation[], true, false).newDocument as Record<string, any>;
+            patched = fastJsonPatch.applyPatch(structuredClone(existing), body as Operation[], true, false).newDocument as Record<
+              string,
+              any
+            >;
           } catch (err) {
-            return send(422, status(422, 'Invalid', `the server rejected our request due to an error in our request: ${(err as Error).name}`));
+            return send(
+              422,
+              status(422, 'Invalid', `the server rejected our request due to an error in our request: ${(err as Error).name}`),
+            );
           }
           patched.metadata = { ...patched.metadata, name, resourceVersion: nextRv() };
           mwcs.set(name, patched);

@@ -21,7 +21,8 @@ export interface ListRequest {
 export type ListedResource = 'pods' | 'integrations' | 'pipes';
 
 /** How the fake answers a resource instead of listing it. */
-export type ListFault = { readonly status: 403 | 500 | 410 } | { readonly hang: true } | { readonly bodyBytes: number } | { readonly loopContinue: true };
+export type ListFault =
+  { readonly status: 403 | 500 | 410 } | { readonly hang: true } | { readonly bodyBytes: number } | { readonly loopContinue: true };
 
 /** A running fake. */
 export interface ListApiserver {
@@ -46,7 +47,12 @@ const PODS = /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?pods$/;
 const CAMEL = /^\/apis\/camel\.apache\.org\/v1\/(?:namespaces\/([^/]+)\/)?(integrations|pipes)$/;
 
 /** Starts the fake on 127.0.0.1:0. */
-export async function startListApiserver(options: { certPem: string; keyPem: string; caPem: string; token: string }): Promise<ListApiserver> {
+export async function startListApiserver(options: {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+  token: string;
+}): Promise<ListApiserver> {
   const store: Record<ListedResource, Record<string, any>[]> = { pods: [], integrations: [], pipes: [] };
   const faults = new Map<ListedResource, ListFault>();
   const requests: ListRequest[] = [];
@@ -96,7 +102,8 @@ export async function startListApiserver(options: { certPem: string; keyPem: str
     const start = Number(Buffer.from(url.searchParams.get('continue') ?? '', 'base64url').toString() || '0');
     let next = '';
     if (limit > 0) {
-      if (start + limit < items.length || (fault !== undefined && 'loopContinue' in fault)) next = Buffer.from(String(start + limit)).toString('base64url');
+      if (start + limit < items.length || (fault !== undefined && 'loopContinue' in fault))
+        next = Buffer.from(String(start + limit)).toString('base64url');
       if (fault !== undefined && 'loopContinue' in fault) next = Buffer.from('0').toString('base64url');
       items = items.slice(start, start + limit);
     }

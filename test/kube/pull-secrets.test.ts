@@ -35,7 +35,12 @@ function dockerCfg(registry: string, username: string, password: string): string
 }
 
 function pod(spec: Record<string, unknown>): Record<string, unknown> {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: NS }, spec: { containers: [{ name: 'c', image: 'app' }], ...spec } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'p', namespace: NS },
+    spec: { containers: [{ name: 'c', image: 'app' }], ...spec },
+  };
 }
 
 function pullSecrets(...names: string[]): Array<{ name: string }> {
@@ -122,13 +127,33 @@ describe('dockerConfigFromSecret (pure)', () => {
     assert.deepEqual(usersFor([r.config], 'r.example'), ['bob']);
   });
   const skipCases: Array<{ name: string; secret: { type?: string; data?: Record<string, string> }; reason: RegExp }> = [
-    { name: 'Opaque secret with the right key', secret: { type: 'Opaque', data: { '.dockerconfigjson': b64(dockerConfigJson('r', 'u', 'p')) } }, reason: /not kubernetes.io\/dockerconfigjson/ },
-    { name: 'type and key disagree', secret: { type: DOCKERCONFIGJSON, data: { '.dockercfg': b64(dockerCfg('r', 'u', 'p')) } }, reason: /no "\.dockerconfigjson"/ },
+    {
+      name: 'Opaque secret with the right key',
+      secret: { type: 'Opaque', data: { '.dockerconfigjson': b64(dockerConfigJson('r', 'u', 'p')) } },
+      reason: /not kubernetes.io\/dockerconfigjson/,
+    },
+    {
+      name: 'type and key disagree',
+      secret: { type: DOCKERCONFIGJSON, data: { '.dockercfg': b64(dockerCfg('r', 'u', 'p')) } },
+      reason: /no "\.dockerconfigjson"/,
+    },
     { name: 'no data', secret: { type: DOCKERCFG }, reason: /no "\.dockercfg"/ },
-    { name: 'not JSON', secret: { type: DOCKERCONFIGJSON, data: { '.dockerconfigjson': b64('{"auths": {"r": {"auth": "c2VjcmV0') } }, reason: /not valid JSON/ },
+    {
+      name: 'not JSON',
+      secret: { type: DOCKERCONFIGJSON, data: { '.dockerconfigjson': b64('{"auths": {"r": {"auth": "c2VjcmV0') } },
+      reason: /not valid JSON/,
+    },
     { name: 'legacy not JSON', secret: { type: DOCKERCFG, data: { '.dockercfg': b64('nope') } }, reason: /not valid JSON/ },
-    { name: 'not UTF-8', secret: { type: DOCKERCONFIGJSON, data: { '.dockerconfigjson': b64(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])) } }, reason: /not UTF-8/ },
-    { name: 'no credentials', secret: { type: DOCKERCONFIGJSON, data: { '.dockerconfigjson': b64('{"auths":{}}') } }, reason: /no usable credentials/ },
+    {
+      name: 'not UTF-8',
+      secret: { type: DOCKERCONFIGJSON, data: { '.dockerconfigjson': b64(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])) } },
+      reason: /not UTF-8/,
+    },
+    {
+      name: 'no credentials',
+      secret: { type: DOCKERCONFIGJSON, data: { '.dockerconfigjson': b64('{"auths":{}}') } },
+      reason: /no usable credentials/,
+    },
     {
       name: 'larger than 1 MiB',
       secret: { type: DOCKERCONFIGJSON, data: { '.dockerconfigjson': b64(Buffer.alloc(MAX_SECRET_DATA_BYTES + 1, 0x20)) } },
@@ -146,7 +171,7 @@ describe('dockerConfigFromSecret (pure)', () => {
 });
 
 describe('createPullSecretReaderFor against a fake apiserver', () => {
-  it('returns a dockerconfigjson secret parsed, and a dockercfg one wrapped, in the pod\'s order', async () => {
+  it("returns a dockerconfigjson secret parsed, and a dockercfg one wrapped, in the pod's order", async () => {
     const json = dockerConfigJson('registry.acme.example', 'alice', 'pw-a');
     api.setSecret(NS, 'json-secret', DOCKERCONFIGJSON, { '.dockerconfigjson': json });
     api.setSecret(NS, 'cfg-secret', DOCKERCFG, { '.dockercfg': dockerCfg('registry.acme.example', 'bob', 'pw-b') });
@@ -162,10 +187,13 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     api.setSecret(NS, 'a', DOCKERCONFIGJSON, { '.dockerconfigjson': dockerConfigJson('r.example', 'u', 'p') });
     const texts = await reader()(NS, pod({ imagePullSecrets: [{ name: 'a' }, { name: 'a' }, { name: '../../nodes' }] }));
     assert.equal(texts.length, 1);
-    assert.deepEqual(api.requests.map((r) => r.path), [`/api/v1/namespaces/${NS}/secrets/a`]);
+    assert.deepEqual(
+      api.requests.map((r) => r.path),
+      [`/api/v1/namespaces/${NS}/secrets/a`],
+    );
   });
 
-  it('falls back to the service account\'s pull secrets (deduplicated) when the pod lists none', async () => {
+  it("falls back to the service account's pull secrets (deduplicated) when the pod lists none", async () => {
     api.setServiceAccount(NS, 'builder', ['sa-secret', 'sa-secret', 'sa-other']);
     api.setSecret(NS, 'sa-secret', DOCKERCONFIGJSON, { '.dockerconfigjson': dockerConfigJson('r.example', 'from-sa', 'p') });
     api.setSecret(NS, 'sa-other', DOCKERCONFIGJSON, { '.dockerconfigjson': dockerConfigJson('r.example', 'from-sa-2', 'p') });
@@ -181,7 +209,7 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     assert.deepEqual(usersFor(await reader()(NS, pod({})), 'r.example'), ['dflt']);
   });
 
-  it('does not merge the service account\'s secrets into a pod\'s own list (the admission plugin\'s and kubelet\'s rule)', async () => {
+  it("does not merge the service account's secrets into a pod's own list (the admission plugin's and kubelet's rule)", async () => {
     api.setServiceAccount(NS, 'builder', ['sa-secret']);
     api.setSecret(NS, 'sa-secret', DOCKERCONFIGJSON, { '.dockerconfigjson': dockerConfigJson('r.example', 'from-sa', 'p') });
     api.setSecret(NS, 'own', DOCKERCONFIGJSON, { '.dockerconfigjson': dockerConfigJson('r.example', 'own', 'p') });
@@ -223,7 +251,10 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     api.setSecret(NS, 'good', DOCKERCONFIGJSON, { '.dockerconfigjson': dockerConfigJson('r.example', 'good', 'p') });
     const texts = await reader({ logger })(NS, pod({ imagePullSecrets: pullSecrets('opaque', 'broken', 'flaky', 'garbled', 'good') }));
     assert.deepEqual(usersFor(texts, 'r.example'), ['good']);
-    const warned = lines().filter((l) => l.level === 'warn').map((l) => l.secret).sort();
+    const warned = lines()
+      .filter((l) => l.level === 'warn')
+      .map((l) => l.secret)
+      .sort();
     assert.deepEqual(warned, ['broken', 'flaky', 'garbled', 'opaque']);
   });
 
@@ -317,7 +348,10 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     const filler = 'x'.repeat(MAX_SECRET_DATA_BYTES - 200);
     const under = JSON.stringify({ auths: { 'r.example': { auth: Buffer.from('u:p').toString('base64') } }, psFormat: filler });
     assert.ok(under.length <= MAX_SECRET_DATA_BYTES);
-    const over = JSON.stringify({ auths: { 'r.example': { auth: Buffer.from('u:p').toString('base64') } }, psFormat: `${filler}${'y'.repeat(300)}` });
+    const over = JSON.stringify({
+      auths: { 'r.example': { auth: Buffer.from('u:p').toString('base64') } },
+      psFormat: `${filler}${'y'.repeat(300)}`,
+    });
     assert.ok(over.length > MAX_SECRET_DATA_BYTES);
     api.setSecret(NS, 'under', DOCKERCONFIGJSON, { '.dockerconfigjson': under });
     api.setSecret(NS, 'over', DOCKERCONFIGJSON, { '.dockerconfigjson': over });
@@ -337,7 +371,7 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     assert.ok(lines().some((l) => l.level === 'warn' && l.limit === 16 && /the pod lists more than 16/.test(String(l.msg))));
   });
 
-  it('applies the limit to a service account\'s list as well', async () => {
+  it("applies the limit to a service account's list as well", async () => {
     const { logger, lines } = rawLogger();
     api.setServiceAccount(NS, 'default', ['a', 'b', 'c']);
     await reader({ maxSecrets: 2, logger })(NS, pod({}));
@@ -356,7 +390,7 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     assert.equal(api.requests.length, 0);
   });
 
-  it('does not trust an apiserver whose certificate the KubeConfig\'s CA did not sign', async () => {
+  it("does not trust an apiserver whose certificate the KubeConfig's CA did not sign", async () => {
     const otherDir = await mkdtemp(path.join(dir, 'other-ca-'));
     const otherCa = await makeTestCa(otherDir);
     const kc = api.kubeConfig();
@@ -375,7 +409,7 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     assert.equal(api.requests.length, 0, 'no request reached the untrusted server');
   });
 
-  it('keeps a pod\'s huge imagePullSecrets list cheap: reads only up to the limit', async () => {
+  it("keeps a pod's huge imagePullSecrets list cheap: reads only up to the limit", async () => {
     const many = Array.from({ length: 200_000 }, (_, i) => ({ name: `n${i}` }));
     const started = performance.now();
     assert.equal(podPullSecretNames(pod({ imagePullSecrets: many }), 17).length, 17);
@@ -384,7 +418,7 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     assert.ok(performance.now() - started < 2_000);
   });
 
-  it('gets nothing (and does not reject) when the apiserver rejects the webhook\'s token', async () => {
+  it("gets nothing (and does not reject) when the apiserver rejects the webhook's token", async () => {
     const { logger, lines } = rawLogger();
     api.setSecret(NS, 's', DOCKERCONFIGJSON, { '.dockerconfigjson': dockerConfigJson('r.example', 'u', 'p') });
     const read = createPullSecretReaderFor(api.kubeConfig('wrong-token'), { logger });
@@ -408,7 +442,10 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     for (const e of encodings) assert.ok(!output.includes(e), `log output contains ${e}`);
     for (const t of texts) {
       const entry = t.entries[0];
-      const auth = entry?.credential.kind === 'basic' ? Buffer.from(`${entry.credential.username}:${entry.credential.password}`).toString('base64') : '';
+      const auth =
+        entry?.credential.kind === 'basic'
+          ? Buffer.from(`${entry.credential.username}:${entry.credential.password}`).toString('base64')
+          : '';
       assert.ok(!output.includes(auth), 'log output contains an auth value');
     }
   });
@@ -427,16 +464,23 @@ describe('createPullSecretReader (mode and environment)', () => {
   });
 
   it('refuses an unknown mode', () => {
-    assert.throws(() => createPullSecretReader('yes', {}, silent), (e: unknown) => isCamelOciError(e, 'CONFIG_INVALID') && /auto, true or false/.test(e.message));
+    assert.throws(
+      () => createPullSecretReader('yes', {}, silent),
+      (e: unknown) => isCamelOciError(e, 'CONFIG_INVALID') && /auto, true or false/.test(e.message),
+    );
   });
 
   it('true outside a cluster without a kubeconfig is CONFIG_INVALID with a way out', async () => {
     const home = await mkdtemp(path.join(dir, 'home-'));
     assert.throws(
       () => createPullSecretReader('true', { HOME: home }, silent),
-      (e: unknown) => isCamelOciError(e, 'CONFIG_INVALID') && /no kubeconfig found/.test(e.message) && /--pull-secrets=false/.test(e.message),
+      (e: unknown) =>
+        isCamelOciError(e, 'CONFIG_INVALID') && /no kubeconfig found/.test(e.message) && /--pull-secrets=false/.test(e.message),
     );
-    assert.throws(() => createPullSecretReader('true', { KUBECONFIG: path.join(home, 'missing.yaml') }, silent), (e: unknown) => isCamelOciError(e, 'CONFIG_INVALID'));
+    assert.throws(
+      () => createPullSecretReader('true', { KUBECONFIG: path.join(home, 'missing.yaml') }, silent),
+      (e: unknown) => isCamelOciError(e, 'CONFIG_INVALID'),
+    );
   });
 
   it('true outside a cluster reads through the KUBECONFIG file', async () => {
@@ -461,7 +505,10 @@ describe('createPullSecretReader (mode and environment)', () => {
   it('a kubeconfig that is not YAML is CONFIG_INVALID naming the file', async () => {
     const file = path.join(dir, 'bad-kubeconfig.yaml');
     await writeFile(file, 'clusters: [unclosed\n');
-    assert.throws(() => createPullSecretReader('true', { KUBECONFIG: file }, silent), (e: unknown) => isCamelOciError(e, 'CONFIG_INVALID') && e.message.includes(file));
+    assert.throws(
+      () => createPullSecretReader('true', { KUBECONFIG: file }, silent),
+      (e: unknown) => isCamelOciError(e, 'CONFIG_INVALID') && e.message.includes(file),
+    );
   });
 
   it('auto in a cluster uses the mounted service account token and CA', async () => {
@@ -473,7 +520,10 @@ describe('createPullSecretReader (mode and environment)', () => {
     const read = createPullSecretReader('auto', env, silent, { serviceAccountDir: saDir });
     assert.ok(read);
     await read(NS, pod({ imagePullSecrets: pullSecrets('s') }));
-    assert.deepEqual(api.requests.map((r) => r.authorization), ['Bearer in-cluster-token']);
+    assert.deepEqual(
+      api.requests.map((r) => r.authorization),
+      ['Bearer in-cluster-token'],
+    );
   });
 
   it('in a cluster without a service account token: auto disables with a warning, true refuses', async () => {

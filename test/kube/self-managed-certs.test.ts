@@ -69,7 +69,9 @@ function resetObjects(): void {
 /** The decoded caBundle of every entry, as the apiserver holds it now. */
 function bundles(): string[] {
   const mwc = api.webhookConfiguration(WEBHOOK);
-  return ((mwc?.webhooks ?? []) as any[]).map((w) => (w.clientConfig.caBundle === undefined ? '' : Buffer.from(w.clientConfig.caBundle, 'base64').toString('utf8')));
+  return ((mwc?.webhooks ?? []) as any[]).map((w) =>
+    w.clientConfig.caBundle === undefined ? '' : Buffer.from(w.clientConfig.caBundle, 'base64').toString('utf8'),
+  );
 }
 
 interface Replica {
@@ -89,7 +91,11 @@ const handler: http.RequestListener = (req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const review = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { request?: { uid?: string } };
-    const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: review.request?.uid ?? '', allowed: true } });
+    const body = JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: review.request?.uid ?? '', allowed: true },
+    });
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
@@ -113,7 +119,10 @@ async function startReplica(lifetimes: { caLifetimeMs?: number; servingLifetimeM
       if (!bundles().every((b) => bundleVerifies(b, certPem, Date.now()))) unverifiedServes.push(certPem);
       server.load(certPem, keyPem);
       served.push(certPem);
-      if (process.env.TEST_LOG_LEVEL) process.stderr.write(`${new Date().toISOString()} port ${(server.server.address() as { port: number } | null)?.port} serves notAfter ${new X509Certificate(certPem).validTo}\n`);
+      if (process.env.TEST_LOG_LEVEL)
+        process.stderr.write(
+          `${new Date().toISOString()} port ${(server.server.address() as { port: number } | null)?.port} serves notAfter ${new X509Certificate(certPem).validTo}\n`,
+        );
     },
     recheckMs: lifetimes.recheckMs ?? 300,
     ...(lifetimes.caLifetimeMs === undefined ? {} : { caLifetimeMs: lifetimes.caLifetimeMs }),
@@ -149,7 +158,11 @@ function presented(port: number, caPem: string): Promise<{ certPem: string; auth
     const socket = tls.connect({ host: '127.0.0.1', port, servername: SERVER_NAME, ca: caPem, rejectUnauthorized: false }, () => {
       const raw = socket.getPeerCertificate().raw;
       const certPem = new X509Certificate(raw).toString();
-      resolve({ certPem, authorized: socket.authorized, ...(socket.authorizationError ? { error: String(socket.authorizationError) } : {}) });
+      resolve({
+        certPem,
+        authorized: socket.authorized,
+        ...(socket.authorizationError ? { error: String(socket.authorizationError) } : {}),
+      });
       socket.end();
     });
     socket.setTimeout(5000, () => socket.destroy(new Error('handshake timeout')));
@@ -177,12 +190,16 @@ for (const n of [2, 3]) {
     const secret = api.secret(NS, SECRET)!;
     const secretCert = Buffer.from(secret.data['tls.crt'], 'base64').toString('utf8');
     const trust = Buffer.from(secret.data['ca.crt'], 'base64').toString('utf8');
-    for (const b of bundles()) assert.equal(b, trust, 'every entry holds the Secret\'s CA');
+    for (const b of bundles()) assert.equal(b, trust, "every entry holds the Secret's CA");
     for (const r of replicas) {
       for (const b of bundles()) {
         const p = await presented(r.port, b);
         assert.equal(p.authorized, true, p.error);
-        assert.equal(new X509Certificate(p.certPem).fingerprint256, new X509Certificate(secretCert).fingerprint256, 'serves the Secret\'s certificate');
+        assert.equal(
+          new X509Certificate(p.certPem).fingerprint256,
+          new X509Certificate(secretCert).fingerprint256,
+          "serves the Secret's certificate",
+        );
       }
       assert.deepEqual(r.unverifiedServes, []);
     }
@@ -203,7 +220,8 @@ test('a blanked caBundle (manifests re-applied) is repaired and counted', async 
   assert.deepEqual(bundles(), ['', '']);
   await waitFor('the bundle repaired', () => bundles().every((b) => b === trust));
   // The counter moves once the patch is answered, a moment after the fake applied it.
-  for (let i = 0; i < 200 && (await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total')) < 1; i++) await new Promise((res) => setTimeout(res, 25));
+  for (let i = 0; i < 200 && (await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total')) < 1; i++)
+    await new Promise((res) => setTimeout(res, 25));
   // At least one repair: under load a re-check may find the bundle blank again before the fake applied the first patch.
   assert.ok((await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total')) >= 1);
   assert.deepEqual(r.unverifiedServes, []);
@@ -224,7 +242,10 @@ test('an expired serving certificate found at start is replaced, and so is a Sec
   assert.equal(servedNow.checkIssued(new X509Certificate(ca.certPem)), true, 'the CA was still good, so it signed the new one');
   assert.ok(!r.served.includes(expired.certPem), 'never served the expired one');
   assert.equal(await metricValue(r.metrics, 'camel_oci_certificate_rotations_total', { kind: 'rotate-serving' }), 1);
-  assert.ok((await metricValue(r.metrics, 'camel_oci_serving_certificate_expiry_timestamp_seconds')) * 1000 >= new Date(servedNow.validTo).getTime() - 1000);
+  assert.ok(
+    (await metricValue(r.metrics, 'camel_oci_serving_certificate_expiry_timestamp_seconds')) * 1000 >=
+      new Date(servedNow.validTo).getTime() - 1000,
+  );
   await r.close();
 
   const deadCa = await generateCa({ commonName: 'dead CA', validityDays: 365, now: longAgo });
@@ -250,7 +271,10 @@ test('a Secret written by `camel-oci certs` (no CA key) is taken over without an
   await waitFor('ready', () => r.certs.ready());
   // Right after the replacement, the old CA is still in the bundle for pods serving the old certificate.
   const firstTrust = bundles()[0]!;
-  assert.ok(firstTrust.includes(ca.certPem.trim()) || (await metricValue(r.metrics, 'camel_oci_certificate_rotations_total', { kind: 'retire-ca' })) === 1);
+  assert.ok(
+    firstTrust.includes(ca.certPem.trim()) ||
+      (await metricValue(r.metrics, 'camel_oci_certificate_rotations_total', { kind: 'retire-ca' })) === 1,
+  );
   await waitFor('old CA retired', () => !bundles()[0]!.includes(ca.certPem.trim()));
   assert.deepEqual(r.unverifiedServes, []);
 });
@@ -276,7 +300,17 @@ test('rotations of the serving certificate and of the CA under continuous admiss
       try {
         const answer = await new Promise<string>((resolve, reject) => {
           const req = https.request(
-            { host: '127.0.0.1', port: r.port, servername: SERVER_NAME, ca, method: 'POST', path: '/mutate', agent: false, headers: { 'content-type': 'application/json' }, timeout: 5000 },
+            {
+              host: '127.0.0.1',
+              port: r.port,
+              servername: SERVER_NAME,
+              ca,
+              method: 'POST',
+              path: '/mutate',
+              agent: false,
+              headers: { 'content-type': 'application/json' },
+              timeout: 5000,
+            },
             (res) => {
               const chunks: Buffer[] = [];
               const sock = res.socket as tls.TLSSocket;
@@ -300,7 +334,10 @@ test('rotations of the serving certificate and of the CA under continuous admiss
   assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${ok + failures.length} requests failed`);
   assert.ok(ok > 50, `enough load: ${ok}`);
   const total = async (kind: string): Promise<number> =>
-    (await Promise.all(replicas.map((r) => metricValue(r.metrics, 'camel_oci_certificate_rotations_total', { kind })))).reduce((a, b) => a + b, 0);
+    (await Promise.all(replicas.map((r) => metricValue(r.metrics, 'camel_oci_certificate_rotations_total', { kind })))).reduce(
+      (a, b) => a + b,
+      0,
+    );
   assert.ok((await total('rotate-serving')) + (await total('promote-ca')) >= 2, 'the serving certificate changed during the run');
   assert.ok((await total('promote-ca')) >= 1, 'a new CA took over during the run');
   assert.ok(seen.size >= 3, `clients saw ${seen.size} certificates`);
@@ -321,7 +358,10 @@ test('every update of the Secret carries the resourceVersion it read, and a stal
   const core = kc.makeApiClient(CoreV1Api);
   const current = await core.readNamespacedSecret({ name: SECRET, namespace: NS });
   await core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: current });
-  await assert.rejects(core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: current }), (e: { code?: number }) => e.code === 409);
+  await assert.rejects(
+    core.replaceNamespacedSecret({ name: SECRET, namespace: NS, body: current }),
+    (e: { code?: number }) => e.code === 409,
+  );
 });
 
 test('a forbidden apiserver keeps the replica not ready, and it recovers once access is granted', async (t) => {

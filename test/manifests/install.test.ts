@@ -14,7 +14,15 @@ import { startSelfManagedCertificates } from '../../src/kube/self-managed-certs.
 import { issueServerCert, makeTestCa } from '../helpers/test-ca.js';
 import { startObjectApiserver } from '../kube/fake-object-apiserver.js';
 import { INSTALL_FILE, renderInstallYaml } from './install-file.js';
-import { kubectlKustomize, kubectlUnavailable, objectKey, parseYamlStream, renderKustomization, sortedByKey, type KubeObject } from './kustomize.js';
+import {
+  kubectlKustomize,
+  kubectlUnavailable,
+  objectKey,
+  parseYamlStream,
+  renderKustomization,
+  sortedByKey,
+  type KubeObject,
+} from './kustomize.js';
 import { MANIFESTS_DIR, kubeSchemaError, only } from './support.js';
 
 const KUBECTL_MISSING = kubectlUnavailable();
@@ -62,7 +70,11 @@ test('the Deployment runs serve in self-managed mode, with no Secret volume, and
   const pod = deployment.spec.template.spec as KubeObject;
   const [container] = pod.containers as KubeObject[];
   const env = Object.fromEntries(((container!.env ?? []) as KubeObject[]).map((e) => [e.name as string, e.value as string]));
-  for (const name of Object.keys(env)) assert.ok(Object.keys(SERVE_FLAGS).some((f) => envName(f) === name), name);
+  for (const name of Object.keys(env))
+    assert.ok(
+      Object.keys(SERVE_FLAGS).some((f) => envName(f) === name),
+      name,
+    );
   const flags = parseFlags('serve', SERVE_FLAGS, (container!.args as string[]).slice(1), env, true).values;
   assert.equal((container!.args as string[])[0], 'serve');
   assert.equal(flags.certificates, 'self-managed');
@@ -99,7 +111,12 @@ function allowed(rbac: readonly KubeObject[], access: Access): boolean {
   const roles: KubeObject[] = [];
   for (const b of rbac.filter((o) => (o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding') && isSubject(o))) {
     if (b.kind === 'RoleBinding' && b.metadata.namespace !== access.namespace) continue;
-    const role = rbac.find((r) => r.kind === b.roleRef.kind && r.metadata.name === b.roleRef.name && (r.kind === 'ClusterRole' || r.metadata.namespace === b.metadata.namespace));
+    const role = rbac.find(
+      (r) =>
+        r.kind === b.roleRef.kind &&
+        r.metadata.name === b.roleRef.name &&
+        (r.kind === 'ClusterRole' || r.metadata.namespace === b.metadata.namespace),
+    );
     if (role !== undefined) roles.push(role);
   }
   return roles.some((r) =>
@@ -116,8 +133,10 @@ function allowed(rbac: readonly KubeObject[], access: Access): boolean {
 /** The RBAC access of one request to the apiserver, from its method and path. */
 function accessOf(method: string, p: string): Access {
   const secret = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(p);
-  const verb = ({ GET: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method] ?? method;
-  if (secret !== null) return { verb, group: '', resource: 'secrets', namespace: secret[1]!, ...(secret[2] === undefined ? {} : { name: secret[2] }) };
+  const verb =
+    ({ GET: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' } as Record<string, string>)[method] ?? method;
+  if (secret !== null)
+    return { verb, group: '', resource: 'secrets', namespace: secret[1]!, ...(secret[2] === undefined ? {} : { name: secret[2] }) };
   const mwc = /^\/apis\/admissionregistration\.k8s\.io\/v1\/mutatingwebhookconfigurations\/([^/]+)$/.exec(p);
   if (mwc !== null) return { verb, group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: mwc[1]! };
   throw new Error(`unexpected request ${method} ${p}`);
@@ -148,7 +167,10 @@ test('RBAC grants the certificate loop exactly its requests: what it does is all
   for (let i = 0; i < 600 && !loop.ready(); i++) await new Promise((r) => setTimeout(r, 25));
   assert.ok(loop.ready());
   // Plus an update, as a rotation makes.
-  const made = [...api.requests.map((r) => accessOf(r.method, r.path)), accessOf('PUT', '/api/v1/namespaces/camel-oci/secrets/camel-oci-tls')];
+  const made = [
+    ...api.requests.map((r) => accessOf(r.method, r.path)),
+    accessOf('PUT', '/api/v1/namespaces/camel-oci/secrets/camel-oci-tls'),
+  ];
   assert.deepEqual([...new Set(made.map((a) => a.verb))].sort(), ['create', 'get', 'patch', 'update']);
   for (const a of made) assert.ok(allowed(rbac, a), `allowed: ${JSON.stringify(a)}`);
   const refused: Access[] = [
@@ -197,11 +219,15 @@ test('the cert-manager component: a CA Issuer chain, a Certificate for the Servi
   // The chain: serving <- CA Issuer <- CA Certificate <- self-signed Issuer, all in the Service's namespace.
   const issuerOf = (c: KubeObject): KubeObject => {
     assert.equal(c.spec.issuerRef.kind, 'Issuer');
-    return only(rendered.filter((o) => o.metadata.namespace === c.metadata.namespace), 'Issuer', c.spec.issuerRef.name);
+    return only(
+      rendered.filter((o) => o.metadata.namespace === c.metadata.namespace),
+      'Issuer',
+      c.spec.issuerRef.name,
+    );
   };
   const caIssuer = issuerOf(serving);
   const caCert = rendered.find((o) => o.kind === 'Certificate' && o.spec.secretName === caIssuer.spec.ca?.secretName);
-  assert.ok(caCert, 'the CA Issuer signs with a Certificate\'s Secret');
+  assert.ok(caCert, "the CA Issuer signs with a Certificate's Secret");
   assert.equal(caCert.spec.isCA, true);
   assert.deepEqual(issuerOf(caCert).spec, { selfSigned: {} });
   // Renewal before expiry, and at most at two thirds of the life as the self-managed mode does.
@@ -211,7 +237,13 @@ test('the cert-manager component: a CA Issuer chain, a Certificate for the Servi
   assert.equal(mwc.metadata.annotations['cert-manager.io/inject-ca-from'], `${serving.metadata.namespace}/${serving.metadata.name}`);
   // Nothing else changed: the base stays in file mode, mounting the Secret.
   for (const o of base) assert.deepEqual(only(rendered, o.kind, o.metadata.name), o.kind === 'MutatingWebhookConfiguration' ? mwc : o);
-  assert.deepEqual({ ...mwc, metadata: { ...mwc.metadata, annotations: undefined } }, { ...only(base, 'MutatingWebhookConfiguration'), metadata: { ...only(base, 'MutatingWebhookConfiguration').metadata, annotations: undefined } });
+  assert.deepEqual(
+    { ...mwc, metadata: { ...mwc.metadata, annotations: undefined } },
+    {
+      ...only(base, 'MutatingWebhookConfiguration'),
+      metadata: { ...only(base, 'MutatingWebhookConfiguration').metadata, annotations: undefined },
+    },
+  );
 });
 
 test('kubectl kustomize renders the cert-manager overlay the same way', { skip: kubectlSkip }, async (t) => {

@@ -37,19 +37,31 @@ test('the renderer refuses kustomize features it does not implement, naming them
 });
 
 test('the renderer refuses a strategic-merge patch and a patch that reaches no object', async (t) => {
-  const smp = await kustomization(t, 'resources: [cm.yaml]\npatches:\n  - patch: "{kind: ConfigMap, metadata: {name: a}, data: {k: w}}"\n', { 'cm.yaml': CONFIG_MAP });
+  const smp = await kustomization(
+    t,
+    'resources: [cm.yaml]\npatches:\n  - patch: "{kind: ConfigMap, metadata: {name: a}, data: {k: w}}"\n',
+    { 'cm.yaml': CONFIG_MAP },
+  );
   assert.throws(() => renderKustomization(smp), /only JSON 6902 patches/);
-  const miss = await kustomization(t, 'resources: [cm.yaml]\npatches:\n  - target: {kind: ConfigMap, name: b}\n    patch: "[{op: add, path: /data/x, value: y}]"\n', {
-    'cm.yaml': CONFIG_MAP,
-  });
+  const miss = await kustomization(
+    t,
+    'resources: [cm.yaml]\npatches:\n  - target: {kind: ConfigMap, name: b}\n    patch: "[{op: add, path: /data/x, value: y}]"\n',
+    {
+      'cm.yaml': CONFIG_MAP,
+    },
+  );
   assert.throws(() => renderKustomization(miss), /matches no object/);
 });
 
 test('the renderer applies a JSON 6902 patch to its target only', async (t) => {
-  const dir = await kustomization(t, 'resources: [cm.yaml, cm2.yaml]\npatches:\n  - target: {kind: ConfigMap, name: a}\n    patch: "[{op: add, path: /data/x, value: y}]"\n', {
-    'cm.yaml': CONFIG_MAP,
-    'cm2.yaml': CONFIG_MAP.replace('name: a', 'name: b'),
-  });
+  const dir = await kustomization(
+    t,
+    'resources: [cm.yaml, cm2.yaml]\npatches:\n  - target: {kind: ConfigMap, name: a}\n    patch: "[{op: add, path: /data/x, value: y}]"\n',
+    {
+      'cm.yaml': CONFIG_MAP,
+      'cm2.yaml': CONFIG_MAP.replace('name: a', 'name: b'),
+    },
+  );
   const [a, b] = renderKustomization(dir);
   assert.deepEqual(a?.data, { k: 'v', x: 'y' });
   assert.deepEqual(b?.data, { k: 'v' });

@@ -82,7 +82,8 @@ function loadKustomization(dir: string, kind: 'Kustomization' | 'Component'): Ku
   const actual = (k.kind as string | undefined) ?? 'Kustomization';
   if (actual !== kind) throw new Error(`${file}: kind ${actual}, expected ${kind}`);
   const unsupported = Object.keys(k).filter((f) => !SUPPORTED_FIELDS[kind]!.includes(f));
-  if (unsupported.length > 0) throw new Error(`${file}: fields ${unsupported.join(', ')} are not implemented by test/manifests/kustomize.ts`);
+  if (unsupported.length > 0)
+    throw new Error(`${file}: fields ${unsupported.join(', ')} are not implemented by test/manifests/kustomize.ts`);
   return k;
 }
 

@@ -94,8 +94,14 @@ after(async () => {
 });
 
 test('the default install and the base contain no NetworkPolicy', () => {
-  assert.deepEqual(defaultObjects.filter((o) => o.kind === 'NetworkPolicy'), []);
-  assert.deepEqual(renderKustomization(path.join(tree.manifests, 'base')).filter((o) => o.kind === 'NetworkPolicy'), []);
+  assert.deepEqual(
+    defaultObjects.filter((o) => o.kind === 'NetworkPolicy'),
+    [],
+  );
+  assert.deepEqual(
+    renderKustomization(path.join(tree.manifests, 'base')).filter((o) => o.kind === 'NetworkPolicy'),
+    [],
+  );
 });
 
 test('with the networkpolicy component, the install is the default install plus one NetworkPolicy, which validates', () => {
@@ -103,7 +109,9 @@ test('with the networkpolicy component, the install is the default install plus 
     objects.map(objectKey).sort(),
     [...defaultObjects.map(objectKey), 'networking.k8s.io/NetworkPolicy/camel-oci/camel-oci'].sort(),
   );
-  for (const o of objects) if (o.kind !== 'NetworkPolicy') assert.deepEqual(o, only(defaultObjects, o.kind as string, o.metadata.name as string), 'the rest unchanged');
+  for (const o of objects)
+    if (o.kind !== 'NetworkPolicy')
+      assert.deepEqual(o, only(defaultObjects, o.kind as string, o.metadata.name as string), 'the rest unchanged');
   assert.equal(kubeSchemaError(policy), undefined);
   // The schema check notices a malformed policy, so its silence above means something.
   assert.match(kubeSchemaError({ ...policy, spec: { ...policy.spec, policyTypes: 'Ingress' } }) ?? '', /policyTypes/);
@@ -113,7 +121,10 @@ test('kubectl kustomize renders the component the same way, in manifests/ and in
   assert.deepEqual(sortedByKey(kubectlKustomize(withPolicy.manifests)), sortedByKey(objects));
   const overlay = path.join(tree.root, 'overlay-networkpolicy');
   await mkdir(overlay, { recursive: true });
-  await writeFile(path.join(overlay, 'kustomization.yaml'), stringify({ resources: ['../manifests'], components: [`../manifests/${COMPONENT}`] }));
+  await writeFile(
+    path.join(overlay, 'kustomization.yaml'),
+    stringify({ resources: ['../manifests'], components: [`../manifests/${COMPONENT}`] }),
+  );
   assert.deepEqual(sortedByKey(kubectlKustomize(overlay)), sortedByKey(objects));
 });
 
@@ -126,11 +137,18 @@ test('the policy isolates exactly the webhook pods and admits TCP to the port se
   const servicePort = typeof target === 'number' ? target : webhookPod.namedPorts[target];
   assert.equal(servicePort, 8443);
   assert.equal(ingressAllowed([policy], webhookPod, { port: servicePort, protocol: 'TCP' }), true);
-  assert.equal(ingressAllowed([policy], webhookPod, { port: 443, protocol: 'TCP' }), false, 'the Service port never reaches the pod as such');
+  assert.equal(
+    ingressAllowed([policy], webhookPod, { port: 443, protocol: 'TCP' }),
+    false,
+    'the Service port never reaches the pod as such',
+  );
   assert.equal(ingressAllowed([policy], webhookPod, { port: 8443, protocol: 'UDP' }), false);
   assert.equal(ingressAllowed([policy], webhookPod, { port: 9090, protocol: 'TCP' }), false);
   // Nothing else is isolated by it: other pods of the namespace, or webhook-labelled pods elsewhere.
-  assert.equal(ingressAllowed([policy], { ...webhookPod, labels: { 'app.kubernetes.io/name': 'other' } }, { port: 9090, protocol: 'TCP' }), true);
+  assert.equal(
+    ingressAllowed([policy], { ...webhookPod, labels: { 'app.kubernetes.io/name': 'other' } }, { port: 9090, protocol: 'TCP' }),
+    true,
+  );
   assert.equal(ingressAllowed([policy], { ...webhookPod, namespace: 'integrations' }, { port: 9090, protocol: 'TCP' }), true);
   // The selector is the Deployment's own, so a relabelled Deployment cannot silently escape it.
   assert.deepEqual(policy.spec.podSelector, only(objects, 'Deployment', 'camel-oci').spec.selector);

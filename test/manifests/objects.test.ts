@@ -34,7 +34,10 @@ function serveFlags(container: KubeObject): Readonly<Record<string, unknown>> {
   assert.equal(args[0], 'serve', 'the container runs camel-oci serve');
   const env = Object.fromEntries(((container.env ?? []) as KubeObject[]).map((e) => [e.name as string, e.value as string]));
   for (const name of Object.keys(env)) {
-    assert.ok(Object.keys(SERVE_FLAGS).some((flag) => envName(flag) === name), `${name} is the variable of a serve flag (else serve ignores it)`);
+    assert.ok(
+      Object.keys(SERVE_FLAGS).some((flag) => envName(flag) === name),
+      `${name} is the variable of a serve flag (else serve ignores it)`,
+    );
   }
   const parsed = parseFlags('serve', SERVE_FLAGS, args.slice(1), env, true);
   assert.deepEqual(parsed.positionals, [], 'serve takes no arguments');
@@ -140,7 +143,9 @@ test('only the webhook pod gets an API token, and its account may only get secre
   assert.equal(podSpec.automountServiceAccountToken, true);
   const roles = objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole');
   assert.equal(roles.length, 1, 'one role');
-  assert.deepEqual(only(objects, 'ClusterRole', 'camel-oci').rules, [{ apiGroups: [''], resources: ['secrets', 'serviceaccounts'], verbs: ['get'] }]);
+  assert.deepEqual(only(objects, 'ClusterRole', 'camel-oci').rules, [
+    { apiGroups: [''], resources: ['secrets', 'serviceaccounts'], verbs: ['get'] },
+  ]);
   const binding = only(objects, 'ClusterRoleBinding', 'camel-oci');
   assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'camel-oci' });
   assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: sa.metadata.name, namespace: sa.metadata.namespace }]);
@@ -153,12 +158,15 @@ test('replicas spread across nodes, counting only pods of the same revision', ()
   assert.equal(byNode.maxSkew, 1);
   assert.equal(byNode.whenUnsatisfiable, 'DoNotSchedule');
   assert.deepEqual(byNode.matchLabelKeys, ['pod-template-hash']);
-  assert.ok(matchesLabelSelector(byNode.labelSelector, deployment.spec.template.metadata.labels), 'it counts the webhook\'s own pods');
+  assert.ok(matchesLabelSelector(byNode.labelSelector, deployment.spec.template.metadata.labels), "it counts the webhook's own pods");
 });
 
 test('selectors of the Deployment, Service and PodDisruptionBudget all pick the webhook pods', () => {
   const podLabels = deployment.spec.template.metadata.labels as Record<string, string>;
-  assert.ok(matchesLabelSelector(deployment.spec.selector, podLabels), 'the apiserver rejects a Deployment whose selector misses its template');
+  assert.ok(
+    matchesLabelSelector(deployment.spec.selector, podLabels),
+    'the apiserver rejects a Deployment whose selector misses its template',
+  );
   const service = only(objects, 'Service', 'camel-oci');
   assert.ok(matchesLabelSelector({ matchLabels: service.spec.selector }, podLabels));
   const pdb = only(objects, 'PodDisruptionBudget', 'camel-oci');
@@ -176,7 +184,7 @@ test('the Service sends 443 to the container port serve listens on', () => {
   assert.equal(port!.port, 443);
   const target = (webhook.ports as KubeObject[]).find((p) => p.name === port!.targetPort || p.containerPort === port!.targetPort);
   assert.equal(target?.containerPort, 8443);
-  assert.equal(String(target?.containerPort), SERVE_FLAGS.port!.default, 'serve\'s default port');
+  assert.equal(String(target?.containerPort), SERVE_FLAGS.port!.default, "serve's default port");
 });
 
 test('every namespaced object lives in the camel-oci namespace, which is installed too', () => {

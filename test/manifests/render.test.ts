@@ -47,7 +47,10 @@ after(() => tree.cleanup());
 function webhookImages(objects: readonly KubeObject[]): { image: string; fetcherImage: string | undefined } {
   const container = only(objects, 'Deployment', 'camel-oci').spec.template.spec.containers[0] as KubeObject;
   const env = (container.env ?? []) as KubeObject[];
-  return { image: container.image as string, fetcherImage: env.find((e) => e.name === 'CAMEL_OCI_FETCHER_IMAGE')?.value as string | undefined };
+  return {
+    image: container.image as string,
+    fetcherImage: env.find((e) => e.name === 'CAMEL_OCI_FETCHER_IMAGE')?.value as string | undefined,
+  };
 }
 
 test('the install kustomization renders every base object plus the Secret and caBundle that camel-oci certs wrote', () => {
@@ -58,7 +61,7 @@ test('the install kustomization renders every base object plus the Secret and ca
   assert.equal(hook.webhooks[0].clientConfig.caBundle, tree.certsResult!.caBundle, 'caBundle is the one camel-oci certs printed');
 });
 
-test('kubectl kustomize renders exactly the same objects as the tests\' own reading', { skip: kubectlSkip }, () => {
+test("kubectl kustomize renders exactly the same objects as the tests' own reading", { skip: kubectlSkip }, () => {
   assert.deepEqual(sortedByKey(kubectlKustomize(tree.manifests)), sortedByKey(rendered));
 });
 
@@ -66,7 +69,10 @@ test('every rendered object validates against its Kubernetes schema', () => {
   for (const o of rendered) assert.equal(kubeSchemaError(o), undefined, objectKey(o));
   // The Deployment's pod template also against the strict Pod schema, which rejects unknown fields (typos).
   const template = only(rendered, 'Deployment').spec.template as KubeObject;
-  assert.deepEqual(schemaErrors({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'camel-oci-x', ...template.metadata }, spec: template.spec }), []);
+  assert.deepEqual(
+    schemaErrors({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'camel-oci-x', ...template.metadata }, spec: template.spec }),
+    [],
+  );
 });
 
 test('the schema checks reject what the apiserver would reject (so their silence means something)', () => {
@@ -84,7 +90,10 @@ test('the schema checks reject what the apiserver would reject (so their silence
 
 test('the base renders alone, without any TLS material, for overlays that bring their own', async () => {
   const base = renderKustomization(path.join(tree.manifests, 'base'));
-  assert.deepEqual(base.map(objectKey).sort(), EXPECTED_OBJECTS.filter((k) => !k.includes('/Secret/')));
+  assert.deepEqual(
+    base.map(objectKey).sort(),
+    EXPECTED_OBJECTS.filter((k) => !k.includes('/Secret/')),
+  );
   assert.equal(only(base, 'MutatingWebhookConfiguration').webhooks[0].clientConfig.caBundle, undefined);
   for (const o of base) assert.ok(!JSON.stringify(o).includes('PRIVATE KEY'), `${objectKey(o)} holds no key`);
 });
@@ -92,7 +101,10 @@ test('the base renders alone, without any TLS material, for overlays that bring 
 test('the install kustomization refuses to render before camel-oci certs has run, naming the certs directory', async (t) => {
   const bare = await installTree({ withCerts: false });
   t.after(() => bare.cleanup());
-  assert.throws(() => renderKustomization(bare.manifests), (err: Error) => err.message.includes(bare.certs));
+  assert.throws(
+    () => renderKustomization(bare.manifests),
+    (err: Error) => err.message.includes(bare.certs),
+  );
   if (kubectlSkip === false) assert.throws(() => kubectlKustomize(bare.manifests), /certs/);
 });
 
@@ -103,13 +115,21 @@ test('the webhook image and --fetcher-image (CAMEL_OCI_FETCHER_IMAGE) are the sa
 
 /** One `images:` edit, and what both the webhook container and its fetcher image become. */
 const IMAGE_EDITS = [
-  { name: 'registry and tag', entry: { name: 'camel-oci', newName: 'registry.example.com/platform/camel-oci', newTag: '0.1.0-rc1' }, expected: 'registry.example.com/platform/camel-oci:0.1.0-rc1' },
+  {
+    name: 'registry and tag',
+    entry: { name: 'camel-oci', newName: 'registry.example.com/platform/camel-oci', newTag: '0.1.0-rc1' },
+    expected: 'registry.example.com/platform/camel-oci:0.1.0-rc1',
+  },
   {
     name: 'digest',
     entry: { name: 'camel-oci', newName: 'registry.example.com:5000/camel-oci', digest: `sha256:${'ab'.repeat(32)}` },
     expected: `registry.example.com:5000/camel-oci@sha256:${'ab'.repeat(32)}`,
   },
-  { name: 'name only (the tag is kept)', entry: { name: 'camel-oci', newName: 'mirror.local/camel-oci' }, expected: `mirror.local/${RELEASE_IMAGE}` },
+  {
+    name: 'name only (the tag is kept)',
+    entry: { name: 'camel-oci', newName: 'mirror.local/camel-oci' },
+    expected: `mirror.local/${RELEASE_IMAGE}`,
+  },
 ] as const;
 
 for (const edit of IMAGE_EDITS) {
@@ -119,7 +139,8 @@ for (const edit of IMAGE_EDITS) {
     await mkdir(overlay, { recursive: true });
     await writeFile(path.join(overlay, 'kustomization.yaml'), stringify({ resources: ['../manifests'], images: [edit.entry] }));
     assert.deepEqual(webhookImages(renderKustomization(overlay)), { image: edit.expected, fetcherImage: edit.expected });
-    if (kubectlSkip === false) assert.deepEqual(webhookImages(kubectlKustomize(overlay)), { image: edit.expected, fetcherImage: edit.expected });
+    if (kubectlSkip === false)
+      assert.deepEqual(webhookImages(kubectlKustomize(overlay)), { image: edit.expected, fetcherImage: edit.expected });
 
     // `kustomize edit set image` in manifests/ itself (here on a copy of the whole tree).
     const copy = await cloneTree(tree);
@@ -127,7 +148,8 @@ for (const edit of IMAGE_EDITS) {
       const file = path.join(copy.manifests, 'kustomization.yaml');
       await writeFile(file, `${await readFile(file, 'utf8')}images:\n${stringify([edit.entry])}`);
       assert.deepEqual(webhookImages(renderKustomization(copy.manifests)), { image: edit.expected, fetcherImage: edit.expected });
-      if (kubectlSkip === false) assert.deepEqual(webhookImages(kubectlKustomize(copy.manifests)), { image: edit.expected, fetcherImage: edit.expected });
+      if (kubectlSkip === false)
+        assert.deepEqual(webhookImages(kubectlKustomize(copy.manifests)), { image: edit.expected, fetcherImage: edit.expected });
     } finally {
       await copy.cleanup();
     }

@@ -27,7 +27,16 @@ const SERVICE_VARIABLE_CASES = [
   },
   {
     name: 'named ports, the second UDP, protocol defaulting to TCP, an IPv6 cluster IP',
-    service: { metadata: { name: 'dns-cache' }, spec: { clusterIP: 'fd00::a', ports: [{ name: 'dns-tcp', port: 53 }, { name: 'dns', port: 53, protocol: 'UDP' }] } },
+    service: {
+      metadata: { name: 'dns-cache' },
+      spec: {
+        clusterIP: 'fd00::a',
+        ports: [
+          { name: 'dns-tcp', port: 53 },
+          { name: 'dns', port: 53, protocol: 'UDP' },
+        ],
+      },
+    },
     expected: [
       ['DNS_CACHE_SERVICE_HOST', 'fd00::a'],
       ['DNS_CACHE_SERVICE_PORT', '53'],
@@ -44,7 +53,11 @@ const SERVICE_VARIABLE_CASES = [
       ['DNS_CACHE_PORT_53_UDP_ADDR', 'fd00::a'],
     ],
   },
-  { name: 'a headless Service gives none', service: { metadata: { name: 'db' }, spec: { clusterIP: 'None', ports: [{ port: 5432 }] } }, expected: [] },
+  {
+    name: 'a headless Service gives none',
+    service: { metadata: { name: 'db' }, spec: { clusterIP: 'None', ports: [{ port: 5432 }] } },
+    expected: [],
+  },
 ] as const;
 
 for (const c of SERVICE_VARIABLE_CASES) {
@@ -93,7 +106,7 @@ test('the webhook pod asks for no Service variables (enableServiceLinks: false)'
   assert.equal(podSpec.enableServiceLinks, false);
 });
 
-test('with what the kubelet adds, the webhook container\'s env and args parse into serve\'s numeric port 8443', () => {
+test("with what the kubelet adds, the webhook container's env and args parse into serve's numeric port 8443", () => {
   const env = podEnvironment(podSpec);
   const parsed = parseFlags('serve', SERVE_FLAGS, serveArgv(podSpec).slice(1), env, true);
   // What runServe does first with --port; a docker-link URL there is the crash loop.
@@ -109,7 +122,10 @@ test('with what the kubelet adds, the webhook container\'s env and args parse in
     [],
     'the kubelet sets no CAMEL_OCI_<FLAG> variable',
   );
-  assert.deepEqual(Object.keys(env).filter((name) => name.startsWith('CAMEL_OCI_') && !fromSpec.has(name)), []);
+  assert.deepEqual(
+    Object.keys(env).filter((name) => name.startsWith('CAMEL_OCI_') && !fromSpec.has(name)),
+    [],
+  );
   // The API server's variables stay: serve's --pull-secrets=auto and the Kubernetes client rely on them.
   assert.equal(env.KUBERNETES_SERVICE_HOST, API_SERVER_SERVICE.spec.clusterIP);
   assert.equal(env.KUBERNETES_SERVICE_PORT, '443');

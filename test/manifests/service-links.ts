@@ -63,7 +63,12 @@ export function serviceVariables(service: KubeObject): Array<[name: string, valu
     const url = `${protocol.toLowerCase()}://${net.isIPv6(ip) ? `[${ip}]` : ip}:${String(p.port)}`;
     if (i === 0) out.push([`${prefix}_PORT`, url]);
     const portPrefix = `${prefix}_PORT_${String(p.port)}_${protocol.toUpperCase()}`;
-    out.push([portPrefix, url], [`${portPrefix}_PROTO`, protocol.toLowerCase()], [`${portPrefix}_PORT`, String(p.port)], [`${portPrefix}_ADDR`, ip]);
+    out.push(
+      [portPrefix, url],
+      [`${portPrefix}_PROTO`, protocol.toLowerCase()],
+      [`${portPrefix}_PORT`, String(p.port)],
+      [`${portPrefix}_ADDR`, ip],
+    );
   });
   return out;
 }

@@ -30,8 +30,15 @@ before(async () => {
 after(() => tree.cleanup());
 
 test('the webhook is called for Pod CREATE only, on POST /mutate of the camel-oci Service, with the agreed policies', () => {
-  assert.deepEqual(hook.rules, [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }]);
-  assert.deepEqual(hook.clientConfig.service, { name: service.metadata.name, namespace: service.metadata.namespace, path: '/mutate', port: 443 });
+  assert.deepEqual(hook.rules, [
+    { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' },
+  ]);
+  assert.deepEqual(hook.clientConfig.service, {
+    name: service.metadata.name,
+    namespace: service.metadata.namespace,
+    path: '/mutate',
+    port: 443,
+  });
   assert.equal(hook.clientConfig.url, undefined);
   assert.deepEqual(hook.admissionReviewVersions, ['v1']);
   assert.equal(hook.sideEffects, 'None');
@@ -68,17 +75,57 @@ function podRequest(namespace: string, nsLabels: Labels, podLabels: Labels, over
 
 /** Who reaches the webhook: the Camel K pods in a labelled namespace, and no other. */
 const SELECTION_CASES: readonly { name: string; request: () => AdmissionAttributes; called: boolean }[] = [
-  { name: 'the Camel K integration pod in a labelled namespace', request: () => podRequest(helloPod.metadata.namespace, ENABLED, helloPod.metadata.labels), called: true },
-  { name: 'the Knative-served integration pod in a labelled namespace', request: () => podRequest('demo', ENABLED, knativePod.metadata.labels), called: true },
-  { name: 'the integration pod in an unlabelled namespace', request: () => podRequest('demo', {}, helloPod.metadata.labels), called: false },
-  { name: 'the integration pod in a namespace labelled disabled', request: () => podRequest('demo', { 'camel.apache.org/oci-injection': 'disabled' }, helloPod.metadata.labels), called: false },
-  { name: 'the integration pod in a namespace labelled "true"', request: () => podRequest('demo', { 'camel.apache.org/oci-injection': 'true' }, helloPod.metadata.labels), called: false },
-  { name: 'an integration pod in camel-oci, even labelled enabled', request: () => podRequest('camel-oci', ENABLED, helloPod.metadata.labels), called: false },
-  { name: 'a pod without the integration label in a labelled namespace', request: () => podRequest('demo', ENABLED, podWithout('camel.apache.org/integration')), called: false },
+  {
+    name: 'the Camel K integration pod in a labelled namespace',
+    request: () => podRequest(helloPod.metadata.namespace, ENABLED, helloPod.metadata.labels),
+    called: true,
+  },
+  {
+    name: 'the Knative-served integration pod in a labelled namespace',
+    request: () => podRequest('demo', ENABLED, knativePod.metadata.labels),
+    called: true,
+  },
+  {
+    name: 'the integration pod in an unlabelled namespace',
+    request: () => podRequest('demo', {}, helloPod.metadata.labels),
+    called: false,
+  },
+  {
+    name: 'the integration pod in a namespace labelled disabled',
+    request: () => podRequest('demo', { 'camel.apache.org/oci-injection': 'disabled' }, helloPod.metadata.labels),
+    called: false,
+  },
+  {
+    name: 'the integration pod in a namespace labelled "true"',
+    request: () => podRequest('demo', { 'camel.apache.org/oci-injection': 'true' }, helloPod.metadata.labels),
+    called: false,
+  },
+  {
+    name: 'an integration pod in camel-oci, even labelled enabled',
+    request: () => podRequest('camel-oci', ENABLED, helloPod.metadata.labels),
+    called: false,
+  },
+  {
+    name: 'a pod without the integration label in a labelled namespace',
+    request: () => podRequest('demo', ENABLED, podWithout('camel.apache.org/integration')),
+    called: false,
+  },
   { name: 'a pod without any label in a labelled namespace', request: () => podRequest('demo', ENABLED, undefined), called: false },
-  { name: 'an UPDATE of the integration pod', request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { operation: 'UPDATE' }), called: false },
-  { name: 'a pods/binding CREATE (scheduling)', request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { subresource: 'binding' }), called: false },
-  { name: 'a pods/eviction CREATE (drain)', request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { subresource: 'eviction' }), called: false },
+  {
+    name: 'an UPDATE of the integration pod',
+    request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { operation: 'UPDATE' }),
+    called: false,
+  },
+  {
+    name: 'a pods/binding CREATE (scheduling)',
+    request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { subresource: 'binding' }),
+    called: false,
+  },
+  {
+    name: 'a pods/eviction CREATE (drain)',
+    request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { subresource: 'eviction' }),
+    called: false,
+  },
   {
     name: 'a Deployment carrying the integration label (templates are never mutated)',
     request: () => podRequest('demo', ENABLED, helloPod.metadata.labels, { group: 'apps', resource: 'deployments' }),
@@ -118,7 +165,7 @@ function secretFile(name: string): string {
   return Buffer.from(secret.data[name] as string, 'base64').toString('utf8');
 }
 
-test('the caBundle is the CA that issued the Secret\'s serving certificate for camel-oci.camel-oci.svc', async () => {
+test("the caBundle is the CA that issued the Secret's serving certificate for camel-oci.camel-oci.svc", async () => {
   assert.equal(serviceDnsName(), 'camel-oci.camel-oci.svc');
   const caPem = Buffer.from(hook.clientConfig.caBundle as string, 'base64').toString('utf8');
   assert.equal(caPem, await readFile(path.join(tree.certs, 'ca.crt'), 'utf8'));

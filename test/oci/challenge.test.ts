@@ -78,35 +78,54 @@ describe('parseWwwAuthenticate', () => {
   const observedDistribution28 = [
     {
       header: 'Bearer realm="http://127.0.0.1:5101/token",service="harness-registry"',
-      realm: 'http://127.0.0.1:5101/token', service: 'harness-registry', scope: undefined, error: undefined,
+      realm: 'http://127.0.0.1:5101/token',
+      service: 'harness-registry',
+      scope: undefined,
+      error: undefined,
     },
     {
       header: 'Bearer realm="http://127.0.0.1:5101/token",service="harness-registry",scope="repository:acme/deps:pull"',
-      realm: 'http://127.0.0.1:5101/token', service: 'harness-registry', scope: 'repository:acme/deps:pull', error: undefined,
+      realm: 'http://127.0.0.1:5101/token',
+      service: 'harness-registry',
+      scope: 'repository:acme/deps:pull',
+      error: undefined,
     },
     {
       header: 'Bearer realm="http://127.0.0.1:5101/token",service="harness-registry",scope="repository:acme/deps:push,pull"',
-      realm: 'http://127.0.0.1:5101/token', service: 'harness-registry', scope: 'repository:acme/deps:push,pull', error: undefined,
+      realm: 'http://127.0.0.1:5101/token',
+      service: 'harness-registry',
+      scope: 'repository:acme/deps:push,pull',
+      error: undefined,
     },
     {
       header: 'Bearer realm="http://127.0.0.1:5101/token",service="harness-registry",scope="registry:catalog:*"',
-      realm: 'http://127.0.0.1:5101/token', service: 'harness-registry', scope: 'registry:catalog:*', error: undefined,
+      realm: 'http://127.0.0.1:5101/token',
+      service: 'harness-registry',
+      scope: 'registry:catalog:*',
+      error: undefined,
     },
     {
       header:
         'Bearer realm="http://127.0.0.1:5101/token",service="harness-registry",scope="repository:acme/deps:pull,push repository:acme/other:pull"',
-      realm: 'http://127.0.0.1:5101/token', service: 'harness-registry',
-      scope: 'repository:acme/deps:pull,push repository:acme/other:pull', error: undefined,
+      realm: 'http://127.0.0.1:5101/token',
+      service: 'harness-registry',
+      scope: 'repository:acme/deps:pull,push repository:acme/other:pull',
+      error: undefined,
     },
     {
       header:
         'Bearer realm="http://127.0.0.1:5101/token",service="harness-registry",scope="repository:acme/deps:pull,push",error="insufficient_scope"',
-      realm: 'http://127.0.0.1:5101/token', service: 'harness-registry', scope: 'repository:acme/deps:pull,push',
+      realm: 'http://127.0.0.1:5101/token',
+      service: 'harness-registry',
+      scope: 'repository:acme/deps:pull,push',
       error: 'insufficient_scope',
     },
     {
       header: 'Bearer realm="http://127.0.0.1:5101/token",service="harness-registry",error="invalid_token"',
-      realm: 'http://127.0.0.1:5101/token', service: 'harness-registry', scope: undefined, error: 'invalid_token',
+      realm: 'http://127.0.0.1:5101/token',
+      service: 'harness-registry',
+      scope: undefined,
+      error: 'invalid_token',
     },
   ];
   for (const o of observedDistribution28) {
@@ -230,7 +249,10 @@ describe('parseWwwAuthenticate', () => {
     assert.equal(parseWwwAuthenticate(fill(MAX_CHALLENGE_HEADER_CHARS))[0]?.params['realm'], 'https://a.example/t');
     throwsCode(() => parseWwwAuthenticate(fill(MAX_CHALLENGE_HEADER_CHARS + 1)), 'REGISTRY_ERROR');
     // The limit is on all lines together.
-    throwsCode(() => parseWwwAuthenticate([fill(MAX_CHALLENGE_HEADER_CHARS / 2 + 1), fill(MAX_CHALLENGE_HEADER_CHARS / 2)]), 'REGISTRY_ERROR');
+    throwsCode(
+      () => parseWwwAuthenticate([fill(MAX_CHALLENGE_HEADER_CHARS / 2 + 1), fill(MAX_CHALLENGE_HEADER_CHARS / 2)]),
+      'REGISTRY_ERROR',
+    );
   });
 
   it(`refuses more than ${MAX_CHALLENGE_HEADER_LINES} header lines`, () => {
@@ -249,11 +271,13 @@ describe('bearerChallenge and basicChallenge', () => {
   });
 
   it('picks the first Bearer challenge whatever comes before it', () => {
-    const b = bearerChallenge(parseWwwAuthenticate([
-      'Basic realm="r"',
-      'Bearer realm="https://auth.example.com/token",service="keep.example.com"',
-      'Bearer realm="https://evil.example.net/token",service="drop.example.net"',
-    ]));
+    const b = bearerChallenge(
+      parseWwwAuthenticate([
+        'Basic realm="r"',
+        'Bearer realm="https://auth.example.com/token",service="keep.example.com"',
+        'Bearer realm="https://evil.example.net/token",service="drop.example.net"',
+      ]),
+    );
     assert.deepEqual(b, { realm: 'https://auth.example.com/token', service: 'keep.example.com' });
   });
 
@@ -280,7 +304,7 @@ describe('bearerChallenge and basicChallenge', () => {
     assert.ok(!JSON.stringify(err).includes('hunter2') && !err.message.includes('hunter2'));
   });
 
-  it('accepts an http realm (policy on plain HTTP is the caller\'s) and leaves service and scope out when absent', () => {
+  it("accepts an http realm (policy on plain HTTP is the caller's) and leaves service and scope out when absent", () => {
     assert.deepEqual(bearerChallenge(parseWwwAuthenticate('bearer realm="http://127.0.0.1:5101/token"')), {
       realm: 'http://127.0.0.1:5101/token',
     });
@@ -330,9 +354,18 @@ describe('scopes', () => {
   }
 
   const malformedScopes = [
-    '', 'repository', 'repository:acme', 'repository::pull', 'repository:a:b:c:pull', 'Repository:acme:pull',
-    'repository:acme/deps:', 'repository:acme deps:pull', 'repository:acme/deps:PULL', 'repository:acme/"x:pull',
-    ':acme:pull', 'repository(:acme:pull',
+    '',
+    'repository',
+    'repository:acme',
+    'repository::pull',
+    'repository:a:b:c:pull',
+    'Repository:acme:pull',
+    'repository:acme/deps:',
+    'repository:acme deps:pull',
+    'repository:acme/deps:PULL',
+    'repository:acme/"x:pull',
+    ':acme:pull',
+    'repository(:acme:pull',
   ];
   for (const s of malformedScopes) {
     it(`rejects the malformed scope ${JSON.stringify(s)}`, () => {
@@ -455,7 +488,7 @@ describe('parseTokenResponse', () => {
       expiresAt: now + 300 * sec,
     },
     {
-      name: 'keeps the token.md example\'s 2009 issued_at, giving an expiry already past',
+      name: "keeps the token.md example's 2009 issued_at, giving an expiry already past",
       body: { expires_in: 3600, issued_at: '2009-11-10T23:00:00Z' },
       expiresAt: Date.UTC(2009, 10, 11, 0, 0, 0),
     },

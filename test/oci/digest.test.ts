@@ -43,7 +43,11 @@ describe('parseDigest', () => {
     { input: `sha256:${HEX64}0`, reason: 'DIGEST_INVALID', why: '65 hex' },
     { input: `sha512:${HEX64}`, reason: 'DIGEST_INVALID', why: 'sha512 with 64 hex' },
     { input: `sha256:${HEX64.slice(1)}g`, reason: 'DIGEST_INVALID', why: 'non-hex' },
-    { input: `sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564`, reason: 'DIGEST_UNSUPPORTED', why: 'valid grammar, unregistered algorithm' },
+    {
+      input: `sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564`,
+      reason: 'DIGEST_UNSUPPORTED',
+      why: 'valid grammar, unregistered algorithm',
+    },
     { input: `md5:${HEX64.slice(0, 32)}`, reason: 'DIGEST_UNSUPPORTED', why: 'unregistered algorithm' },
     { input: `sha256:${'a'.repeat(MAX_DIGEST_LENGTH)}`, reason: 'DIGEST_INVALID', why: 'over the length bound' },
   ];
@@ -52,13 +56,19 @@ describe('parseDigest', () => {
       assert.throws(
         () => parseDigest(c.input),
         (err: unknown) =>
-          err instanceof OciError && err.code === 'REFERENCE_INVALID' && err.context.reason === c.reason && err.message.includes('sha256:<64'),
+          err instanceof OciError &&
+          err.code === 'REFERENCE_INVALID' &&
+          err.context.reason === c.reason &&
+          err.message.includes('sha256:<64'),
       );
     });
   }
 
   it('raises the code the caller asks for', () => {
-    assert.throws(() => parseDigest('nope', 'REGISTRY_ERROR'), (err: unknown) => err instanceof OciError && err.code === 'REGISTRY_ERROR');
+    assert.throws(
+      () => parseDigest('nope', 'REGISTRY_ERROR'),
+      (err: unknown) => err instanceof OciError && err.code === 'REGISTRY_ERROR',
+    );
   });
 });
 
@@ -94,7 +104,9 @@ describe('hashing', () => {
   });
 
   it('reproduces the Docker Hub document digests byte for byte', () => {
-    const index = fixtureJson<{ vectors: Array<{ file: string; expectedDigest: string; sizeBytes: number }> }>('oci-image-spec/docker-hub/index.json');
+    const index = fixtureJson<{ vectors: Array<{ file: string; expectedDigest: string; sizeBytes: number }> }>(
+      'oci-image-spec/docker-hub/index.json',
+    );
     const present = index.vectors.filter((v) => v.file.startsWith('docker-manifest'));
     assert.equal(present.length, 2);
     for (const v of present) {

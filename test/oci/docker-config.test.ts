@@ -74,7 +74,10 @@ describe('parseDockerConfig: kubelet vectors', () => {
       cfg.entries.map((e) => [e.key, e.credential]),
       Object.entries(k8s.dockerConfigJsonDecode.expect.auths).map(([k, v]) => [k, basic(v.username, v.password)]),
     );
-    assert.deepEqual(cfg.entries.map((e) => e.host), ['foo.example.com', 'bar.example.com']);
+    assert.deepEqual(
+      cfg.entries.map((e) => e.host),
+      ['foo.example.com', 'bar.example.com'],
+    );
   });
 
   it('reads the legacy .dockercfg shape', () => {
@@ -169,7 +172,7 @@ describe('parseDockerConfig: docker cli and Kubernetes docs vectors', () => {
     }
   });
 
-  it('rejects the docs\' placeholder .dockerconfigjson (base64 of plain text) as not JSON', () => {
+  it("rejects the docs' placeholder .dockerconfigjson (base64 of plain text) as not JSON", () => {
     const encoded = /\.dockerconfigjson: (\S+)/.exec(docs.secretYamlExample)?.[1];
     assert.ok(encoded !== undefined);
     const err = configInvalid(() => parseDockerConfig(Buffer.from(encoded, 'base64').toString('utf8'), 'secret awesomeapps/myregistrykey'));
@@ -177,7 +180,7 @@ describe('parseDockerConfig: docker cli and Kubernetes docs vectors', () => {
     assert.ok(!err.message.includes('Really'));
   });
 
-  it('matches the docs\' glob example the way the kubelet does, not as the docs claim', () => {
+  it("matches the docs' glob example the way the kubelet does, not as the docs claim", () => {
     const [key] = Object.keys(docs.globConfigExample.auths);
     assert.equal(key, '*my-registry.io/images');
     const cfg = config({ [key]: { user: 'u', pass: 'p' } });
@@ -189,7 +192,7 @@ describe('parseDockerConfig: docker cli and Kubernetes docs vectors', () => {
     assert.deepEqual(hits, ['my-registry.io/images', 'my-registry.io/images/my-image', 'my-registry.io/images/another-image']);
   });
 
-  it('prefers the more specific of the docs\' two path entries', () => {
+  it("prefers the more specific of the docs' two path entries", () => {
     const keys = Object.keys(docs.multipleEntriesExample.auths);
     assert.deepEqual(keys, ['my-registry.io/images', 'my-registry.io/images/subpath']);
     const cfg = config({ [keys[0] as string]: { user: 'images', pass: 'p' }, [keys[1] as string]: { user: 'subpath', pass: 'p' } });
@@ -210,7 +213,10 @@ describe('parseDockerConfig: entries and errors', () => {
 
   it('accepts line-wrapped base64 (Go skips CR/LF) and refuses unpadded base64', () => {
     const wrapped = b64(`user:${'x'.repeat(80)}`).replace(/(.{76})/g, '$1\r\n');
-    assert.deepEqual(parseDockerConfig(JSON.stringify({ auths: { r: { auth: wrapped } } })).entries[0]?.credential, basic('user', 'x'.repeat(80)));
+    assert.deepEqual(
+      parseDockerConfig(JSON.stringify({ auths: { r: { auth: wrapped } } })).entries[0]?.credential,
+      basic('user', 'x'.repeat(80)),
+    );
     configInvalid(() => parseDockerConfig(JSON.stringify({ auths: { r: { auth: 'Zm9vOmJhcg' } } })));
   });
 
@@ -256,8 +262,16 @@ describe('parseDockerConfig: entries and errors', () => {
   });
 
   it('skips keys it cannot parse, with a warning each', () => {
-    const cfg = config({ 'bob@r.example': { user: 'u', pass: 'p' }, 'r.example:http': { user: 'u', pass: 'p' }, '': { user: 'u', pass: 'p' }, 'ok.example': { user: 'u', pass: 'p' } });
-    assert.deepEqual(cfg.entries.map((e) => e.key), ['ok.example']);
+    const cfg = config({
+      'bob@r.example': { user: 'u', pass: 'p' },
+      'r.example:http': { user: 'u', pass: 'p' },
+      '': { user: 'u', pass: 'p' },
+      'ok.example': { user: 'u', pass: 'p' },
+    });
+    assert.deepEqual(
+      cfg.entries.map((e) => e.key),
+      ['ok.example'],
+    );
     assert.equal(cfg.warnings.length, 3);
   });
 
@@ -296,8 +310,16 @@ describe('parseDockerConfig: entries and errors', () => {
     { name: 'a JSON array', text: '[]', message: /src is not a JSON object/ },
     { name: 'auths that is an array', text: '{"auths": []}', message: /"auths" is not a JSON object/ },
     { name: 'auths that is null', text: '{"auths": null}', message: /"auths" is not a JSON object/ },
-    { name: 'an entry that is a string', text: '{"auths": {"r.example": "foo:bar"}}', message: /registry "r\.example": entry is not a JSON object/ },
-    { name: 'a numeric password', text: '{"auths": {"r.example": {"username": "u", "password": 1234}}}', message: /field "password" is not a string/ },
+    {
+      name: 'an entry that is a string',
+      text: '{"auths": {"r.example": "foo:bar"}}',
+      message: /registry "r\.example": entry is not a JSON object/,
+    },
+    {
+      name: 'a numeric password',
+      text: '{"auths": {"r.example": {"username": "u", "password": 1234}}}',
+      message: /field "password" is not a string/,
+    },
   ];
   for (const t of malformedDocuments) {
     it(`refuses ${t.name}`, () => {
@@ -429,7 +451,14 @@ describe('credentialFor: kubelet keyring vectors', () => {
 });
 
 describe('credentialFor: our own rules', () => {
-  const hubKeys = ['docker.io', 'index.docker.io', 'registry-1.docker.io', 'https://index.docker.io/v1/', 'https://index.docker.io/v2/', 'https://docker.io'];
+  const hubKeys = [
+    'docker.io',
+    'index.docker.io',
+    'registry-1.docker.io',
+    'https://index.docker.io/v1/',
+    'https://index.docker.io/v2/',
+    'https://docker.io',
+  ];
   const hubDomains = ['docker.io', 'index.docker.io', 'registry-1.docker.io'];
   for (const key of hubKeys) {
     it(`treats the Docker Hub key ${key} as Docker Hub's for every alias`, () => {
@@ -498,41 +527,61 @@ describe('credentialFor: our own rules', () => {
     assert.deepEqual(credentialFor([config({ 'r.example': { user: 'u', pass: 'p' } })], 'r.example', ''), basic('u', 'p'));
   });
 
-  const precedence: Array<{ name: string; configs: Array<Record<string, { user: string; pass: string }>>; domain: string; repo: string; winner: string }> = [
+  const precedence: Array<{
+    name: string;
+    configs: Array<Record<string, { user: string; pass: string }>>;
+    domain: string;
+    repo: string;
+    winner: string;
+  }> = [
     {
       name: 'the earlier config wins an equally specific match',
       configs: [{ 'r.example': { user: 'pod', pass: 'p' } }, { 'https://r.example/v1/': { user: 'webhook', pass: 'p' } }],
-      domain: 'r.example', repo: 'acme/deps', winner: 'pod',
+      domain: 'r.example',
+      repo: 'acme/deps',
+      winner: 'pod',
     },
     {
       name: 'a longer path in a later config beats the earlier host-only key',
       configs: [{ 'r.example': { user: 'pod', pass: 'p' } }, { 'r.example/acme': { user: 'webhook', pass: 'p' } }],
-      domain: 'r.example', repo: 'acme/deps', winner: 'webhook',
+      domain: 'r.example',
+      repo: 'acme/deps',
+      winner: 'webhook',
     },
     {
       name: 'an exact host in a later config beats an earlier glob',
       configs: [{ '*.example.com': { user: 'glob', pass: 'p' } }, { 'r.example.com': { user: 'exact', pass: 'p' } }],
-      domain: 'r.example.com', repo: 'acme/deps', winner: 'exact',
+      domain: 'r.example.com',
+      repo: 'acme/deps',
+      winner: 'exact',
     },
     {
       name: 'a glob with a path beats an exact host without one',
       configs: [{ 'r.example.com': { user: 'exact', pass: 'p' } }, { '*.example.com/acme': { user: 'glob', pass: 'p' } }],
-      domain: 'r.example.com', repo: 'acme/deps', winner: 'glob',
+      domain: 'r.example.com',
+      repo: 'acme/deps',
+      winner: 'glob',
     },
     {
       name: 'the glob with more literal characters wins',
       configs: [{ '*.example.com': { user: 'loose', pass: 'p' } }, { 'r*.example.com': { user: 'tight', pass: 'p' } }],
-      domain: 'reg.example.com', repo: 'acme/deps', winner: 'tight',
+      domain: 'reg.example.com',
+      repo: 'acme/deps',
+      winner: 'tight',
     },
     {
       name: 'Docker Hub aliases tie, so the earlier config wins whatever the alias length',
       configs: [{ 'docker.io': { user: 'short', pass: 'p' } }, { 'https://index.docker.io/v1/': { user: 'long', pass: 'p' } }],
-      domain: 'docker.io', repo: 'library/alpine', winner: 'short',
+      domain: 'docker.io',
+      repo: 'library/alpine',
+      winner: 'short',
     },
     {
       name: 'within one config, the earlier of two equivalent keys wins',
       configs: [{ 'https://quay.io/v1/': { user: 'first', pass: 'p' }, 'quay.io': { user: 'second', pass: 'p' } }],
-      domain: 'quay.io', repo: 'acme/deps', winner: 'first',
+      domain: 'quay.io',
+      repo: 'acme/deps',
+      winner: 'first',
     },
   ];
   for (const t of precedence) {
@@ -544,7 +593,10 @@ describe('credentialFor: our own rules', () => {
   }
 
   it('says which entry of which config it chose', () => {
-    const configs = [config({ 'other.example': { user: 'x', pass: 'p' } }, 'secret ns/a'), config({ 'https://r.example/v1/': { user: 'u', pass: 'p' } }, 'secret ns/b')];
+    const configs = [
+      config({ 'other.example': { user: 'x', pass: 'p' } }, 'secret ns/a'),
+      config({ 'https://r.example/v1/': { user: 'u', pass: 'p' } }, 'secret ns/b'),
+    ];
     assert.deepEqual(matchCredential(configs, 'r.example', 'acme/deps'), {
       credential: basic('u', 'p'),
       source: 'secret ns/b',

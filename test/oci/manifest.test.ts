@@ -3,12 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixtureJson, fixturePath, fixtureText } from '../helpers/fixtures.js';
 import { OciError } from '../../src/base/errors.js';
-import {
-  DOCKER_MANIFEST,
-  DOCKER_MANIFEST_LIST,
-  OCI_INDEX,
-  OCI_MANIFEST,
-} from '../../src/oci/media-types.js';
+import { DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST } from '../../src/oci/media-types.js';
 import {
   MAX_INDEX_MANIFESTS,
   MAX_MANIFEST_BYTES,
@@ -34,7 +29,11 @@ const HEX = (c: string): string => c.repeat(64);
 const D = (c: string): string => `sha256:${HEX(c)}`;
 
 const LAYER = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', size: 10, digest: D('a') };
-const CONFIG = { mediaType: 'application/vnd.oci.empty.v1+json', size: 2, digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a' };
+const CONFIG = {
+  mediaType: 'application/vnd.oci.empty.v1+json',
+  size: 2,
+  digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+};
 const MANIFEST = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: CONFIG, layers: [LAYER] };
 
 function manifestOf(p: ParsedManifest) {
@@ -109,7 +108,10 @@ describe('spec examples and real Docker Hub documents', () => {
     );
     const m = parseManifest(readFileSync(fixturePath('oci-image-spec/docker-hub/docker-manifest-v2-888206c77cd2.json')));
     assert.equal(m.mediaType, DOCKER_MANIFEST);
-    assert.deepEqual(manifestOf(m).layers.map((l) => l.size), [2310272, 913022, 9861668, 465]);
+    assert.deepEqual(
+      manifestOf(m).layers.map((l) => l.size),
+      [2310272, 913022, 9861668, 465],
+    );
   });
 });
 
@@ -117,12 +119,35 @@ describe('parseManifest media type', () => {
   const { mediaType: _omit, ...untyped } = MANIFEST;
   const cases: Array<{ name: string; doc: unknown; contentType?: string; kind: 'manifest' | 'index'; mediaType: string }> = [
     { name: 'JSON field', doc: MANIFEST, kind: 'manifest', mediaType: OCI_MANIFEST },
-    { name: 'JSON field wins over a different header', doc: MANIFEST, contentType: DOCKER_MANIFEST, kind: 'manifest', mediaType: OCI_MANIFEST },
-    { name: 'Content-Type when the field is absent', doc: untyped, contentType: `${DOCKER_MANIFEST}; charset=utf-8`, kind: 'manifest', mediaType: DOCKER_MANIFEST },
-    { name: 'Content-Type is case-insensitive', doc: untyped, contentType: ' Application/VND.OCI.image.manifest.v1+json ', kind: 'manifest', mediaType: OCI_MANIFEST },
+    {
+      name: 'JSON field wins over a different header',
+      doc: MANIFEST,
+      contentType: DOCKER_MANIFEST,
+      kind: 'manifest',
+      mediaType: OCI_MANIFEST,
+    },
+    {
+      name: 'Content-Type when the field is absent',
+      doc: untyped,
+      contentType: `${DOCKER_MANIFEST}; charset=utf-8`,
+      kind: 'manifest',
+      mediaType: DOCKER_MANIFEST,
+    },
+    {
+      name: 'Content-Type is case-insensitive',
+      doc: untyped,
+      contentType: ' Application/VND.OCI.image.manifest.v1+json ',
+      kind: 'manifest',
+      mediaType: OCI_MANIFEST,
+    },
     { name: 'shape when the header is generic', doc: untyped, contentType: 'application/json', kind: 'manifest', mediaType: OCI_MANIFEST },
     { name: 'shape without any type: index', doc: { schemaVersion: 2, manifests: [] }, kind: 'index', mediaType: OCI_INDEX },
-    { name: 'Docker manifest list', doc: { schemaVersion: 2, mediaType: DOCKER_MANIFEST_LIST, manifests: [] }, kind: 'index', mediaType: DOCKER_MANIFEST_LIST },
+    {
+      name: 'Docker manifest list',
+      doc: { schemaVersion: 2, mediaType: DOCKER_MANIFEST_LIST, manifests: [] },
+      kind: 'index',
+      mediaType: DOCKER_MANIFEST_LIST,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -148,31 +173,110 @@ describe('parseManifest refusals', () => {
     { name: 'a byte-order mark', bytes: enc(`\uFEFF${JSON.stringify(MANIFEST)}`), mentions: /not JSON/ },
     { name: 'invalid UTF-8', bytes: new Uint8Array([0x7b, 0xff, 0x7d]), mentions: /UTF-8/ },
     { name: 'a JSON array', bytes: json([MANIFEST]), mentions: /not a JSON object/ },
-    { name: 'Docker schema 1 by media type', bytes: json({ ...MANIFEST, mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws' }), mentions: /schema 1/, reason: 'unsupported-media-type' },
+    {
+      name: 'Docker schema 1 by media type',
+      bytes: json({ ...MANIFEST, mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws' }),
+      mentions: /schema 1/,
+      reason: 'unsupported-media-type',
+    },
     { name: 'Docker schema 1 by version', bytes: json({ schemaVersion: 1, name: 'x', tag: 'y', fsLayers: [] }), mentions: /schema 1/ },
-    { name: 'an unknown media type', bytes: json({ ...MANIFEST, mediaType: 'application/vnd.cncf.helm.chart.v1+json' }), mentions: /not one camel-oci reads/, reason: 'unsupported-media-type' },
+    {
+      name: 'an unknown media type',
+      bytes: json({ ...MANIFEST, mediaType: 'application/vnd.cncf.helm.chart.v1+json' }),
+      mentions: /not one camel-oci reads/,
+      reason: 'unsupported-media-type',
+    },
     { name: 'schemaVersion 3', bytes: json({ ...MANIFEST, schemaVersion: 3 }), mentions: /schemaVersion must be 2/ },
     { name: 'schemaVersion as a string', bytes: json({ ...MANIFEST, schemaVersion: '2' }), mentions: /schemaVersion must be 2/ },
-    { name: 'a manifest with manifests', bytes: json({ ...MANIFEST, manifests: [] }), mentions: /must not have manifests/, reason: 'ambiguous' },
-    { name: 'an index with layers', bytes: json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], layers: [LAYER] }), mentions: /must not have config or layers/, reason: 'ambiguous' },
+    {
+      name: 'a manifest with manifests',
+      bytes: json({ ...MANIFEST, manifests: [] }),
+      mentions: /must not have manifests/,
+      reason: 'ambiguous',
+    },
+    {
+      name: 'an index with layers',
+      bytes: json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [], layers: [LAYER] }),
+      mentions: /must not have config or layers/,
+      reason: 'ambiguous',
+    },
     { name: 'an index without manifests', bytes: json({ schemaVersion: 2, mediaType: OCI_INDEX }), mentions: /manifests must be an array/ },
     { name: 'a manifest without config', bytes: json({ ...MANIFEST, config: undefined }), mentions: /config must be a descriptor/ },
     { name: 'layers not an array', bytes: json({ ...MANIFEST, layers: {} }), mentions: /layers must be an array/ },
-    { name: `more than ${MAX_MANIFEST_LAYERS} layers`, bytes: json({ ...MANIFEST, layers: many(MAX_MANIFEST_LAYERS + 1) }), mentions: /1001 layers/, reason: 'too-large' },
-    { name: `more than ${MAX_INDEX_MANIFESTS} index entries`, bytes: json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: many(MAX_INDEX_MANIFESTS + 1) }), mentions: /1001 manifests/, reason: 'too-large' },
-    { name: 'more than the byte limit', bytes: new Uint8Array(MAX_MANIFEST_BYTES + 1), mentions: /more than the 4194304/, reason: 'too-large' },
-    { name: 'a fractional size', bytes: json({ ...MANIFEST, layers: [LAYER, { ...LAYER, size: 1.5 }] }), mentions: /layers\[1\]\.size must be a non-negative integer/ },
+    {
+      name: `more than ${MAX_MANIFEST_LAYERS} layers`,
+      bytes: json({ ...MANIFEST, layers: many(MAX_MANIFEST_LAYERS + 1) }),
+      mentions: /1001 layers/,
+      reason: 'too-large',
+    },
+    {
+      name: `more than ${MAX_INDEX_MANIFESTS} index entries`,
+      bytes: json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: many(MAX_INDEX_MANIFESTS + 1) }),
+      mentions: /1001 manifests/,
+      reason: 'too-large',
+    },
+    {
+      name: 'more than the byte limit',
+      bytes: new Uint8Array(MAX_MANIFEST_BYTES + 1),
+      mentions: /more than the 4194304/,
+      reason: 'too-large',
+    },
+    {
+      name: 'a fractional size',
+      bytes: json({ ...MANIFEST, layers: [LAYER, { ...LAYER, size: 1.5 }] }),
+      mentions: /layers\[1\]\.size must be a non-negative integer/,
+    },
     { name: 'a negative size', bytes: json({ ...MANIFEST, layers: [{ ...LAYER, size: -1 }] }), mentions: /layers\[0\]\.size/ },
     { name: 'a size beyond 2^53', bytes: json({ ...MANIFEST, layers: [{ ...LAYER, size: 2 ** 53 }] }), mentions: /layers\[0\]\.size/ },
-    { name: 'a config digest with uppercase hex', bytes: json({ ...MANIFEST, config: { ...CONFIG, digest: CONFIG.digest.toUpperCase().replace('SHA256', 'sha256') } }), mentions: /config\.digest .* lowercase/ },
-    { name: 'a missing layer digest', bytes: json({ ...MANIFEST, layers: [{ ...LAYER, digest: undefined }] }), mentions: /layers\[0\]\.digest must be a string/ },
-    { name: 'a non-string annotation', bytes: json({ ...MANIFEST, layers: [{ ...LAYER, annotations: { 'camel.apache.org.dependency': 1 } }] }), mentions: /layers\[0\]\.annotations\["camel\.apache\.org\.dependency"\] must be a string/ },
+    {
+      name: 'a config digest with uppercase hex',
+      bytes: json({ ...MANIFEST, config: { ...CONFIG, digest: CONFIG.digest.toUpperCase().replace('SHA256', 'sha256') } }),
+      mentions: /config\.digest .* lowercase/,
+    },
+    {
+      name: 'a missing layer digest',
+      bytes: json({ ...MANIFEST, layers: [{ ...LAYER, digest: undefined }] }),
+      mentions: /layers\[0\]\.digest must be a string/,
+    },
+    {
+      name: 'a non-string annotation',
+      bytes: json({ ...MANIFEST, layers: [{ ...LAYER, annotations: { 'camel.apache.org.dependency': 1 } }] }),
+      mentions: /layers\[0\]\.annotations\["camel\.apache\.org\.dependency"\] must be a string/,
+    },
     { name: 'annotations as an array', bytes: json({ ...MANIFEST, annotations: ['a'] }), mentions: /annotations must be an object/ },
-    { name: 'a relative url', bytes: json({ ...MANIFEST, layers: [{ ...LAYER, urls: ['/blobs/x'] }] }), mentions: /urls\[0\] is not a URL/ },
-    { name: 'data that does not decode to size bytes', bytes: json({ ...MANIFEST, config: { ...CONFIG, data: 'e30=', size: 3 } }), mentions: /decodes to 2 bytes but size is 3/ },
-    { name: 'an invalid artifactType', bytes: json({ ...MANIFEST, artifactType: 'foo/.bar' }), mentions: /artifactType must be a media type/ },
-    { name: 'an index entry with platform but no os', bytes: json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ ...LAYER, mediaType: OCI_MANIFEST, platform: { architecture: 'amd64' } }] }), mentions: /manifests\[0\]\.platform\.os must be a string/ },
-    { name: 'a platform variant that is not a string', bytes: json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ ...LAYER, mediaType: OCI_MANIFEST, platform: { architecture: 'arm', os: 'linux', variant: 7 } }] }), mentions: /platform\.variant must be a string/ },
+    {
+      name: 'a relative url',
+      bytes: json({ ...MANIFEST, layers: [{ ...LAYER, urls: ['/blobs/x'] }] }),
+      mentions: /urls\[0\] is not a URL/,
+    },
+    {
+      name: 'data that does not decode to size bytes',
+      bytes: json({ ...MANIFEST, config: { ...CONFIG, data: 'e30=', size: 3 } }),
+      mentions: /decodes to 2 bytes but size is 3/,
+    },
+    {
+      name: 'an invalid artifactType',
+      bytes: json({ ...MANIFEST, artifactType: 'foo/.bar' }),
+      mentions: /artifactType must be a media type/,
+    },
+    {
+      name: 'an index entry with platform but no os',
+      bytes: json({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [{ ...LAYER, mediaType: OCI_MANIFEST, platform: { architecture: 'amd64' } }],
+      }),
+      mentions: /manifests\[0\]\.platform\.os must be a string/,
+    },
+    {
+      name: 'a platform variant that is not a string',
+      bytes: json({
+        schemaVersion: 2,
+        mediaType: OCI_INDEX,
+        manifests: [{ ...LAYER, mediaType: OCI_MANIFEST, platform: { architecture: 'arm', os: 'linux', variant: 7 } }],
+      }),
+      mentions: /platform\.variant must be a string/,
+    },
   ];
   for (const c of cases) {
     it(`refuses ${c.name}`, () => {
@@ -200,7 +304,17 @@ describe('platforms', () => {
     assert.equal(formatPlatform(parsePlatform('linux/arm/v7')), 'linux/arm/v7');
   });
 
-  for (const bad of ['', 'linux', 'linux/', '/amd64', 'linux//amd64', 'linux/amd64/v8/x', 'linux/amd 64', 'linux/amd64\n', `linux/${'a'.repeat(200)}`]) {
+  for (const bad of [
+    '',
+    'linux',
+    'linux/',
+    '/amd64',
+    'linux//amd64',
+    'linux/amd64/v8/x',
+    'linux/amd 64',
+    'linux/amd64\n',
+    `linux/${'a'.repeat(200)}`,
+  ]) {
     it(`refuses platform ${JSON.stringify(bad.slice(0, 30))}`, () => {
       assert.throws(
         () => parsePlatform(bad),
@@ -212,14 +326,20 @@ describe('platforms', () => {
   it('normalizes aliases and default variants', () => {
     assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'x86_64' }), { os: 'linux', architecture: 'amd64', variant: 'v1' });
     assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'aarch64' }), { os: 'linux', architecture: 'arm64', variant: 'v8' });
-    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'arm64', variant: '8' }), { os: 'linux', architecture: 'arm64', variant: 'v8' });
+    assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'arm64', variant: '8' }), {
+      os: 'linux',
+      architecture: 'arm64',
+      variant: 'v8',
+    });
     assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 'armhf' }), { os: 'linux', architecture: 'arm', variant: 'v7' });
     assert.deepEqual(normalizePlatform({ os: 'linux', architecture: 's390x' }), { os: 'linux', architecture: 's390x', variant: '' });
   });
 });
 
 describe('selectPlatform', () => {
-  const dockerHubList = indexOf(parseManifest(readFileSync(fixturePath('oci-image-spec/docker-hub/docker-manifest-list-v2-4ffd0883f256.json'))));
+  const dockerHubList = indexOf(
+    parseManifest(readFileSync(fixturePath('oci-image-spec/docker-hub/docker-manifest-list-v2-4ffd0883f256.json'))),
+  );
   const DIGEST = {
     ppc64le: 'sha256:7820f9a86d4ad15a2c4f0c0e5479298df2aa7c2f6871288e2ef8546f3e7b6783',
     amd64: 'sha256:ae1b0e06e8ade3a11267564a26e750585ba2259c0ecab59ab165ad1af41d1bdd',
@@ -262,7 +382,10 @@ describe('selectPlatform', () => {
   }
 
   it('refuses a malformed wanted platform with CONFIG_INVALID', () => {
-    assert.throws(() => selectPlatform(dockerHubList, 'amd64'), (err: unknown) => err instanceof OciError && err.code === 'CONFIG_INVALID');
+    assert.throws(
+      () => selectPlatform(dockerHubList, 'amd64'),
+      (err: unknown) => err instanceof OciError && err.code === 'CONFIG_INVALID',
+    );
   });
 
   const child = (digest: string, platform?: Descriptor['platform'], extra: Partial<Descriptor> = {}): Descriptor => ({
@@ -273,9 +396,13 @@ describe('selectPlatform', () => {
     ...extra,
   });
   const index = (...manifests: Descriptor[]): ImageIndex => ({ schemaVersion: 2, mediaType: OCI_INDEX, manifests });
-  const attestation = child(D('9'), { os: 'unknown', architecture: 'unknown' }, {
-    annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': D('1') },
-  });
+  const attestation = child(
+    D('9'),
+    { os: 'unknown', architecture: 'unknown' },
+    {
+      annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': D('1') },
+    },
+  );
 
   it('needs no platform match when the index has one image manifest (others are attestations, indexes, other content)', () => {
     const idx = indexOf(parseManifest(enc(fixtureText('oci-image-spec/examples/image-layout-2-image-index.json'))));
@@ -285,12 +412,28 @@ describe('selectPlatform', () => {
   });
 
   it('never picks an attestation, even by its platform', () => {
-    const idx = index(child(D('1'), { os: 'linux', architecture: 'amd64' }), attestation, child(D('2'), { os: 'linux', architecture: 'arm64' }));
+    const idx = index(
+      child(D('1'), { os: 'linux', architecture: 'amd64' }),
+      attestation,
+      child(D('2'), { os: 'linux', architecture: 'arm64' }),
+    );
     assert.equal(selectPlatform(idx, undefined).digest, D('1'));
-    assert.throws(() => selectPlatform(idx, 'unknown/unknown'), (err: unknown) => err instanceof OciError && err.code === 'PLATFORM_NOT_FOUND');
+    assert.throws(
+      () => selectPlatform(idx, 'unknown/unknown'),
+      (err: unknown) => err instanceof OciError && err.code === 'PLATFORM_NOT_FOUND',
+    );
     // Annotated as an attestation but with a real-looking platform: still not an image.
-    const sneaky = child(D('3'), { os: 'linux', architecture: 's390x' }, { annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } });
-    assert.throws(() => selectPlatform(index(child(D('1'), { os: 'linux', architecture: 'amd64' }), child(D('2'), { os: 'linux', architecture: 'arm64' }), sneaky), 'linux/s390x'));
+    const sneaky = child(
+      D('3'),
+      { os: 'linux', architecture: 's390x' },
+      { annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } },
+    );
+    assert.throws(() =>
+      selectPlatform(
+        index(child(D('1'), { os: 'linux', architecture: 'amd64' }), child(D('2'), { os: 'linux', architecture: 'arm64' }), sneaky),
+        'linux/s390x',
+      ),
+    );
   });
 
   it('says so when the index has no image manifest at all', () => {
@@ -309,7 +452,10 @@ describe('selectPlatform', () => {
     assert.equal(selectPlatform(index(v3, v1, arm), 'linux/amd64/v3').digest, D('3'));
     assert.equal(selectPlatform(index(v1, v3, arm), 'linux/amd64/v4').digest, D('3'));
     assert.equal(selectPlatform(index(v3, arm), 'linux/amd64').digest, D('3'));
-    assert.throws(() => selectPlatform(index(v3, arm), 'linux/amd64/v2'), (err: unknown) => err instanceof OciError && err.code === 'PLATFORM_NOT_FOUND');
+    assert.throws(
+      () => selectPlatform(index(v3, arm), 'linux/amd64/v2'),
+      (err: unknown) => err instanceof OciError && err.code === 'PLATFORM_NOT_FOUND',
+    );
   });
 
   it('takes the first of equal matches (image-index.md)', () => {
@@ -327,7 +473,13 @@ describe('selectPlatform', () => {
   });
 
   it('refuses to pin a manifest addressed by anything but sha256', () => {
-    const idx = index(child(`sha512:${'a'.repeat(128)}`, { os: 'linux', architecture: 'amd64' }), child(D('2'), { os: 'linux', architecture: 'arm64' }));
-    assert.throws(() => selectPlatform(idx, undefined), (err: unknown) => err instanceof OciError && err.code === 'UNSUPPORTED' && /sha256/.test(err.message));
+    const idx = index(
+      child(`sha512:${'a'.repeat(128)}`, { os: 'linux', architecture: 'amd64' }),
+      child(D('2'), { os: 'linux', architecture: 'arm64' }),
+    );
+    assert.throws(
+      () => selectPlatform(idx, undefined),
+      (err: unknown) => err instanceof OciError && err.code === 'UNSUPPORTED' && /sha256/.test(err.message),
+    );
   });
 });

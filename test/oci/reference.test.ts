@@ -166,7 +166,10 @@ describe('parseReference', () => {
   });
 
   it('strips the container: prefix only once', () => {
-    assert.throws(() => parseReference('container:container:acme/deps'), (err: unknown) => referenceErrorReason(err) === 'INVALID_FORMAT');
+    assert.throws(
+      () => parseReference('container:container:acme/deps'),
+      (err: unknown) => referenceErrorReason(err) === 'INVALID_FORMAT',
+    );
   });
 
   const refusedCases: Array<{ input: string; reason: ReferenceErrorReason }> = [
@@ -239,7 +242,10 @@ describe('parseReference', () => {
     ];
     for (const input of adversarial) {
       assert.ok(input.length <= n, `${input.length}`);
-      assert.throws(() => parseReference(input), (err: unknown) => referenceErrorReason(err) !== undefined);
+      assert.throws(
+        () => parseReference(input),
+        (err: unknown) => referenceErrorReason(err) !== undefined,
+      );
     }
   });
 });
@@ -280,11 +286,17 @@ describe('registry ports', () => {
           assert.equal(parser(c.input).domain, c.input.slice(0, c.input.indexOf('/')));
           continue;
         }
-        assert.throws(() => parser(c.input), (e: unknown) => e instanceof OciError && e.code === 'REFERENCE_INVALID' && referenceErrorReason(e) === 'PORT_INVALID');
+        assert.throws(
+          () => parser(c.input),
+          (e: unknown) => e instanceof OciError && e.code === 'REFERENCE_INVALID' && referenceErrorReason(e) === 'PORT_INVALID',
+        );
       }
     });
   }
   it('refuses a name with a port over the highest (withName)', () => {
-    assert.throws(() => withName('registry.example.com:65536/acme/deps'), (e: unknown) => referenceErrorReason(e) === 'PORT_INVALID');
+    assert.throws(
+      () => withName('registry.example.com:65536/acme/deps'),
+      (e: unknown) => referenceErrorReason(e) === 'PORT_INVALID',
+    );
   });
 });

@@ -45,7 +45,10 @@ describe('readInputs', () => {
       ],
     );
     assert.deepEqual(got.dependencies[0]!.jars[2]!.data, JAR, 'a link inside the folder is read through');
-    assert.deepEqual(got.kamelets.map((k) => [k.name, k.files.map((f) => f.fileName)]), [['kams', ['k.kamelet.yaml']]]);
+    assert.deepEqual(
+      got.kamelets.map((k) => [k.name, k.files.map((f) => f.fileName)]),
+      [['kams', ['k.kamelet.yaml']]],
+    );
   });
 
   it('refuses a symbolic link that leads out of its folder', async () => {
@@ -53,25 +56,55 @@ describe('readInputs', () => {
     await mkdir(path.join(d, 'lib'));
     await writeFile(path.join(d, 'outside.jar'), JAR);
     await symlink(path.join(d, 'outside.jar'), path.join(d, 'lib', 'escape.jar'));
-    await assert.rejects(readInputs([path.join(d, 'lib')], []), (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('escape.jar') && e.message.includes('out of its folder'));
+    await assert.rejects(
+      readInputs([path.join(d, 'lib')], []),
+      (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('escape.jar') && e.message.includes('out of its folder'),
+    );
     await mkdir(path.join(d, 'kams'));
     await writeFile(path.join(d, 'secret.kamelet.yaml'), KAMELET);
     await symlink('../secret.kamelet.yaml', path.join(d, 'kams', 'x.kamelet.yaml'));
-    await assert.rejects(readInputs([], [path.join(d, 'kams')]), (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('x.kamelet.yaml'));
+    await assert.rejects(
+      readInputs([], [path.join(d, 'kams')]),
+      (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('x.kamelet.yaml'),
+    );
   });
 
   it('refuses a fifo without waiting for a writer', async () => {
     const d = await tempDir();
     await mkdir(path.join(d, 'lib'));
     execFileSync('mkfifo', [path.join(d, 'lib', 'pipe.jar')]);
-    await assert.rejects(readInputs([path.join(d, 'lib')], []), (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('pipe.jar'));
+    await assert.rejects(
+      readInputs([path.join(d, 'lib')], []),
+      (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('pipe.jar'),
+    );
   });
 
   const badDependencies: Array<[string, (d: string) => Promise<string>, string]> = [
     ['a missing path', async (d) => path.join(d, 'nope.jar'), 'INPUT_INVALID'],
-    ['a file that is not a .jar', async (d) => { await writeFile(path.join(d, 'x.txt'), 'x'); return path.join(d, 'x.txt'); }, 'INPUT_INVALID'],
-    ['a .jar that is not a zip', async (d) => { await writeFile(path.join(d, 'fake.jar'), 'not a zip'); return path.join(d, 'fake.jar'); }, 'INPUT_INVALID'],
-    ['a jar whose name cannot name a layer', async (d) => { await writeFile(path.join(d, '.hidden.jar'), JAR); return path.join(d, '.hidden.jar'); }, 'INPUT_INVALID'],
+    [
+      'a file that is not a .jar',
+      async (d) => {
+        await writeFile(path.join(d, 'x.txt'), 'x');
+        return path.join(d, 'x.txt');
+      },
+      'INPUT_INVALID',
+    ],
+    [
+      'a .jar that is not a zip',
+      async (d) => {
+        await writeFile(path.join(d, 'fake.jar'), 'not a zip');
+        return path.join(d, 'fake.jar');
+      },
+      'INPUT_INVALID',
+    ],
+    [
+      'a jar whose name cannot name a layer',
+      async (d) => {
+        await writeFile(path.join(d, '.hidden.jar'), JAR);
+        return path.join(d, '.hidden.jar');
+      },
+      'INPUT_INVALID',
+    ],
   ];
   for (const [name, make, code] of badDependencies) {
     it(`refuses ${name} with ${code}, naming it`, async () => {
@@ -94,10 +127,16 @@ describe('readInputs', () => {
     for (const n of ['a', 'b', 'c']) await writeFile(path.join(d, 'lib', `${n}.jar`), JAR);
     await writeFile(path.join(d, 'kams', 'k.kamelet.yaml'), KAMELET);
     const lib = [path.join(d, 'lib')];
-    await assert.rejects(readInputs(lib, [], { ...DEFAULT_INPUT_LIMITS, maxFileBytes: JAR.length - 1 }), (e) => isCamelOciError(e, 'SIZE_EXCEEDED'));
-    await assert.rejects(readInputs(lib, [], { ...DEFAULT_INPUT_LIMITS, maxTotalBytes: 2 * JAR.length }), (e) => isCamelOciError(e, 'SIZE_EXCEEDED'));
+    await assert.rejects(readInputs(lib, [], { ...DEFAULT_INPUT_LIMITS, maxFileBytes: JAR.length - 1 }), (e) =>
+      isCamelOciError(e, 'SIZE_EXCEEDED'),
+    );
+    await assert.rejects(readInputs(lib, [], { ...DEFAULT_INPUT_LIMITS, maxTotalBytes: 2 * JAR.length }), (e) =>
+      isCamelOciError(e, 'SIZE_EXCEEDED'),
+    );
     await assert.rejects(readInputs(lib, [], { ...DEFAULT_INPUT_LIMITS, maxFiles: 2 }), (e) => isCamelOciError(e, 'SIZE_EXCEEDED'));
-    await assert.rejects(readInputs([], [path.join(d, 'kams')], { ...DEFAULT_INPUT_LIMITS, maxKameletBytes: 10 }), (e) => isCamelOciError(e, 'SIZE_EXCEEDED'));
+    await assert.rejects(readInputs([], [path.join(d, 'kams')], { ...DEFAULT_INPUT_LIMITS, maxKameletBytes: 10 }), (e) =>
+      isCamelOciError(e, 'SIZE_EXCEEDED'),
+    );
     const ok = await readInputs(lib, [], { ...DEFAULT_INPUT_LIMITS, maxFiles: 3, maxTotalBytes: 3 * JAR.length });
     assert.equal(ok.dependencies[0]!.jars.length, 3);
   });

@@ -17,7 +17,7 @@ describe('Maven coordinates from a jar', () => {
     assert.equal(formatCoordinates(mavenCoordinates(jar)!), 'org.x:y:2.1');
   });
 
-  it('takes the shaded jar\'s own coordinates by file name, else none', () => {
+  it("takes the shaded jar's own coordinates by file name, else none", () => {
     const shaded = makeJar({ groupId: 'com.acme', artifactId: 'app', version: '3.0' }, [
       { name: 'META-INF/maven/org.dep/lib/pom.properties', data: 'groupId=org.dep\nartifactId=lib\nversion=9\n' },
     ]);
@@ -47,6 +47,13 @@ describe('Maven coordinates from a jar', () => {
   });
 
   it('parses properties with comments and separators', () => {
-    assert.deepEqual([...parseProperties('# c\n! c\na=1\nb : 2\r\nc 3\n')], [['a', '1'], ['b', '2'], ['c', '3']]);
+    assert.deepEqual(
+      [...parseProperties('# c\n! c\na=1\nb : 2\r\nc 3\n')],
+      [
+        ['a', '1'],
+        ['b', '2'],
+        ['c', '3'],
+      ],
+    );
   });
 });

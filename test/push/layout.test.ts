@@ -23,7 +23,10 @@ async function tempDir(): Promise<string> {
 
 function artifact(seed: string): ReturnType<typeof packArtifact> {
   const jar = makeJar(undefined, [{ name: 'S', data: seed }]);
-  return packArtifact([{ source: 'x', kind: 'jar', name: 'x', jars: [{ fileName: 'x.jar', data: jar }] }], [], { os: 'linux', architecture: 'amd64' });
+  return packArtifact([{ source: 'x', kind: 'jar', name: 'x', jars: [{ fileName: 'x.jar', data: jar }] }], [], {
+    os: 'linux',
+    architecture: 'amd64',
+  });
 }
 
 type Index = { mediaType: string; manifests: Array<{ digest: string; size: number; annotations: Record<string, string> }> };
@@ -42,7 +45,14 @@ describe('writeOciLayout', () => {
     }
     const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as Index;
     assert.equal(index.mediaType, 'application/vnd.oci.image.index.v1+json');
-    assert.deepEqual(index.manifests, [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: art.manifest.digest, size: art.manifest.bytes.length, annotations: { 'org.opencontainers.image.ref.name': '1.0' } }]);
+    assert.deepEqual(index.manifests, [
+      {
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: art.manifest.digest,
+        size: art.manifest.bytes.length,
+        annotations: { 'org.opencontainers.image.ref.name': '1.0' },
+      },
+    ]);
   });
 
   it('keeps other tags and replaces the same tag', async () => {
@@ -52,7 +62,10 @@ describe('writeOciLayout', () => {
     const c = artifact('c');
     await writeOciLayout(dir, c, '1.0');
     const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8')) as Index;
-    assert.deepEqual(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']), ['2.0', '1.0']);
+    assert.deepEqual(
+      index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']),
+      ['2.0', '1.0'],
+    );
     assert.equal(index.manifests[1]!.digest, c.manifest.digest);
   });
 

@@ -21,9 +21,19 @@ function sha256(b: Uint8Array): string {
 
 const deps = (): DependencyInput[] => [
   { source: 'libs/foo-1.0.jar', kind: 'jar', name: 'foo-1.0', jars: [{ fileName: 'foo-1.0.jar', data: FOO }] },
-  { source: 'target/lib', kind: 'dir', name: 'lib', jars: [{ fileName: 'z.jar', data: BAR }, { fileName: 'a.jar', data: FOO }] },
+  {
+    source: 'target/lib',
+    kind: 'dir',
+    name: 'lib',
+    jars: [
+      { fileName: 'z.jar', data: BAR },
+      { fileName: 'a.jar', data: FOO },
+    ],
+  },
 ];
-const repos = (): KameletsInput[] => [{ source: 'kamelets', name: 'acme', files: [{ fileName: 'acme-source.kamelet.yaml', data: KAMELET }] }];
+const repos = (): KameletsInput[] => [
+  { source: 'kamelets', name: 'acme', files: [{ fileName: 'acme-source.kamelet.yaml', data: KAMELET }] },
+];
 const OPTIONS = { os: 'linux', architecture: 'amd64' };
 
 describe('gzip', () => {
@@ -72,19 +82,29 @@ describe('packArtifact', () => {
     const parsed = parseManifest(art.manifest.bytes);
     assert.equal(parsed.kind, 'manifest');
     if (parsed.kind !== 'manifest') return;
-    assert.deepEqual(parsed.manifest.layers.map((l) => l.annotations), [
-      { 'camel.apache.org.dependency': 'com.acme:foo:1.0', 'org.opencontainers.image.title': 'dependencies-foo-1.0.tar.gz' },
-      { 'camel.apache.org.dependency': 'lib', 'org.opencontainers.image.title': 'dependencies-lib.tar.gz' },
-      { 'camel.apache.org.kamelets.repository': 'acme', 'org.opencontainers.image.title': 'kamelets-acme.tar.gz' },
-    ]);
+    assert.deepEqual(
+      parsed.manifest.layers.map((l) => l.annotations),
+      [
+        { 'camel.apache.org.dependency': 'com.acme:foo:1.0', 'org.opencontainers.image.title': 'dependencies-foo-1.0.tar.gz' },
+        { 'camel.apache.org.dependency': 'lib', 'org.opencontainers.image.title': 'dependencies-lib.tar.gz' },
+        { 'camel.apache.org.kamelets.repository': 'acme', 'org.opencontainers.image.title': 'kamelets-acme.tar.gz' },
+      ],
+    );
     const selected = selectLayers(parsed.manifest);
     assert.deepEqual(selected.ignored, []);
-    assert.deepEqual(selected.layers.map((l) => [l.kind, l.format, l.name]), [
-      ['dependency', 'tar+gzip', 'com.acme:foo:1.0'],
-      ['dependency', 'tar+gzip', 'lib'],
-      ['kamelets', 'tar+gzip', 'acme'],
-    ]);
-    const config = JSON.parse(art.config.bytes.toString()) as { os: string; architecture: string; rootfs: { type: string; diff_ids: string[] } };
+    assert.deepEqual(
+      selected.layers.map((l) => [l.kind, l.format, l.name]),
+      [
+        ['dependency', 'tar+gzip', 'com.acme:foo:1.0'],
+        ['dependency', 'tar+gzip', 'lib'],
+        ['kamelets', 'tar+gzip', 'acme'],
+      ],
+    );
+    const config = JSON.parse(art.config.bytes.toString()) as {
+      os: string;
+      architecture: string;
+      rootfs: { type: string; diff_ids: string[] };
+    };
     assert.equal(parsed.manifest.config.mediaType, 'application/vnd.oci.image.config.v1+json');
     assert.equal(parsed.manifest.config.digest, sha256(art.config.bytes));
     assert.equal(config.os, 'linux');
@@ -115,7 +135,10 @@ describe('packArtifact', () => {
     assert.equal(config.created, created);
     assert.equal(config.variant, 'v8');
     assert.equal(createdFromSourceDateEpoch(undefined), undefined);
-    assert.throws(() => createdFromSourceDateEpoch('yesterday'), (e) => isCamelOciError(e, 'CONFIG_INVALID'));
+    assert.throws(
+      () => createdFromSourceDateEpoch('yesterday'),
+      (e) => isCamelOciError(e, 'CONFIG_INVALID'),
+    );
   });
 
   it('changes the digest when one byte of one input changes', () => {
@@ -125,18 +148,37 @@ describe('packArtifact', () => {
   });
 
   it('refuses nothing to pack, empty inputs, duplicate names and bad names', () => {
-    assert.throws(() => packArtifact([], [], OPTIONS), (e) => isCamelOciError(e, 'CONFIG_INVALID'));
-    assert.throws(() => packArtifact([{ source: 'd', kind: 'dir', name: 'd', jars: [] }], [], OPTIONS), (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('d'));
-    assert.throws(() => packArtifact([], [{ source: 'k', name: 'k', files: [] }], OPTIONS), (e) => isCamelOciError(e, 'INPUT_INVALID'));
+    assert.throws(
+      () => packArtifact([], [], OPTIONS),
+      (e) => isCamelOciError(e, 'CONFIG_INVALID'),
+    );
+    assert.throws(
+      () => packArtifact([{ source: 'd', kind: 'dir', name: 'd', jars: [] }], [], OPTIONS),
+      (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('d'),
+    );
+    assert.throws(
+      () => packArtifact([], [{ source: 'k', name: 'k', files: [] }], OPTIONS),
+      (e) => isCamelOciError(e, 'INPUT_INVALID'),
+    );
     const twice = [deps()[0]!, { ...deps()[0]!, source: 'other/foo-1.0.jar' }];
-    assert.throws(() => packArtifact(twice, [], OPTIONS), (e) => isCamelOciError(e, 'NAME_COLLISION'));
+    assert.throws(
+      () => packArtifact(twice, [], OPTIONS),
+      (e) => isCamelOciError(e, 'NAME_COLLISION'),
+    );
     for (const name of ['.hidden', 'a b', '', 'x'.repeat(129), 'a/b']) {
-      assert.throws(() => layerName(name, '--dependency x'), (e) => isCamelOciError(e, 'INPUT_INVALID'), name);
+      assert.throws(
+        () => layerName(name, '--dependency x'),
+        (e) => isCamelOciError(e, 'INPUT_INVALID'),
+        name,
+      );
     }
   });
 
   it('refuses a bad Kamelet, naming its path', () => {
     const bad: KameletsInput = { source: 'repo', name: 'repo', files: [{ fileName: 'bad.kamelet.yaml', data: Buffer.from('kind: [') }] };
-    assert.throws(() => packArtifact([], [bad], OPTIONS), (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('repo/bad.kamelet.yaml'));
+    assert.throws(
+      () => packArtifact([], [bad], OPTIONS),
+      (e) => isCamelOciError(e, 'INPUT_INVALID') && e.message.includes('repo/bad.kamelet.yaml'),
+    );
   });
 });

@@ -15,7 +15,10 @@ describe('tar writer', () => {
     ]);
     assert.equal(tar.length % 512, 0);
     const entries = await listTar(tar);
-    assert.deepEqual(entries.map((e) => e.path), ['dependencies/', 'dependencies/x/', 'dependencies/x/a.jar', 'dependencies/x/b.jar']);
+    assert.deepEqual(
+      entries.map((e) => e.path),
+      ['dependencies/', 'dependencies/x/', 'dependencies/x/a.jar', 'dependencies/x/b.jar'],
+    );
     for (const e of entries) {
       assert.equal(e.uid, 0);
       assert.equal(e.gid, 0);
@@ -30,13 +33,27 @@ describe('tar writer', () => {
     const long = `kamelets/${'k'.repeat(60)}/kamelets/${'n'.repeat(80)}.kamelet.yaml`;
     const [entry] = await listTar(writeTar([{ type: 'file', path: long, data: Buffer.from('x') }]));
     assert.equal(entry!.path, long);
-    assert.throws(() => writeTar([{ type: 'file', path: `a/${'n'.repeat(120)}`, data: Buffer.from('x') }]), (e) => isCamelOciError(e, 'CONFIG_INVALID'));
+    assert.throws(
+      () => writeTar([{ type: 'file', path: `a/${'n'.repeat(120)}`, data: Buffer.from('x') }]),
+      (e) => isCamelOciError(e, 'CONFIG_INVALID'),
+    );
   });
 
   it('refuses unclean and duplicate paths', () => {
     for (const path of ['/abs', 'a/../b', 'a//b', './a']) {
-      assert.throws(() => writeTar([{ type: 'file', path, data: Buffer.from('') }]), (e) => isCamelOciError(e, 'INTERNAL'), path);
+      assert.throws(
+        () => writeTar([{ type: 'file', path, data: Buffer.from('') }]),
+        (e) => isCamelOciError(e, 'INTERNAL'),
+        path,
+      );
     }
-    assert.throws(() => writeTar([{ type: 'dir', path: 'a' }, { type: 'dir', path: 'a' }]), (e) => isCamelOciError(e, 'NAME_COLLISION'));
+    assert.throws(
+      () =>
+        writeTar([
+          { type: 'dir', path: 'a' },
+          { type: 'dir', path: 'a' },
+        ]),
+      (e) => isCamelOciError(e, 'NAME_COLLISION'),
+    );
   });
 });

@@ -35,7 +35,7 @@ describe('RegistryClient.head', () => {
   }
   const ctx = () => ({ signal: AbortSignal.timeout(10_000), deadline: Date.now() + 10_000 });
 
-  it('answers the registry\'s digest, media type and size for a tag, in one request without a body', async () => {
+  it("answers the registry's digest, media type and size for a tag, in one request without a body", async () => {
     const { client } = await clientFor(plain);
     await plain.settledAccessLog();
     plain.resetAccessLog();
@@ -44,7 +44,10 @@ describe('RegistryClient.head', () => {
     assert.equal(head.contentType, 'application/vnd.oci.image.manifest.v1+json');
     assert.equal(head.size, plainArtifact.manifest.size);
     const log = (await plain.settledAccessLog()).filter((e) => e.kind === 'manifest');
-    assert.deepEqual(log.map((e) => e.method), ['HEAD']);
+    assert.deepEqual(
+      log.map((e) => e.method),
+      ['HEAD'],
+    );
   });
 
   it('says MANIFEST_UNKNOWN for a missing tag, and refuses a digest the registry contradicts', async () => {
@@ -67,7 +70,10 @@ describe('RegistryClient.head', () => {
 
 describe('repository URLs', () => {
   it('makes a registry no URL can carry REFERENCE_INVALID naming it, not a TypeError', () => {
-    assert.equal(repositoryUrl({ registry: 'registry.example.com:5000', repository: 'acme/deps', scheme: 'https' }, '/blobs/x').href, 'https://registry.example.com:5000/v2/acme/deps/blobs/x');
+    assert.equal(
+      repositoryUrl({ registry: 'registry.example.com:5000', repository: 'acme/deps', scheme: 'https' }, '/blobs/x').href,
+      'https://registry.example.com:5000/v2/acme/deps/blobs/x',
+    );
     assert.throws(
       () => repositoryUrl({ registry: 'registry.example.com:65536', repository: 'acme/deps', scheme: 'https' }, '/manifests/1'),
       (e: unknown) => e instanceof OciError && e.code === 'REFERENCE_INVALID' && /registry\.example\.com:65536/.test(e.message),

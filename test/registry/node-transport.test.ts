@@ -41,21 +41,24 @@ async function listen(server: Server): Promise<{ port: number; connections: () =
   return {
     port: (server.address() as { port: number }).port,
     connections: () => connections,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
 describe('createNodeTransport', () => {
   it('GETs from a loopback server by name, sends the user agent, and reuses the connection', async () => {
     const seen: string[] = [];
-    const srv = await listen(createServer((req: IncomingMessage, res: ServerResponse) => {
-      seen.push(`${req.method} ${req.url} ${req.headers['user-agent']} ${req.headers.host}`);
-      res.setHeader('docker-content-digest', 'sha256:abc');
-      res.end('hello');
-    }));
+    const srv = await listen(
+      createServer((req: IncomingMessage, res: ServerResponse) => {
+        seen.push(`${req.method} ${req.url} ${req.headers['user-agent']} ${req.headers.host}`);
+        res.setHeader('docker-content-digest', 'sha256:abc');
+        res.end('hello');
+      }),
+    );
     const { transport, close } = createNodeTransport({ lookup: loopbackOnly, check: refuseLinkLocal });
     try {
       const url = `http://registry.test:${srv.port}/v2/acme/deps/blobs/x?n=1`;
@@ -178,7 +181,10 @@ describe('createNodeTransport', () => {
       const { transport, close } = createNodeTransport({ lookup: loopbackOnly, check: refuseLinkLocal, timeouts: short });
       const started = Date.now();
       try {
-        await assert.rejects(transport(get(`http://registry.test:${srv.port}/v2/`)), (e: unknown) => isCamelOciError(e, 'TIMEOUT') && e.retryable === true);
+        await assert.rejects(
+          transport(get(`http://registry.test:${srv.port}/v2/`)),
+          (e: unknown) => isCamelOciError(e, 'TIMEOUT') && e.retryable === true,
+        );
         assert.ok(Date.now() - started < 3_000, 'within connect + headers time');
       } finally {
         close();
@@ -187,10 +193,12 @@ describe('createNodeTransport', () => {
     });
 
     it('fails a body that stalls for longer than the idle body timeout', async () => {
-      const srv = await listen(createServer((_req, res) => {
-        res.writeHead(200, { 'content-length': '100' });
-        res.write('partial');
-      }));
+      const srv = await listen(
+        createServer((_req, res) => {
+          res.writeHead(200, { 'content-length': '100' });
+          res.write('partial');
+        }),
+      );
       const { transport, close } = createNodeTransport({ lookup: loopbackOnly, check: refuseLinkLocal, timeouts: short });
       try {
         const res = await transport(get(`http://registry.test:${srv.port}/v2/`));
@@ -202,10 +210,12 @@ describe('createNodeTransport', () => {
     });
 
     it('aborts a body being read when the caller aborts', async () => {
-      const srv = await listen(createServer((_req, res) => {
-        res.writeHead(200, { 'content-length': '100' });
-        res.write('partial');
-      }));
+      const srv = await listen(
+        createServer((_req, res) => {
+          res.writeHead(200, { 'content-length': '100' });
+          res.write('partial');
+        }),
+      );
       const { transport, close } = createNodeTransport({ lookup: loopbackOnly, check: refuseLinkLocal });
       const ac = new AbortController();
       try {

@@ -65,7 +65,11 @@ describe('address classification', () => {
   it('refuses a name whose only address is an IPv4-compatible or -translated form of metadata', () => {
     const p = new RegistryPolicy({ allowRegistries: [], insecureRegistries: [] });
     for (const address of ['::169.254.169.254', '::ffff:0:169.254.169.254', '::ffff:169.254.169.254', '64:ff9b::169.254.169.254']) {
-      assert.throws(() => p.checkAddresses('evil.example.test', 443, [{ address, family: 6 }]), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'), address);
+      assert.throws(
+        () => p.checkAddresses('evil.example.test', 443, [{ address, family: 6 }]),
+        (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+        address,
+      );
     }
   });
 });
@@ -75,7 +79,10 @@ describe('RegistryPolicy', () => {
 
   it('refuses a name resolving to any non-public address unless allowed, checking every address', () => {
     const p = new RegistryPolicy({ allowRegistries: [], insecureRegistries: [] });
-    assert.throws(() => p.checkAddresses('evil.example.com', 443, addr('169.254.169.254')), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'));
+    assert.throws(
+      () => p.checkAddresses('evil.example.com', 443, addr('169.254.169.254')),
+      (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+    );
     assert.throws(
       () => p.checkAddresses('mixed.example.com', 443, [...addr('93.184.215.14'), ...addr('10.0.0.7')]),
       (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
@@ -84,21 +91,46 @@ describe('RegistryPolicy', () => {
   });
 
   it('allows private addresses only for hosts named exactly by --allow-registry or --insecure-registry', () => {
-    const p = new RegistryPolicy({ allowRegistries: ['*.corp.example', 'registry.local:5000'], insecureRegistries: ['10.0.0.5:5000', '*.lab.example'] });
-    assert.throws(() => p.checkAddresses('a.b.corp.example', 443, addr('10.1.1.1')), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'), 'a wildcard allow entry does not allow private addresses');
+    const p = new RegistryPolicy({
+      allowRegistries: ['*.corp.example', 'registry.local:5000'],
+      insecureRegistries: ['10.0.0.5:5000', '*.lab.example'],
+    });
+    assert.throws(
+      () => p.checkAddresses('a.b.corp.example', 443, addr('10.1.1.1')),
+      (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+      'a wildcard allow entry does not allow private addresses',
+    );
     p.checkAddresses('a.b.corp.example', 443, addr('93.184.215.14'));
     p.checkAddresses('registry.local', 5000, addr('192.168.0.9'));
     p.checkAddresses('10.0.0.5', 5000, addr('10.0.0.5'));
-    assert.throws(() => p.checkAddresses('registry.local', 5001, addr('192.168.0.9')), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'));
-    assert.throws(() => p.checkAddresses('x.lab.example', 80, addr('10.9.9.9')), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'), 'a wildcard insecure entry does not allow private addresses');
-    assert.throws(() => p.checkAddresses('corp.example', 443, addr('10.1.1.1')), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'), '*.corp.example is subdomains only');
+    assert.throws(
+      () => p.checkAddresses('registry.local', 5001, addr('192.168.0.9')),
+      (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+    );
+    assert.throws(
+      () => p.checkAddresses('x.lab.example', 80, addr('10.9.9.9')),
+      (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+      'a wildcard insecure entry does not allow private addresses',
+    );
+    assert.throws(
+      () => p.checkAddresses('corp.example', 443, addr('10.1.1.1')),
+      (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+      '*.corp.example is subdomains only',
+    );
   });
 
   it('restricts registries to the allow-list, by reference domain or endpoint', () => {
     const p = new RegistryPolicy({ allowRegistries: ['registry-1.docker.io', 'quay.io:443'], insecureRegistries: ['10.0.0.5:5000'] });
     p.checkRegistry('docker.io', 'registry-1.docker.io', 'ref');
-    assert.throws(() => p.checkRegistry('ghcr.io', 'ghcr.io', 'container:ghcr.io/a/b:1'), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED') && /--allow-registry/.test((e as Error).message));
-    assert.throws(() => p.checkRegistry('10.0.0.5:5000', '10.0.0.5:5000', 'ref'), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'), 'insecure does not extend the allow-list');
+    assert.throws(
+      () => p.checkRegistry('ghcr.io', 'ghcr.io', 'container:ghcr.io/a/b:1'),
+      (e: unknown) => isCamelOciError(e, 'POLICY_DENIED') && /--allow-registry/.test((e as Error).message),
+    );
+    assert.throws(
+      () => p.checkRegistry('10.0.0.5:5000', '10.0.0.5:5000', 'ref'),
+      (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+      'insecure does not extend the allow-list',
+    );
   });
 
   it('speaks plain HTTP only to insecure hosts, for redirects and token realms too', () => {
@@ -107,13 +139,23 @@ describe('RegistryPolicy', () => {
     assert.equal(p.schemeFor('127.0.0.1:5001'), 'https');
     p.checkUrl(new URL('http://127.0.0.1:5000/token'));
     p.checkUrl(new URL('https://auth.example.com/token'));
-    assert.throws(() => p.checkUrl(new URL('http://s3.example.com/blob')), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'));
-    assert.throws(() => p.checkUrl(new URL('file:///etc/passwd')), (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'));
+    assert.throws(
+      () => p.checkUrl(new URL('http://s3.example.com/blob')),
+      (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+    );
+    assert.throws(
+      () => p.checkUrl(new URL('file:///etc/passwd')),
+      (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+    );
   });
 
   it('refuses malformed patterns with CONFIG_INVALID', () => {
     for (const bad of ['', 'http://x', 'a b', '*.', 'host:99999', '**.x']) {
-      assert.throws(() => parseHostPattern(bad), (e: unknown) => isCamelOciError(e, 'CONFIG_INVALID'), bad);
+      assert.throws(
+        () => parseHostPattern(bad),
+        (e: unknown) => isCamelOciError(e, 'CONFIG_INVALID'),
+        bad,
+      );
     }
   });
 });

@@ -10,7 +10,9 @@ import { ResolveError, isCamelOciError } from '../../src/base/errors.js';
 
 function connect(connector: Connector, hostname: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    connector({ hostname, host: `${hostname}:${port}`, protocol: 'http:', port: String(port) }, (err, socket) => (err ? reject(err) : resolve(socket as Socket)));
+    connector({ hostname, host: `${hostname}:${port}`, protocol: 'http:', port: String(port) }, (err, socket) =>
+      err ? reject(err) : resolve(socket as Socket),
+    );
   });
 }
 
@@ -18,7 +20,10 @@ describe('policyConnector', () => {
   it('checks every resolved address before connecting, and never calls the real connector when refused', async () => {
     const calls: string[] = [];
     const connector = policyConnector({
-      lookup: async () => [{ address: '93.184.215.14', family: 4 }, { address: '169.254.169.254', family: 4 }],
+      lookup: async () => [
+        { address: '93.184.215.14', family: 4 },
+        { address: '169.254.169.254', family: 4 },
+      ],
       check: (host, _port, addresses) => {
         if (addresses.some((a) => a.address.startsWith('169.254.'))) throw new ResolveError('POLICY_DENIED', `refusing ${host}`);
       },
@@ -39,7 +44,10 @@ describe('policyConnector', () => {
     const real = buildConnector({ timeout: 2_000 });
     const connector = policyConnector({
       // 127.0.0.2 is loopback too, but nothing listens there on this port: ECONNREFUSED.
-      lookup: async () => [{ address: '127.0.0.2', family: 4 }, { address: '127.0.0.1', family: 4 }],
+      lookup: async () => [
+        { address: '127.0.0.2', family: 4 },
+        { address: '127.0.0.1', family: 4 },
+      ],
       check: () => undefined,
       base: (opts, cb) => {
         seen.push({ hostname: opts.hostname, servername: opts.servername });
@@ -50,7 +58,10 @@ describe('policyConnector', () => {
       const socket = await connect(connector, 'registry.test', port);
       assert.equal(socket.remoteAddress, '127.0.0.1');
       socket.destroy();
-      assert.deepEqual(seen.map((s) => s.hostname), ['127.0.0.2', '127.0.0.1']);
+      assert.deepEqual(
+        seen.map((s) => s.hostname),
+        ['127.0.0.2', '127.0.0.1'],
+      );
       assert.ok(seen.every((s) => s.servername === 'registry.test'));
     } finally {
       server.close();

@@ -31,7 +31,10 @@ interface SeenRequest {
  * A loopback HTTP proxy in front of the plain registry: it records requests, can refuse bodies
  * over a size with 413, and can point the registry's upload Locations at another port.
  */
-async function startProxy(targetPort: number, options: { refuseBodiesOver?: number; locationTo?: number; claimDigest?: string; failPuts?: number } = {}): Promise<{ host: string; port: number; seen: SeenRequest[] }> {
+async function startProxy(
+  targetPort: number,
+  options: { refuseBodiesOver?: number; locationTo?: number; claimDigest?: string; failPuts?: number } = {},
+): Promise<{ host: string; port: number; seen: SeenRequest[] }> {
   const seen: SeenRequest[] = [];
   let failed = 0;
   const server: Server = createServer((req, res) => {
@@ -70,14 +73,24 @@ async function startProxy(targetPort: number, options: { refuseBodiesOver?: numb
   return { host: `127.0.0.1:${port}`, port, seen };
 }
 
-
 function uploadsOf(entries: ReturnType<StartedRegistry['accessLog']>, repository: string): typeof entries {
   return entries.filter((e) => e.kind === 'upload' && e.repository === repository);
 }
 
 /** An artifact of one jar of `bytes` random bytes (random: no two tests share a blob). */
 function oneJar(bytes: number): PackedArtifact {
-  return packArtifact([{ source: 'x', kind: 'jar', name: 'r', jars: [{ fileName: 'r.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(bytes) }]) }] }], [], { os: 'linux', architecture: 'amd64' });
+  return packArtifact(
+    [
+      {
+        source: 'x',
+        kind: 'jar',
+        name: 'r',
+        jars: [{ fileName: 'r.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(bytes) }]) }],
+      },
+    ],
+    [],
+    { os: 'linux', architecture: 'amd64' },
+  );
 }
 
 async function contextFor(hosts: string[]): Promise<RegistryContext> {
@@ -98,8 +111,24 @@ describe('Uploader against a plain registry', () => {
   });
 
   it('uploads in chunks (PATCH with Content-Range, then PUT)', async () => {
-    const art = packArtifact([{ source: 'x', kind: 'jar', name: 'big', jars: [{ fileName: 'big.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(5000) }]) }] }], [], { os: 'linux', architecture: 'amd64' });
-    const context = await createRegistryContext({ registryConfigs: [], insecureRegistries: [registry.host], allowRegistries: [registry.host], caFiles: [] });
+    const art = packArtifact(
+      [
+        {
+          source: 'x',
+          kind: 'jar',
+          name: 'big',
+          jars: [{ fileName: 'big.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(5000) }]) }],
+        },
+      ],
+      [],
+      { os: 'linux', architecture: 'amd64' },
+    );
+    const context = await createRegistryContext({
+      registryConfigs: [],
+      insecureRegistries: [registry.host],
+      allowRegistries: [registry.host],
+      caFiles: [],
+    });
     registry.resetAccessLog();
     try {
       const loc = { registry: registry.host, repository: 'acme/chunked', scheme: 'http' as const };
@@ -122,15 +151,34 @@ describe('Uploader against a plain registry', () => {
 
   it('falls back to chunks when a proxy refuses the monolithic upload with 413', async () => {
     const proxy = await startProxy(registry.port, { refuseBodiesOver: 1024 });
-    const art = packArtifact([{ source: 'x', kind: 'jar', name: 'p', jars: [{ fileName: 'p.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(4000) }]) }] }], [], { os: 'linux', architecture: 'amd64' });
-    const context = await createRegistryContext({ registryConfigs: [], insecureRegistries: [proxy.host], allowRegistries: [proxy.host], caFiles: [] });
+    const art = packArtifact(
+      [
+        {
+          source: 'x',
+          kind: 'jar',
+          name: 'p',
+          jars: [{ fileName: 'p.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(4000) }]) }],
+        },
+      ],
+      [],
+      { os: 'linux', architecture: 'amd64' },
+    );
+    const context = await createRegistryContext({
+      registryConfigs: [],
+      insecureRegistries: [proxy.host],
+      allowRegistries: [proxy.host],
+      caFiles: [],
+    });
     try {
       const loc = { registry: proxy.host, repository: 'acme/proxied', scheme: 'http' as const };
       const ctx = { signal: AbortSignal.timeout(30_000), deadline: Date.now() + 30_000 };
       const layer = art.layers[0]!;
       assert.ok(layer.bytes.length > 1024);
       assert.equal(await new Uploader(context.client, { fallbackChunkBytes: 1000 }).pushBlob(loc, layer, ctx), 'uploaded-chunked');
-      assert.ok(proxy.seen.some((r) => r.method === 'PUT' && r.status === 413), 'the monolithic PUT was refused first');
+      assert.ok(
+        proxy.seen.some((r) => r.method === 'PUT' && r.status === 413),
+        'the monolithic PUT was refused first',
+      );
       assert.equal(await new Uploader(context.client).exists(loc, { digest: layer.digest, size: layer.bytes.length }, ctx), true);
     } finally {
       await context.agent.close();
@@ -140,34 +188,58 @@ describe('Uploader against a plain registry', () => {
   it('does not send credentials to an upload location on another origin', async () => {
     const other = await startProxy(registry.port);
     const front = await startProxy(registry.port, { locationTo: other.port });
-    const art = packArtifact([{ source: 'x', kind: 'jar', name: 'o', jars: [{ fileName: 'o.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(3000) }]) }] }], [], { os: 'linux', architecture: 'amd64' });
+    const art = packArtifact(
+      [
+        {
+          source: 'x',
+          kind: 'jar',
+          name: 'o',
+          jars: [{ fileName: 'o.jar', data: makeJar(undefined, [{ name: 'R', data: randomBytes(3000) }]) }],
+        },
+      ],
+      [],
+      { os: 'linux', architecture: 'amd64' },
+    );
     const hosts = [front.host, other.host];
     const context = await createRegistryContext({ registryConfigs: [], insecureRegistries: hosts, allowRegistries: hosts, caFiles: [] });
     try {
       const loc = { registry: front.host, repository: 'acme/elsewhere', scheme: 'http' as const };
-      const ctx = { signal: AbortSignal.timeout(30_000), deadline: Date.now() + 30_000, credential: { kind: 'basic' as const, username: 'alice', password: 's3cret' } };
+      const ctx = {
+        signal: AbortSignal.timeout(30_000),
+        deadline: Date.now() + 30_000,
+        credential: { kind: 'basic' as const, username: 'alice', password: 's3cret' },
+      };
       const layer = art.layers[0]!;
       assert.equal(await new Uploader(context.client).pushBlob(loc, layer, ctx), 'uploaded');
       assert.ok(front.seen.length > 0 && front.seen.every((r) => r.authorization !== undefined), 'the registry itself gets the credential');
-      assert.ok(other.seen.some((r) => r.method === 'PUT'), 'the upload went to the other origin');
-      assert.deepEqual(other.seen.filter((r) => r.authorization !== undefined), []);
+      assert.ok(
+        other.seen.some((r) => r.method === 'PUT'),
+        'the upload went to the other origin',
+      );
+      assert.deepEqual(
+        other.seen.filter((r) => r.authorization !== undefined),
+        [],
+      );
     } finally {
       await context.agent.close();
     }
   });
-
 
   it('refuses a registry that says it stored another digest', async () => {
     const liar = await startProxy(registry.port, { claimDigest: `sha256:${'0'.repeat(64)}` });
     const context = await contextFor([liar.host]);
     const art = oneJar(1000);
     const loc = { registry: liar.host, repository: 'acme/liar', scheme: 'http' as const };
-    await assert.rejects(new Uploader(context.client).pushBlob(loc, art.layers[0]!, callContext()), (e) => isCamelOciError(e, 'DIGEST_MISMATCH'));
+    await assert.rejects(new Uploader(context.client).pushBlob(loc, art.layers[0]!, callContext()), (e) =>
+      isCamelOciError(e, 'DIGEST_MISMATCH'),
+    );
     // The blobs go in honestly, so only the manifest's answer lies.
     const honest = await contextFor([registry.host]);
     const direct = { ...loc, registry: registry.host };
     for (const b of [...art.layers, art.config]) await new Uploader(honest.client).pushBlob(direct, b, callContext());
-    await assert.rejects(new Uploader(context.client).putManifest(loc, '1.0', art.manifest, callContext()), (e) => isCamelOciError(e, 'DIGEST_MISMATCH'));
+    await assert.rejects(new Uploader(context.client).putManifest(loc, '1.0', art.manifest, callContext()), (e) =>
+      isCamelOciError(e, 'DIGEST_MISMATCH'),
+    );
   });
 
   it('puts the manifest only after every blob, and refuses a manifest whose blobs are missing', async () => {
@@ -176,7 +248,10 @@ describe('Uploader against a plain registry', () => {
     const context = await contextFor([proxy.host]);
     const art = oneJar(1000);
     const loc = { registry: proxy.host, repository: 'acme/order', scheme: 'http' as const };
-    await assert.rejects(new Uploader(context.client).putManifest(loc, '0.9', art.manifest, callContext()), (e) => isCamelOciError(e) && e.code !== 'INTERNAL');
+    await assert.rejects(
+      new Uploader(context.client).putManifest(loc, '0.9', art.manifest, callContext()),
+      (e) => isCamelOciError(e) && e.code !== 'INTERNAL',
+    );
     proxy.seen.length = 0;
     const blobs = [...art.layers, art.config];
     const outcomes = await new Uploader(context.client).pushImage(loc, '1.0', blobs, art.manifest, callContext(), { parallel: 2 });
@@ -184,7 +259,10 @@ describe('Uploader against a plain registry', () => {
     const manifestAt = proxy.seen.findIndex((r) => r.method === 'PUT' && r.url.includes('/manifests/'));
     const blobPuts = proxy.seen.map((r, i) => (r.method === 'PUT' && r.url.includes('/blobs/uploads/') ? i : -1)).filter((i) => i >= 0);
     assert.equal(blobPuts.length, 2);
-    assert.ok(blobPuts.every((i) => i < manifestAt), 'manifest after the blobs');
+    assert.ok(
+      blobPuts.every((i) => i < manifestAt),
+      'manifest after the blobs',
+    );
   });
 
   it('starts a blob and the manifest over after a retryable failure', async () => {
@@ -192,7 +270,9 @@ describe('Uploader against a plain registry', () => {
     const context = await contextFor([flaky.host]);
     const art = oneJar(1000);
     const loc = { registry: flaky.host, repository: 'acme/flaky', scheme: 'http' as const };
-    const outcomes = await new Uploader(context.client).pushImage(loc, '1.0', [...art.layers, art.config], art.manifest, callContext(), { parallel: 1 });
+    const outcomes = await new Uploader(context.client).pushImage(loc, '1.0', [...art.layers, art.config], art.manifest, callContext(), {
+      parallel: 1,
+    });
     assert.deepEqual([...outcomes.values()], ['uploaded', 'uploaded']);
     assert.equal(flaky.seen.filter((r) => r.status === 503).length, 2);
     assert.equal(flaky.seen.filter((r) => r.method === 'PUT' && r.status === 201).length, 3, 'two blobs and the manifest');
@@ -203,7 +283,10 @@ describe('Uploader against a plain registry', () => {
     const context = await contextFor([broken.host]);
     const art = oneJar(1000);
     const loc = { registry: broken.host, repository: 'acme/broken', scheme: 'http' as const };
-    await assert.rejects(new Uploader(context.client).pushImage(loc, '1.0', [...art.layers, art.config], art.manifest, callContext(), { parallel: 1 }), (e) => isCamelOciError(e, 'UNAVAILABLE') || isCamelOciError(e, 'REGISTRY_ERROR'));
+    await assert.rejects(
+      new Uploader(context.client).pushImage(loc, '1.0', [...art.layers, art.config], art.manifest, callContext(), { parallel: 1 }),
+      (e) => isCamelOciError(e, 'UNAVAILABLE') || isCamelOciError(e, 'REGISTRY_ERROR'),
+    );
     assert.equal(broken.seen.filter((r) => r.method === 'PUT').length, 3, 'UPLOAD_ATTEMPTS tries of the first blob');
   });
 });

@@ -33,9 +33,7 @@ function layer(mediaType: string, annotations?: Record<string, string>, digest?:
 
 const hex12 = (d: Descriptor): string => d.digest.slice('sha256:'.length, 'sha256:'.length + 12);
 
-type Want =
-  | { kind: LayerKind; format: LayerFormat; name: string; fileName?: string | ((d: Descriptor) => string) }
-  | { ignored: RegExp };
+type Want = { kind: LayerKind; format: LayerFormat; name: string; fileName?: string | ((d: Descriptor) => string) } | { ignored: RegExp };
 
 interface Row {
   name: string;
@@ -45,61 +43,217 @@ interface Row {
 
 const selectedRows: Row[] = [
   // camel.apache.org.dependency
-  { name: 'dependency, OCI tar', layer: layer(OCI_TAR, { [DEP]: 'com.acme:foo:1.0' }), want: { kind: 'dependency', format: 'tar', name: 'com.acme:foo:1.0' } },
-  { name: 'dependency, Docker tar', layer: layer(DOCKER_TAR, { [DEP]: 'com.acme:foo:1.0' }), want: { kind: 'dependency', format: 'tar', name: 'com.acme:foo:1.0' } },
-  { name: 'dependency, OCI tar+gzip', layer: layer(OCI_TGZ, { [DEP]: 'com.acme:foo:1.0' }), want: { kind: 'dependency', format: 'tar+gzip', name: 'com.acme:foo:1.0' } },
-  { name: 'dependency, Docker tar.gzip', layer: layer(DOCKER_TGZ, { [DEP]: 'com.acme:foo:1.0' }), want: { kind: 'dependency', format: 'tar+gzip', name: 'com.acme:foo:1.0' } },
-  { name: 'dependency, tar+gzip titled .jar stays a tarball', layer: layer(OCI_TGZ, { [DEP]: 'x', [TITLE]: 'bundle.jar' }), want: { kind: 'dependency', format: 'tar+gzip', name: 'x' } },
-  { name: 'dependency, raw jar with a plain title', layer: layer(JAR, { [DEP]: 'com.acme:foo:1.0', [TITLE]: 'foo-1.0.jar' }), want: { kind: 'dependency', format: 'raw', name: 'com.acme:foo:1.0', fileName: 'foo-1.0.jar' } },
-  { name: 'dependency, raw with a plain non-jar title keeps it', layer: layer('text/plain', { [DEP]: 'notes', [TITLE]: 'NOTICE.txt' }), want: { kind: 'dependency', format: 'raw', name: 'notes', fileName: 'NOTICE.txt' } },
-  { name: 'dependency, raw without title', layer: layer('application/octet-stream', { [DEP]: 'com.acme:foo:1.0' }), want: { kind: 'dependency', format: 'raw', name: 'com.acme:foo:1.0', fileName: (d) => `${hex12(d)}.jar` } },
-  { name: 'dependency, raw with a path title', layer: layer(JAR, { [DEP]: 'a', [TITLE]: 'lib/foo.jar' }), want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` } },
-  { name: 'dependency, raw with a parent-dir title', layer: layer(JAR, { [DEP]: 'a', [TITLE]: '../foo.jar' }), want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` } },
-  { name: 'dependency, raw with a backslash title', layer: layer(JAR, { [DEP]: 'a', [TITLE]: '..\\foo.jar' }), want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` } },
-  { name: 'dependency, raw with a hidden title', layer: layer(JAR, { [DEP]: 'a', [TITLE]: '.foo.jar' }), want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` } },
-  { name: 'dependency, raw with a control character in the title', layer: layer(JAR, { [DEP]: 'a', [TITLE]: 'foo\n.jar' }), want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` } },
-  { name: 'dependency, raw with an empty title', layer: layer(JAR, { [DEP]: 'a', [TITLE]: '' }), want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` } },
-  { name: 'dependency, empty value named by its title', layer: layer(JAR, { [DEP]: '', [TITLE]: 'foo.jar' }), want: { kind: 'dependency', format: 'raw', name: 'foo.jar', fileName: 'foo.jar' } },
-  { name: 'dependency, empty value and no title named by digest', layer: layer(OCI_TGZ, { [DEP]: '' }), want: { kind: 'dependency', format: 'tar+gzip', name: '' } },
+  {
+    name: 'dependency, OCI tar',
+    layer: layer(OCI_TAR, { [DEP]: 'com.acme:foo:1.0' }),
+    want: { kind: 'dependency', format: 'tar', name: 'com.acme:foo:1.0' },
+  },
+  {
+    name: 'dependency, Docker tar',
+    layer: layer(DOCKER_TAR, { [DEP]: 'com.acme:foo:1.0' }),
+    want: { kind: 'dependency', format: 'tar', name: 'com.acme:foo:1.0' },
+  },
+  {
+    name: 'dependency, OCI tar+gzip',
+    layer: layer(OCI_TGZ, { [DEP]: 'com.acme:foo:1.0' }),
+    want: { kind: 'dependency', format: 'tar+gzip', name: 'com.acme:foo:1.0' },
+  },
+  {
+    name: 'dependency, Docker tar.gzip',
+    layer: layer(DOCKER_TGZ, { [DEP]: 'com.acme:foo:1.0' }),
+    want: { kind: 'dependency', format: 'tar+gzip', name: 'com.acme:foo:1.0' },
+  },
+  {
+    name: 'dependency, tar+gzip titled .jar stays a tarball',
+    layer: layer(OCI_TGZ, { [DEP]: 'x', [TITLE]: 'bundle.jar' }),
+    want: { kind: 'dependency', format: 'tar+gzip', name: 'x' },
+  },
+  {
+    name: 'dependency, raw jar with a plain title',
+    layer: layer(JAR, { [DEP]: 'com.acme:foo:1.0', [TITLE]: 'foo-1.0.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'com.acme:foo:1.0', fileName: 'foo-1.0.jar' },
+  },
+  {
+    name: 'dependency, raw with a plain non-jar title keeps it',
+    layer: layer('text/plain', { [DEP]: 'notes', [TITLE]: 'NOTICE.txt' }),
+    want: { kind: 'dependency', format: 'raw', name: 'notes', fileName: 'NOTICE.txt' },
+  },
+  {
+    name: 'dependency, raw without title',
+    layer: layer('application/octet-stream', { [DEP]: 'com.acme:foo:1.0' }),
+    want: { kind: 'dependency', format: 'raw', name: 'com.acme:foo:1.0', fileName: (d) => `${hex12(d)}.jar` },
+  },
+  {
+    name: 'dependency, raw with a path title',
+    layer: layer(JAR, { [DEP]: 'a', [TITLE]: 'lib/foo.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` },
+  },
+  {
+    name: 'dependency, raw with a parent-dir title',
+    layer: layer(JAR, { [DEP]: 'a', [TITLE]: '../foo.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` },
+  },
+  {
+    name: 'dependency, raw with a backslash title',
+    layer: layer(JAR, { [DEP]: 'a', [TITLE]: '..\\foo.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` },
+  },
+  {
+    name: 'dependency, raw with a hidden title',
+    layer: layer(JAR, { [DEP]: 'a', [TITLE]: '.foo.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` },
+  },
+  {
+    name: 'dependency, raw with a control character in the title',
+    layer: layer(JAR, { [DEP]: 'a', [TITLE]: 'foo\n.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` },
+  },
+  {
+    name: 'dependency, raw with an empty title',
+    layer: layer(JAR, { [DEP]: 'a', [TITLE]: '' }),
+    want: { kind: 'dependency', format: 'raw', name: 'a', fileName: (d) => `${hex12(d)}.jar` },
+  },
+  {
+    name: 'dependency, empty value named by its title',
+    layer: layer(JAR, { [DEP]: '', [TITLE]: 'foo.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'foo.jar', fileName: 'foo.jar' },
+  },
+  {
+    name: 'dependency, empty value and no title named by digest',
+    layer: layer(OCI_TGZ, { [DEP]: '' }),
+    want: { kind: 'dependency', format: 'tar+gzip', name: '' },
+  },
   // oras push ref foo.jar --annotation camel.apache.org.dependency=...: OCI tar type, raw bytes.
-  { name: 'dependency, oras plain file (OCI tar type, .jar title) is raw', layer: layer(OCI_TAR, { [DEP]: 'com.acme:foo:1.0', [TITLE]: 'foo.jar' }), want: { kind: 'dependency', format: 'raw', name: 'com.acme:foo:1.0', fileName: 'foo.jar' } },
+  {
+    name: 'dependency, oras plain file (OCI tar type, .jar title) is raw',
+    layer: layer(OCI_TAR, { [DEP]: 'com.acme:foo:1.0', [TITLE]: 'foo.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'com.acme:foo:1.0', fileName: 'foo.jar' },
+  },
 
   // camel.apache.org.kamelets.repository
-  { name: 'kamelets, OCI tar+gzip', layer: layer(OCI_TGZ, { [KAM]: 'acme-kamelets' }), want: { kind: 'kamelets', format: 'tar+gzip', name: 'acme-kamelets' } },
-  { name: 'kamelets, OCI tar', layer: layer(OCI_TAR, { [KAM]: 'acme-kamelets' }), want: { kind: 'kamelets', format: 'tar', name: 'acme-kamelets' } },
-  { name: 'kamelets, Docker tar.gzip', layer: layer(DOCKER_TGZ, { [KAM]: 'acme-kamelets' }), want: { kind: 'kamelets', format: 'tar+gzip', name: 'acme-kamelets' } },
-  { name: 'kamelets, raw .kamelet.yaml', layer: layer(YAML, { [KAM]: 'acme', [TITLE]: 'timer-source.kamelet.yaml' }), want: { kind: 'kamelets', format: 'raw', name: 'acme', fileName: 'timer-source.kamelet.yaml' } },
-  { name: 'kamelets, oras plain file (OCI tar type, .kamelet.yaml title) is raw', layer: layer(OCI_TAR, { [KAM]: 'acme', [TITLE]: 'timer-source.kamelet.yaml' }), want: { kind: 'kamelets', format: 'raw', name: 'acme', fileName: 'timer-source.kamelet.yaml' } },
-  { name: 'kamelets, empty value named by its title', layer: layer(OCI_TGZ, { [KAM]: '', [TITLE]: 'kamelets.tgz' }), want: { kind: 'kamelets', format: 'tar+gzip', name: 'kamelets.tgz' } },
+  {
+    name: 'kamelets, OCI tar+gzip',
+    layer: layer(OCI_TGZ, { [KAM]: 'acme-kamelets' }),
+    want: { kind: 'kamelets', format: 'tar+gzip', name: 'acme-kamelets' },
+  },
+  {
+    name: 'kamelets, OCI tar',
+    layer: layer(OCI_TAR, { [KAM]: 'acme-kamelets' }),
+    want: { kind: 'kamelets', format: 'tar', name: 'acme-kamelets' },
+  },
+  {
+    name: 'kamelets, Docker tar.gzip',
+    layer: layer(DOCKER_TGZ, { [KAM]: 'acme-kamelets' }),
+    want: { kind: 'kamelets', format: 'tar+gzip', name: 'acme-kamelets' },
+  },
+  {
+    name: 'kamelets, raw .kamelet.yaml',
+    layer: layer(YAML, { [KAM]: 'acme', [TITLE]: 'timer-source.kamelet.yaml' }),
+    want: { kind: 'kamelets', format: 'raw', name: 'acme', fileName: 'timer-source.kamelet.yaml' },
+  },
+  {
+    name: 'kamelets, oras plain file (OCI tar type, .kamelet.yaml title) is raw',
+    layer: layer(OCI_TAR, { [KAM]: 'acme', [TITLE]: 'timer-source.kamelet.yaml' }),
+    want: { kind: 'kamelets', format: 'raw', name: 'acme', fileName: 'timer-source.kamelet.yaml' },
+  },
+  {
+    name: 'kamelets, empty value named by its title',
+    layer: layer(OCI_TGZ, { [KAM]: '', [TITLE]: 'kamelets.tgz' }),
+    want: { kind: 'kamelets', format: 'tar+gzip', name: 'kamelets.tgz' },
+  },
 
   // no camel annotation, title ending in .jar (what oras push makes)
-  { name: 'unannotated .jar, OCI tar type (oras default)', layer: layer(OCI_TAR, { [TITLE]: 'foo-1.0.jar' }), want: { kind: 'dependency', format: 'raw', name: 'foo-1.0.jar', fileName: 'foo-1.0.jar' } },
-  { name: 'unannotated .jar, java-archive type', layer: layer(JAR, { [TITLE]: 'foo.jar' }), want: { kind: 'dependency', format: 'raw', name: 'foo.jar', fileName: 'foo.jar' } },
-  { name: 'unannotated .JAR, tar+gzip type (raw regardless of type)', layer: layer(OCI_TGZ, { [TITLE]: 'FOO.JAR' }), want: { kind: 'dependency', format: 'raw', name: 'FOO.JAR', fileName: 'FOO.JAR' } },
-  { name: 'unannotated .jar with a path title', layer: layer(OCI_TAR, { [TITLE]: 'target/foo.jar' }), want: { kind: 'dependency', format: 'raw', name: 'target/foo.jar', fileName: (d) => `${hex12(d)}.jar` } },
+  {
+    name: 'unannotated .jar, OCI tar type (oras default)',
+    layer: layer(OCI_TAR, { [TITLE]: 'foo-1.0.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'foo-1.0.jar', fileName: 'foo-1.0.jar' },
+  },
+  {
+    name: 'unannotated .jar, java-archive type',
+    layer: layer(JAR, { [TITLE]: 'foo.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'foo.jar', fileName: 'foo.jar' },
+  },
+  {
+    name: 'unannotated .JAR, tar+gzip type (raw regardless of type)',
+    layer: layer(OCI_TGZ, { [TITLE]: 'FOO.JAR' }),
+    want: { kind: 'dependency', format: 'raw', name: 'FOO.JAR', fileName: 'FOO.JAR' },
+  },
+  {
+    name: 'unannotated .jar with a path title',
+    layer: layer(OCI_TAR, { [TITLE]: 'target/foo.jar' }),
+    want: { kind: 'dependency', format: 'raw', name: 'target/foo.jar', fileName: (d) => `${hex12(d)}.jar` },
+  },
 ];
 
 const ignoredRows: Row[] = [
   { name: 'dependency, OCI tar+zstd', layer: layer(OCI_ZSTD, { [DEP]: 'a' }), want: { ignored: /compressed with zstd .*cannot unpack/ } },
   { name: 'dependency, Docker tar.zstd', layer: layer(DOCKER_ZSTD, { [DEP]: 'a' }), want: { ignored: /compressed with zstd/ } },
-  { name: 'dependency, other compressed tar', layer: layer('application/vnd.oci.image.layer.v1.tar+xz', { [DEP]: 'a' }), want: { ignored: /compressed with xz/ } },
+  {
+    name: 'dependency, other compressed tar',
+    layer: layer('application/vnd.oci.image.layer.v1.tar+xz', { [DEP]: 'a' }),
+    want: { ignored: /compressed with xz/ },
+  },
   { name: 'dependency, OCI non-distributable', layer: layer(OCI_NONDIST_TGZ, { [DEP]: 'a' }), want: { ignored: /non-distributable/ } },
   { name: 'dependency, Docker foreign layer', layer: layer(DOCKER_FOREIGN, { [DEP]: 'a' }), want: { ignored: /non-distributable/ } },
-  { name: 'dependency, sha512 digest', layer: layer(OCI_TGZ, { [DEP]: 'a' }, `sha512:${'b'.repeat(128)}`), want: { ignored: /not sha256/ } },
+  {
+    name: 'dependency, sha512 digest',
+    layer: layer(OCI_TGZ, { [DEP]: 'a' }, `sha512:${'b'.repeat(128)}`),
+    want: { ignored: /not sha256/ },
+  },
   { name: 'kamelets, OCI tar+zstd', layer: layer(OCI_ZSTD, { [KAM]: 'a' }), want: { ignored: /zstd/ } },
   { name: 'kamelets, non-distributable', layer: layer(OCI_NONDIST_TGZ, { [KAM]: 'a' }), want: { ignored: /non-distributable/ } },
-  { name: 'kamelets, raw without title', layer: layer(YAML, { [KAM]: 'a' }), want: { ignored: /needs an org\.opencontainers\.image\.title ending in \.kamelet\.yaml \(got none\)/ } },
-  { name: 'kamelets, raw titled .yaml but not .kamelet.yaml', layer: layer(YAML, { [KAM]: 'a', [TITLE]: 'timer.yaml' }), want: { ignored: /ending in \.kamelet\.yaml \(got "timer\.yaml"\)/ } },
+  {
+    name: 'kamelets, raw without title',
+    layer: layer(YAML, { [KAM]: 'a' }),
+    want: { ignored: /needs an org\.opencontainers\.image\.title ending in \.kamelet\.yaml \(got none\)/ },
+  },
+  {
+    name: 'kamelets, raw titled .yaml but not .kamelet.yaml',
+    layer: layer(YAML, { [KAM]: 'a', [TITLE]: 'timer.yaml' }),
+    want: { ignored: /ending in \.kamelet\.yaml \(got "timer\.yaml"\)/ },
+  },
   { name: 'kamelets, raw .jar', layer: layer(JAR, { [KAM]: 'a', [TITLE]: 'foo.jar' }), want: { ignored: /ending in \.kamelet\.yaml/ } },
-  { name: 'kamelets, raw with a path title', layer: layer(YAML, { [KAM]: 'a', [TITLE]: 'kamelets/timer.kamelet.yaml' }), want: { ignored: /not a plain file name/ } },
-  { name: 'kamelets, raw with a hidden title', layer: layer(YAML, { [KAM]: 'a', [TITLE]: '.kamelet.yaml' }), want: { ignored: /not a plain file name/ } },
-  { name: 'both camel annotations', layer: layer(OCI_TGZ, { [DEP]: 'a', [KAM]: 'b' }), want: { ignored: /both camel\.apache\.org\.dependency and camel\.apache\.org\.kamelets\.repository/ } },
-  { name: 'plain image layer', layer: layer(OCI_TGZ), want: { ignored: /no camel\.apache\.org annotation and no org\.opencontainers\.image\.title/ } },
-  { name: 'unannotated, title not a .jar', layer: layer(OCI_TAR, { [TITLE]: 'README.md' }), want: { ignored: /no camel\.apache\.org annotation and title "README\.md" is not a \.jar/ } },
+  {
+    name: 'kamelets, raw with a path title',
+    layer: layer(YAML, { [KAM]: 'a', [TITLE]: 'kamelets/timer.kamelet.yaml' }),
+    want: { ignored: /not a plain file name/ },
+  },
+  {
+    name: 'kamelets, raw with a hidden title',
+    layer: layer(YAML, { [KAM]: 'a', [TITLE]: '.kamelet.yaml' }),
+    want: { ignored: /not a plain file name/ },
+  },
+  {
+    name: 'both camel annotations',
+    layer: layer(OCI_TGZ, { [DEP]: 'a', [KAM]: 'b' }),
+    want: { ignored: /both camel\.apache\.org\.dependency and camel\.apache\.org\.kamelets\.repository/ },
+  },
+  {
+    name: 'plain image layer',
+    layer: layer(OCI_TGZ),
+    want: { ignored: /no camel\.apache\.org annotation and no org\.opencontainers\.image\.title/ },
+  },
+  {
+    name: 'unannotated, title not a .jar',
+    layer: layer(OCI_TAR, { [TITLE]: 'README.md' }),
+    want: { ignored: /no camel\.apache\.org annotation and title "README\.md" is not a \.jar/ },
+  },
   { name: 'unannotated, title ending in .jar.sig', layer: layer(OCI_TAR, { [TITLE]: 'foo.jar.sig' }), want: { ignored: /is not a \.jar/ } },
-  { name: 'unannotated .jar, non-distributable', layer: layer(OCI_NONDIST_TGZ, { [TITLE]: 'foo.jar' }), want: { ignored: /non-distributable/ } },
-  { name: 'unannotated .jar, sha512 digest', layer: layer(JAR, { [TITLE]: 'foo.jar' }, `sha512:${'c'.repeat(128)}`), want: { ignored: /not sha256/ } },
-  { name: 'other annotations only', layer: layer(OCI_TGZ, { 'camel.apache.org/dependency': 'a', 'io.deis.oras.content.unpack': 'true' }), want: { ignored: /no camel\.apache\.org annotation/ } },
+  {
+    name: 'unannotated .jar, non-distributable',
+    layer: layer(OCI_NONDIST_TGZ, { [TITLE]: 'foo.jar' }),
+    want: { ignored: /non-distributable/ },
+  },
+  {
+    name: 'unannotated .jar, sha512 digest',
+    layer: layer(JAR, { [TITLE]: 'foo.jar' }, `sha512:${'c'.repeat(128)}`),
+    want: { ignored: /not sha256/ },
+  },
+  {
+    name: 'other annotations only',
+    layer: layer(OCI_TGZ, { 'camel.apache.org/dependency': 'a', 'io.deis.oras.content.unpack': 'true' }),
+    want: { ignored: /no camel\.apache\.org annotation/ },
+  },
 ];
 
 describe('selectLayers table', () => {
@@ -148,8 +302,14 @@ describe('selectLayers on whole manifests', () => {
     assert.equal(layers.length + ignored.length, mixed.length);
     const selectedOrder = mixed.filter((r) => !('ignored' in r.want)).map((r) => r.layer.digest);
     const ignoredOrder = mixed.filter((r) => 'ignored' in r.want).map((r) => r.layer.digest);
-    assert.deepEqual(layers.map((l) => l.digest), selectedOrder);
-    assert.deepEqual(ignored.map((l) => l.digest), ignoredOrder);
+    assert.deepEqual(
+      layers.map((l) => l.digest),
+      selectedOrder,
+    );
+    assert.deepEqual(
+      ignored.map((l) => l.digest),
+      ignoredOrder,
+    );
   });
 
   it('never treats the config blob as a layer, whatever it is annotated with', () => {
@@ -160,7 +320,10 @@ describe('selectLayers on whole manifests', () => {
       layers: [layer(OCI_TGZ, { [DEP]: 'real' })],
     };
     const { layers, ignored } = selectLayers(manifest);
-    assert.deepEqual(layers.map((l) => l.name), ['real']);
+    assert.deepEqual(
+      layers.map((l) => l.name),
+      ['real'],
+    );
     assert.equal(ignored.length, 0);
     assert.ok(!layers.some((l) => l.digest === manifest.config.digest));
   });
@@ -171,8 +334,18 @@ describe('selectLayers on whole manifests', () => {
       mediaType: OCI_MANIFEST,
       config: { mediaType: OCI_EMPTY, size: 2, digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a' },
       layers: [
-        { mediaType: OCI_TGZ, size: 16724, digest: 'sha256:3c3a4604a545cdc127456d94e421cd355bca5b528f4a9c1905b15da2eb4a4c6b', annotations: { [DEP]: 'com.acme:foo:1.0' } },
-        { mediaType: OCI_TGZ, size: 73109, digest: 'sha256:ec4b8955958665577945c89419d1af06b5f7636b4ac3da7f12184802ad867736', annotations: { [KAM]: 'acme-kamelets' } },
+        {
+          mediaType: OCI_TGZ,
+          size: 16724,
+          digest: 'sha256:3c3a4604a545cdc127456d94e421cd355bca5b528f4a9c1905b15da2eb4a4c6b',
+          annotations: { [DEP]: 'com.acme:foo:1.0' },
+        },
+        {
+          mediaType: OCI_TGZ,
+          size: 73109,
+          digest: 'sha256:ec4b8955958665577945c89419d1af06b5f7636b4ac3da7f12184802ad867736',
+          annotations: { [KAM]: 'acme-kamelets' },
+        },
       ],
     };
     const parsed = parseManifest(new TextEncoder().encode(JSON.stringify(doc)));
@@ -180,7 +353,14 @@ describe('selectLayers on whole manifests', () => {
     if (parsed.kind !== 'manifest') return;
     assert.deepEqual(selectLayers(parsed.manifest), {
       layers: [
-        { digest: doc.layers[0]?.digest, size: 16724, mediaType: OCI_TGZ, kind: 'dependency', format: 'tar+gzip', name: 'com.acme:foo:1.0' },
+        {
+          digest: doc.layers[0]?.digest,
+          size: 16724,
+          mediaType: OCI_TGZ,
+          kind: 'dependency',
+          format: 'tar+gzip',
+          name: 'com.acme:foo:1.0',
+        },
         { digest: doc.layers[1]?.digest, size: 73109, mediaType: OCI_TGZ, kind: 'kamelets', format: 'tar+gzip', name: 'acme-kamelets' },
       ],
       ignored: [],

@@ -72,7 +72,10 @@ describe('resolver against a plain HTTP registry', () => {
       ],
     );
     assert.equal(a.layers[0]!.size, layers[0]!.size);
-    assert.deepEqual(a.ignored.map((l) => l.digest), [layers[4]!.digest]);
+    assert.deepEqual(
+      a.ignored.map((l) => l.digest),
+      [layers[4]!.digest],
+    );
   });
 
   it('resolves a digest reference and refuses one the registry does not have', async () => {
@@ -85,7 +88,11 @@ describe('resolver against a plain HTTP registry', () => {
   it('names unknown repositories and tags with the registry error code', async () => {
     const resolver = await resolverFor(registry);
     // distribution 2.8 answers MANIFEST_UNKNOWN (not NAME_UNKNOWN) for a repository it never had.
-    const err = await rejectsWith(resolver.resolve(`${registry.host}/acme/nothing-here:1.0`), 'MANIFEST_UNKNOWN', /container:127\.0\.0\.1:\d+\/acme\/nothing-here:1\.0.*HTTP 404/);
+    const err = await rejectsWith(
+      resolver.resolve(`${registry.host}/acme/nothing-here:1.0`),
+      'MANIFEST_UNKNOWN',
+      /container:127\.0\.0\.1:\d+\/acme\/nothing-here:1\.0.*HTTP 404/,
+    );
     assert.equal(err.retryable, false);
     await rejectsWith(resolver.resolve(`${registry.host}/acme/deps:9.9`), 'MANIFEST_UNKNOWN', /acme\/deps:9\.9/);
   });
@@ -94,7 +101,15 @@ describe('resolver against a plain HTTP registry', () => {
     const resolver = await resolverFor(registry);
     await registry.settledAccessLog();
     registry.resetAccessLog();
-    for (const bad of ['', 'container:', 'docker.io/UPPER/case:1', 'acme/deps:-bad', 'acme/deps@sha256:abc', 'a'.repeat(2000), 'acme//deps:1']) {
+    for (const bad of [
+      '',
+      'container:',
+      'docker.io/UPPER/case:1',
+      'acme/deps:-bad',
+      'acme/deps@sha256:abc',
+      'a'.repeat(2000),
+      'acme//deps:1',
+    ]) {
       await rejectsWith(resolver.resolve(bad), 'REFERENCE_INVALID');
     }
     assert.equal((await registry.settledAccessLog()).length, 0);
@@ -109,7 +124,11 @@ describe('resolver against a plain HTTP registry', () => {
     assert.equal(a.platform, 'linux/amd64');
     const b = await resolver.resolve(`${registry.host}/acme/multi:1.0`, { platform: 'linux/arm64' });
     assert.equal(b.digest, arm64.digest);
-    await rejectsWith(resolver.resolve(`${registry.host}/acme/multi:1.0`, { platform: 'linux/s390x' }), 'PLATFORM_NOT_FOUND', /linux\/amd64.*linux\/arm64|linux\/arm64.*linux\/amd64/);
+    await rejectsWith(
+      resolver.resolve(`${registry.host}/acme/multi:1.0`, { platform: 'linux/s390x' }),
+      'PLATFORM_NOT_FOUND',
+      /linux\/amd64.*linux\/arm64|linux\/arm64.*linux\/amd64/,
+    );
   });
 
   it('refuses an artifact with no usable layer, saying why each was ignored', async () => {
@@ -170,7 +189,10 @@ describe('resolver against a plain HTTP registry', () => {
     let bytesSent = 0;
     const server = createHttpServer((req, res) => {
       const chunked = req.url!.includes('streamed');
-      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', ...(chunked ? {} : { 'content-length': big.length }) });
+      res.writeHead(200, {
+        'content-type': 'application/vnd.oci.image.manifest.v1+json',
+        ...(chunked ? {} : { 'content-length': big.length }),
+      });
       res.on('close', () => undefined);
       const write = (offset: number): void => {
         while (offset < big.length) {
@@ -188,9 +210,21 @@ describe('resolver against a plain HTTP registry', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
-    closers.push(() => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }));
+    closers.push(
+      () =>
+        new Promise((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        }),
+    );
     const { resolver, context } = await createResolver({
-      registryConfigs: [], insecureRegistries: [host], allowRegistries: [host], caFiles: [], platform: 'linux/amd64', tagTtlMs: 1000, staleGraceMs: 1000,
+      registryConfigs: [],
+      insecureRegistries: [host],
+      allowRegistries: [host],
+      caFiles: [],
+      platform: 'linux/amd64',
+      tagTtlMs: 1000,
+      staleGraceMs: 1000,
     });
     closers.push(() => context.agent.close());
     await rejectsWith(resolver.resolve(`${host}/acme/huge:1.0`), 'SIZE_EXCEEDED', /4194304/);
@@ -210,7 +244,11 @@ describe('resolver against TLS registries', () => {
       startRegistry({ mode: 'basic' }),
       startRegistry({ mode: 'token', anonymousPull: false }),
     ]);
-    closers.push(() => tls.stop(), () => basic.stop(), () => token.stop());
+    closers.push(
+      () => tls.stop(),
+      () => basic.stop(),
+      () => token.stop(),
+    );
     tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-resolver-'));
     closers.push(() => rm(tmp, { recursive: true, force: true }));
   });
@@ -234,7 +272,7 @@ describe('resolver against TLS registries', () => {
     await rejectsWith((await resolverFor(basic, { registryConfigs: [wrong] })).resolve(pushed.reference), 'UNAUTHORIZED');
   });
 
-  it('does not hand a resolution made with one pod\'s credentials to a pod without them', async () => {
+  it("does not hand a resolution made with one pod's credentials to a pod without them", async () => {
     const pushed = await pushStandardArtifact(basic, 'acme/private', '1.0');
     const resolver = await resolverFor(basic);
     const withSecret = await resolver.resolve(pushed.reference, { pullSecrets: [parseDockerConfig(basic.dockerConfig(), 'pull secret')] });
@@ -252,7 +290,9 @@ describe('resolver against TLS registries', () => {
 
   it('uses a pod pull secret before its own credentials', async () => {
     const pushed = await pushStandardArtifact(basic, 'acme/pullsecret', '1.0');
-    const a = await (await resolverFor(basic)).resolve(pushed.reference, { pullSecrets: [parseDockerConfig(basic.dockerConfig(), 'pull secret')] });
+    const a = await (
+      await resolverFor(basic)
+    ).resolve(pushed.reference, { pullSecrets: [parseDockerConfig(basic.dockerConfig(), 'pull secret')] });
     assert.equal(a.digest, pushed.manifest.digest);
   });
 
@@ -282,8 +322,13 @@ describe('resolver deadlines and policy', () => {
     const port = (server.address() as { port: number }).port;
     try {
       const { resolver, context } = await createResolver({
-        registryConfigs: [], insecureRegistries: [`127.0.0.1:${port}`], allowRegistries: [`127.0.0.1:${port}`], caFiles: [],
-        platform: 'linux/amd64', tagTtlMs: 1000, staleGraceMs: 1000,
+        registryConfigs: [],
+        insecureRegistries: [`127.0.0.1:${port}`],
+        allowRegistries: [`127.0.0.1:${port}`],
+        caFiles: [],
+        platform: 'linux/amd64',
+        tagTtlMs: 1000,
+        staleGraceMs: 1000,
       });
       const started = Date.now();
       await rejectsWith(resolver.resolve(`127.0.0.1:${port}/acme/slow:1.0`, { signal: AbortSignal.timeout(800) }), 'TIMEOUT');
@@ -307,8 +352,15 @@ describe('resolver deadlines and policy', () => {
     const attempts: string[] = [];
     const lookup: LookupAll = async () => [{ address: '169.254.169.254', family: 4 }];
     const { resolver } = await createResolver({
-      registryConfigs: [], insecureRegistries: [], allowRegistries: [], caFiles: [], platform: 'linux/amd64', tagTtlMs: 1000, staleGraceMs: 1000,
-      lookup, connector: recordingConnector(attempts),
+      registryConfigs: [],
+      insecureRegistries: [],
+      allowRegistries: [],
+      caFiles: [],
+      platform: 'linux/amd64',
+      tagTtlMs: 1000,
+      staleGraceMs: 1000,
+      lookup,
+      connector: recordingConnector(attempts),
     });
     await rejectsWith(resolver.resolve('container:metadata.example.test/acme/deps:1.0'), 'POLICY_DENIED', /169\.254\.169\.254/);
     assert.equal(attempts.length, 0, attempts.join());
@@ -318,16 +370,37 @@ describe('resolver deadlines and policy', () => {
     const attempts: string[] = [];
     const lookup: LookupAll = async () => [{ address: '93.184.215.14', family: 4 }];
     const { resolver } = await createResolver({
-      registryConfigs: [], insecureRegistries: [], allowRegistries: [], caFiles: [], platform: 'linux/amd64', tagTtlMs: 1000, staleGraceMs: 1000,
-      lookup, connector: recordingConnector(attempts),
+      registryConfigs: [],
+      insecureRegistries: [],
+      allowRegistries: [],
+      caFiles: [],
+      platform: 'linux/amd64',
+      tagTtlMs: 1000,
+      staleGraceMs: 1000,
+      lookup,
+      connector: recordingConnector(attempts),
     });
-    for (const ref of ['10.1.2.3/acme/deps:1', '127.0.0.1:5000/acme/deps:1', '[::1]:5000/acme/deps:1', '[::ffff:a9fe:a9fe]/acme/deps:1', '[fd00:ec2::254]/acme/deps:1', '192.168.1.1/x:1']) {
+    for (const ref of [
+      '10.1.2.3/acme/deps:1',
+      '127.0.0.1:5000/acme/deps:1',
+      '[::1]:5000/acme/deps:1',
+      '[::ffff:a9fe:a9fe]/acme/deps:1',
+      '[fd00:ec2::254]/acme/deps:1',
+      '192.168.1.1/x:1',
+    ]) {
       await rejectsWith(resolver.resolve(ref), 'POLICY_DENIED');
     }
     assert.equal(attempts.length, 0, attempts.join());
     const { resolver: strict } = await createResolver({
-      registryConfigs: [], insecureRegistries: [], allowRegistries: ['*.example.com'], caFiles: [], platform: 'linux/amd64', tagTtlMs: 1000, staleGraceMs: 1000,
-      lookup, connector: recordingConnector(attempts),
+      registryConfigs: [],
+      insecureRegistries: [],
+      allowRegistries: ['*.example.com'],
+      caFiles: [],
+      platform: 'linux/amd64',
+      tagTtlMs: 1000,
+      staleGraceMs: 1000,
+      lookup,
+      connector: recordingConnector(attempts),
     });
     await rejectsWith(strict.resolve('quay.io/acme/deps:1'), 'POLICY_DENIED', /--allow-registry/);
     await rejectsWith(strict.resolve('example.com/acme/deps:1'), 'POLICY_DENIED');
@@ -351,10 +424,11 @@ describe('resolver deadlines and policy', () => {
       assert.equal(stale.digest, pushed.manifest.digest);
       assert.equal(stale.stale, true);
       const other = await resolverFor(registry, { tagTtlMs: 0 });
-      await assert.rejects(other.resolve(pushed.reference, { signal: AbortSignal.timeout(10_000) }), (e: unknown) => isCamelOciError(e, 'UNAVAILABLE'));
+      await assert.rejects(other.resolve(pushed.reference, { signal: AbortSignal.timeout(10_000) }), (e: unknown) =>
+        isCamelOciError(e, 'UNAVAILABLE'),
+      );
     } finally {
       if (!stopped) await registry.stop();
     }
   });
 });
-

@@ -10,7 +10,16 @@ import {
   encodePatch,
   parseAdmissionReview,
 } from '../../src/webhook/admission.js';
-import { allowed, denied, errored, outcomeOf, patched, skipped, type AdmissionResult, type JsonPatchOperation } from '../../src/admit/result.js';
+import {
+  allowed,
+  denied,
+  errored,
+  outcomeOf,
+  patched,
+  skipped,
+  type AdmissionResult,
+  type JsonPatchOperation,
+} from '../../src/admit/result.js';
 import { CamelOciError } from '../../src/base/errors.js';
 import { verifyAdmissionResponse } from './apiserver-verify.js';
 
@@ -20,7 +29,14 @@ interface VerifyCase {
   mutating: boolean;
   reviewVersion: 'v1' | 'v1beta1';
   wireResponseBody: unknown;
-  expect: { error?: string; allowed?: boolean; patch?: string; patchType?: string; auditAnnotations?: Record<string, string>; status?: unknown };
+  expect: {
+    error?: string;
+    allowed?: boolean;
+    patch?: string;
+    patchType?: string;
+    auditAnnotations?: Record<string, string>;
+    status?: unknown;
+  };
 }
 const vectors = fixtureJson<{ patchBase64: { decoded: string; base64: string }; cases: VerifyCase[] }>(
   'admission-review/apiserver-verify-admission-response-vectors.json',
@@ -126,17 +142,20 @@ describe('complete', () => {
   });
 
   it('uses only response field names of the upstream round-trip fixture', () => {
-    const full = fixtureJson<{ response: Record<string, unknown> }>('admission-review/k8s-testdata-HEAD-admission.k8s.io.v1.AdmissionReview.json');
+    const full = fixtureJson<{ response: Record<string, unknown> }>(
+      'admission-review/k8s-testdata-HEAD-admission.k8s.io.v1.AdmissionReview.json',
+    );
     const known = new Set(Object.keys(full.response));
     const statusKnown = new Set(Object.keys(full.response.status as object));
     for (const [, result] of resultsTheApiserverMustAccept) {
       const r = complete('u', result, { warnings: ['x'], auditAnnotations: { a: 'b' } }).response as unknown as Record<string, unknown>;
       for (const k of Object.keys(r)) assert.ok(known.has(k), `unknown response field ${k}`);
-      if (r.status !== undefined) for (const k of Object.keys(r.status as object)) assert.ok(statusKnown.has(k), `unknown status field ${k}`);
+      if (r.status !== undefined)
+        for (const k of Object.keys(r.status as object)) assert.ok(statusKnown.has(k), `unknown status field ${k}`);
     }
   });
 
-  it('merges the result\'s warnings with the extras\' warnings, without duplicates', () => {
+  it("merges the result's warnings with the extras' warnings, without duplicates", () => {
     const review = complete('u', patched(OPS, ['from builder']), { warnings: ['from handler', 'from builder'] });
     assert.deepEqual(review.response.warnings, ['from builder', 'from handler']);
   });
@@ -164,7 +183,7 @@ describe('complete', () => {
 });
 
 describe('boundWarnings', () => {
-  it('keeps few, short warnings whose total stays far below the apiserver\'s 4096-character cut', () => {
+  it("keeps few, short warnings whose total stays far below the apiserver's 4096-character cut", () => {
     const many = Array.from({ length: 500 }, (_, i) => `warning ${i} ${'x'.repeat(1000)}`);
     const out = boundWarnings(many);
     assert.equal(out.length, MAX_WARNINGS);
@@ -213,7 +232,11 @@ describe('parseAdmissionReview', () => {
     ['null', null, 'NOT_AN_OBJECT'],
     ['an array', [request], 'NOT_AN_OBJECT'],
     ['a string', 'AdmissionReview', 'NOT_AN_OBJECT'],
-    ['v1beta1 (not registered, would need a v1beta1 answer)', { apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request }, 'WRONG_API_VERSION'],
+    [
+      'v1beta1 (not registered, would need a v1beta1 answer)',
+      { apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request },
+      'WRONG_API_VERSION',
+    ],
     ['no apiVersion', { kind: 'AdmissionReview', request }, 'WRONG_API_VERSION'],
     ['wrong kind', { apiVersion: 'admission.k8s.io/v1', kind: 'Pod', request }, 'WRONG_KIND'],
     ['no request', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, 'NO_REQUEST'],
@@ -221,7 +244,11 @@ describe('parseAdmissionReview', () => {
     ['no uid', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { ...request, uid: undefined } }, 'NO_UID'],
     ['empty uid', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { ...request, uid: '' } }, 'NO_UID'],
     ['numeric uid', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { ...request, uid: 123 } }, 'NO_UID'],
-    ['absurd uid', { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { ...request, uid: 'u'.repeat(100_000) } }, 'NO_UID'],
+    [
+      'absurd uid',
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { ...request, uid: 'u'.repeat(100_000) } },
+      'NO_UID',
+    ],
   ];
   for (const [name, body, code] of rejected) {
     it(`refuses ${name}`, () => {
@@ -238,7 +265,7 @@ describe('parseAdmissionReview', () => {
     assert.equal(parsed.request.uid, 'uidValue');
     assert.equal(parsed.request.subResource, 'subResourceValue');
   });
-  it('accepts the documentation\'s scale UPDATE request', () => {
+  it("accepts the documentation's scale UPDATE request", () => {
     const parsed = parseAdmissionReview(fixtureJson('admission-review/k8s-docs-request-example-scale-update.json'));
     assert.ok(parsed.ok);
     assert.equal(parsed.request.operation, 'UPDATE');

@@ -27,7 +27,9 @@ export function verifyAdmissionResponse(uid: string, mutating: boolean, body: un
   const response = body.response;
   if (!isRecord(response)) return { error: 'webhook response was absent' };
   if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
-    return { error: `expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got ${String(body.apiVersion)}, Kind=${String(body.kind)}` };
+    return {
+      error: `expected webhook response of admission.k8s.io/v1, Kind=AdmissionReview, got ${String(body.apiVersion)}, Kind=${String(body.kind)}`,
+    };
   }
   if (response.uid !== uid) return { error: `expected response.uid=${JSON.stringify(uid)}, got ${JSON.stringify(response.uid)}` };
   if (typeof response.allowed !== 'boolean') return { error: 'response.allowed is not a boolean' };

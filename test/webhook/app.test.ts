@@ -66,7 +66,10 @@ describe('POST /mutate', () => {
   const untouched: Array<[string, Parameters<typeof reviewOf>[1]]> = [
     ['UPDATE', { operation: 'UPDATE' }],
     ['DELETE', { operation: 'DELETE' }],
-    ['a non-Pod kind', { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' } }],
+    [
+      'a non-Pod kind',
+      { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' } },
+    ],
   ];
   for (const [name, fields] of untouched) {
     it(`allows ${name} untouched`, async () => {
@@ -97,7 +100,10 @@ describe('POST /mutate', () => {
   });
 
   it('with onError allow, allows unmutated with a warning', async () => {
-    const { app } = setup({ resolver: new FakeResolver(new Map([[REF, resolveFailure('UNAUTHORIZED', 'authentication required')]])), deps: { onError: 'allow' } });
+    const { app } = setup({
+      resolver: new FakeResolver(new Map([[REF, resolveFailure('UNAUTHORIZED', 'authentication required')]])),
+      deps: { onError: 'allow' },
+    });
     const res = await mutate(app, reviewOf(camelKPod('hello', { [DEPS]: REF }), { uid: UID }));
     assert.equal(res.body.response.allowed, true);
     assert.equal(res.body.response.patch, undefined);
@@ -105,7 +111,7 @@ describe('POST /mutate', () => {
     assert.match(res.body.response.warnings[0], /UNAUTHORIZED/);
   });
 
-  it('answers before the apiserver\'s ?timeout with a denial when the registry never answers, and keeps serving', async () => {
+  it("answers before the apiserver's ?timeout with a denial when the registry never answers, and keeps serving", async () => {
     const slow = '127.0.0.1:5000/acme/slow:1';
     const { app, lines } = setup({ resolver: new FakeResolver(new Map([[slow, { never: true }]])) });
     const started = performance.now();
@@ -117,7 +123,10 @@ describe('POST /mutate', () => {
     assert.equal(res.body.response.uid, UID);
     assert.equal(res.body.response.allowed, false);
     assert.equal(res.body.response.status.code, 504);
-    assert.equal(res.body.response.status.message, `camel-oci: resolving container:${slow} did not finish within 1.5s (registry slow or unreachable)`);
+    assert.equal(
+      res.body.response.status.message,
+      `camel-oci: resolving container:${slow} did not finish within 1.5s (registry slow or unreachable)`,
+    );
     assert.equal(lines.find((l) => l.msg === 'admission')?.reason, 'TIMEOUT');
     // the next request is served normally
     const next = await mutate(app, reviewOf(camelKPod('hello', { [DEPS]: REF }), { uid: 'next' }));
@@ -145,7 +154,11 @@ describe('POST /mutate: bad input', () => {
     ['truncated JSON', JSON.stringify(reviewOf(camelKPod('hello'))).slice(0, 200), /not valid JSON/],
     ['a wrong apiVersion', JSON.stringify({ ...reviewOf(camelKPod('hello')), apiVersion: 'admission.k8s.io/v1beta1' }), /apiVersion/],
     ['a wrong kind', JSON.stringify({ ...reviewOf(camelKPod('hello')), kind: 'Pod' }), /kind/],
-    ['a missing uid', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { operation: 'CREATE' } }), /uid/],
+    [
+      'a missing uid',
+      JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { operation: 'CREATE' } }),
+      /uid/,
+    ],
     ['a JSON scalar', '42', /not valid JSON|object/],
     ['an empty body', '', /apiVersion|JSON/],
   ];
@@ -169,7 +182,10 @@ describe('POST /mutate: bad input', () => {
   for (const [name, type] of wrongTypes) {
     it(`answers 415 for Content-Type ${name}`, async () => {
       const { app, metrics } = setup();
-      const res = await request(app).post('/mutate').set('Content-Type', type ?? '').send(JSON.stringify(reviewOf(camelKPod('hello'))));
+      const res = await request(app)
+        .post('/mutate')
+        .set('Content-Type', type ?? '')
+        .send(JSON.stringify(reviewOf(camelKPod('hello'))));
       assert.equal(res.status, 415);
       assert.equal(res.body.error, 'UnsupportedMediaType');
       assert.match(await metrics.text(), /camel_oci_invalid_requests_total\{status="415"\} 1/);
@@ -178,7 +194,9 @@ describe('POST /mutate: bad input', () => {
 
   it('answers 415 for a body without a content type', async () => {
     const { app } = setup();
-    const res = await request(app).post('/mutate').send(Buffer.from(JSON.stringify(reviewOf(camelKPod('hello')))));
+    const res = await request(app)
+      .post('/mutate')
+      .send(Buffer.from(JSON.stringify(reviewOf(camelKPod('hello')))));
     assert.equal(res.status, 415);
   });
 
@@ -195,7 +213,10 @@ describe('POST /mutate: bad input', () => {
   it('answers 413 with a reason for a body over 7 MiB', async () => {
     const { app, resolver } = setup();
     const pod = camelKPod('hello', { [DEPS]: REF, filler: 'x'.repeat(MAX_BODY_BYTES) });
-    const res = await request(app).post('/mutate').set('Content-Type', 'application/json').send(JSON.stringify(reviewOf(pod)));
+    const res = await request(app)
+      .post('/mutate')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(reviewOf(pod)));
     assert.equal(res.status, 413);
     assert.equal(res.body.error, 'PayloadTooLarge');
     assert.match(res.body.reason, /7 MiB/);
@@ -217,7 +238,8 @@ describe('POST /mutate: bad input', () => {
     const pod = camelKPod('hello', { [DEPS]: REF });
     const template = pod.spec.containers[0];
     template.env = Array.from({ length: 5_000 }, (_, i) => ({ name: `VAR_${i}`, value: `value-${i}` }));
-    for (let i = 0; i < 300; i++) pod.spec.containers.push({ name: `sidecar-${i}`, image: 'busybox', env: [{ name: 'X', value: String(i) }] });
+    for (let i = 0; i < 300; i++)
+      pod.spec.containers.push({ name: `sidecar-${i}`, image: 'busybox', env: [{ name: 'X', value: String(i) }] });
     const res = await mutate(app, reviewOf(pod, { uid: UID }));
     assert.equal(res.status, 200);
     assert.equal(res.body.response.patchType, 'JSONPatch');
@@ -308,7 +330,7 @@ describe('probes and metrics', () => {
 });
 
 describe('secrets', () => {
-  it('never logs the pod\'s pull secrets', async () => {
+  it("never logs the pod's pull secrets", async () => {
     const secret = '{"auths":{"127.0.0.1:5000":{"auth":"c3VwZXI6c2VjcmV0"}}}';
     const bad = '127.0.0.1:5000/acme/private:1';
     const { app, lines } = setup({

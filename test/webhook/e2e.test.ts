@@ -46,7 +46,12 @@ async function waitReady(port: number, client: Agent, serve: CliProcess): Promis
 }
 
 /** Posts an AdmissionReview to `serve` and returns the parsed answer. */
-async function admitTo(port: number, client: Agent, review: unknown, query = '?timeout=10s'): Promise<{ status: number; body: any; ms: number }> {
+async function admitTo(
+  port: number,
+  client: Agent,
+  review: unknown,
+  query = '?timeout=10s',
+): Promise<{ status: number; body: any; ms: number }> {
   const started = Date.now();
   const res = await request(`https://127.0.0.1:${port}/mutate${query}`, {
     dispatcher: client,
@@ -75,18 +80,32 @@ describe('camel-oci serve end to end over TLS', () => {
     const certs = await runCli(['certs', '--service', 'camel-oci', '--namespace', 'camel-oci', '--out', path.join(tmp, 'certs')]);
     assert.equal(certs.code, 0, certs.stderr);
     port = await freePort();
-    serve = startCli([
-      'serve', '--port', String(port), '--address', '127.0.0.1',
-      '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
-      '--fetcher-image', 'registry.example/camel-oci:test',
-      '--pull-secrets', 'false', '--shutdown-delay', '0s',
-    ], {
-      env: {
-        // Flags also come from CAMEL_OCI_* variables: the registry settings go that way here.
-        CAMEL_OCI_ALLOW_REGISTRY: `${registry.host},${hole.host}`,
-        CAMEL_OCI_INSECURE_REGISTRY: `${registry.host},${hole.host}`,
+    serve = startCli(
+      [
+        'serve',
+        '--port',
+        String(port),
+        '--address',
+        '127.0.0.1',
+        '--tls-cert',
+        path.join(tmp, 'certs', 'tls.crt'),
+        '--tls-key',
+        path.join(tmp, 'certs', 'tls.key'),
+        '--fetcher-image',
+        'registry.example/camel-oci:test',
+        '--pull-secrets',
+        'false',
+        '--shutdown-delay',
+        '0s',
+      ],
+      {
+        env: {
+          // Flags also come from CAMEL_OCI_* variables: the registry settings go that way here.
+          CAMEL_OCI_ALLOW_REGISTRY: `${registry.host},${hole.host}`,
+          CAMEL_OCI_INSECURE_REGISTRY: `${registry.host},${hole.host}`,
+        },
       },
-    });
+    );
     client = await apiserverClient(tmp);
     await waitReady(port, client, serve);
   });
@@ -115,7 +134,9 @@ describe('camel-oci serve end to end over TLS', () => {
 
     // The pinned digest is the registry's own.
     const head = await request(`${registry.url}/v2/acme/deps/manifests/1.0`, {
-      method: 'HEAD', dispatcher: registry.dispatcher, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      method: 'HEAD',
+      dispatcher: registry.dispatcher,
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
     });
     await head.body.dump();
     const registryDigest = head.headers['docker-content-digest'];
@@ -139,7 +160,9 @@ describe('camel-oci serve end to end over TLS', () => {
     const planEnv = init.env.find((e: any) => e.name === 'CAMEL_OCI_PLAN').value as string;
     const root = path.join(tmp, 'volume');
     await import('node:fs/promises').then((fs) => fs.mkdir(root));
-    const initEnv = Object.fromEntries((init.env as Array<{ name: string; value?: string }>).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]));
+    const initEnv = Object.fromEntries(
+      (init.env as Array<{ name: string; value?: string }>).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
+    );
     assert.equal(initEnv.CAMEL_OCI_PLAN, planEnv);
     const fetch = await runCli(['fetch', '--root', root, '--pull-secrets-dir', path.join(tmp, 'none')], { env: initEnv });
     assert.equal(fetch.code, 0, fetch.stderr);
@@ -161,7 +184,10 @@ describe('camel-oci serve end to end over TLS', () => {
   });
 
   it('answers before the apiserver timeout when the registry never answers, and stays healthy', async () => {
-    const { body, ms } = await admit(reviewOf(camelKPod('hello', { [DEPS]: `container:${hole.host}/acme/slow:1.0` }), { uid: 'e2e-4' }), '?timeout=2s');
+    const { body, ms } = await admit(
+      reviewOf(camelKPod('hello', { [DEPS]: `container:${hole.host}/acme/slow:1.0` }), { uid: 'e2e-4' }),
+      '?timeout=2s',
+    );
     assert.equal(body.response.allowed, false);
     assert.ok(ms < 2_000, `answered in ${ms} ms`);
     const health = await request(`https://127.0.0.1:${port}/healthz`, { dispatcher: client });
@@ -176,7 +202,10 @@ describe('camel-oci serve end to end over TLS', () => {
     await assert.rejects(request(`https://127.0.0.1:${port}/healthz`, { dispatcher: wrong }));
     await wrong.close();
     const res = await request(`https://127.0.0.1:${port}/mutate`, {
-      dispatcher: client, method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"apiVersion":"admission.k8s.io/v1","kind":"Adm',
+      dispatcher: client,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"apiVersion":"admission.k8s.io/v1","kind":"Adm',
     });
     assert.equal(res.statusCode, 400);
     await res.body.dump();
@@ -210,16 +239,35 @@ describe('camel-oci serve --ca-file: the injected fetcher trusts the same privat
     assert.equal(certs.code, 0, certs.stderr);
     // The webhook's own credentials: they must never reach the pod (the fetcher uses pull secrets).
     const registryConfig = path.join(tmp, 'webhook-config.json');
-    await writeFile(registryConfig, JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`webhook:${WEBHOOK_PASSWORD}`).toString('base64') } } }));
+    await writeFile(
+      registryConfig,
+      JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`webhook:${WEBHOOK_PASSWORD}`).toString('base64') } } }),
+    );
     port = await freePort();
-    serve = startCli([
-      'serve', '--port', String(port), '--address', '127.0.0.1',
-      '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
-      '--fetcher-image', 'registry.example/camel-oci:test',
-      '--pull-secrets', 'false', '--shutdown-delay', '0s',
-      '--ca-file', registry.caFile!,
-      '--registry-config', registryConfig,
-    ], { env: { CAMEL_OCI_ALLOW_REGISTRY: registry.host } });
+    serve = startCli(
+      [
+        'serve',
+        '--port',
+        String(port),
+        '--address',
+        '127.0.0.1',
+        '--tls-cert',
+        path.join(tmp, 'certs', 'tls.crt'),
+        '--tls-key',
+        path.join(tmp, 'certs', 'tls.key'),
+        '--fetcher-image',
+        'registry.example/camel-oci:test',
+        '--pull-secrets',
+        'false',
+        '--shutdown-delay',
+        '0s',
+        '--ca-file',
+        registry.caFile!,
+        '--registry-config',
+        registryConfig,
+      ],
+      { env: { CAMEL_OCI_ALLOW_REGISTRY: registry.host } },
+    );
     client = await apiserverClient(tmp);
     await waitReady(port, client, serve);
   });
@@ -239,11 +287,19 @@ describe('camel-oci serve --ca-file: the injected fetcher trusts the same privat
     assert.deepEqual([...schemaErrors(patched), ...semanticErrors(patched)], []);
     const init = patched.spec.initContainers[0];
     // The first four in this order; the registry lists may follow when serve hands them over.
-    assert.deepEqual(init.env.map((e: any) => e.name).slice(0, 4), ['CAMEL_OCI_PLAN', 'CAMEL_OCI_TIMEOUT', 'CAMEL_OCI_CA_PEM', 'CAMEL_OCI_MAX_UNPACKED_BYTES']);
+    assert.deepEqual(init.env.map((e: any) => e.name).slice(0, 4), [
+      'CAMEL_OCI_PLAN',
+      'CAMEL_OCI_TIMEOUT',
+      'CAMEL_OCI_CA_PEM',
+      'CAMEL_OCI_MAX_UNPACKED_BYTES',
+    ]);
     const caPem = init.env[2].value as string;
     assert.ok(caPem.includes(registry.caPem!.trim().split('\n')[1]!), 'the env carries the --ca-file certificate');
     const podText = JSON.stringify(patched);
-    assert.ok(!podText.includes(WEBHOOK_PASSWORD) && !podText.includes(Buffer.from(`webhook:${WEBHOOK_PASSWORD}`).toString('base64')), 'no webhook credential in the pod');
+    assert.ok(
+      !podText.includes(WEBHOOK_PASSWORD) && !podText.includes(Buffer.from(`webhook:${WEBHOOK_PASSWORD}`).toString('base64')),
+      'no webhook credential in the pod',
+    );
     assert.ok(!podText.includes('PRIVATE KEY'));
 
     // As the kubelet would: the container's command with exactly its env (the root moved to a temp dir).
@@ -271,7 +327,9 @@ describe('camel-oci serve with no flags (the embedded default)', () => {
   it('makes a development certificate, listens on loopback, and writes an example request that gets an answer', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-embedded-'));
     const port = await freePort();
-    const serve = startCli(['serve', '--port', String(port), '--certs-dir', path.join(dir, 'certs'), '--shutdown-delay', '0s'], { cwd: dir });
+    const serve = startCli(['serve', '--port', String(port), '--certs-dir', path.join(dir, 'certs'), '--shutdown-delay', '0s'], {
+      cwd: dir,
+    });
     try {
       const until = Date.now() + 15_000;
       while (!serve.output().includes('Stop with Ctrl-C.')) {
@@ -284,7 +342,10 @@ describe('camel-oci serve with no flags (the embedded default)', () => {
       const client = new Agent({ connect: { ca, servername: 'localhost' } });
       try {
         const res = await request(`https://127.0.0.1:${port}/mutate?timeout=5s`, {
-          dispatcher: client, method: 'POST', headers: { 'content-type': 'application/json' }, body: review,
+          dispatcher: client,
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: review,
         });
         const body = (await res.body.json()) as { response: { uid: string; allowed: boolean; status: { message: string } } };
         assert.equal(body.response.uid, JSON.parse(review).request.uid);

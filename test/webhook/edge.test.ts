@@ -15,7 +15,11 @@ let port: number;
 
 before(async () => {
   const app = createApp({
-    handlerDeps: { resolver: new FakeResolver(new Map([[SLOW_REF, { artifact: artifactFor(SLOW_REF), delayMs: 400 }]])), inject: { fetcherImage: FETCHER }, onError: 'deny' },
+    handlerDeps: {
+      resolver: new FakeResolver(new Map([[SLOW_REF, { artifact: artifactFor(SLOW_REF), delayMs: 400 }]])),
+      inject: { fetcherImage: FETCHER },
+      onError: 'deny',
+    },
     metrics: createMetrics({}),
     logger: memoryLogger().logger,
     ready: () => true,
@@ -25,14 +29,23 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
 });
-after(() => new Promise<void>((resolve) => {
-  server.closeAllConnections();
-  server.close(() => resolve());
-}));
+after(
+  () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+);
 
 /** Sends `body` (all at once, or the head now and a callback to send the rest). */
 function post(path: string, body: Buffer, hold = false): { done: Promise<{ status: number; body: string }>; finish: () => void } {
-  const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } });
+  const req = http.request({
+    host: '127.0.0.1',
+    port,
+    path,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'content-length': body.length },
+  });
   const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
     req.on('response', (res) => {
       const chunks: Buffer[] = [];

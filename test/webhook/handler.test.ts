@@ -66,7 +66,11 @@ describe('handleAdmission: injection', () => {
 
   it('records every pinned digest in audit annotations with keys the apiserver accepts', async () => {
     const refs = [REF, '127.0.0.1:5000/acme/kamelets:2.0', '127.0.0.1:5000/acme/other@sha256:' + 'b'.repeat(64)];
-    const ans = await handleAdmission(requestOf(camelKPod('hello', { [DEPS]: refs.map((r) => `container:${r}`).join(',') })), ctx(), deps(new FakeResolver()));
+    const ans = await handleAdmission(
+      requestOf(camelKPod('hello', { [DEPS]: refs.map((r) => `container:${r}`).join(',') })),
+      ctx(),
+      deps(new FakeResolver()),
+    );
     for (const [i, r] of refs.entries()) {
       assert.equal(ans.auditAnnotations[`${i}-digest`], pinnedReference(artifactFor(r)));
       assert.equal(ans.auditAnnotations[`${i}-reference`], `container:${r}`);
@@ -105,7 +109,7 @@ describe('handleAdmission: injection', () => {
     assert.equal(resolver.calls.length, 0);
   });
 
-  it('passes on the patch builder\'s warnings, saying who speaks', async () => {
+  it("passes on the patch builder's warnings, saying who speaks", async () => {
     const pod = camelKPod('hello', { [DEPS]: REF });
     delete pod.spec.containers[0].args; // jvm trait off: no -cp to extend
     delete pod.spec.containers[0].command;
@@ -116,7 +120,7 @@ describe('handleAdmission: injection', () => {
     assert.match(w, /^camel-oci: /);
   });
 
-  it('passes the pod\'s pull secrets to the resolver', async () => {
+  it("passes the pod's pull secrets to the resolver", async () => {
     const resolver = new FakeResolver();
     const seen: Array<[string, unknown]> = [];
     const secret = JSON.stringify({ auths: { '127.0.0.1:5000': { auth: Buffer.from('pod:s3cret').toString('base64') } } });
@@ -149,9 +153,18 @@ describe('handleAdmission: what it leaves alone', () => {
     ['CONNECT', { operation: 'CONNECT' }],
     ['a subresource (pods/status)', { subResource: 'status' }],
     ['pods/ephemeralcontainers', { subResource: 'ephemeralcontainers' }],
-    ['a Deployment', { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' } }],
-    ['a ConfigMap', { kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' } }],
-    ['a Pod of another group', { kind: { group: 'example.com', version: 'v1', kind: 'Pod' }, resource: { group: 'example.com', version: 'v1', resource: 'pods' } }],
+    [
+      'a Deployment',
+      { kind: { group: 'apps', version: 'v1', kind: 'Deployment' }, resource: { group: 'apps', version: 'v1', resource: 'deployments' } },
+    ],
+    [
+      'a ConfigMap',
+      { kind: { group: '', version: 'v1', kind: 'ConfigMap' }, resource: { group: '', version: 'v1', resource: 'configmaps' } },
+    ],
+    [
+      'a Pod of another group',
+      { kind: { group: 'example.com', version: 'v1', kind: 'Pod' }, resource: { group: 'example.com', version: 'v1', resource: 'pods' } },
+    ],
   ];
   for (const [name, fields] of notOurs) {
     it(`allows ${name} untouched without resolving`, async () => {
@@ -189,9 +202,15 @@ describe('handleAdmission: what it leaves alone', () => {
 describe('handleAdmission: failures', () => {
   it('denies a pod whose reference cannot be resolved, naming the reference and the cause', async () => {
     const bad = '127.0.0.1:5000/acme/deps:9.9';
-    const resolver = resolverWith([[bad, resolveFailure('MANIFEST_UNKNOWN', 'manifest 127.0.0.1:5000/acme/deps:9.9 is unknown to the registry')]]);
+    const resolver = resolverWith([
+      [bad, resolveFailure('MANIFEST_UNKNOWN', 'manifest 127.0.0.1:5000/acme/deps:9.9 is unknown to the registry')],
+    ]);
     const { logger, lines } = memoryLogger();
-    const ans = await handleAdmission(requestOf(camelKPod('hello', { [DEPS]: `container:${REF},container:${bad}` })), { signal: new AbortController().signal, logger }, deps(resolver));
+    const ans = await handleAdmission(
+      requestOf(camelKPod('hello', { [DEPS]: `container:${REF},container:${bad}` })),
+      { signal: new AbortController().signal, logger },
+      deps(resolver),
+    );
     assert.equal(ans.result.type, 'denied');
     assert.ok(ans.result.type === 'denied');
     assert.equal(ans.result.code, 403);
@@ -200,7 +219,7 @@ describe('handleAdmission: failures', () => {
     assert.ok(lines.some((l) => l.msg === 'reference not resolved'));
   });
 
-  it('answers a transient registry failure with 503 (not the pod\'s fault)', async () => {
+  it("answers a transient registry failure with 503 (not the pod's fault)", async () => {
     const resolver = resolverWith([[REF, resolveFailure('UNAVAILABLE', 'connection refused', true)]]);
     const ans = await handleAdmission(requestOf(camelKPod('hello', { [DEPS]: REF })), ctx(), deps(resolver));
     assert.ok(ans.result.type === 'denied' && ans.result.code === 503);
@@ -225,7 +244,7 @@ describe('handleAdmission: failures', () => {
     assert.ok(ans.result.type === 'denied' && ans.result.message.includes('INTERNAL') && ans.result.message.includes(`container:${REF}`));
   });
 
-  it('denies a pod whose annotation is unusable, with the inject layer\'s explanation', async () => {
+  it("denies a pod whose annotation is unusable, with the inject layer's explanation", async () => {
     const ans = await handleAdmission(requestOf(camelKPod('hello', { [DEPS]: 'container:' })), ctx(), deps(new FakeResolver()));
     assert.ok(ans.result.type === 'denied');
     assert.equal(ans.reason, 'REFERENCE_INVALID');
@@ -246,7 +265,7 @@ describe('handleAdmission: failures', () => {
     assert.ok(ans.result.type === 'denied' && ans.reason === 'NAME_COLLISION');
   });
 
-  it('throws on invalid injection options (the webhook\'s fault, answered as errored by the edge)', async () => {
+  it("throws on invalid injection options (the webhook's fault, answered as errored by the edge)", async () => {
     await assert.rejects(
       handleAdmission(requestOf(camelKPod('hello', { [DEPS]: REF })), ctx(), { ...deps(new FakeResolver()), inject: { fetcherImage: '' } }),
       (err: unknown) => err instanceof CamelOciError && err.code === 'CONFIG_INVALID',
@@ -269,10 +288,7 @@ describe('handleAdmission: deadline', () => {
     const ans = await pending;
     assert.ok(ans.result.type === 'denied');
     assert.equal(ans.result.code, 504);
-    assert.equal(
-      ans.result.message,
-      `camel-oci: resolving container:${slow} did not finish within 1.5s (registry slow or unreachable)`,
-    );
+    assert.equal(ans.result.message, `camel-oci: resolving container:${slow} did not finish within 1.5s (registry slow or unreachable)`);
   });
 
   it('with onError allow, admits unmutated with a warning when the deadline fires first', async () => {
@@ -316,7 +332,9 @@ describe('handleAdmission output through complete()', () => {
   it('is accepted by the apiserver model for a mutating webhook, and the patch applies to the pod', async () => {
     const pod = camelKPod('hello', { [DEPS]: REF });
     const ans = await handleAdmission(requestOf(pod), ctx(), deps(new FakeResolver()));
-    const review = JSON.parse(JSON.stringify(complete('uid-1', ans.result, { warnings: ans.warnings, auditAnnotations: ans.auditAnnotations })));
+    const review = JSON.parse(
+      JSON.stringify(complete('uid-1', ans.result, { warnings: ans.warnings, auditAnnotations: ans.auditAnnotations })),
+    );
     const verdict = verifyAdmissionResponse('uid-1', true, review);
     assert.equal(verdict.error, undefined);
     assert.ok(verdict.error === undefined && verdict.patch !== undefined);

@@ -28,7 +28,12 @@ function ctx(signal: AbortSignal = new AbortController().signal) {
   return { signal, logger: memoryLogger().logger };
 }
 
-async function admitted(object: Obj, resolver = new FakeResolver(), fields: Parameters<typeof camelReviewOf>[1] = {}, extra: Partial<HandlerDeps> = {}): Promise<{ out: Obj; ans: Awaited<ReturnType<typeof admitIntegration>> }> {
+async function admitted(
+  object: Obj,
+  resolver = new FakeResolver(),
+  fields: Parameters<typeof camelReviewOf>[1] = {},
+  extra: Partial<HandlerDeps> = {},
+): Promise<{ out: Obj; ans: Awaited<ReturnType<typeof admitIntegration>> }> {
   const ans = await admitIntegration(requestOf(object, fields), ctx(), deps(resolver, extra));
   assert.equal(ans.result.type, 'patched', JSON.stringify(ans.result));
   const out = applyOps(object, ans.result.type === 'patched' ? ans.result.ops : []);
@@ -41,10 +46,24 @@ describe('isCamelKWrite', () => {
   const cases: Array<[string, Partial<AdmissionRequest>, boolean]> = [
     ['Integration CREATE', {}, true],
     ['Integration UPDATE', { operation: 'UPDATE' }, true],
-    ['Pipe CREATE', { kind: { group: 'camel.apache.org', version: 'v1', kind: 'Pipe' }, resource: { group: 'camel.apache.org', version: 'v1', resource: 'pipes' } }, true],
+    [
+      'Pipe CREATE',
+      {
+        kind: { group: 'camel.apache.org', version: 'v1', kind: 'Pipe' },
+        resource: { group: 'camel.apache.org', version: 'v1', resource: 'pipes' },
+      },
+      true,
+    ],
     ['DELETE', { operation: 'DELETE' }, false],
     ['the status subresource', { subResource: 'status' }, false],
-    ['a v1alpha1 KameletBinding', { kind: { group: 'camel.apache.org', version: 'v1alpha1', kind: 'KameletBinding' }, resource: { group: 'camel.apache.org', version: 'v1alpha1', resource: 'kameletbindings' } }, false],
+    [
+      'a v1alpha1 KameletBinding',
+      {
+        kind: { group: 'camel.apache.org', version: 'v1alpha1', kind: 'KameletBinding' },
+        resource: { group: 'camel.apache.org', version: 'v1alpha1', resource: 'kameletbindings' },
+      },
+      false,
+    ],
     ['a Pod', { kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' } }, false],
     ['kind and resource that disagree', { resource: { group: 'camel.apache.org', version: 'v1', resource: 'pipes' } }, false],
   ];
@@ -54,7 +73,9 @@ describe('isCamelKWrite', () => {
 describe('admitIntegration', () => {
   it('pins an Integration: resolver called once per reference with the deadline, audit annotations name the pins', async () => {
     const resolver = new FakeResolver();
-    const it_ = kamelRunIntegration('hello', { dependencies: ['camel:http', `container:${REF}`, `container:${OTHER}`, `container:${REF}`] });
+    const it_ = kamelRunIntegration('hello', {
+      dependencies: ['camel:http', `container:${REF}`, `container:${OTHER}`, `container:${REF}`],
+    });
     const { out, ans } = await admitted(it_, resolver);
     assert.deepEqual(resolver.calls.map((c) => c.reference).sort(), [OTHER, REF].sort());
     assert.ok(resolver.calls.every((c) => c.request?.signal instanceof AbortSignal && c.request.refreshTags === undefined));
@@ -64,7 +85,11 @@ describe('admitIntegration', () => {
     assert.equal(ans.references, 2);
     assert.equal(ans.auditAnnotations['0-pinned'], `${REF}@${artifactFor(REF).digest}`);
     assert.equal(ans.auditAnnotations['1-reference'], `container:${OTHER}`);
-    const verdict = verifyAdmissionResponse('8f0e3c2a-1b4d-4e5f-9a6b-7c8d9e0f1a2b', true, complete('8f0e3c2a-1b4d-4e5f-9a6b-7c8d9e0f1a2b', ans.result, ans));
+    const verdict = verifyAdmissionResponse(
+      '8f0e3c2a-1b4d-4e5f-9a6b-7c8d9e0f1a2b',
+      true,
+      complete('8f0e3c2a-1b4d-4e5f-9a6b-7c8d9e0f1a2b', ans.result, ans),
+    );
     assert.equal(verdict.error, undefined);
   });
 
@@ -91,8 +116,14 @@ describe('admitIntegration', () => {
   });
 
   it('denies a write whose reference cannot be resolved, naming it for the kamel run user', async () => {
-    const resolver = new FakeResolver(new Map([[OTHER, resolveFailure('MANIFEST_UNKNOWN', `container:${OTHER}: manifest unknown (HTTP 404)`)]]));
-    const ans = await admitIntegration(requestOf(kamelRunIntegration('hello', { dependencies: [`container:${REF}`, `container:${OTHER}`] })), ctx(), deps(resolver));
+    const resolver = new FakeResolver(
+      new Map([[OTHER, resolveFailure('MANIFEST_UNKNOWN', `container:${OTHER}: manifest unknown (HTTP 404)`)]]),
+    );
+    const ans = await admitIntegration(
+      requestOf(kamelRunIntegration('hello', { dependencies: [`container:${REF}`, `container:${OTHER}`] })),
+      ctx(),
+      deps(resolver),
+    );
     assert.equal(ans.result.type, 'denied');
     assert.ok(ans.result.type === 'denied');
     assert.equal(ans.result.code, 403);
@@ -101,11 +132,19 @@ describe('admitIntegration', () => {
 
   it('--on-error allow: admits with a warning, entries moved into the request annotation, no pins', async () => {
     const resolver = new FakeResolver(new Map([[REF, resolveFailure('UNAVAILABLE', 'connection refused', true)]]));
-    const { out, ans } = await admitted(kamelRunIntegration('hello', { dependencies: ['camel:http', `container:${REF}`] }), resolver, {}, { onError: 'allow' });
+    const { out, ans } = await admitted(
+      kamelRunIntegration('hello', { dependencies: ['camel:http', `container:${REF}`] }),
+      resolver,
+      {},
+      { onError: 'allow' },
+    );
     assert.deepEqual(out.spec.dependencies, ['camel:http']);
     assert.equal(out.metadata.annotations[ANNOTATION_PINNED], undefined);
     assert.equal(out.spec.traits, undefined);
-    assert.match(ans.warnings.join('\n'), /dependencies not pinned: cannot resolve container:127\.0\.0\.1:5000\/acme\/deps:1\.0 \(UNAVAILABLE\)/);
+    assert.match(
+      ans.warnings.join('\n'),
+      /dependencies not pinned: cannot resolve container:127\.0\.0\.1:5000\/acme\/deps:1\.0 \(UNAVAILABLE\)/,
+    );
     assert.equal(ans.auditAnnotations['resolution-error'], 'UNAVAILABLE');
   });
 
@@ -113,7 +152,11 @@ describe('admitIntegration', () => {
     const resolver = new FakeResolver(new Map<string, FakeAnswer>([[REF, { never: true }]]));
     const controller = new AbortController();
     setTimeout(() => controller.abort(new DeadlineExceededError(1000)), 20);
-    const ans = await admitIntegration(requestOf(kamelRunIntegration('hello', { dependencies: [`container:${REF}`] })), ctx(controller.signal), deps(resolver));
+    const ans = await admitIntegration(
+      requestOf(kamelRunIntegration('hello', { dependencies: [`container:${REF}`] })),
+      ctx(controller.signal),
+      deps(resolver),
+    );
     assert.ok(ans.result.type === 'denied');
     assert.equal(ans.result.code, 504);
     assert.match(ans.result.message, /resolving container:127\.0\.0\.1:5000\/acme\/deps:1\.0 did not finish within 1s/);
@@ -139,7 +182,11 @@ describe('admitIntegration', () => {
     const notObject = await admitIntegration({ ...request, object: 'nope' }, ctx(), deps(new FakeResolver()));
     assert.ok(notObject.result.type === 'denied');
     assert.equal(notObject.result.code, 400);
-    const bad = await admitIntegration(requestOf(kamelRunIntegration('x', { dependencies: ['container:'] })), ctx(), deps(new FakeResolver()));
+    const bad = await admitIntegration(
+      requestOf(kamelRunIntegration('x', { dependencies: ['container:'] })),
+      ctx(),
+      deps(new FakeResolver()),
+    );
     assert.ok(bad.result.type === 'denied');
     assert.equal(bad.result.code, 403);
     assert.match(bad.result.message, /^camel-oci: a dependency "container:" names no reference/);
@@ -149,22 +196,35 @@ describe('admitIntegration', () => {
   it('resolves with the pull secrets of the pods to be (service account, pull-secret trait); a reader failure is a warning', async () => {
     const seen: Array<[string, unknown]> = [];
     const resolver = new FakeResolver();
-    const integration = kamelRunIntegration('hello', { dependencies: [`container:${REF}`], traits: { 'pull-secret': { secretName: 'regcred' } } });
-    integration.spec.serviceAccountName = 'builder';
-    await admitted(integration, resolver, {}, {
-      pullSecrets: async (namespace, pod) => {
-        seen.push([namespace, pod]);
-        return [parseDockerConfig(PULL_SECRET, 'pull secret')];
-      },
+    const integration = kamelRunIntegration('hello', {
+      dependencies: [`container:${REF}`],
+      traits: { 'pull-secret': { secretName: 'regcred' } },
     });
+    integration.spec.serviceAccountName = 'builder';
+    await admitted(
+      integration,
+      resolver,
+      {},
+      {
+        pullSecrets: async (namespace, pod) => {
+          seen.push([namespace, pod]);
+          return [parseDockerConfig(PULL_SECRET, 'pull secret')];
+        },
+      },
+    );
     assert.deepEqual(seen, [['demo', { spec: { serviceAccountName: 'builder', imagePullSecrets: [{ name: 'regcred' }] } }]]);
     assert.deepEqual(resolver.calls[0]?.request?.pullSecrets, [parseDockerConfig(PULL_SECRET, 'pull secret')]);
 
-    const { ans } = await admitted(kamelRunIntegration('hello', { dependencies: [`container:${REF}`] }), new FakeResolver(), {}, {
-      pullSecrets: async () => {
-        throw new CamelOciError('UNAVAILABLE', 'apiserver down');
+    const { ans } = await admitted(
+      kamelRunIntegration('hello', { dependencies: [`container:${REF}`] }),
+      new FakeResolver(),
+      {},
+      {
+        pullSecrets: async () => {
+          throw new CamelOciError('UNAVAILABLE', 'apiserver down');
+        },
       },
-    });
+    );
     assert.match(ans.warnings.join('\n'), /could not read the pull secrets.*\(UNAVAILABLE\)/);
   });
 
@@ -179,7 +239,12 @@ describe('admitIntegration', () => {
 describe('pinObject (the CLI path)', () => {
   it('answers a failure naming the failing reference, which pinFailure turns into the CLI error', async () => {
     const resolver = new FakeResolver(new Map([[REF, resolveFailure('MANIFEST_UNKNOWN', 'gone')]]));
-    const result = await pinObject(kamelRunIntegration('x', { dependencies: [`container:${REF}`] }), undefined, { resolver }, new AbortController().signal);
+    const result = await pinObject(
+      kamelRunIntegration('x', { dependencies: [`container:${REF}`] }),
+      undefined,
+      { resolver },
+      new AbortController().signal,
+    );
     assert.equal(result.type, 'failed');
     assert.ok(result.type === 'failed' && !result.outcome.ok && !result.outcome.aborted);
     assert.equal(result.outcome.reference, REF);

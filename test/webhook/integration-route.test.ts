@@ -23,9 +23,11 @@ function setup(resolver = new FakeResolver()) {
 }
 
 function post(app: ReturnType<typeof setup>['app'], body: unknown, path = '/mutate-integrations?timeout=10s') {
-  return request(app).post(path).set('Content-Type', 'application/json').send(typeof body === 'string' ? body : JSON.stringify(body));
+  return request(app)
+    .post(path)
+    .set('Content-Type', 'application/json')
+    .send(typeof body === 'string' ? body : JSON.stringify(body));
 }
-
 
 describe('POST /mutate-integrations', () => {
   it('answers an Integration with a patch the apiserver accepts, echoing the uid', async () => {
@@ -52,7 +54,11 @@ describe('POST /mutate-integrations', () => {
     const { app, resolver } = setup();
     const pod = await post(app, reviewOf(camelKPod('hello', { [DEPS]: REF }), { uid: UID }));
     assert.deepEqual(pod.body.response, { uid: UID, allowed: true });
-    const it_ = await post(app, camelReviewOf(kamelRunIntegration('x', { dependencies: [`container:${REF}`] }), { uid: UID }), '/mutate?timeout=10s');
+    const it_ = await post(
+      app,
+      camelReviewOf(kamelRunIntegration('x', { dependencies: [`container:${REF}`] }), { uid: UID }),
+      '/mutate?timeout=10s',
+    );
     assert.deepEqual(it_.body.response, { uid: UID, allowed: true });
     assert.equal(resolver.calls.length, 0);
   });

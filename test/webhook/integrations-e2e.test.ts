@@ -38,7 +38,9 @@ const TAG_TTL_MS = 1_000;
 /** The registry's own digest for `repo:tag` (a HEAD, as a third party would check). */
 async function registryDigest(registry: StartedRegistry, repository: string, tag: string): Promise<string> {
   const head = await request(`${registry.url}/v2/${repository}/manifests/${tag}`, {
-    method: 'HEAD', dispatcher: registry.dispatcher, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    method: 'HEAD',
+    dispatcher: registry.dispatcher,
+    headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
   });
   await head.body.dump();
   return String(head.headers['docker-content-digest']);
@@ -66,17 +68,36 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
     const certs = await runCli(['certs', '--service', 'camel-oci', '--namespace', 'camel-oci', '--out', path.join(tmp, 'certs')]);
     assert.equal(certs.code, 0, certs.stderr);
     port = await freePort();
-    serve = startCli([
-      'serve', '--port', String(port), '--address', '127.0.0.1',
-      '--tls-cert', path.join(tmp, 'certs', 'tls.crt'), '--tls-key', path.join(tmp, 'certs', 'tls.key'),
-      '--fetcher-image', 'registry.example/camel-oci:test',
-      '--pull-secrets', 'false', '--shutdown-delay', '0s', '--tag-ttl', `${TAG_TTL_MS}ms`,
-    ], { env: { CAMEL_OCI_ALLOW_REGISTRY: registry.host, CAMEL_OCI_INSECURE_REGISTRY: registry.host } });
+    serve = startCli(
+      [
+        'serve',
+        '--port',
+        String(port),
+        '--address',
+        '127.0.0.1',
+        '--tls-cert',
+        path.join(tmp, 'certs', 'tls.crt'),
+        '--tls-key',
+        path.join(tmp, 'certs', 'tls.key'),
+        '--fetcher-image',
+        'registry.example/camel-oci:test',
+        '--pull-secrets',
+        'false',
+        '--shutdown-delay',
+        '0s',
+        '--tag-ttl',
+        `${TAG_TTL_MS}ms`,
+      ],
+      { env: { CAMEL_OCI_ALLOW_REGISTRY: registry.host, CAMEL_OCI_INSECURE_REGISTRY: registry.host } },
+    );
     const ca = await readFile(path.join(tmp, 'certs', 'ca.crt'), 'utf8');
     client = new Agent({ connect: { ca, servername: SERVICE_NAME } });
     const until = Date.now() + 15_000;
     for (;;) {
-      const ok = await request(`https://127.0.0.1:${port}/readyz`, { dispatcher: client }).then(async (r) => (await r.body.dump(), r.statusCode === 200), () => false);
+      const ok = await request(`https://127.0.0.1:${port}/readyz`, { dispatcher: client }).then(
+        async (r) => (await r.body.dump(), r.statusCode === 200),
+        () => false,
+      );
       if (ok) break;
       if (Date.now() > until) throw new Error(`serve did not become ready:\n${serve.output()}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -93,7 +114,10 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
   /** Posts an AdmissionReview to `path` and returns its `response`. */
   async function post(path: string, review: unknown): Promise<Obj> {
     const res = await request(`https://127.0.0.1:${port}${path}?timeout=10s`, {
-      dispatcher: client, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(review),
+      dispatcher: client,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(review),
     });
     assert.equal(res.statusCode, 200);
     const body = (await res.body.json()) as Obj;
@@ -133,7 +157,10 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
     assert.deepEqual(out.spec.dependencies, ['camel:http', 'mvn:com.acme:bar:1.0']);
     assert.equal(out.metadata.annotations[REQUEST], `container:${deps.reference},container:${kamelets.reference}`);
     assert.equal(out.metadata.annotations[PINNED], pins);
-    assert.deepEqual(out.spec.traits, { jvm: { options: ['-Xmx256m'] }, environment: { vars: ['GREETING=hi', `CAMEL_OCI_DEPENDENCIES=${pins}`] } });
+    assert.deepEqual(out.spec.traits, {
+      jvm: { options: ['-Xmx256m'] },
+      environment: { vars: ['GREETING=hi', `CAMEL_OCI_DEPENDENCIES=${pins}`] },
+    });
     assert.equal(response.auditAnnotations['0-pinned'], `${deps.reference}@${d1}`);
   });
 
@@ -181,7 +208,9 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
 
   it('passes a Pipe-owned Integration unchanged even when it names container: dependencies', async () => {
     const owned = kamelRunIntegration('owned', { dependencies: [`container:${deps.reference}`] });
-    owned.metadata.ownerReferences = [{ apiVersion: 'camel.apache.org/v1', kind: 'Pipe', name: 'owned', uid: 'u-1', controller: true, blockOwnerDeletion: true }];
+    owned.metadata.ownerReferences = [
+      { apiVersion: 'camel.apache.org/v1', kind: 'Pipe', name: 'owned', uid: 'u-1', controller: true, blockOwnerDeletion: true },
+    ];
     const log = await registryRequestsDuring(async () => {
       const { response } = await admit(owned);
       assert.deepEqual(response, { uid: 'int-e2e', allowed: true });
@@ -199,7 +228,10 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
 
     const { out: grown } = await admit(kamelRerun(stored, [`container:${deps.reference}`, `container:${kamelets.reference}`]), stored);
     assert.equal(grown.metadata.annotations[REQUEST], `container:${deps.reference},container:${kamelets.reference}`);
-    assert.equal(grown.metadata.annotations[PINNED], `${deps.reference}@${deps.manifest.digest},${kamelets.reference}@${kamelets.manifest.digest}`);
+    assert.equal(
+      grown.metadata.annotations[PINNED],
+      `${deps.reference}@${deps.manifest.digest},${kamelets.reference}@${kamelets.manifest.digest}`,
+    );
     assert.deepEqual(grown.spec.dependencies, ['camel:http']);
   });
 
@@ -221,10 +253,17 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
     const log = await registryRequestsDuring(async () => {
       ({ out: refreshed } = await admit(asked, sticky));
     });
-    assert.ok(tagRequests(log).some((e) => e.repository === 'acme/moving' && e.reference === '1.0'), 'the refresh asked the registry for the tag');
+    assert.ok(
+      tagRequests(log).some((e) => e.repository === 'acme/moving' && e.reference === '1.0'),
+      'the refresh asked the registry for the tag',
+    );
     const pin = `${first.reference}@${second.manifest.digest}`;
     assert.equal(refreshed.metadata.annotations[PINNED], pin);
-    assert.deepEqual(refreshed.spec.traits.environment.vars, [`CAMEL_OCI_DEPENDENCIES=${pin}`], 'the traits change, so the Deployment rolls');
+    assert.deepEqual(
+      refreshed.spec.traits.environment.vars,
+      [`CAMEL_OCI_DEPENDENCIES=${pin}`],
+      'the traits change, so the Deployment rolls',
+    );
 
     // The same refresh value re-applied is sticky again.
     const { out: again } = await admit(structuredClone(refreshed), refreshed);
@@ -233,7 +272,10 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
 
   it('denies a write whose reference does not exist, naming it for the kamel run user', async () => {
     const ref = `container:${registry.host}/acme/deps:404`;
-    const response = await post('/mutate-integrations', camelReviewOf(kamelRunIntegration('nope', { dependencies: ['camel:http', ref] }), { uid: 'deny-1' }));
+    const response = await post(
+      '/mutate-integrations',
+      camelReviewOf(kamelRunIntegration('nope', { dependencies: ['camel:http', ref] }), { uid: 'deny-1' }),
+    );
     assert.equal(response.uid, 'deny-1');
     assert.equal(response.allowed, false);
     assert.ok(String(response.status.message).startsWith(`camel-oci: cannot resolve ${ref}: MANIFEST_UNKNOWN`), response.status.message);
@@ -246,7 +288,9 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
 
     before(async () => {
       podPath = await pushStandardArtifact(registry, 'acme/podpath', '1.0');
-      ({ out: pinnedIntegration } = await admit(kamelRunIntegration('podpath', { dependencies: [`container:${podPath.reference}`], env: ['X=1'] })));
+      ({ out: pinnedIntegration } = await admit(
+        kamelRunIntegration('podpath', { dependencies: [`container:${podPath.reference}`], env: ['X=1'] }),
+      ));
     });
 
     /** Admits the pod at /mutate and returns the patched pod and its resolved annotation. */
@@ -267,20 +311,17 @@ describe('camel-oci serve: Integrations and Pipes end to end over TLS', () => {
       assert.equal(resolved[0]!.pinned, `${registry.host}/acme/podpath@${pinDigest}`);
     });
 
-    it(
-      'is admitted from the pins with zero tag requests, even after the tag moved',
-      async () => {
-        const pinDigest = String(pinnedIntegration.metadata.annotations[PINNED]).split('@')[1];
-        await pushStandardArtifact(registry, 'acme/podpath', '1.0');
-        await new Promise((r) => setTimeout(r, TAG_TTL_MS + 200)); // outwait serve's tag cache
-        let resolved!: Array<{ pinned: string }>;
-        const log = await registryRequestsDuring(async () => {
-          ({ resolved } = await admitPod('pod-2'));
-        });
-        assert.equal(resolved[0]!.pinned, `${registry.host}/acme/podpath@${pinDigest}`, 'all replicas run the pinned bytes');
-        assert.deepEqual(tagRequests(log), [], 'no tag request');
-      },
-    );
+    it('is admitted from the pins with zero tag requests, even after the tag moved', async () => {
+      const pinDigest = String(pinnedIntegration.metadata.annotations[PINNED]).split('@')[1];
+      await pushStandardArtifact(registry, 'acme/podpath', '1.0');
+      await new Promise((r) => setTimeout(r, TAG_TTL_MS + 200)); // outwait serve's tag cache
+      let resolved!: Array<{ pinned: string }>;
+      const log = await registryRequestsDuring(async () => {
+        ({ resolved } = await admitPod('pod-2'));
+      });
+      assert.equal(resolved[0]!.pinned, `${registry.host}/acme/podpath@${pinDigest}`, 'all replicas run the pinned bytes');
+      assert.deepEqual(tagRequests(log), [], 'no tag request');
+    });
   });
 
   it('exposes the admissions under the kind label', async () => {

@@ -15,7 +15,14 @@ describe('jsonShapeProblem', () => {
     assert.equal(shape(`[${Array(10).fill('1').join(',')}]`, 10, 10), undefined);
     assert.match(shape(`[${Array(11).fill('1').join(',')}]`, 10, 10) ?? '', /more than 10 values/);
     assert.match(shape(`{${Array.from({ length: 6 }, (_, i) => `"k${i}":1`).join(',')}}`, 10, 10) ?? '', /more than 10 values/);
-    assert.match(shape(`[${Array(MAX_JSON_VALUES + 1).fill('0').join(',')}]`) ?? '', new RegExp(`more than ${MAX_JSON_VALUES} values`));
+    assert.match(
+      shape(
+        `[${Array(MAX_JSON_VALUES + 1)
+          .fill('0')
+          .join(',')}]`,
+      ) ?? '',
+      new RegExp(`more than ${MAX_JSON_VALUES} values`),
+    );
   });
 
   it('ignores brackets, commas and colons inside strings, escaped quotes included', () => {

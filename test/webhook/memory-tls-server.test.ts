@@ -29,8 +29,14 @@ test('no handshake succeeds before the first certificate; load() swaps it for ne
   const first = server.load(a.certPem, a.keyPem);
   assert.equal(server.ready(), true);
   assert.equal(await handshake(port, ca.certPem), first.fingerprint256);
-  assert.throws(() => server.load(a.certPem, b.keyPem), (e: unknown) => e instanceof ServeError && e.code === 'CONFIG_INVALID');
-  assert.throws(() => server.load('not a certificate', b.keyPem), (e: unknown) => e instanceof ServeError && e.code === 'CONFIG_INVALID');
+  assert.throws(
+    () => server.load(a.certPem, b.keyPem),
+    (e: unknown) => e instanceof ServeError && e.code === 'CONFIG_INVALID',
+  );
+  assert.throws(
+    () => server.load('not a certificate', b.keyPem),
+    (e: unknown) => e instanceof ServeError && e.code === 'CONFIG_INVALID',
+  );
   assert.equal(await handshake(port, ca.certPem), first.fingerprint256, 'the old pair stays after a refused one');
   const second = server.load(b.certPem, b.keyPem);
   assert.notEqual(second.fingerprint256, first.fingerprint256);

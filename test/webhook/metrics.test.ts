@@ -65,7 +65,9 @@ describe('createMetrics', () => {
     const text = await m.text();
     const series = text.split('\n').filter((l) => l.startsWith('camel_oci_registry_requests_total{'));
     assert.ok(series.length <= MAX_REGISTRY_LABELS + 2, `${series.length} series`);
-    assert.ok((sample(text, `camel_oci_registry_requests_total{registry="${OTHER_LABEL}",status="404"}`) ?? 0) >= 500 - MAX_REGISTRY_LABELS);
+    assert.ok(
+      (sample(text, `camel_oci_registry_requests_total{registry="${OTHER_LABEL}",status="404"}`) ?? 0) >= 500 - MAX_REGISTRY_LABELS,
+    );
     assert.equal(sample(text, `camel_oci_registry_requests_total{registry="${OTHER_LABEL}",status="500"}`), 1);
   });
 

@@ -114,7 +114,10 @@ export interface ReviewFields {
 }
 
 /** An AdmissionReview v1 request as the apiserver sends it for a Pod CREATE (fields overridable). */
-export function reviewOf(object: unknown, fields: ReviewFields = {}): { apiVersion: string; kind: string; request: Record<string, unknown> } {
+export function reviewOf(
+  object: unknown,
+  fields: ReviewFields = {},
+): { apiVersion: string; kind: string; request: Record<string, unknown> } {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -128,7 +131,10 @@ export function reviewOf(object: unknown, fields: ReviewFields = {}): { apiVersi
       name: '',
       namespace: fields.namespace ?? 'demo',
       operation: fields.operation ?? 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:authenticated'] },
+      userInfo: {
+        username: 'system:serviceaccount:kube-system:replicaset-controller',
+        groups: ['system:serviceaccounts', 'system:authenticated'],
+      },
       object,
       oldObject: fields.oldObject ?? null,
       dryRun: false,

@@ -130,7 +130,12 @@ async function servedFingerprint(port: number, ca: string): Promise<string> {
 }
 
 /** GETs `urlPath` over HTTPS; returns status, body and the certificate that connection saw. */
-async function get(port: number, ca: string, urlPath: string, agent: https.Agent | false = false): Promise<{ status: number; body: string; fp: string; reused: boolean }> {
+async function get(
+  port: number,
+  ca: string,
+  urlPath: string,
+  agent: https.Agent | false = false,
+): Promise<{ status: number; body: string; fp: string; reused: boolean }> {
   return new Promise((resolve, reject) => {
     const req = https.request({ host: '127.0.0.1', port, path: urlPath, servername: 'localhost', ca, agent }, (res) => {
       const fp = (res.socket as tls.TLSSocket).getPeerCertificate().fingerprint256;
@@ -186,15 +191,31 @@ test('a ..data symlink swap puts the new certificate into service without droppi
 
   s.release();
   const done = await slow;
-  assert.deepEqual(done, { status: 200, body: 'slow done', fp: m.fpA, reused: false }, 'the in-flight request finished on its A connection');
+  assert.deepEqual(
+    done,
+    { status: 200, body: 'slow done', fp: m.fpA, reused: false },
+    'the in-flight request finished on its A connection',
+  );
   assert.deepEqual(s.errors, []);
 });
 
 const badReplacements: Array<{ name: string; files: (m: Awaited<typeof material>) => VolumeFiles; message: RegExp }> = [
-  { name: 'a key that belongs to another certificate', files: (m) => ({ ...volumeFiles(m.b), 'tls.key': m.a.keyPem }), message: /does not belong/ },
-  { name: 'a certificate that is not PEM', files: (m) => ({ ...volumeFiles(m.b), 'tls.crt': 'garbage' }), message: /does not hold a PEM certificate/ },
+  {
+    name: 'a key that belongs to another certificate',
+    files: (m) => ({ ...volumeFiles(m.b), 'tls.key': m.a.keyPem }),
+    message: /does not belong/,
+  },
+  {
+    name: 'a certificate that is not PEM',
+    files: (m) => ({ ...volumeFiles(m.b), 'tls.crt': 'garbage' }),
+    message: /does not hold a PEM certificate/,
+  },
   { name: 'an empty key', files: (m) => ({ ...volumeFiles(m.b), 'tls.key': '' }), message: /does not hold an unencrypted PEM private key/ },
-  { name: 'a missing key file', files: (m) => ({ 'tls.crt': m.b.certPem, 'ca.crt': m.b.caCertPem }), message: /cannot read the TLS private key file .*ENOENT/ },
+  {
+    name: 'a missing key file',
+    files: (m) => ({ 'tls.crt': m.b.certPem, 'ca.crt': m.b.caCertPem }),
+    message: /cannot read the TLS private key file .*ENOENT/,
+  },
 ];
 
 for (const c of badReplacements) {
@@ -281,11 +302,31 @@ test('refuses a TLS 1.1 client, before and after a reload, and accepts TLS 1.2',
 });
 
 const invalidStartFiles: Array<{ name: string; files: (m: Awaited<typeof material>) => VolumeFiles; message: RegExp }> = [
-  { name: 'missing certificate', files: (m) => ({ 'tls.key': m.a.keyPem, 'ca.crt': m.a.caCertPem }), message: /cannot read the TLS certificate file .*tls\.crt \(ENOENT\).*camel-oci certs/ },
-  { name: 'missing key', files: (m) => ({ 'tls.crt': m.a.certPem, 'ca.crt': m.a.caCertPem }), message: /cannot read the TLS private key file .*tls\.key/ },
-  { name: 'missing CA', files: (m) => ({ 'tls.crt': m.a.certPem, 'tls.key': m.a.keyPem }), message: /cannot read the TLS CA certificate file .*ca\.crt/ },
-  { name: 'mismatched key', files: (m) => ({ ...volumeFiles(m.a), 'tls.key': m.b.keyPem }), message: /private key in .*tls\.key does not belong to the certificate in .*tls\.crt/ },
-  { name: 'certificate not PEM', files: (m) => ({ ...volumeFiles(m.a), 'tls.crt': 'nope' }), message: /tls\.crt does not hold a PEM certificate/ },
+  {
+    name: 'missing certificate',
+    files: (m) => ({ 'tls.key': m.a.keyPem, 'ca.crt': m.a.caCertPem }),
+    message: /cannot read the TLS certificate file .*tls\.crt \(ENOENT\).*camel-oci certs/,
+  },
+  {
+    name: 'missing key',
+    files: (m) => ({ 'tls.crt': m.a.certPem, 'ca.crt': m.a.caCertPem }),
+    message: /cannot read the TLS private key file .*tls\.key/,
+  },
+  {
+    name: 'missing CA',
+    files: (m) => ({ 'tls.crt': m.a.certPem, 'tls.key': m.a.keyPem }),
+    message: /cannot read the TLS CA certificate file .*ca\.crt/,
+  },
+  {
+    name: 'mismatched key',
+    files: (m) => ({ ...volumeFiles(m.a), 'tls.key': m.b.keyPem }),
+    message: /private key in .*tls\.key does not belong to the certificate in .*tls\.crt/,
+  },
+  {
+    name: 'certificate not PEM',
+    files: (m) => ({ ...volumeFiles(m.a), 'tls.crt': 'nope' }),
+    message: /tls\.crt does not hold a PEM certificate/,
+  },
   { name: 'CA not PEM', files: (m) => ({ ...volumeFiles(m.a), 'ca.crt': 'nope' }), message: /ca\.crt does not hold a PEM certificate/ },
 ];
 
