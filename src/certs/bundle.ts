@@ -4,7 +4,8 @@
  * the same way), `caBundle`, and optionally the kustomize files from render.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { makeDirectories } from '../base/dirs.js';
 import path from 'node:path';
 import { ServeError } from '../base/errors.js';
 import { checkCertBundle, subjectAltNames } from './inspect.js';
@@ -108,7 +109,7 @@ export async function writeCertBundle(dir: string, bundle: CertBundle, options: 
     reason = check.ok ? 'replaced a valid bundle (--force)' : `replaced the existing bundle: ${check.reason}`;
   }
 
-  await mkdir(p.dir, { recursive: true });
+  await makeDirectories(p.dir, { what: 'certificate directory', code: 'CONFIG_INVALID' });
   const files: Array<[string, string, number]> = [
     // Key first: a watcher that sees the new certificate before its key rejects the pair and waits.
     [p.keyFile, bundle.keyPem, SECRET_FILE_MODE],

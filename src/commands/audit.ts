@@ -10,6 +10,7 @@ import { asCamelOciError, CamelOciError } from '../base/errors.js';
 import { loadAuditConfig, NAMESPACE_NAME } from '../config/audit.js';
 import type { ParsedFlags } from '../config/flags.js';
 import { createResolver } from '../resolve/setup.js';
+import { closeRegistryContext } from '../registry/setup.js';
 import type { ArtifactResolver } from '../resolve/types.js';
 import { buildReport, exitCode, tagsToCheck, withTagChecks, type AuditReport, type TagCheck } from '../audit/report.js';
 import { formatJson, formatTable } from '../audit/format.js';
@@ -93,7 +94,7 @@ export async function runAudit(flags: ParsedFlags, io: CommandIO, env: KubeEnv):
     io.stderr(`camel-oci audit: ${e.code}: ${e.message}`);
     return 1;
   } finally {
-    await tags?.context.agent.close();
+    if (tags !== undefined) await closeRegistryContext(tags.context, signal);
   }
   io.stdout(req.output === 'json' ? formatJson(report) : formatTable(report));
   return exitCode(report);

@@ -1,6 +1,7 @@
 /** `camel-oci fetch`: the init container's entrypoint. Runs the plan from `CAMEL_OCI_PLAN` or `--plan`. */
-import { access, mkdir, writeFile } from 'node:fs/promises';
-import { asCamelOciError, CamelOciError, FetchError } from '../base/errors.js';
+import { access, writeFile } from 'node:fs/promises';
+import { makeDirectories } from '../base/dirs.js';
+import { asCamelOciError, CamelOciError } from '../base/errors.js';
 import { loadFetchConfig, loadFetchRunConfig } from '../config/fetch.js';
 import type { FetchConfig } from '../config/fetch.js';
 import type { ParsedFlags } from '../config/flags.js';
@@ -11,7 +12,9 @@ import { credentialFor } from '../oci/docker-config.js';
 import { parsePlan } from '../plan/plan.js';
 import { parseReference } from '../oci/reference.js';
 import type { FetchPlan } from '../plan/plan.js';
-import { splitHostPort } from '../registry/policy.js';
+import type { RegistryPolicy } from '../registry/policy.js';
+import type { LookupAll } from '../registry/transport.js';
+import type { SocketOpener } from '../registry/node-transport.js';
 import { createFetchRegistryContext, readConfigFile } from '../registry/setup.js';
 import type { CommandIO } from './io.js';
 
@@ -25,8 +28,19 @@ function loadPlan(config: FetchConfig): Promise<FetchPlan> | FetchPlan {
   return parsePlan(text);
 }
 
+/** What tests inject into `fetch`: DNS and the socket opener, so no test resolves or reaches a real host. */
+export interface FetchDeps {
+  readonly lookup?: LookupAll;
+  readonly openSocket?: SocketOpener;
+}
+
 /** Runs `fetch`; returns the exit code. */
-export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<Record<string, string | undefined>>): Promise<number> {
+export async function runFetch(
+  flags: ParsedFlags,
+  io: CommandIO,
+  env: Readonly<Record<string, string | undefined>>,
+  deps: FetchDeps = {},
+): Promise<number> {
   const { timeoutMs, terminationLog } = loadFetchRunConfig(flags);
   const deadline = Date.now() + timeoutMs;
   const signal = AbortSignal.timeout(timeoutMs);
@@ -36,26 +50,25 @@ export async function runFetch(flags: ParsedFlags, io: CommandIO, env: Readonly<
     const plan = await loadPlan(config);
     const root = config.root;
     // The volume exists in a pod; on a workstation, make the root as `mkdir -p` would.
-    await mkdir(root, { recursive: true, mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
-      throw new FetchError('IO_ERROR', `cannot create --root ${root}: ${err.code ?? err.message}`);
-    });
+    await makeDirectories(root, { what: '--root', mode: 0o755, signal });
     const pullSecrets = await readPullSecretsDir(config.pullSecretsDir, (line) => log({ event: 'warning', message: line }));
     // Policy, as the webhook's: the webhook hands its --allow-registry and --insecure-registry to the
-    // init container (CAMEL_OCI_ALLOW_REGISTRY, CAMEL_OCI_INSECURE_REGISTRY). A plan artifact the
-    // webhook fetched over http names a registry the webhook's operator listed exactly as insecure:
-    // it is treated so here too (plain HTTP, and allowed at a private address, as in the webhook).
-    // Every other registry, token realm and blob redirect meets the address check after DNS
-    // resolution, so a name that resolved to a public address at admission cannot be pointed at a
-    // metadata or private address by the time the fetcher runs.
-    const insecure = [
-      ...config.registry.insecureRegistries,
-      ...plan.artifacts.filter((a) => a.scheme === 'http').map((a) => exactHost(a.registry)),
-    ];
-    const context = await createFetchRegistryContext({ ...config.registry, insecureRegistries: insecure, caPems: config.caPems });
-    for (const a of plan.artifacts) {
-      if (a.scheme === 'http') continue;
-      // The allow-list may name the registry as the reference does (docker.io) or as contacted.
-      context.policy.checkRegistry(domainOf(a.reference, a.registry), a.registry, `container:${a.reference}`);
+    // init container (CAMEL_OCI_ALLOW_REGISTRY, CAMEL_OCI_INSECURE_REGISTRY) and the fetcher applies
+    // them again, in full: no plan field widens them. A plan artifact may ask for plain HTTP only
+    // where this policy says http; every registry, token realm and blob redirect meets the address
+    // check after DNS resolution, so a name that resolved to a public address at admission cannot be
+    // pointed at a metadata or private address by the time the fetcher runs.
+    const context = await createFetchRegistryContext({
+      ...config.registry,
+      caPems: config.caPems,
+      ...(deps.lookup ? { lookup: deps.lookup } : {}),
+      ...(deps.openSocket ? { openSocket: deps.openSocket } : {}),
+    });
+    try {
+      checkPlanPolicy(plan, context.policy);
+    } catch (err) {
+      context.close();
+      throw err;
     }
     const configs = [...pullSecrets, ...context.dockerConfigs];
     try {
@@ -100,11 +113,25 @@ function domainOf(reference: string, registry: string): string {
   }
 }
 
-/** `host:port` as an allow-list entry that matches only that host and port. */
-function exactHost(hostPort: string): string {
-  const { host, port } = splitHostPort(hostPort);
-  const h = host.includes(':') ? `[${host}]` : host;
-  return port !== undefined ? `${h}:${port}` : h;
+/**
+ * Refuses, before any connection, a plan artifact the fetcher's own policy does not allow: a
+ * registry off the allow-list, or plain HTTP to a registry not named by --insecure-registry.
+ */
+function checkPlanPolicy(plan: FetchPlan, policy: RegistryPolicy): void {
+  for (const a of plan.artifacts) {
+    const subject = `container:${a.reference}`;
+    // The allow-list may name the registry as the reference does (docker.io) or as contacted.
+    policy.checkRegistry(domainOf(a.reference, a.registry), a.registry, subject);
+    if (a.scheme === 'http' && policy.schemeFor(a.registry) !== 'http') {
+      throw new CamelOciError(
+        'POLICY_DENIED',
+        `${subject}: the plan asks for plain HTTP to ${a.registry}, which is not listed with --insecure-registry (CAMEL_OCI_INSECURE_REGISTRY)`,
+        {
+          context: { registry: a.registry },
+        },
+      );
+    }
+  }
 }
 
 /** Writes the failure where the kubelet reads the termination message, when that file exists. */

@@ -12,7 +12,7 @@ import { deadlineSignal } from '../base/abort.js';
 import { podTemplatePaths } from '../inject/workloads.js';
 import { camelKindOf } from '../inject/integration.js';
 import { pinFailure, pinObject } from '../admit/integration.js';
-import { readCaCertificates } from '../registry/setup.js';
+import { closeRegistryContext, readCaCertificates } from '../registry/setup.js';
 import { createResolver } from '../resolve/setup.js';
 import type { ArtifactResolver } from '../resolve/types.js';
 import type { InjectOptions } from '../inject/options.js';
@@ -127,13 +127,14 @@ export async function runInject(flags: ParsedFlags, io: CommandIO, stdin: () => 
   });
   const text = await readInput(file, stdin);
   const { resolver, context } = await createResolver(config.resolver);
+  const deadline = deadlineSignal(config.timeoutMs);
   try {
-    const deadline = deadlineSignal(config.timeoutMs);
-    const { yaml, warnings } = await injectYaml(text, resolver, options, deadline.signal).finally(deadline.dispose);
+    const { yaml, warnings } = await injectYaml(text, resolver, options, deadline.signal);
     for (const w of warnings) io.stderr(`camel-oci inject: warning: ${w}`);
     io.stdout(yaml.trimEnd());
     return 0;
   } finally {
-    await context.agent.close();
+    await closeRegistryContext(context, deadline.signal);
+    deadline.dispose();
   }
 }

@@ -12,7 +12,7 @@ import { writeOciLayout } from '../push/layout.js';
 import { createdFromSourceDateEpoch, packArtifact } from '../push/pack.js';
 import type { PackedArtifact } from '../push/pack.js';
 import type { RepositoryLocation } from '../registry/client.js';
-import { createRegistryContext } from '../registry/setup.js';
+import { closeRegistryContext, createRegistryContext } from '../registry/setup.js';
 import { Uploader } from '../registry/upload.js';
 import type { CommandIO } from './io.js';
 
@@ -52,11 +52,12 @@ export async function runPush(flags: ParsedFlags, io: CommandIO, env: Readonly<R
 
   const endpoint = registryEndpoint(ref);
   const context = await createRegistryContext(config.registry);
+  const signal = AbortSignal.timeout(timeoutMs);
   try {
     context.policy.checkRegistry(ref.domain, endpoint, `${ref.domain}/${ref.path}:${tag}`);
     const loc: RepositoryLocation = { registry: endpoint, repository: ref.path, scheme: context.policy.schemeFor(endpoint) };
     const credential = credentialFor(context.dockerConfigs, ref.domain, ref.path);
-    const ctx = { signal: AbortSignal.timeout(timeoutMs), deadline: Date.now() + timeoutMs, ...(credential ? { credential } : {}) };
+    const ctx = { signal, deadline: Date.now() + timeoutMs, ...(credential ? { credential } : {}) };
     const outcomes = await new Uploader(context.client).pushImage(loc, tag, blobsOf(artifact), artifact.manifest, ctx, {
       parallel,
       ...(from !== undefined ? { from } : {}),
@@ -65,6 +66,6 @@ export async function runPush(flags: ParsedFlags, io: CommandIO, env: Readonly<R
     io.stdout(pinned(artifact.manifest.digest));
     return 0;
   } finally {
-    await context.agent.close();
+    await closeRegistryContext(context, signal);
   }
 }

@@ -5,6 +5,7 @@ import type { ResolvedArtifact } from '../plan/artifact.js';
 import type { ParsedFlags } from '../config/flags.js';
 import { loadResolveConfig } from '../config/resolve.js';
 import { createResolver } from '../resolve/setup.js';
+import { closeRegistryContext } from '../registry/setup.js';
 import type { CommandIO } from './io.js';
 
 /** The JSON shape of one resolved reference. */
@@ -68,6 +69,6 @@ export async function runResolve(flags: ParsedFlags, io: CommandIO): Promise<num
     if (config.json) io.stdout(JSON.stringify(json, null, 2));
     return failed === 0 ? 0 : 1;
   } finally {
-    await context.agent.close();
+    await closeRegistryContext(context, signal);
   }
 }

@@ -182,7 +182,9 @@ async function fetchLayer(
     const dir = await staging.layerDir();
     const verifier = new BlobVerifier({ digest: layer.digest, size: layer.size });
     const pipe = new PassThrough({ highWaterMark: PIPE_HIGH_WATER_MARK });
-    const unpacked = unpackLayer(pipe, layer, dir, options.limits, budget);
+    const unpacked = unpackLayer(pipe, layer, dir, options.limits, budget, options.reclaimer);
+    // MAX_RESUMES bounds each attempt; `resumes` counts them all for the report.
+    let attemptResumes = 0;
     // Keep a failure of the unpacker from being unhandled while the download is still running.
     unpacked.catch(() => undefined);
     try {
@@ -195,19 +197,28 @@ async function fetchLayer(
           throw new FetchError('UNAVAILABLE', `the registry cannot resume ${layer.digest} at byte ${verifier.bytes}`, { retryable: true });
         }
         try {
-          await verifier.pump(reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer), pipe);
+          await verifier.pump(
+            reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer, (err) =>
+              brokenBody(err, job, verifier.bytes, options.signal),
+            ),
+            pipe,
+          );
         } catch (err) {
           if (pipe.destroyed)
             throw await unpacked.then(
               () => err,
               (unpackErr: unknown) => unpackErr,
             );
-          if (!isResumable(err) || resumes >= MAX_RESUMES || options.signal.aborted) throw err;
+          if (!isResumable(err) || attemptResumes >= MAX_RESUMES || options.signal.aborted) throw err;
+          attemptResumes++;
           resumes++;
           continue;
         }
-        if (verifier.bytes < layer.size && resumes < MAX_RESUMES) {
-          // The body ended cleanly but short (no Content-Length to catch it): resume from here.
+        if (verifier.bytes < layer.size) {
+          // The body ended cleanly but short (no Content-Length to catch it): resume from here, and
+          // past the resumes, start the layer over (a short body is the registry's fault, not the content's).
+          if (attemptResumes >= MAX_RESUMES) throw shortBody(job, verifier.bytes);
+          attemptResumes++;
           resumes++;
           continue;
         }
@@ -247,12 +258,60 @@ async function fetchLayer(
   }
 }
 
-/** Passes chunks through, telling the reclaimer how many bytes went by. */
-async function* reclaiming(source: AsyncIterable<Uint8Array>, reclaimer: BufferReclaimer | undefined): AsyncIterable<Uint8Array> {
-  for await (const chunk of source) {
-    yield chunk;
-    reclaimer?.add(chunk.length);
+/**
+ * Passes chunks through, telling the reclaimer how many bytes went by; an error of the source (the
+ * response body: a reset, a connection closed before Content-Length) comes out as `mapError` makes it.
+ */
+async function* reclaiming(
+  source: AsyncIterable<Uint8Array>,
+  reclaimer: BufferReclaimer | undefined,
+  mapError: (err: unknown) => unknown,
+): AsyncIterable<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await it.next();
+    } catch (err) {
+      throw mapError(err);
+    }
+    if (next.done) return;
+    yield next.value;
+    reclaimer?.add(next.value.length);
   }
+}
+
+/**
+ * A response body that broke (reset, closed before its Content-Length, a socket error): a retryable
+ * UNAVAILABLE naming the registry, so it is resumed and then retried as a whole layer.
+ */
+function brokenBody(err: unknown, job: Job, bytes: number, signal: AbortSignal): unknown {
+  if (err instanceof CamelOciError) return err;
+  if (signal.aborted) return abortReason(signal);
+  const e = err as { code?: string; message?: string };
+  const host = job.loc.registry;
+  return new FetchError(
+    'UNAVAILABLE',
+    `${host} broke the connection while sending blob ${job.layer.digest} after ${bytes} of ${job.layer.size} bytes (${e.code ?? e.message ?? String(err)})`,
+    {
+      retryable: true,
+      context: { host, digest: job.layer.digest, bytes },
+      cause: err,
+    },
+  );
+}
+
+/** A body that ended cleanly before the blob's size, after every resume: retryable UNAVAILABLE naming the registry. */
+function shortBody(job: Job, bytes: number): FetchError {
+  const host = job.loc.registry;
+  return new FetchError(
+    'UNAVAILABLE',
+    `${host} ended blob ${job.layer.digest} after ${bytes} of its ${job.layer.size} bytes (short read)`,
+    {
+      retryable: true,
+      context: { host, digest: job.layer.digest, bytes },
+    },
+  );
 }
 
 function abortReason(signal: AbortSignal): CamelOciError {

@@ -29,6 +29,7 @@ import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { CamelOciError, FetchError } from '../base/errors.js';
 import { digestHex12, type PlanLayer } from '../plan/plan.js';
+import type { BufferReclaimer } from './memory.js';
 import { COMPRESSION_RATIO_FLOOR, MAX_NAME_LENGTH, type UnpackBudget, type UnpackLimits } from './limits.js';
 
 /** What unpacking one layer produced. */
@@ -72,7 +73,10 @@ const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
  * Rejects with a CamelOciError: UNSAFE_ARCHIVE (refused or corrupt archive), NAME_COLLISION (two
  * entries would land on one path), SIZE_EXCEEDED (a limit), PLAN_INVALID (unusable raw fileName),
  * IO_ERROR (local file system, or a plain error from `source`), or the CamelOciError `source`
- * itself failed with (for example the verifier's DIGEST_MISMATCH).
+ * itself failed with (for example the verifier's DIGEST_MISMATCH). `reclaimer` is told of every
+ * byte out of the decompressor: a layer of many tiny entries compresses a hundredfold, so counting
+ * only downloaded bytes would let hundreds of MiB of dead decompressed buffers (and the entries
+ * sliced from them) pile up between collections.
  */
 export async function unpackLayer(
   source: Readable,
@@ -80,8 +84,9 @@ export async function unpackLayer(
   stagingDir: string,
   limits: UnpackLimits,
   budget: UnpackBudget,
+  reclaimer?: BufferReclaimer,
 ): Promise<UnpackResult> {
-  const ctx = new LayerWriter(layer, stagingDir, limits, budget);
+  const ctx = new LayerWriter(layer, stagingDir, limits, budget, reclaimer);
   let failure: Error | undefined;
   const fail = (err: unknown): Error => {
     failure ??= err instanceof Error ? err : new Error(String(err));
@@ -149,7 +154,7 @@ function toFetchError(err: Error, layer: PlanLayer): CamelOciError {
 
 /** How one archive entry is handled. */
 type Disposition =
-  | { readonly action: 'write'; readonly out: readonly string[]; readonly mode: number }
+  | { readonly action: 'write'; readonly out: readonly string[]; readonly mode: number; readonly renamed: boolean }
   | { readonly action: 'skip'; readonly ignored: boolean };
 
 /** The state of one layer being unpacked: counters, claimed output paths, created directories. */
@@ -159,6 +164,7 @@ class LayerWriter {
   readonly #dir: string;
   readonly #limits: UnpackLimits;
   readonly #budget: UnpackBudget;
+  readonly #reclaimer: BufferReclaimer | undefined;
   #compressed = 0;
   #decompressed = 0;
   #files = 0;
@@ -166,17 +172,23 @@ class LayerWriter {
   #ignored = 0;
   readonly #jars: string[] = [];
   readonly #kamelets: string[] = [];
-  /** Output file path -> archive path that claimed it. */
-  readonly #claimedFiles = new Map<string, string>();
+  /**
+   * Output file path -> archive path that claimed it, for renamed outputs only (flattened jars,
+   * kamelets). A file that keeps its archive path is not remembered: its name is its output path,
+   * and the file system (exclusive create, mkdir) finds the collision, so what is kept per entry
+   * does not grow with an archive of many such files.
+   */
+  readonly #renamedFiles = new Map<string, string>();
   /** Output directory path -> archive path that first needed it. */
   readonly #claimedDirs = new Map<string, string>();
   readonly #createdDirs = new Set<string>();
 
-  constructor(layer: PlanLayer, dir: string, limits: UnpackLimits, budget: UnpackBudget) {
+  constructor(layer: PlanLayer, dir: string, limits: UnpackLimits, budget: UnpackBudget, reclaimer: BufferReclaimer | undefined) {
     this.#layer = layer;
     this.#dir = dir;
     this.#limits = limits;
     this.#budget = budget;
+    this.#reclaimer = reclaimer;
   }
 
   result(): UnpackResult {
@@ -208,6 +220,7 @@ class LayerWriter {
   /** Charges bytes out of the decompressor to the shared budget and checks the compression ratio. */
   #spendBytes(n: number): void {
     this.#decompressed += n;
+    this.#reclaimer?.add(n);
     if (n > this.#budget.bytes) {
       this.#budget.bytes = 0;
       throw new FetchError(
@@ -306,25 +319,26 @@ class LayerWriter {
     if (base === undefined) throw this.#unsafe(entry.path, 'a file entry needs a name');
     const mode = (entry.mode ?? 0) & 0o100 ? EXEC_FILE_MODE : FILE_MODE;
     if (this.#layer.kind === 'dependency') {
-      return { action: 'write', out: JAR.test(base) ? [base] : segs, mode };
+      const flatten = JAR.test(base) && segs.length > 1;
+      return { action: 'write', out: flatten ? [base] : segs, mode, renamed: flatten };
     }
-    if (base.endsWith(KAMELET_SUFFIX)) return { action: 'write', out: ['kamelets', base], mode };
+    if (base.endsWith(KAMELET_SUFFIX)) return { action: 'write', out: ['kamelets', base], mode, renamed: true };
     return { action: 'skip', ignored: true };
   }
 
   /** Reserves an output path for an archive entry, or reports the collision naming both entries. */
-  #claim(out: readonly string[], archivePath: string): void {
+  #claim(out: readonly string[], archivePath: string, renamed: boolean): void {
     const key = out.join('/');
-    const byFile = this.#claimedFiles.get(key);
+    const byFile = this.#renamedFiles.get(key);
     if (byFile !== undefined) throw this.#collision(byFile, archivePath, key);
     const byDir = this.#claimedDirs.get(key);
     if (byDir !== undefined) throw this.#collision(byDir, archivePath, key);
     for (let i = 1; i < out.length; i++) {
       const prefix = out.slice(0, i).join('/');
-      const file = this.#claimedFiles.get(prefix);
+      const file = this.#renamedFiles.get(prefix);
       if (file !== undefined) throw this.#collision(file, archivePath, prefix);
     }
-    this.#claimedFiles.set(key, archivePath);
+    if (renamed) this.#renamedFiles.set(key, archivePath);
     for (let i = 1; i < out.length; i++) {
       const prefix = out.slice(0, i).join('/');
       if (!this.#claimedDirs.has(prefix)) this.#claimedDirs.set(prefix, archivePath);
@@ -346,7 +360,7 @@ class LayerWriter {
   }
 
   /** Creates the directories leading to an output file, each a real 0755 directory. */
-  async #ensureDirs(segs: readonly string[]): Promise<void> {
+  async #ensureDirs(segs: readonly string[], archivePath: string): Promise<void> {
     for (let i = 1; i <= segs.length; i++) {
       const rel = segs.slice(0, i).join('/');
       if (this.#createdDirs.has(rel)) continue;
@@ -356,18 +370,32 @@ class LayerWriter {
         await chmod(abs, DIR_MODE); // mkdir's mode is filtered by the umask
       } catch (err) {
         // Only our own earlier mkdir can have made it (the layer dir holds no links); check anyway.
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !(await lstat(abs)).isDirectory()) throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const there = await lstat(abs);
+        if (there.isDirectory()) {
+          this.#createdDirs.add(rel);
+          continue;
+        }
+        // A file that kept its archive path is there (such files are not remembered in memory);
+        // anything else (a planted link) is refused as the file system error it is.
+        throw there.isFile() ? this.#collision(rel, archivePath, rel) : err;
       }
       this.#createdDirs.add(rel);
     }
   }
 
   /** Creates one output file exclusively and writes the chunks into it. */
-  async #writeFile(out: readonly string[], mode: number, fill: (fh: FileHandle) => Promise<void>): Promise<void> {
-    await this.#ensureDirs(out.slice(0, -1));
+  async #writeFile(out: readonly string[], mode: number, archivePath: string, fill: (fh: FileHandle) => Promise<void>): Promise<void> {
+    await this.#ensureDirs(out.slice(0, -1), archivePath);
     const abs = path.join(this.#dir, ...out);
     if (!abs.startsWith(this.#dir + path.sep)) throw new FetchError('INTERNAL', `output path ${abs} is outside ${this.#dir}`);
-    const fh = await open(abs, CREATE_FLAGS, mode);
+    const fh = await open(abs, CREATE_FLAGS, mode).catch(async (err: NodeJS.ErrnoException) => {
+      // An earlier file that kept its archive path (its name is the output path) is already there;
+      // anything else (a planted link, a directory) is refused as the file system error it is.
+      const rel = out.join('/');
+      const there = err.code === 'EEXIST' ? await lstat(abs).catch(() => undefined) : undefined;
+      throw there?.isFile() ? this.#collision(rel, archivePath, rel) : err;
+    });
     try {
       await fill(fh);
       await fh.chmod(mode); // open's mode is filtered by the umask
@@ -410,8 +438,8 @@ class LayerWriter {
     }
     const out = layer.kind === 'kamelets' ? ['kamelets', name] : [name];
     this.#spendFile();
-    this.#claim(out, name);
-    await this.#writeFile(out, FILE_MODE, async (fh) => {
+    this.#claim(out, name, true);
+    await this.#writeFile(out, FILE_MODE, name, async (fh) => {
       for await (const chunk of src) {
         this.#spendBytes(chunk.length);
         await this.#append(fh, chunk);
@@ -536,8 +564,8 @@ class LayerWriter {
         { context: { digest: this.#layer.digest, limit: 'maxUnpackedBytes', max: this.#limits.maxUnpackedBytes } },
       );
     }
-    this.#claim(d.out, entry.path);
-    await this.#writeFile(d.out, d.mode, (fh) => consumeEntry(entry, this.abort.signal, (chunk) => this.#append(fh, chunk)));
+    this.#claim(d.out, entry.path, d.renamed);
+    await this.#writeFile(d.out, d.mode, entry.path, (fh) => consumeEntry(entry, this.abort.signal, (chunk) => this.#append(fh, chunk)));
   }
 }
 

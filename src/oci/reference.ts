@@ -40,7 +40,8 @@ export type ReferenceErrorReason =
   | 'DIGEST_INVALID_FORMAT'
   | 'REPOSITORY_UPPERCASE'
   | 'HEX_IDENTIFIER'
-  | 'INPUT_TOO_LONG';
+  | 'INPUT_TOO_LONG'
+  | 'PORT_INVALID';
 
 /** Registry domain of Docker Hub in normalized references. */
 export const DEFAULT_DOMAIN = 'docker.io';
@@ -55,6 +56,8 @@ export const CONTAINER_PREFIX = 'container:';
 /** Tag callers assume when a reference has neither tag nor digest. */
 export const DEFAULT_TAG = 'latest';
 
+/** Highest TCP port: the grammar allows any digits after the host, a URL does not. */
+export const MAX_PORT = 65535;
 /** Longest repository path (reference.go NameTotalLengthMax; since v0.6.0 the domain is not counted). */
 export const MAX_PATH_LENGTH = 255;
 /**
@@ -106,6 +109,7 @@ const EXPLANATION: Readonly<Record<ReferenceErrorReason, string>> = {
   REPOSITORY_UPPERCASE: 'the repository name must be lowercase',
   HEX_IDENTIFIER: 'a bare 64-character hex string is an image ID, not a repository name',
   INPUT_TOO_LONG: `it is longer than ${MAX_REFERENCE_LENGTH} characters`,
+  PORT_INVALID: `the registry port is not a TCP port (1 to ${MAX_PORT})`,
 };
 
 function quote(input: string): string {
@@ -139,6 +143,12 @@ function checkDigest(input: string, digest: string): void {
   if (!SHA256_HEX_RE.test(encoded)) throw refused(input, 'DIGEST_INVALID_FORMAT');
 }
 
+/** Refuses a domain whose port no URL can carry (the grammar allows any digits). */
+function checkPort(input: string, domain: string): void {
+  const port = /:([0-9]+)$/.exec(domain)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > MAX_PORT)) throw refused(input, 'PORT_INVALID');
+}
+
 function build(domain: string, path: string, tag: string | undefined, digest: string | undefined): Reference {
   return {
     domain,
@@ -169,6 +179,7 @@ function strictParse(s: string, original: string): Reference {
   if (path.length > MAX_PATH_LENGTH) throw refused(original, 'NAME_TOO_LONG');
   const digest = m[3];
   if (digest !== undefined) checkDigest(original, digest);
+  checkPort(original, n[1] ?? '');
   return build(n[1] ?? '', path, m[2], digest);
 }
 
@@ -179,6 +190,7 @@ export function withName(name: string): Reference {
   if (n === null) throw refused(name, 'INVALID_FORMAT');
   const path = n[2] ?? '';
   if (path.length > MAX_PATH_LENGTH) throw refused(name, 'NAME_TOO_LONG');
+  checkPort(name, n[1] ?? '');
   return build(n[1] ?? '', path, undefined, undefined);
 }
 

@@ -84,6 +84,24 @@ export interface RegistryClientOptions {
   readonly onNoResponse?: (registry: string, code: string) => void;
 }
 
+/**
+ * The URL of `rest` under a repository's `/v2/` base. A registry no URL can carry (a port over
+ * 65535, a stray character from a plan) is REFERENCE_INVALID naming it, not a TypeError.
+ */
+export function repositoryUrl(loc: RepositoryLocation, rest = ''): URL {
+  try {
+    return new URL(`${loc.scheme}://${loc.registry}/v2/${loc.repository}${rest}`);
+  } catch {
+    throw new OciError(
+      'REFERENCE_INVALID',
+      `registry ${JSON.stringify(loc.registry)} with repository ${JSON.stringify(loc.repository)} does not make a valid URL: expected host[:port] with a port from 1 to 65535`,
+      {
+        context: { registry: loc.registry },
+      },
+    );
+  }
+}
+
 /** Image-level registry verbs. */
 export class RegistryClient {
   private readonly send: (req: AuthRequest) => Promise<TransportResponse>;
@@ -108,7 +126,7 @@ export class RegistryClient {
   }
 
   private url(loc: RepositoryLocation, kind: 'manifests' | 'blobs', ref: string): URL {
-    return new URL(`${loc.scheme}://${loc.registry}/v2/${loc.repository}/${kind}/${ref}`);
+    return repositoryUrl(loc, `/${kind}/${ref}`);
   }
 
   /**

@@ -9,8 +9,10 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
-import type { Socket } from 'node:net';
+import type { NetConnectOpts, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createSecureContext, rootCertificates } from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import { OciError } from '../base/errors.js';
 import { abortError, DEFAULT_TIMEOUTS, MAX_ADDRESSES_TRIED, networkError, TIMEOUT_CODES, USER_AGENT } from './transport.js';
 import type { AddressCheck, LookupAll, Transport, TransportResponse, TransportTimeouts } from './transport.js';
@@ -22,6 +24,13 @@ export const KEEP_ALIVE_IDLE_MS = 30_000;
 /** Bytes of a discarded body read to keep its connection, as undici's `dump` default; past it the connection is closed. */
 export const DEFAULT_DUMP_LIMIT = 128 * 1024;
 
+/**
+ * Opens a connection as net.connect (`secure` false) or tls.connect would, from their options. The
+ * options carry the policy-checking `lookup`, which an opener must use to learn the addresses, as
+ * net does: tests inject one that records every connect and never leaves loopback.
+ */
+export type SocketOpener = (options: NetConnectOpts & ConnectionOptions, secure: boolean) => Duplex;
+
 /** Options of {@link createNodeTransport}. */
 export interface NodeTransportOptions {
   readonly lookup: LookupAll;
@@ -29,6 +38,8 @@ export interface NodeTransportOptions {
   /** Extra trusted CA certificates (PEM), besides the public roots. */
   readonly ca?: readonly string[];
   readonly timeouts?: TransportTimeouts;
+  /** Replaces net.connect / tls.connect (tests); the default opens real TCP and TLS connections. */
+  readonly openSocket?: SocketOpener;
 }
 
 /** A node:http base transport and the way to close its idle connections. */
@@ -49,6 +60,12 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
     options.ca && options.ca.length > 0 ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...options.ca] }) } : {};
   const httpAgent = new HttpAgent(pool);
   const httpsAgent = new HttpsAgent({ ...pool, ...tls });
+  const open = options.openSocket;
+  if (open) {
+    type Creates = { createConnection: (o: NetConnectOpts & ConnectionOptions) => Duplex };
+    (httpAgent as unknown as Creates).createConnection = (o) => open(o, false);
+    (httpsAgent as unknown as Creates).createConnection = (o) => open(o, true);
+  }
 
   /** net's `lookup` hook: resolves with the injected lookup, checks every address, then hands them over. */
   const checkedLookup =

@@ -3,7 +3,8 @@
  * References, token realms and redirect targets all come from users or registries, so every
  * connection is checked (the connector calls `checkAddresses` after DNS resolution).
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import type { LookupAddress } from 'node:dns';
 import { ResolveError } from '../base/errors.js';
 
@@ -16,70 +17,77 @@ export interface PolicyOptions {
 }
 
 /**
- * Addresses never contacted unless the host is explicitly allowed: loopback, private (RFC 1918,
- * ULA), link-local (where cloud metadata lives: 169.254.169.254, fd00:ec2::254), CGNAT (Alibaba's
- * metadata is 100.100.100.200), unspecified, multicast, reserved, and IPv6 forms that embed them.
+ * Special-purpose ranges, as ipaddr.js names them (its `range()`), kept from the IANA IPv4 and IPv6
+ * Special-Purpose Address Registries. Only `unicast` is public: every other range (loopback,
+ * private and unique-local, link-local where cloud metadata lives — 169.254.169.254,
+ * fd00:ec2::254 —, carrier-grade NAT where Alibaba's metadata is, unspecified, broadcast,
+ * multicast, reserved, documentation, Teredo) is refused unless the host is explicitly allowed.
  */
-const BLOCKED = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.0.2.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['198.51.100.0', 24],
-  ['203.0.113.0', 24],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const)
-  BLOCKED.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['fec0::', 10],
-  ['ff00::', 8],
-  ['2001:db8::', 32],
-  ['100::', 64],
-] as const)
-  BLOCKED.addSubnet(net, prefix, 'ipv6');
+const PUBLIC_RANGE = 'unicast';
 
-/** IPv4 embedded in IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible, NAT64 (64:ff9b::/96) and 6to4 addresses. */
-function embeddedIPv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex) {
-    const hi = parseInt(hex[1]!, 16);
-    const lo = parseInt(hex[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  const sixToFour = /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4}):/.exec(lower);
-  if (sixToFour) {
-    const hi = parseInt(sixToFour[1]!, 16);
-    const lo = parseInt(sixToFour[2]!, 16);
-    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  }
-  return undefined;
+/**
+ * Registry entries the installed ipaddr.js (1.x) does not name yet, checked before it: benchmarking
+ * (RFC 2544), the deprecated IPv4-compatible (::a.b.c.d, RFC 4291 2.5.5.1) and site-local
+ * (fec0::/10) forms, discard-only (RFC 6666) and local-use NAT64 (RFC 8215).
+ */
+const EXTRA_V4_RANGES: ReadonlyArray<readonly [string, string]> = [['benchmarking', '198.18.0.0/15']];
+const EXTRA_V6_RANGES: ReadonlyArray<readonly [string, string]> = [
+  ['ipv4Compatible', '::/96'],
+  ['siteLocal', 'fec0::/10'],
+  ['discard', '100::/64'],
+  ['nat64Local', '64:ff9b:1::/48'],
+];
+const EXTRA_V4 = EXTRA_V4_RANGES.map(([name, cidr]) => [name, ipaddr.IPv4.parseCIDR(cidr)] as const);
+const EXTRA_V6 = EXTRA_V6_RANGES.map(([name, cidr]) => [name, ipaddr.IPv6.parseCIDR(cidr)] as const);
+
+/** IPv6 ranges whose last 32 bits are an IPv4 address the packet ends up at: classed by that address. */
+const EMBEDS_V4_LOW32: ReadonlySet<string> = new Set(['ipv4Mapped', 'rfc6145', 'rfc6052', 'ipv4Compatible']);
+
+/** How an address is classed: its range name and, for IPv6 forms that carry one, the embedded IPv4. */
+export interface AddressClass {
+  /** ipaddr.js range name (`unicast`, `loopback`, `private`, `linkLocal`...), or `invalid`. */
+  readonly range: string;
+  /** The embedded IPv4 address that decided the class, when there is one. */
+  readonly embedded?: string;
 }
 
-/** True for addresses that are not public unicast (see BLOCKED). */
-export function isNonPublicAddress(address: string): boolean {
+function classifyV4(v4: ipaddr.IPv4): string {
+  for (const [name, cidr] of EXTRA_V4) if (v4.match(cidr)) return name;
+  return v4.range();
+}
+
+/**
+ * Classes an address literal by the special-purpose ranges. IPv6 forms that embed an IPv4 address
+ * (mapped ::ffff:a.b.c.d, translated ::ffff:0:a.b.c.d, compatible ::a.b.c.d, NAT64 64:ff9b::/96,
+ * 6to4 2002::/16) are classed by the IPv4 address, so ::ffff:169.254.169.254 is link-local.
+ */
+export function classifyAddress(address: string): AddressClass {
   const family = isIP(address);
-  if (family === 4) return BLOCKED.check(address, 'ipv4');
-  if (family === 6) {
-    const v4 = embeddedIPv4(address);
-    if (v4 !== undefined) return BLOCKED.check(v4, 'ipv4');
-    return BLOCKED.check(address, 'ipv6');
+  try {
+    if (family === 4) return { range: classifyV4(ipaddr.IPv4.parse(address)) };
+    if (family !== 6) return { range: 'invalid' };
+    // The WHATWG URL host parser writes every IPv6 form in canonical hex (ipaddr.js 1.x cannot parse
+    // `::a.b.c.d`); a zone (`%eth0`) only occurs with link-local addresses and is not part of the address.
+    const canonical = new URL(`http://[${address.replace(/%.*$/, '')}]/`).hostname.slice(1, -1);
+    const v6 = ipaddr.IPv6.parse(canonical);
+    let range: string = v6.range();
+    for (const [name, cidr] of EXTRA_V6) {
+      if (range === PUBLIC_RANGE && v6.match(cidr)) range = name;
+    }
+    const p = v6.parts;
+    let embedded: ipaddr.IPv4 | undefined;
+    if (EMBEDS_V4_LOW32.has(range)) embedded = ipaddr.fromByteArray([p[6]! >> 8, p[6]! & 255, p[7]! >> 8, p[7]! & 255]) as ipaddr.IPv4;
+    else if (range === '6to4') embedded = ipaddr.fromByteArray([p[1]! >> 8, p[1]! & 255, p[2]! >> 8, p[2]! & 255]) as ipaddr.IPv4;
+    if (embedded !== undefined) return { range: classifyV4(embedded), embedded: embedded.toString() };
+    return { range };
+  } catch {
+    return { range: 'invalid' };
   }
-  return true;
+}
+
+/** True for addresses that are not public unicast (see {@link classifyAddress}); fails closed on anything unparsable. */
+export function isNonPublicAddress(address: string): boolean {
+  return classifyAddress(address).range !== PUBLIC_RANGE;
 }
 
 interface HostPattern {

@@ -2,12 +2,14 @@
 import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import type { Agent } from 'undici';
+import { raceSignal } from '../base/abort.js';
 import { CamelOciError } from '../base/errors.js';
 import { certificatesOf, PEM_CERTIFICATE_BEGIN } from '../base/pem.js';
 import { RegistryClient } from './client.js';
 import { parseDockerConfig } from '../oci/docker-config.js';
 import type { DockerConfig } from '../oci/docker-config.js';
 import { createNodeTransport } from './node-transport.js';
+import type { SocketOpener } from './node-transport.js';
 import type { Connector, LookupAll } from './transport.js';
 import { RegistryPolicy } from './policy.js';
 
@@ -26,6 +28,8 @@ export interface RegistrySettings {
   readonly lookup?: LookupAll;
   /** Injected connector (tests): defaults to real TCP/TLS. */
   readonly connector?: Connector;
+  /** Injected socket opener of the fetcher's node:http transport (tests): defaults to real TCP/TLS. */
+  readonly openSocket?: SocketOpener;
   readonly onResponse?: (registry: string, status: number) => void;
   /** Called once per registry request that got no HTTP answer, with its error code. */
   readonly onNoResponse?: (registry: string, code: string) => void;
@@ -106,6 +110,26 @@ export async function createRegistryContext(settings: RegistrySettings): Promise
   return { policy, client, agent, dockerConfigs };
 }
 
+/**
+ * Closes a context's connection pool without outliving the command's deadline: gracefully while
+ * `deadline` has not passed, and by destroying the pool (aborting in-flight requests) once it has,
+ * or as soon as it does. A graceful close waits for every in-flight request, and a registry that
+ * accepts and never answers would hold the command until the transport's own timeouts.
+ */
+export async function closeRegistryContext(context: Pick<RegistryContext, 'agent'>, deadline: AbortSignal): Promise<void> {
+  const { agent } = context;
+  if (deadline.aborted) {
+    await agent.destroy();
+    return;
+  }
+  const closing = agent.close();
+  try {
+    await raceSignal(closing, deadline);
+  } catch {
+    await agent.destroy();
+  }
+}
+
 /** A registry context over the node:http base transport (the fetcher's); `close` drops its connections. */
 export interface FetchRegistryContext {
   readonly policy: RegistryPolicy;
@@ -117,7 +141,7 @@ export interface FetchRegistryContext {
 /**
  * Builds policy, node:http connection pools, client and credentials from settings, for the init
  * container: node:http streams blobs with less memory than undici, and undici is never loaded.
- * `settings.connector` (an undici connector) does not apply here; `lookup` does.
+ * `settings.connector` (an undici connector) does not apply here; `lookup` and `openSocket` do.
  */
 export async function createFetchRegistryContext(settings: RegistrySettings): Promise<FetchRegistryContext> {
   const { policy, ca, dockerConfigs } = await readRegistrySettings(settings);
@@ -125,6 +149,7 @@ export async function createFetchRegistryContext(settings: RegistrySettings): Pr
     ca,
     lookup: settings.lookup ?? systemLookup,
     check: (host, port, addresses) => policy.checkAddresses(host, port, addresses),
+    ...(settings.openSocket ? { openSocket: settings.openSocket } : {}),
   });
   const client = new RegistryClient({
     transport: node.transport,

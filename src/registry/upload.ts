@@ -17,6 +17,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CamelOciError, OciError } from '../base/errors.js';
+import { repositoryUrl } from './client.js';
 import type { CallContext, RegistryClient, RepositoryLocation } from './client.js';
 import { responseError } from './response-error.js';
 import { header } from './transport.js';
@@ -85,10 +86,6 @@ export class Uploader {
     private readonly options: UploadOptions = {},
   ) {}
 
-  private base(loc: RepositoryLocation): string {
-    return `${loc.scheme}://${loc.registry}/v2/${loc.repository}`;
-  }
-
   private pushScope(loc: RepositoryLocation, from?: string): string {
     const own = `repository:${loc.repository}:pull,push`;
     return from === undefined ? own : `${own} repository:${from}:pull`;
@@ -105,7 +102,7 @@ export class Uploader {
   ): Promise<TransportResponse> {
     // An upload Location may name another origin (a storage front end): the credential is for
     // the registry and is not sent there.
-    const sameOrigin = url.origin === new URL(this.base(loc)).origin;
+    const sameOrigin = url.origin === repositoryUrl(loc).origin;
     return this.client.exchange({
       method,
       url,
@@ -120,7 +117,7 @@ export class Uploader {
 
   /** True when the registry already has the blob in this repository (HEAD, no body sent). */
   async exists(loc: RepositoryLocation, blob: Pick<UploadBlob, 'digest'> & { size: number }, ctx: CallContext): Promise<boolean> {
-    const res = await this.send(loc, ctx, 'HEAD', new URL(`${this.base(loc)}/blobs/${blob.digest}`), {});
+    const res = await this.send(loc, ctx, 'HEAD', repositoryUrl(loc, `/blobs/${blob.digest}`), {});
     await discard(res);
     if (res.status === 404) return false;
     if (res.status !== 200) throw await responseError(res, 'blob', subjectOf(loc, `blob ${blob.digest}`));
@@ -134,7 +131,7 @@ export class Uploader {
     if (await this.exists(loc, { digest: blob.digest, size: blob.bytes.length }, ctx)) return 'exists';
     let location: URL | undefined;
     if (from !== undefined && from !== loc.repository) {
-      const url = new URL(`${this.base(loc)}/blobs/uploads/`);
+      const url = repositoryUrl(loc, `/blobs/uploads/`);
       url.searchParams.set('mount', blob.digest);
       url.searchParams.set('from', from);
       const res = await this.send(loc, ctx, 'POST', url, { 'content-length': '0' }, undefined, from);
@@ -202,7 +199,7 @@ export class Uploader {
     manifest: { mediaType: string; digest: string; bytes: Uint8Array },
     ctx: CallContext,
   ): Promise<string> {
-    const url = new URL(`${this.base(loc)}/manifests/${tag}`);
+    const url = repositoryUrl(loc, `/manifests/${tag}`);
     const res = await this.send(loc, ctx, 'PUT', url, { 'content-type': manifest.mediaType }, manifest.bytes);
     if (res.status !== 201) throw await responseError(res, 'manifest', subjectOf(loc, `manifest ${tag}`));
     await discard(res);
@@ -211,7 +208,7 @@ export class Uploader {
   }
 
   private async openSession(loc: RepositoryLocation, digest: string, ctx: CallContext): Promise<URL> {
-    const res = await this.send(loc, ctx, 'POST', new URL(`${this.base(loc)}/blobs/uploads/`), { 'content-length': '0' });
+    const res = await this.send(loc, ctx, 'POST', repositoryUrl(loc, `/blobs/uploads/`), { 'content-length': '0' });
     return this.sessionLocation(res, loc, digest);
   }
 

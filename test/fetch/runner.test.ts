@@ -19,6 +19,7 @@ import type { StartedRegistry } from '../helpers/registry.js';
 import { startBlackhole, startFaultProxy } from '../helpers/fault-proxy.js';
 import { DEPENDENCY, pushBuilt, pushStandardArtifact, pushTwoPlatformIndex } from '../helpers/artifacts.js';
 import { makeTarGz } from '../helpers/oci-layout.js';
+import { MAX_LAYER_ATTEMPTS, MAX_RESUMES } from '../../src/fetch/runner.js';
 import { runCli } from '../helpers/cli.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -67,6 +68,17 @@ interface FetchRun {
   lines: Array<Record<string, unknown>>;
 }
 
+/**
+ * The webhook's --insecure-registry as it hands it to the init container: these tests resolve a
+ * plain registry as insecure-listed (resolveAll), so its artifacts are the plan's http ones. The
+ * fetcher itself never takes a plan's word for it.
+ */
+function webhookInsecure(plan: FetchPlan | string): Record<string, string> {
+  if (typeof plan === 'string') return {};
+  const hosts = plan.artifacts.filter((a) => a.scheme === 'http').map((a) => a.registry);
+  return hosts.length > 0 ? { CAMEL_OCI_INSECURE_REGISTRY: [...new Set(hosts)].join(',') } : {};
+}
+
 async function fetchCli(plan: FetchPlan | string, root: string, args: string[] = [], env: Record<string, string> = {}): Promise<FetchRun> {
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -81,7 +93,7 @@ async function fetchCli(plan: FetchPlan | string, root: string, args: string[] =
       path.join(root, '..', 'no-termlog'),
       ...args,
     ],
-    { CAMEL_OCI_PLAN: typeof plan === 'string' ? plan : JSON.stringify(plan), ...env },
+    { CAMEL_OCI_PLAN: typeof plan === 'string' ? plan : JSON.stringify(plan), ...webhookInsecure(plan), ...env },
     { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t) },
   );
   const lines = stdout.flatMap((l) => {
@@ -297,6 +309,26 @@ describe('fetch through faults', () => {
     proxy.passThrough();
   });
 
+  for (const fault of ['reset', 'truncate'] as const) {
+    it(`ends a blob ${fault === 'reset' ? 'reset' : 'truncated'} on every connection as a retryable UNAVAILABLE naming the host, after the whole-layer retries`, async () => {
+      const { artifact, proxy } = await bigArtifact(`acme/always-${fault}`);
+      if (fault === 'reset') proxy.resetAfterBytes(30_000);
+      else proxy.truncateAfterBytes(30_000);
+      const root = await tempDir('camel-oci-fetch-');
+      const run = await fetchCli(buildPlan([artifact]), root, ['--timeout', '20s']);
+      proxy.passThrough();
+      assert.equal(run.code, 1);
+      const error = run.lines.find((l) => l.event === 'error')!;
+      assert.equal(error.code, 'UNAVAILABLE', JSON.stringify(error));
+      assert.match(String(error.message), new RegExp(`${proxy.host.replace(/\./g, '\\.')} broke the connection while sending blob`));
+      assert.ok(
+        proxy.faultedCount() >= MAX_LAYER_ATTEMPTS * (MAX_RESUMES + 1),
+        `every attempt resumed and the layer was retried: ${proxy.faultedCount()} broken connections`,
+      );
+      assert.deepEqual(await tree(root), []);
+    });
+  }
+
   it('stops at its deadline when the registry never answers', async () => {
     const hole = await startBlackhole();
     cleanups.push(() => hole.close());
@@ -404,9 +436,9 @@ describe('fetch with credentials and redirects', () => {
       '--pull-secrets-dir',
       path.join(base, 'secrets'),
       '--allow-registry',
-      storageHost,
+      `${frontHost},${storageHost}`,
       '--insecure-registry',
-      storageHost,
+      `${frontHost},${storageHost}`,
     ]);
     assert.equal(run.code, 0, run.stderr.join('\n'));
     assert.ok(seenByStorage.length >= 4, 'blobs came from storage');

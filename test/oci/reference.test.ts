@@ -270,3 +270,33 @@ describe('familiar forms and endpoints', () => {
     assert.equal(registryEndpoint({ domain: 'mirror.gcr.io' }), 'mirror.gcr.io');
   });
 });
+
+describe('registry ports', () => {
+  const cases: ReadonlyArray<{ name: string; input: string; ok: boolean }> = [
+    { name: 'the highest TCP port', input: 'registry.example.com:65535/acme/deps:1', ok: true },
+    { name: 'a port one over the highest', input: 'registry.example.com:65536/acme/deps:1', ok: false },
+    { name: 'a port far over the highest', input: 'registry.example.com:99999999/acme/deps@sha256:' + 'a'.repeat(64), ok: false },
+    { name: 'port 0', input: 'registry.example.com:0/acme/deps:1', ok: false },
+    { name: 'a bracketed IPv6 host with a port over the highest', input: '[::1]:70000/acme/deps:1', ok: false },
+  ];
+  for (const c of cases) {
+    it(`${c.ok ? 'accepts' : 'refuses with REFERENCE_INVALID (PORT_INVALID)'} ${c.name}`, () => {
+      for (const parser of [parse, parseNormalizedNamed]) {
+        if (c.ok) {
+          assert.equal(parser(c.input).domain, c.input.slice(0, c.input.indexOf('/')));
+          continue;
+        }
+        assert.throws(
+          () => parser(c.input),
+          (e: unknown) => e instanceof OciError && e.code === 'REFERENCE_INVALID' && referenceErrorReason(e) === 'PORT_INVALID',
+        );
+      }
+    });
+  }
+  it('refuses a name with a port over the highest (withName)', () => {
+    assert.throws(
+      () => withName('registry.example.com:65536/acme/deps'),
+      (e: unknown) => referenceErrorReason(e) === 'PORT_INVALID',
+    );
+  });
+});

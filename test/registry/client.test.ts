@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { createRegistryContext } from '../../src/registry/setup.js';
 import type { RegistryContext } from '../../src/registry/setup.js';
 import { parseDockerConfig, credentialFor } from '../../src/oci/docker-config.js';
-import { isCamelOciError } from '../../src/base/errors.js';
+import { isCamelOciError, OciError } from '../../src/base/errors.js';
+import { repositoryUrl } from '../../src/registry/client.js';
 import { startRegistry } from '../helpers/registry.js';
 import type { StartedRegistry } from '../helpers/registry.js';
 import { pushStandardArtifact } from '../helpers/artifacts.js';
@@ -64,5 +65,18 @@ describe('RegistryClient.head', () => {
     const head = await client.head(loc, '1.0', { ...ctx(), ...(credential ? { credential } : {}) }, 'test');
     assert.equal(head.digest, tokenArtifact.manifest.digest);
     await assert.rejects(client.head(loc, '1.0', ctx(), 'test'), (e: unknown) => isCamelOciError(e, 'UNAUTHORIZED'));
+  });
+});
+
+describe('repository URLs', () => {
+  it('makes a registry no URL can carry REFERENCE_INVALID naming it, not a TypeError', () => {
+    assert.equal(
+      repositoryUrl({ registry: 'registry.example.com:5000', repository: 'acme/deps', scheme: 'https' }, '/blobs/x').href,
+      'https://registry.example.com:5000/v2/acme/deps/blobs/x',
+    );
+    assert.throws(
+      () => repositoryUrl({ registry: 'registry.example.com:65536', repository: 'acme/deps', scheme: 'https' }, '/manifests/1'),
+      (e: unknown) => e instanceof OciError && e.code === 'REFERENCE_INVALID' && /registry\.example\.com:65536/.test(e.message),
+    );
   });
 });

@@ -1,38 +1,77 @@
 /** Registry policy: allow-list patterns, schemes, and the address checks made after DNS resolution. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isNonPublicAddress, parseHostPattern, RegistryPolicy } from '../../src/registry/policy.js';
+import { classifyAddress, isNonPublicAddress, parseHostPattern, RegistryPolicy } from '../../src/registry/policy.js';
 import { isCamelOciError } from '../../src/base/errors.js';
 
-const nonPublic = [
-  '127.0.0.1',
-  '127.1.2.3',
-  '10.0.0.1',
-  '172.16.5.4',
-  '172.31.255.255',
-  '192.168.1.1',
-  '169.254.169.254',
-  '100.100.100.200',
-  '0.0.0.0',
-  '224.0.0.1',
-  '255.255.255.255',
-  '::1',
-  '::',
-  'fe80::1',
-  'fd00:ec2::254',
-  'fc00::1',
-  '::ffff:127.0.0.1',
-  '::ffff:a9fe:a9fe',
-  '64:ff9b::a9fe:a9fe',
-  '2002:a9fe:a9fe::1',
-  'ff02::1',
+/** Addresses by meaning, with the range each must be classed in (IANA special-purpose registry examples among them). */
+const addressVectors: ReadonlyArray<{ name: string; address: string; range: string; embedded?: string }> = [
+  { name: 'IPv4 loopback', address: '127.0.0.1', range: 'loopback' },
+  { name: 'IPv4 loopback, not the first address', address: '127.1.2.3', range: 'loopback' },
+  { name: 'RFC 1918 10/8', address: '10.0.0.1', range: 'private' },
+  { name: 'RFC 1918 172.16/12', address: '172.16.5.4', range: 'private' },
+  { name: 'RFC 1918 172.16/12, last address', address: '172.31.255.255', range: 'private' },
+  { name: 'RFC 1918 192.168/16', address: '192.168.1.1', range: 'private' },
+  { name: 'link-local: cloud metadata (AWS, GCP, Azure)', address: '169.254.169.254', range: 'linkLocal' },
+  { name: 'carrier-grade NAT: Alibaba metadata', address: '100.100.100.200', range: 'carrierGradeNat' },
+  { name: '"this network" 0/8', address: '0.0.0.0', range: 'unspecified' },
+  { name: 'IPv4 multicast', address: '224.0.0.1', range: 'multicast' },
+  { name: 'limited broadcast', address: '255.255.255.255', range: 'broadcast' },
+  { name: 'IETF protocol assignments 192.0.0/24', address: '192.0.0.8', range: 'reserved' },
+  { name: 'documentation TEST-NET-1', address: '192.0.2.1', range: 'reserved' },
+  { name: 'documentation TEST-NET-3', address: '203.0.113.7', range: 'reserved' },
+  { name: 'benchmarking 198.18/15', address: '198.19.0.1', range: 'benchmarking' },
+  { name: 'reserved 240/4', address: '240.0.0.1', range: 'reserved' },
+  { name: 'IPv6 loopback', address: '::1', range: 'loopback' },
+  { name: 'IPv6 unspecified', address: '::', range: 'unspecified' },
+  { name: 'IPv6 link-local', address: 'fe80::1', range: 'linkLocal' },
+  { name: 'unique-local: AWS IPv6 metadata', address: 'fd00:ec2::254', range: 'uniqueLocal' },
+  { name: 'unique-local fc00::/7', address: 'fc00::1', range: 'uniqueLocal' },
+  { name: 'deprecated site-local', address: 'fec0::1', range: 'siteLocal' },
+  { name: 'IPv6 multicast', address: 'ff02::1', range: 'multicast' },
+  { name: 'IPv6 documentation 2001:db8::/32', address: '2001:db8::1', range: 'reserved' },
+  { name: 'discard-only 100::/64', address: '100::1', range: 'discard' },
+  { name: 'Teredo tunnel', address: '2001:0:4136:e378:8000:63bf:3fff:fdd2', range: 'teredo' },
+  { name: 'local-use NAT64 64:ff9b:1::/48', address: '64:ff9b:1::a9fe:a9fe', range: 'nat64Local' },
+  { name: 'IPv4-mapped loopback', address: '::ffff:127.0.0.1', range: 'loopback', embedded: '127.0.0.1' },
+  { name: 'IPv4-mapped metadata, hex form', address: '::ffff:a9fe:a9fe', range: 'linkLocal', embedded: '169.254.169.254' },
+  { name: 'IPv4-compatible loopback', address: '::127.0.0.1', range: 'loopback', embedded: '127.0.0.1' },
+  { name: 'IPv4-compatible metadata', address: '::169.254.169.254', range: 'linkLocal', embedded: '169.254.169.254' },
+  { name: 'IPv4-compatible private, hex form', address: '::a00:1', range: 'private', embedded: '10.0.0.1' },
+  { name: 'IPv4-translated (RFC 6145) metadata', address: '::ffff:0:169.254.169.254', range: 'linkLocal', embedded: '169.254.169.254' },
+  { name: 'IPv4-translated (RFC 6145) private, hex form', address: '::ffff:0:c0a8:101', range: 'private', embedded: '192.168.1.1' },
+  { name: 'NAT64 64:ff9b::/96 metadata', address: '64:ff9b::169.254.169.254', range: 'linkLocal', embedded: '169.254.169.254' },
+  { name: 'NAT64 64:ff9b::/96 metadata, hex form', address: '64:ff9b::a9fe:a9fe', range: 'linkLocal', embedded: '169.254.169.254' },
+  { name: '6to4 of metadata', address: '2002:a9fe:a9fe::1', range: 'linkLocal', embedded: '169.254.169.254' },
+  { name: 'public IPv4', address: '93.184.215.14', range: 'unicast' },
+  { name: 'public IPv4 resolver', address: '8.8.8.8', range: 'unicast' },
+  { name: 'just past 172.16/12', address: '172.32.0.1', range: 'unicast' },
+  { name: 'just past 198.18/15', address: '198.20.0.1', range: 'unicast' },
+  { name: 'public IPv6', address: '2606:4700:4700::1111', range: 'unicast' },
+  { name: 'IPv4-mapped public', address: '::ffff:8.8.8.8', range: 'unicast', embedded: '8.8.8.8' },
+  { name: 'NAT64 of a public address', address: '64:ff9b::8.8.8.8', range: 'unicast', embedded: '8.8.8.8' },
+  { name: 'not an address (fail closed)', address: 'example.com', range: 'invalid' },
 ];
-const publicAddresses = ['93.184.215.14', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'];
 
 describe('address classification', () => {
-  for (const a of nonPublic) it(`treats ${a} as not public`, () => assert.equal(isNonPublicAddress(a), true));
-  for (const a of publicAddresses) it(`treats ${a} as public`, () => assert.equal(isNonPublicAddress(a), false));
-  it('treats a string that is not an address as not public (fail closed)', () => assert.equal(isNonPublicAddress('example.com'), true));
+  for (const v of addressVectors) {
+    it(`classes ${v.name} (${v.address}) as ${v.range}`, () => {
+      const c = classifyAddress(v.address);
+      assert.equal(c.range, v.range);
+      assert.equal(c.embedded, v.embedded);
+      assert.equal(isNonPublicAddress(v.address), v.range !== 'unicast');
+    });
+  }
+  it('refuses a name whose only address is an IPv4-compatible or -translated form of metadata', () => {
+    const p = new RegistryPolicy({ allowRegistries: [], insecureRegistries: [] });
+    for (const address of ['::169.254.169.254', '::ffff:0:169.254.169.254', '::ffff:169.254.169.254', '64:ff9b::169.254.169.254']) {
+      assert.throws(
+        () => p.checkAddresses('evil.example.test', 443, [{ address, family: 6 }]),
+        (e: unknown) => isCamelOciError(e, 'POLICY_DENIED'),
+        address,
+      );
+    }
+  });
 });
 
 describe('RegistryPolicy', () => {

@@ -95,9 +95,11 @@ describe('camel-oci serve end to end over TLS', () => {
     const planEnv = init.env.find((e: any) => e.name === 'CAMEL_OCI_PLAN').value as string;
     const root = path.join(tmp, 'volume');
     await import('node:fs/promises').then((fs) => fs.mkdir(root));
-    const fetch = await runCli(['fetch', '--root', root, '--pull-secrets-dir', path.join(tmp, 'none')], {
-      env: { CAMEL_OCI_PLAN: planEnv },
-    });
+    const initEnv = Object.fromEntries(
+      (init.env as Array<{ name: string; value?: string }>).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
+    );
+    assert.equal(initEnv.CAMEL_OCI_PLAN, planEnv);
+    const fetch = await runCli(['fetch', '--root', root, '--pull-secrets-dir', path.join(tmp, 'none')], { env: initEnv });
     assert.equal(fetch.code, 0, fetch.stderr);
     assert.deepEqual(await readFile(path.join(root, 'dependencies', depHex, 'foo-1.0.jar')), artifact.files.fooJar);
 

@@ -1,0 +1,198 @@
+/**
+ * `camel-oci fetch` re-applies the webhook's registry policy in full: no plan field widens it. DNS
+ * and the socket opener are injected, so a name "resolves" to a metadata or private address and a
+ * wrong connect would be recorded by the opener instead of leaving this machine.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { LookupAddress } from 'node:dns';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { runFetch } from '../../src/commands/fetch.js';
+import { FETCH_FLAGS } from '../../src/config/tables.js';
+import { parseFlags } from '../../src/config/flags.js';
+import { digestHex12 } from '../../src/plan/plan.js';
+import type { FetchPlan } from '../../src/plan/plan.js';
+import type { SocketOpener } from '../../src/registry/node-transport.js';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+function planFor(registry: string, scheme: 'http' | 'https'): FetchPlan {
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  return {
+    version: 1,
+    artifacts: [
+      {
+        reference: `${registry}/acme/deps:1`,
+        registry,
+        repository: 'acme/deps',
+        scheme,
+        digest,
+        layers: [
+          {
+            digest,
+            size: 10,
+            mediaType: 'application/java-archive',
+            kind: 'dependency',
+            format: 'raw',
+            target: `dependencies/${digestHex12(digest)}`,
+            fileName: 'x.jar',
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** A network where every name resolves to `address`, and an opener that records connects and opens none. */
+function fakeNetwork(address: string): {
+  lookups: string[];
+  connects: string[];
+  lookup: (h: string) => Promise<LookupAddress[]>;
+  openSocket: SocketOpener;
+} {
+  const lookups: string[] = [];
+  const connects: string[] = [];
+  return {
+    lookups,
+    connects,
+    lookup: async (hostname) => {
+      lookups.push(hostname);
+      return [{ address, family: address.includes(':') ? 6 : 4 }];
+    },
+    // As net.connect does: resolve through the (policy-checking) lookup, then connect to what it gave.
+    openSocket: (options) => {
+      const socket = new Socket();
+      const lookup = options.lookup as unknown as (
+        h: string,
+        o: { all: boolean },
+        cb: (err: Error | null, a: LookupAddress[]) => void,
+      ) => void;
+      lookup(String(options.host), { all: true }, (err, addresses) => {
+        if (err) {
+          socket.destroy(err);
+          return;
+        }
+        connects.push(...addresses.map((a) => `${a.address}:${String(options.port)}`));
+        socket.destroy(new Error('the test network connects nowhere'));
+      });
+      return socket;
+    },
+  };
+}
+
+async function run(plan: FetchPlan, args: string[], net: ReturnType<typeof fakeNetwork>): Promise<{ code: number; stderr: string }> {
+  const base = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-fetch-policy-'));
+  dirs.push(base);
+  const env = { CAMEL_OCI_PLAN: JSON.stringify(plan) };
+  const flags = parseFlags(
+    'fetch',
+    FETCH_FLAGS,
+    [
+      '--root',
+      path.join(base, 'root'),
+      '--pull-secrets-dir',
+      path.join(base, 'none'),
+      '--termination-log',
+      path.join(base, 'none-log'),
+      '--timeout',
+      '10s',
+      ...args,
+    ],
+    env,
+    true,
+  );
+  const stderr: string[] = [];
+  const code = await runFetch(flags, { stdout: () => undefined, stderr: (t) => stderr.push(t) }, env, {
+    lookup: net.lookup,
+    openSocket: net.openSocket,
+  });
+  return { code, stderr: stderr.join('\n') };
+}
+
+describe('fetch applies the registry policy again, whatever the plan says', () => {
+  const cases: ReadonlyArray<{
+    name: string;
+    registry: string;
+    scheme: 'http' | 'https';
+    args: string[];
+    address: string;
+    lookups: number;
+  }> = [
+    {
+      name: 'a plan asking plain HTTP for a registry not listed with --insecure-registry',
+      registry: 'evil.example.test:5000',
+      scheme: 'http',
+      args: [],
+      address: '169.254.169.254',
+      lookups: 0,
+    },
+    {
+      name: 'a plan asking plain HTTP, with another registry insecure-listed',
+      registry: 'evil.example.test:5000',
+      scheme: 'http',
+      args: ['--insecure-registry', 'lab.example.test:5000'],
+      address: '10.0.0.7',
+      lookups: 0,
+    },
+    {
+      name: 'plain HTTP under a wildcard --insecure-registry, the name now at the metadata address',
+      registry: 'evil.example.test:5000',
+      scheme: 'http',
+      args: ['--insecure-registry', '*.example.test'],
+      address: '169.254.169.254',
+      lookups: 1,
+    },
+    {
+      name: 'plain HTTP under a wildcard --insecure-registry, the name now at an IPv4-translated private address',
+      registry: 'evil.example.test:5000',
+      scheme: 'http',
+      args: ['--insecure-registry', '*.example.test'],
+      address: '::ffff:0:10.0.0.7',
+      lookups: 1,
+    },
+    {
+      name: 'https, the name now at a private address',
+      registry: 'evil.example.test',
+      scheme: 'https',
+      args: [],
+      address: '10.0.0.7',
+      lookups: 1,
+    },
+    {
+      name: 'a plan asking plain HTTP for a registry off the allow-list',
+      registry: 'evil.example.test:5000',
+      scheme: 'http',
+      args: ['--allow-registry', 'registry.example.test', '--insecure-registry', '*.example.test'],
+      address: '10.0.0.7',
+      lookups: 0,
+    },
+  ];
+  for (const c of cases) {
+    it(`refuses ${c.name} with POLICY_DENIED and no connect`, async () => {
+      const net = fakeNetwork(c.address);
+      const res = await run(planFor(c.registry, c.scheme), c.args, net);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /POLICY_DENIED/);
+      assert.deepEqual(net.connects, [], 'no connect was attempted');
+      assert.equal(net.lookups.length, c.lookups, 'refused before DNS when the plan alone is out of policy');
+    });
+  }
+
+  it('connects (through the check) when the policy allows the plan: the test network does record connects', async () => {
+    const net = fakeNetwork('93.184.215.14');
+    const res = await run(
+      planFor('registry.example.test:5000', 'http'),
+      ['--insecure-registry', 'registry.example.test:5000', '--timeout', '2s'],
+      net,
+    );
+    assert.equal(res.code, 1);
+    assert.doesNotMatch(res.stderr, /POLICY_DENIED/);
+    assert.ok(net.connects.length > 0 && net.connects.every((c) => c === '93.184.215.14:5000'), net.connects.join(', '));
+  });
+});
