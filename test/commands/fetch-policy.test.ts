@@ -13,9 +13,9 @@ import path from 'node:path';
 import { runFetch } from '../../src/commands/fetch.js';
 import { FETCH_FLAGS } from '../../src/config/tables.js';
 import { parseFlags } from '../../src/config/flags.js';
-import { digestHex12 } from '../../src/plan/plan.js';
 import type { FetchPlan } from '../../src/plan/plan.js';
 import type { SocketOpener } from '../../src/registry/node-transport.js';
+import { oneJarPlan } from '../helpers/plans.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -23,30 +23,7 @@ after(async () => {
 });
 
 function planFor(registry: string, scheme: 'http' | 'https'): FetchPlan {
-  const digest = `sha256:${'ab'.repeat(32)}`;
-  return {
-    version: 1,
-    artifacts: [
-      {
-        reference: `${registry}/acme/deps:1`,
-        registry,
-        repository: 'acme/deps',
-        scheme,
-        digest,
-        layers: [
-          {
-            digest,
-            size: 10,
-            mediaType: 'application/java-archive',
-            kind: 'dependency',
-            format: 'raw',
-            target: `dependencies/${digestHex12(digest)}`,
-            fileName: 'x.jar',
-          },
-        ],
-      },
-    ],
-  };
+  return oneJarPlan(registry, { scheme });
 }
 
 /** A network where every name resolves to `address`, and an opener that records connects and opens none. */

@@ -8,10 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { digestHex12 } from '../../src/plan/plan.js';
-import type { FetchPlan } from '../../src/plan/plan.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
+import { oneJarPlan } from '../helpers/plans.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -44,30 +43,7 @@ describe('directories under a pseudo filesystem', () => {
   it('fetch --root under /proc/self: a failed run naming --root, quickly', async () => {
     const base = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-pseudo-'));
     dirs.push(base);
-    const digest = `sha256:${'ab'.repeat(32)}`;
-    const plan: FetchPlan = {
-      version: 1,
-      artifacts: [
-        {
-          reference: 'registry.example.test/acme/deps:1',
-          registry: 'registry.example.test',
-          repository: 'acme/deps',
-          scheme: 'https',
-          digest,
-          layers: [
-            {
-              digest,
-              size: 10,
-              mediaType: 'application/java-archive',
-              kind: 'dependency',
-              format: 'raw',
-              target: `dependencies/${digestHex12(digest)}`,
-              fileName: 'x.jar',
-            },
-          ],
-        },
-      ],
-    };
+    const plan = oneJarPlan('registry.example.test');
     await writeFile(path.join(base, 'plan.json'), JSON.stringify(plan));
     const started = Date.now();
     const res = await runCli(

@@ -21,6 +21,7 @@ import { DEPENDENCY, pushBuilt, pushStandardArtifact, pushTwoPlatformIndex } fro
 import { makeTarGz } from '../helpers/oci-layout.js';
 import { MAX_LAYER_ATTEMPTS, MAX_RESUMES } from '../../src/fetch/runner.js';
 import { runCli } from '../helpers/cli.js';
+import { oneJarPlan } from '../helpers/plans.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -550,30 +551,7 @@ describe('fetch policy', () => {
   it("does not trust a plan's https registry at a loopback address, and honours --allow-registry", async () => {
     const hole = await startBlackhole();
     cleanups.push(() => hole.close());
-    const digest = `sha256:${'cd'.repeat(32)}`;
-    const plan: FetchPlan = {
-      version: 1,
-      artifacts: [
-        {
-          reference: `${hole.host}/acme/x:1`,
-          registry: hole.host,
-          repository: 'acme/x',
-          scheme: 'https',
-          digest,
-          layers: [
-            {
-              digest,
-              size: 10,
-              mediaType: 'application/java-archive',
-              kind: 'dependency',
-              format: 'raw',
-              target: `dependencies/${digestHex12(digest)}`,
-              fileName: 'x.jar',
-            },
-          ],
-        },
-      ],
-    };
+    const plan = oneJarPlan(hole.host, { repository: 'acme/x', digest: `sha256:${'cd'.repeat(32)}` });
     const root = await tempDir('camel-oci-fetch-policy-');
     const run = await fetchCli(plan, root, ['--timeout', '5s']);
     assert.equal(run.code, 1);
