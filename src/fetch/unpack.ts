@@ -109,8 +109,13 @@ export async function unpackLayer(
       (sinkDone = (layer.format === 'raw' ? ctx.writeRaw(src) : ctx.extractTar(src, fail)).catch((err: unknown) => {
         throw fail(err);
       }));
-    if (layer.format === 'tar+gzip') await pipeline(source, ctx.compressedMeter(), createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), sink);
-    else await pipeline(source, ctx.compressedMeter(), sink);
+    // The abort signal ends the pipeline as soon as anything failed: without it, a failure near the
+    // end of the stream left Node 24's pipeline waiting for streams that never close (the promise
+    // never settled, and the fetch process would have exited as if it had succeeded).
+    const signal = ctx.abort.signal;
+    if (layer.format === 'tar+gzip') {
+      await pipeline(source, ctx.compressedMeter(), createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), sink, { signal });
+    } else await pipeline(source, ctx.compressedMeter(), sink, { signal });
   } catch (err) {
     // Let the sink record its reason first (it settles: every exit path of it calls `fail`).
     await sinkDone.catch(() => undefined);
