@@ -11,6 +11,7 @@ import { ANNOTATION_PINNED } from '../inject/annotations.js';
 import { MAX_REFERENCE_CHARS, MAX_REFERENCES, REFERENCE_PREFIX } from '../inject/decide.js';
 import { MAX_IGNORED_RECORDED, type ResolvedRecord } from '../inject/resolved.js';
 import { MAX_PLAN_LAYERS } from '../plan/plan.js';
+import { isRecord } from '../base/json.js';
 
 /** Longest pins annotation read: 32 references of at most 1024 characters plus their digests. */
 export const MAX_PINNED_CHARS = MAX_REFERENCES * (MAX_REFERENCE_CHARS + 80);
@@ -107,10 +108,6 @@ export function isTagReference(reference: string): boolean {
   }
 }
 
-function record(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function text(o: Record<string, unknown>, key: string, i: number, max: number, optional: boolean): string | undefined {
   const v = Object.hasOwn(o, key) ? o[key] : undefined;
   if (v === undefined && optional) return undefined;
@@ -152,7 +149,7 @@ export function parseResolvedAnnotation(value: string): ResolvedRecord[] {
   if (parsed.length > MAX_RESOLVED_RECORDS)
     throw invalid(`the value has ${parsed.length} records, at most ${MAX_RESOLVED_RECORDS} are read`);
   return parsed.map((o, i): ResolvedRecord => {
-    if (!record(o)) throw invalid(`record ${i} is not an object`);
+    if (!isRecord(o)) throw invalid(`record ${i} is not an object`);
     const ref = text(o, 'ref', i, MAX_REFERENCE_CHARS, false) as string;
     const pinned = text(o, 'pinned', i, MAX_REFERENCE_CHARS + 80, false) as string;
     if (pinned.lastIndexOf('@') <= 0 || !isSha256Digest(pinnedDigest(pinned)))
@@ -170,7 +167,7 @@ export function parseResolvedAnnotation(value: string): ResolvedRecord[] {
       if (!Array.isArray(o.ignored) || o.ignored.length > MAX_IGNORED_RECORDED)
         throw invalid(`record ${i}: "ignored" must be an array of at most ${MAX_IGNORED_RECORDED} entries`);
       ignored = o.ignored.map((g) => {
-        if (!record(g)) throw invalid(`record ${i}: every "ignored" entry must be an object`);
+        if (!isRecord(g)) throw invalid(`record ${i}: every "ignored" entry must be an object`);
         return { digest: digestField(g, 'digest', i, false) as string, reason: text(g, 'reason', i, MAX_SHORT_TEXT, false) as string };
       });
     }

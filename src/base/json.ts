@@ -7,3 +7,8 @@ export type JsonObject = Record<string, unknown>;
 export function isRecord(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/** `v` as a JSON object, or undefined when it is not one. */
+export function asRecord(v: unknown): JsonObject | undefined {
+  return isRecord(v) ? v : undefined;
+}

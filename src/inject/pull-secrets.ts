@@ -3,6 +3,7 @@
  * from the Kubernetes API (kube/pull-secrets.ts), the credentials the resolver tries, and the
  * secrets projected into the init container (inject/fetcher.ts). Pure.
  */
+import { asRecord } from '../base/json.js';
 
 /**
  * Most pull secrets used for one pod. Real pods list one or two; each is an apiserver read on the
@@ -23,10 +24,6 @@ export function isNamespaceName(name: unknown): name is string {
   return typeof name === 'string' && name.length > 0 && name.length <= 63 && DNS1123_LABEL.test(name);
 }
 
-function record(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
 /** What {@link referenceNames} skipped: an entry that names no Secret, or the entries past the limit. */
 export type SkippedReference = { readonly invalid: unknown } | { readonly overLimit: number };
 
@@ -39,7 +36,7 @@ export function referenceNames(list: unknown, limit = MAX_POD_PULL_SECRETS, onSk
   if (!Array.isArray(list)) return [];
   const names = new Set<string>();
   for (const ref of list) {
-    const name = record(ref)?.name;
+    const name = asRecord(ref)?.name;
     if (!isObjectName(name)) {
       onSkip?.({ invalid: name });
       continue;
@@ -56,5 +53,5 @@ export function referenceNames(list: unknown, limit = MAX_POD_PULL_SECRETS, onSk
 
 /** The pod's own pull secret names (`spec.imagePullSecrets`), valid and deduplicated, at most `limit`. */
 export function podPullSecretNames(pod: unknown, limit = MAX_POD_PULL_SECRETS, onSkip?: (skipped: SkippedReference) => void): string[] {
-  return referenceNames(record(record(pod)?.spec)?.imagePullSecrets, limit, onSkip);
+  return referenceNames(asRecord(asRecord(pod)?.spec)?.imagePullSecrets, limit, onSkip);
 }

@@ -44,6 +44,7 @@ import {
   SERVICE_ACCOUNT_DIR,
   type KubeEnv,
 } from './client.js';
+import { asRecord } from '../base/json.js';
 
 /** `--pull-secrets`: read pull secrets when running in a cluster (`auto`), always (`true`), or never (`false`). */
 export type PullSecretMode = 'auto' | 'true' | 'false';
@@ -94,16 +95,12 @@ const TYPE_DOCKERCFG = 'kubernetes.io/dockercfg';
 /** The data key each pull secret type keeps its config under (k8s.io/api/core/v1 DockerConfigJsonKey, DockerConfigKey). */
 const PULL_SECRET_KEY: Readonly<Record<string, string>> = { [TYPE_DOCKERCONFIGJSON]: '.dockerconfigjson', [TYPE_DOCKERCFG]: '.dockercfg' };
 
-function record(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-}
-
 /**
  * The pod's service account: `spec.serviceAccountName`, else the deprecated `spec.serviceAccount`,
  * else `default` (what the ServiceAccount admission plugin assigns). Undefined when the name given is invalid.
  */
 export function podServiceAccountName(pod: unknown): string | undefined {
-  const spec = record(record(pod)?.spec);
+  const spec = asRecord(asRecord(pod)?.spec);
   const given = spec?.serviceAccountName || spec?.serviceAccount;
   if (given === undefined || given === null || given === '') return 'default';
   return isObjectName(given) ? given : undefined;
@@ -131,7 +128,7 @@ export function dockerConfigFromSecret(secret: Pick<V1Secret, 'type' | 'data'>, 
       level: 'warn',
     };
   }
-  const data = record(secret.data);
+  const data = asRecord(secret.data);
   const encoded = data?.[key];
   if (typeof encoded !== 'string' || encoded === '') return { skipped: `type ${type} but no "${key}" data`, level: 'warn' };
   // Check the size before decoding: base64 is 4 characters for 3 bytes.
@@ -154,7 +151,7 @@ export function dockerConfigFromSecret(secret: Pick<V1Secret, 'type' | 'data'>, 
       // Never echo the parser's message: it may quote the input.
       return { skipped: `"${key}" is not valid JSON`, level: 'warn' };
     }
-    if (record(legacy) === undefined) return { skipped: `"${key}" is not a JSON object`, level: 'warn' };
+    if (asRecord(legacy) === undefined) return { skipped: `"${key}" is not a JSON object`, level: 'warn' };
     text = JSON.stringify({ auths: legacy });
   }
   try {
@@ -311,7 +308,7 @@ export function createPullSecretReaderFor(kubeConfig: KubeConfig, options: PullS
     );
 
   return async (namespace: string, pod: unknown): Promise<DockerConfig[]> => {
-    if (!isNamespaceName(namespace) || record(pod) === undefined) {
+    if (!isNamespaceName(namespace) || asRecord(pod) === undefined) {
       logger.debug({ namespace: String(namespace).slice(0, 63) }, 'no pull secrets read: not a namespace and pod');
       return [];
     }

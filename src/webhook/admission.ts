@@ -8,6 +8,7 @@
  * standard base64 of the JSON Patch bytes, and `status` is only read when `allowed` is false.
  */
 import { truncate } from '../admit/messages.js';
+import { isRecord } from '../base/json.js';
 import type { AdmissionResult, JsonPatchOperation } from '../admit/result.js';
 
 /** The only AdmissionReview version this webhook speaks (its `admissionReviewVersions: ["v1"]`). */
@@ -108,10 +109,6 @@ export type ParsedAdmissionReview =
 export interface CompleteExtras {
   readonly warnings?: readonly string[];
   readonly auditAnnotations?: Readonly<Record<string, string>>;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Quotes an untrusted value for a reason text, bounded so an absurd input does not echo back whole. */

@@ -348,13 +348,12 @@ describe('resolver deadlines and policy', () => {
     };
   }
 
-  it('refuses a registry name that resolves to the cloud metadata address', async () => {
-    const attempts: string[] = [];
-    const lookup: LookupAll = async () => [{ address: '169.254.169.254', family: 4 }];
-    const { resolver } = await createResolver({
+  /** A resolver with `lookup` for DNS whose connector records, and refuses, every connect. */
+  function policyResolver(lookup: LookupAll, attempts: string[], allowRegistries: string[] = []) {
+    return createResolver({
       registryConfigs: [],
       insecureRegistries: [],
-      allowRegistries: [],
+      allowRegistries,
       caFiles: [],
       platform: 'linux/amd64',
       tagTtlMs: 1000,
@@ -362,6 +361,12 @@ describe('resolver deadlines and policy', () => {
       lookup,
       connector: recordingConnector(attempts),
     });
+  }
+
+  it('refuses a registry name that resolves to the cloud metadata address', async () => {
+    const attempts: string[] = [];
+    const lookup: LookupAll = async () => [{ address: '169.254.169.254', family: 4 }];
+    const { resolver } = await policyResolver(lookup, attempts);
     await rejectsWith(resolver.resolve('container:metadata.example.test/acme/deps:1.0'), 'POLICY_DENIED', /169\.254\.169\.254/);
     assert.equal(attempts.length, 0, attempts.join());
   });
@@ -369,17 +374,7 @@ describe('resolver deadlines and policy', () => {
   it('refuses private and loopback literals unless allowed, and registries outside the allow-list', async () => {
     const attempts: string[] = [];
     const lookup: LookupAll = async () => [{ address: '93.184.215.14', family: 4 }];
-    const { resolver } = await createResolver({
-      registryConfigs: [],
-      insecureRegistries: [],
-      allowRegistries: [],
-      caFiles: [],
-      platform: 'linux/amd64',
-      tagTtlMs: 1000,
-      staleGraceMs: 1000,
-      lookup,
-      connector: recordingConnector(attempts),
-    });
+    const { resolver } = await policyResolver(lookup, attempts);
     for (const ref of [
       '10.1.2.3/acme/deps:1',
       '127.0.0.1:5000/acme/deps:1',
@@ -391,17 +386,7 @@ describe('resolver deadlines and policy', () => {
       await rejectsWith(resolver.resolve(ref), 'POLICY_DENIED');
     }
     assert.equal(attempts.length, 0, attempts.join());
-    const { resolver: strict } = await createResolver({
-      registryConfigs: [],
-      insecureRegistries: [],
-      allowRegistries: ['*.example.com'],
-      caFiles: [],
-      platform: 'linux/amd64',
-      tagTtlMs: 1000,
-      staleGraceMs: 1000,
-      lookup,
-      connector: recordingConnector(attempts),
-    });
+    const { resolver: strict } = await policyResolver(lookup, attempts, ['*.example.com']);
     await rejectsWith(strict.resolve('quay.io/acme/deps:1'), 'POLICY_DENIED', /--allow-registry/);
     await rejectsWith(strict.resolve('example.com/acme/deps:1'), 'POLICY_DENIED');
     assert.equal(attempts.length, 0, attempts.join());
