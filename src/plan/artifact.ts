@@ -37,6 +37,10 @@ export interface ResolvedArtifact {
   /** Repository path (`library/foo`, `acme/deps`). */
   readonly repository: string;
   readonly scheme: 'https' | 'http';
+  /** Mirrors configured for `registry`, tried in order before it (empty or absent: none). */
+  readonly mirrors?: readonly { readonly registry: string; readonly scheme: 'https' | 'http' }[];
+  /** Host[:port] of the mirror that answered the manifest, when a mirror did (absent: the upstream). */
+  readonly source?: string;
   /** sha256 digest of the image manifest bytes (the child manifest when the reference named an index). */
   readonly digest: string;
   readonly mediaType: string;

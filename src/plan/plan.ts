@@ -18,6 +18,8 @@ export const MAX_PLAN_BYTES = 256 * 1024;
 /** Bound on artifacts and layers per plan (one pod asking for more is a mistake or an attack). */
 export const MAX_PLAN_ARTIFACTS = 64;
 export const MAX_PLAN_LAYERS = 256;
+/** Bound on mirrors per artifact (containerd's hosts.toml lists a handful; more is a mistake). */
+export const MAX_PLAN_MIRRORS = 8;
 
 /** One layer to fetch. */
 export interface PlanLayer {
@@ -32,13 +34,22 @@ export interface PlanLayer {
   readonly fileName?: string;
 }
 
+/** A mirror of an artifact's registry: tried in order before the registry itself, its bytes verified like any other source. */
+export interface PlanMirror {
+  /** Host[:port] of the mirror. */
+  readonly registry: string;
+  readonly scheme: 'https' | 'http';
+}
+
 /** One pinned manifest and the layers to fetch from it. */
 export interface PlanArtifact {
   readonly reference: string;
-  /** Host[:port] to contact. */
+  /** Host[:port] of the upstream registry (the one the pinned reference names). */
   readonly registry: string;
   readonly repository: string;
   readonly scheme: 'https' | 'http';
+  /** Mirrors to try, in order, before `registry`; absent when none is configured for it. */
+  readonly mirrors?: readonly PlanMirror[];
   /** Pinned image manifest digest; the fetcher re-reads the manifest by it and checks every layer is listed. */
   readonly digest: string;
   readonly layers: readonly PlanLayer[];
@@ -48,6 +59,11 @@ export interface PlanArtifact {
 export interface FetchPlan {
   readonly version: typeof PLAN_VERSION;
   readonly artifacts: readonly PlanArtifact[];
+  /**
+   * Empty directories (`images/<hex12>`, relative to the volume root) the fetcher creates so the
+   * kubelet can mount image volumes inside the read-only shared volume; absent when none.
+   */
+  readonly imageMounts?: readonly string[];
 }
 
 const HOST_PORT =
@@ -99,6 +115,9 @@ export function buildPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
         registry: a.registry,
         repository: a.repository,
         scheme: a.scheme,
+        ...(a.mirrors !== undefined && a.mirrors.length > 0
+          ? { mirrors: a.mirrors.map((m) => ({ registry: m.registry, scheme: m.scheme })) }
+          : {}),
         digest: a.digest,
         layers: a.layers
           .filter((l) => {
@@ -193,7 +212,35 @@ export function parsePlan(text: string): FetchPlan {
       }
       return { digest: ld, size, mediaType, kind, format, target, ...(fileName !== undefined ? { fileName } : {}) };
     });
-    return { reference: str(a, 'reference', where), registry, repository, scheme, digest, layers };
+    const mirrors = a.mirrors === undefined ? undefined : parseMirrors(a.mirrors, where);
+    return { reference: str(a, 'reference', where), registry, repository, scheme, ...(mirrors ? { mirrors } : {}), digest, layers };
   });
-  return { version: PLAN_VERSION, artifacts };
+  const imageMounts = raw.imageMounts === undefined ? undefined : parseImageMounts(raw.imageMounts);
+  return { version: PLAN_VERSION, artifacts, ...(imageMounts ? { imageMounts } : {}) };
+}
+
+function parseMirrors(value: unknown, where: string): PlanMirror[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_PLAN_MIRRORS)
+    throw invalid(`${where}.mirrors must be an array of 1 to ${MAX_PLAN_MIRRORS} mirrors`);
+  return value.map((m: unknown, k: number): PlanMirror => {
+    const mw = `${where}.mirrors[${k}]`;
+    if (!isRecord(m)) throw invalid(`${mw} is not an object`);
+    const registry = str(m, 'registry', mw);
+    if (!HOST_PORT.test(registry)) throw invalid(`${mw}.registry ${JSON.stringify(registry)} is not a host[:port]`);
+    const scheme = m.scheme;
+    if (scheme !== 'https' && scheme !== 'http') throw invalid(`${mw}.scheme must be "https" or "http"`);
+    return { registry, scheme };
+  });
+}
+
+/** `images/<hex12>`: the only shape a mount point may take, so a forged plan cannot create directories elsewhere. */
+const IMAGE_MOUNT = /^images\/[0-9a-f]{12}$/;
+
+function parseImageMounts(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_PLAN_ARTIFACTS)
+    throw invalid(`imageMounts must be an array of 1 to ${MAX_PLAN_ARTIFACTS} paths`);
+  return value.map((p: unknown, k: number): string => {
+    if (typeof p !== 'string' || !IMAGE_MOUNT.test(p)) throw invalid(`imageMounts[${k}] must be "images/<12 hex digits>"`);
+    return p;
+  });
 }

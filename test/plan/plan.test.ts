@@ -5,6 +5,7 @@ import {
   MAX_PLAN_ARTIFACTS,
   MAX_PLAN_BYTES,
   MAX_PLAN_LAYERS,
+  MAX_PLAN_MIRRORS,
   buildPlan,
   classpathEntry,
   digestHex12,
@@ -100,6 +101,16 @@ describe('parsePlan', () => {
     assert.equal(parsePlan(JSON.stringify(p)).artifacts[0]!.registry, '[::1]:5000');
   });
 
+  it('accepts mirrors per artifact and image mount points, in order', () => {
+    const p = validPlan();
+    p.artifacts[0].mirrors = [
+      { registry: 'mirror.example.com', scheme: 'https' },
+      { registry: '127.0.0.1:5001', scheme: 'http' },
+    ];
+    p.imageMounts = [`images/${'d'.repeat(12)}`];
+    assert.deepEqual(parsePlan(JSON.stringify(p)), p);
+  });
+
   it('drops fields it does not know (nothing unknown reaches the fetcher)', () => {
     const p = validPlan();
     p.artifacts[0].extra = 'x';
@@ -115,6 +126,33 @@ describe('parsePlan', () => {
     { name: 'version 2', edit: (p) => ((p.version = 2), p), message: /unsupported version 2 \(expected 1\)/ },
     { name: 'version as a string', edit: (p) => ((p.version = '1'), p), message: /unsupported version "1"/ },
     { name: 'no artifacts', edit: (p) => ((p.artifacts = []), p), message: /artifacts must be a non-empty array/ },
+    { name: 'empty mirrors', edit: (p) => ((p.artifacts[0].mirrors = []), p), message: /mirrors must be an array of 1 to 8/ },
+    {
+      name: `more than ${MAX_PLAN_MIRRORS} mirrors`,
+      edit: (p) => ((p.artifacts[0].mirrors = Array(MAX_PLAN_MIRRORS + 1).fill({ registry: 'm.example', scheme: 'https' })), p),
+      message: /mirrors must be an array of 1 to 8/,
+    },
+    {
+      name: 'a mirror with a path',
+      edit: (p) => ((p.artifacts[0].mirrors = [{ registry: 'm.example/v2', scheme: 'https' }]), p),
+      message: /mirrors\[0\]\.registry "m\.example\/v2" is not a host\[:port\]/,
+    },
+    {
+      name: 'a mirror with another scheme',
+      edit: (p) => ((p.artifacts[0].mirrors = [{ registry: 'm.example', scheme: 'ftp' }]), p),
+      message: /mirrors\[0\]\.scheme must be "https" or "http"/,
+    },
+    {
+      name: 'an image mount outside images/',
+      edit: (p) => ((p.imageMounts = [`../${'a'.repeat(12)}`]), p),
+      message: /imageMounts\[0\] must be "images\/<12 hex digits>"/,
+    },
+    {
+      name: 'an image mount one level too deep',
+      edit: (p) => ((p.imageMounts = [`images/${'a'.repeat(12)}/x`]), p),
+      message: /imageMounts\[0\] must be/,
+    },
+    { name: 'empty image mounts', edit: (p) => ((p.imageMounts = []), p), message: /imageMounts must be an array of 1 to 64/ },
     {
       name: `more than ${MAX_PLAN_ARTIFACTS} artifacts`,
       edit: (p) => ((p.artifacts = Array(MAX_PLAN_ARTIFACTS + 1).fill(p.artifacts[0])), p),
@@ -297,8 +335,11 @@ describe('buildPlan', () => {
         scheme: 'http',
         registry: '127.0.0.1:5000',
         digest: d('e'),
+        mirrors: [{ registry: '127.0.0.1:5001', scheme: 'http' }],
       }),
     ]);
+    assert.deepEqual(plan.artifacts[1]!.mirrors, [{ registry: '127.0.0.1:5001', scheme: 'http' }]);
+    assert.ok(!('mirrors' in plan.artifacts[0]!), 'no mirrors field when none is configured');
     assert.deepEqual(parsePlan(JSON.stringify(plan)), plan);
   });
 });
