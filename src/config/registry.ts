@@ -2,6 +2,7 @@
 import { parsePlatform } from '../oci/manifest.js';
 import type { ParsedFlags } from './flags.js';
 import { listFlag, parseDuration, requiredStringFlag } from './flags.js';
+import { parseRegistryMirrors, type RegistryMirrors } from './mirrors.js';
 
 /** The registry flags as one typed value (the files they name are read later, by registry/setup). */
 export interface RegistryConfig {
@@ -13,6 +14,8 @@ export interface RegistryConfig {
   readonly allowRegistries: readonly string[];
   /** `--ca-file`: extra PEM CA bundles trusted for registry TLS. */
   readonly caFiles: readonly string[];
+  /** `--registry-mirror`: mirrors by upstream host[:port], tried in order before it. */
+  readonly mirrors: RegistryMirrors;
 }
 
 /** The resolver flags on top of the registry's. */
@@ -32,6 +35,7 @@ export function loadRegistryConfig(flags: ParsedFlags): RegistryConfig {
     insecureRegistries: listFlag(flags, 'insecure-registry'),
     allowRegistries: listFlag(flags, 'allow-registry'),
     caFiles: listFlag(flags, 'ca-file'),
+    mirrors: parseRegistryMirrors(listFlag(flags, 'registry-mirror')),
   };
 }
 

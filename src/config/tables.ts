@@ -43,6 +43,11 @@ export const REGISTRY_FLAGS: FlagTable = {
     description: 'only these registries (host, host:port, *.domain) are allowed; also allows them at private/loopback addresses',
   },
   'ca-file': { type: 'list', description: 'extra PEM CA bundle trusted for registry TLS; repeatable' },
+  'registry-mirror': {
+    type: 'list',
+    description:
+      'UPSTREAM=MIRROR[,MIRROR...] (host[:port]): mirrors tried in order before UPSTREAM, their bytes checked against the digests; repeatable',
+  },
 };
 
 /** Flags of the resolver (resolve, serve, inject). */

@@ -11,6 +11,7 @@ const RESOLVER_DEFAULTS = {
   insecureRegistries: [],
   allowRegistries: [],
   caFiles: [],
+  mirrors: new Map(),
   platform: 'linux/amd64',
   tagTtlMs: 60_000,
   staleGraceMs: 600_000,

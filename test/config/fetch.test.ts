@@ -34,7 +34,7 @@ describe('loadFetchConfig', () => {
       pullSecretsDir: '/var/run/camel-oci/pull-secrets',
       limits: DEFAULT_UNPACK_LIMITS,
       caPems: [],
-      registry: { registryConfigs: [], insecureRegistries: [], allowRegistries: [], caFiles: [] },
+      registry: { registryConfigs: [], insecureRegistries: [], allowRegistries: [], caFiles: [], mirrors: new Map() },
     });
     assertDeepFrozen(c);
   });

@@ -27,6 +27,7 @@ describe('loadServeConfig', () => {
         insecureRegistries: [],
         allowRegistries: [],
         caFiles: [],
+        mirrors: new Map(),
         platform: 'linux/amd64',
         tagTtlMs: 60_000,
         staleGraceMs: 600_000,
