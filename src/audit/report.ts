@@ -274,7 +274,10 @@ function podEntry(pod: unknown, namespace: string, integration: string, findings
   const images = imageVolumeReferences(pod);
   for (const r of runs) {
     // The record says the kubelet mounts this manifest: the pod must carry that very volume.
-    if (r.mode === 'image-volume' && images.get(`${IMAGE_VOLUME_PREFIX}${r.digest.slice('sha256:'.length, 'sha256:'.length + 12)}`) !== r.pinned) {
+    if (
+      r.mode === 'image-volume' &&
+      images.get(`${IMAGE_VOLUME_PREFIX}${r.digest.slice('sha256:'.length, 'sha256:'.length + 12)}`) !== r.pinned
+    ) {
       findings.push({
         ...base,
         code: 'RESOLVED_INVALID',

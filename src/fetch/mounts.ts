@@ -24,9 +24,13 @@ async function ensureDirectory(dir: string, signal: AbortSignal | undefined): Pr
     return;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-      throw new FetchError('IO_ERROR', `cannot create the image volume mount point ${dir}: ${String((err as NodeJS.ErrnoException).code ?? err)}`, {
-        cause: err,
-      });
+      throw new FetchError(
+        'IO_ERROR',
+        `cannot create the image volume mount point ${dir}: ${String((err as NodeJS.ErrnoException).code ?? err)}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
   // lstat, not stat: a symbolic link here could point the runtime's mount anywhere.

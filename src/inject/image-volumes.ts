@@ -19,7 +19,8 @@ const LAYER_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 const TITLE = /^(dependencies|kamelets)-(.+)\.tar\.gz$/;
 
 /** How one artifact reaches the pod. */
-export type ArtifactMode = { readonly mode: 'image-volume'; readonly volume: ImageVolume } | { readonly mode: 'fetch'; readonly fallback?: string };
+export type ArtifactMode =
+  { readonly mode: 'image-volume'; readonly volume: ImageVolume } | { readonly mode: 'fetch'; readonly fallback?: string };
 
 /** An artifact mounted as an image volume. */
 export interface ImageVolume {

@@ -97,7 +97,10 @@ export function buildInjection(
   }
   const opts = normalizeInjectOptions(options);
   const view = readPod(pod);
-  const { plan, planText, classpath, resolvedAnnotation, resolutionNotes, images } = derivedFromArtifacts(artifacts, opts.imageVolumes === true);
+  const { plan, planText, classpath, resolvedAnnotation, resolutionNotes, images } = derivedFromArtifacts(
+    artifacts,
+    opts.imageVolumes === true,
+  );
   const warnings = [...resolutionNotes];
   const choice = selectIntegrationContainer(view.containers, view.annotations);
   const integration = view.containers[choice.index] as ContainerView;

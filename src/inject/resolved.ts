@@ -48,7 +48,10 @@ export function resolvedRecord(a: ResolvedArtifact, mode?: ArtifactMode): Resolv
   };
 }
 
-/** The annotation value: compact JSON, one record per reference, in reference order; `modes` parallel to `artifacts` when image-volume mode is on. */
+/**
+ * The annotation value: compact JSON, one record per reference, in reference order; `modes`
+ * parallel to `artifacts` when image-volume mode is on.
+ */
 export function resolvedAnnotationValue(artifacts: readonly ResolvedArtifact[], modes?: readonly ArtifactMode[]): string {
   return JSON.stringify(artifacts.map((a, i) => resolvedRecord(a, modes?.[i])));
 }

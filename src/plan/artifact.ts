@@ -17,7 +17,7 @@ export interface SelectedLayer {
   readonly name: string;
   /** For raw layers: the file name it lands as (title, else `<hex12>.jar`). */
   readonly fileName?: string;
-  /** For tar layers: the `org.opencontainers.image.title` (push names its layers `dependencies-<name>.tar.gz`, `kamelets-<name>.tar.gz`). */
+  /** For tar layers: the `org.opencontainers.image.title` (push titles them `dependencies-<name>.tar.gz`, `kamelets-<name>.tar.gz`). */
   readonly title?: string;
 }
 

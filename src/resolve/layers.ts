@@ -156,5 +156,8 @@ export function manifestImageFields(manifest: Pick<ImageManifest, 'artifactType'
   artifactType?: string;
   configMediaType: string;
 } {
-  return { ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}), configMediaType: manifest.config.mediaType };
+  return {
+    ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
+    configMediaType: manifest.config.mediaType,
+  };
 }

@@ -80,18 +80,26 @@ describe('artifactMode', () => {
 
   const fallbacks: { name: string; artifact: ResolvedArtifact; reason: RegExp }[] = [
     { name: 'no artifactType', artifact: pushed({ artifactType: undefined }), reason: /no artifactType/ },
-    { name: 'another artifactType', artifact: pushed({ artifactType: 'application/vnd.acme.thing' }), reason: /is not application\/vnd\.camel-oci/ },
+    {
+      name: 'another artifactType',
+      artifact: pushed({ artifactType: 'application/vnd.acme.thing' }),
+      reason: /is not application\/vnd\.camel-oci/,
+    },
     { name: 'a Docker manifest', artifact: pushed({ mediaType: DOCKER_MANIFEST }), reason: /manifest media type/ },
     { name: 'an empty config (oras push)', artifact: pushed({ configMediaType: OCI_EMPTY }), reason: /not an OCI image config/ },
     { name: 'no config media type known', artifact: pushed({ configMediaType: undefined }), reason: /not an OCI image config/ },
     {
       name: 'a raw layer',
-      artifact: pushed({ layers: [layer('5', { format: 'raw', mediaType: 'application/java-archive', fileName: 'a.jar', title: undefined })] }),
+      artifact: pushed({
+        layers: [layer('5', { format: 'raw', mediaType: 'application/java-archive', fileName: 'a.jar', title: undefined })],
+      }),
       reason: /raw blob/,
     },
     {
       name: 'an ignored layer',
-      artifact: pushed({ ignored: [{ digest: digest('6'), mediaType: 'application/octet-stream', reason: 'no camel.apache.org annotation' }] }),
+      artifact: pushed({
+        ignored: [{ digest: digest('6'), mediaType: 'application/octet-stream', reason: 'no camel.apache.org annotation' }],
+      }),
       reason: /layer sha256:666666666666 is ignored/,
     },
     { name: 'a tar layer without a title', artifact: pushed({ layers: [layer('7')] }), reason: /not titled dependencies-<name>\.tar\.gz/ },
@@ -193,7 +201,11 @@ describe('buildInjection with --image-volumes', () => {
     ]);
     assert.ok(volumeNames(patched).includes(VOLUME_NAME) && volumeNames(patched).includes(`camel-oci-image-${HEX}`));
     // Classpath in reference order.
-    assert.deepEqual(result.classpath, ['/camel-oci/dependencies/111111111111/*', `${ROOT}/dependencies/libs/*`, `${ROOT}/kamelets/my-kamelets`]);
+    assert.deepEqual(result.classpath, [
+      '/camel-oci/dependencies/111111111111/*',
+      `${ROOT}/dependencies/libs/*`,
+      `${ROOT}/kamelets/my-kamelets`,
+    ]);
     const records = JSON.parse(patched.metadata.annotations[ANNOTATION_RESOLVED]);
     assert.deepEqual(
       records.map((r: Obj) => [r.mode, r.fallback]),
@@ -256,7 +268,11 @@ describe('buildInjection with --image-volumes', () => {
   });
 
   it('two manifests whose digests share 12 hex characters: the second is fetched, saying why', () => {
-    const twin = pushed({ reference: 'docker.io/acme/twin:1', repository: 'acme/twin', digest: `sha256:${'c'.repeat(12)}${'0'.repeat(52)}` });
+    const twin = pushed({
+      reference: 'docker.io/acme/twin:1',
+      repository: 'acme/twin',
+      digest: `sha256:${'c'.repeat(12)}${'0'.repeat(52)}`,
+    });
     const result = buildInjection(helloPod(), [pushed(), twin], ON);
     applyAndValidate(helloPod(), result.ops);
     const records = JSON.parse(result.resolvedAnnotation);
