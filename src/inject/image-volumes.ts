@@ -12,7 +12,8 @@ import type { JsonObject } from './pod.js';
 
 /**
  * A layer's `<name>` as push writes it: one plain path segment (push refuses any other). Anything
- * else could make a classpath entry climb out of the volume or name a directory push never makes.
+ * else could make a classpath entry climb out of the volume, name a directory push never makes, or
+ * (with `:`, the classpath separator, or `*`) add entries of its own.
  */
 const LAYER_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
 /** push's layer titles: `dependencies-<name>.tar.gz`, `kamelets-<name>.tar.gz`; `<name>` is the directory in the image. */
