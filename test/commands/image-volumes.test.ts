@@ -20,6 +20,9 @@ import { fixtureJson } from '../helpers/fixtures.js';
 import { registryFlags, runSkopeo } from '../helpers/skopeo.js';
 import { makeJar } from '../helpers/zip.js';
 import { pushStandardArtifact } from '../helpers/artifacts.js';
+import { startWebhook } from '../helpers/webhook.js';
+import { applyOps, camelKPod, reviewOf } from '../webhook/support.js';
+import { schemaErrors, semanticErrors } from '../inject/support.js';
 
 const run = promisify(execFile);
 /** Debian's umoci: unpacks an OCI image layout as a runtime does (layers applied in order onto an empty rootfs). */
@@ -236,5 +239,32 @@ describe('image volumes with the built CLI', () => {
     assert.deepEqual(await readdir(path.join(root, 'images', hex)), [], 'an empty mount point');
     assert.deepEqual((await readdir(root)).sort(), ['dependencies', 'images', 'kamelets'], 'the other artifact fetched beside it');
     assert.deepEqual(await readdir(path.join(root, 'images')), [hex]);
+  });
+  it('serve with CAMEL_OCI_IMAGE_VOLUMES=true admits the pod with the image volume and no init container', async () => {
+    const ref = `${registry.host}/acme/served:1.0`;
+    const { digest } = await pushBoth(ref);
+    const hook = await startWebhook([], {
+      CAMEL_OCI_ALLOW_REGISTRY: registry.host,
+      CAMEL_OCI_INSECURE_REGISTRY: registry.host,
+      CAMEL_OCI_IMAGE_VOLUMES: 'true',
+    });
+    cleanups.push(() => hook.stop());
+    const pod = camelKPod('hello', { [DEPS]: `container:${ref}` });
+    const { status, body } = await hook.post('/mutate?timeout=10s', reviewOf(pod, { uid: 'iv-1' }));
+    assert.equal(status, 200);
+    assert.equal(body.response.allowed, true);
+    const patched = applyOps(pod, JSON.parse(Buffer.from(body.response.patch, 'base64').toString('utf8')));
+    assert.deepEqual([...schemaErrors(patched), ...semanticErrors(patched)], []);
+    const hex = digest.slice('sha256:'.length, 'sha256:'.length + 12);
+    assert.ok(
+      patched.spec.volumes.some(
+        (v: Obj) => v.name === `camel-oci-image-${hex}` && v.image.reference === `${registry.host}/acme/served@${digest}`,
+      ),
+    );
+    assert.equal(
+      (patched.spec.initContainers ?? []).some((c: Obj) => c.name === 'camel-oci-fetch'),
+      false,
+    );
+    assert.equal(JSON.parse(patched.metadata.annotations[RESOLVED])[0].mode, 'image-volume');
   });
 });
