@@ -50,6 +50,21 @@ export const REGISTRY_FLAGS: FlagTable = {
   },
 };
 
+/** How serve and inject shape the injection beyond the fetcher's image and deadline. */
+const INJECTION_FLAGS: FlagTable = {
+  'image-volumes': {
+    type: 'boolean',
+    description:
+      'mount artifacts in the camel-oci image layout (camel-oci push) as image volumes instead of fetching them; needs Kubernetes 1.33+ with ImageVolume and a runtime that supports it',
+  },
+  'mesh-exclusions': {
+    type: 'string',
+    default: 'auto',
+    description:
+      "auto | off: add Istio's and Linkerd's outbound-port exclusions for the registries to pods with the init container (off: for sidecars that start before init containers, or egress the mesh must see)",
+  },
+};
+
 /** Flags of the resolver (resolve, serve, inject). */
 export const RESOLVER_FLAGS: FlagTable = {
   ...REGISTRY_FLAGS,
@@ -105,11 +120,7 @@ export const SERVE_FLAGS: FlagTable = {
   'on-error': { type: 'string', default: 'deny', description: 'deny | allow: what to do with a pod whose references cannot be resolved' },
   'volume-size-limit': { type: 'string', default: DEFAULT_VOLUME_SIZE_LIMIT, description: 'floor of the camel-oci emptyDir sizeLimit' },
   'fetch-timeout': { type: 'string', default: DEFAULT_FETCH_TIMEOUT, description: 'deadline handed to the fetcher (its --timeout)' },
-  'image-volumes': {
-    type: 'boolean',
-    description:
-      'mount artifacts in the camel-oci image layout (camel-oci push) as image volumes instead of fetching them; needs Kubernetes 1.33+ with ImageVolume and a runtime that supports it',
-  },
+  ...INJECTION_FLAGS,
   'pull-secrets': {
     type: 'string',
     default: 'auto',
@@ -169,11 +180,7 @@ export const INJECT_FLAGS: FlagTable = {
   'fetcher-image': { type: 'string', description: 'image of the camel-oci-fetch init container (default camel-oci:<version>)' },
   'volume-size-limit': { type: 'string', default: DEFAULT_VOLUME_SIZE_LIMIT, description: 'floor of the camel-oci emptyDir sizeLimit' },
   'fetch-timeout': { type: 'string', default: DEFAULT_FETCH_TIMEOUT, description: 'deadline handed to the fetcher' },
-  'image-volumes': {
-    type: 'boolean',
-    description:
-      'mount artifacts in the camel-oci image layout (camel-oci push) as image volumes instead of fetching them; needs Kubernetes 1.33+ with ImageVolume and a runtime that supports it',
-  },
+  ...INJECTION_FLAGS,
   timeout: { type: 'string', default: DEFAULT_COMMAND_TIMEOUT, description: 'overall deadline for resolving references' },
   ...RESOLVER_FLAGS,
 };

@@ -53,6 +53,12 @@ export interface InjectOptions {
    * (README.md, "Image volumes"); off by default: it needs Kubernetes and a runtime that support them.
    */
   readonly imageVolumes?: boolean;
+  /**
+   * `off`: add no mesh outbound-port exclusions (mesh.ts) to pods with the init container, for
+   * meshes whose sidecar already runs when init containers do (Istio native sidecars) or whose
+   * egress policy must see the integration's port-443 traffic. Default `auto`.
+   */
+  readonly meshExclusions?: 'auto' | 'off';
 }
 
 /**
@@ -110,6 +116,8 @@ export interface NormalizedOptions {
   readonly insecureRegistries: readonly string[];
   /** Present (true) only when image-volume mode is on. */
   readonly imageVolumes?: true;
+  /** Present (true) only when `meshExclusions` is `off`. */
+  readonly noMeshExclusions?: true;
 }
 
 function invalid(message: string): InjectError {
@@ -198,5 +206,6 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
     allowRegistries,
     insecureRegistries,
     ...(options.imageVolumes === true ? { imageVolumes: true as const } : {}),
+    ...(options.meshExclusions === 'off' ? { noMeshExclusions: true as const } : {}),
   };
 }

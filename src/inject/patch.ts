@@ -133,7 +133,9 @@ export function buildInjection(
   const labels = view.metadata === undefined ? undefined : own(view.metadata, 'labels');
   const added: Record<string, string> = {
     [ANNOTATION_RESOLVED]: resolvedAnnotation,
-    ...(plan === undefined ? {} : meshAnnotations(isRecord(labels) ? labels : undefined, view.annotations, registryPorts(plan))),
+    ...(plan === undefined || opts.noMeshExclusions === true
+      ? {}
+      : meshAnnotations(isRecord(labels) ? labels : undefined, view.annotations, registryPorts(plan))),
   };
   checkAnnotationBudget(view.annotations, added);
 

@@ -70,16 +70,29 @@ describe('loadInjectConfig', () => {
     assert.deepEqual(c, {
       file: 'pod.yaml',
       timeoutMs: 30_000,
-      fetcher: { fetcherImage: `camel-oci:${version()}`, volumeSizeLimit: '512Mi', fetchTimeoutSeconds: 50 },
+      fetcher: {
+        fetcherImage: `camel-oci:${version()}`,
+        volumeSizeLimit: '512Mi',
+        fetchTimeoutSeconds: 50,
+        imageVolumes: false,
+        meshExclusions: 'auto',
+      },
       resolver: RESOLVER_DEFAULTS,
-      imageVolumes: false,
     });
     assertDeepFrozen(c);
   });
 
   it('takes --image-volumes (a CLI command reads no CAMEL_OCI_* env)', () => {
-    assert.equal(loadInjectConfig(flagsOf('inject', ['-f', 'x', '--image-volumes'])).imageVolumes, true);
-    assert.equal(loadInjectConfig(flagsOf('inject', ['-f', 'x'], { CAMEL_OCI_IMAGE_VOLUMES: 'true' })).imageVolumes, false);
+    assert.equal(loadInjectConfig(flagsOf('inject', ['-f', 'x', '--image-volumes'])).fetcher.imageVolumes, true);
+    assert.equal(loadInjectConfig(flagsOf('inject', ['-f', 'x'], { CAMEL_OCI_IMAGE_VOLUMES: 'true' })).fetcher.imageVolumes, false);
+  });
+
+  it('takes --mesh-exclusions auto or off, and refuses anything else naming the flag', () => {
+    assert.equal(loadInjectConfig(flagsOf('inject', ['-f', 'x', '--mesh-exclusions', 'OFF'])).fetcher.meshExclusions, 'off');
+    assertConfigInvalid(
+      () => loadInjectConfig(flagsOf('inject', ['-f', 'x', '--mesh-exclusions', 'istio'])),
+      /^--mesh-exclusions: "istio" must be auto or off$/,
+    );
   });
 
   it('takes the file from -f, else the first argument; -f wins', () => {
@@ -88,7 +101,13 @@ describe('loadInjectConfig', () => {
     const c = loadInjectConfig(
       flagsOf('inject', ['-f', '-', '--fetcher-image', 'img:1', '--volume-size-limit', '2Gi', '--fetch-timeout', '90s']),
     );
-    assert.deepEqual(c.fetcher, { fetcherImage: 'img:1', volumeSizeLimit: '2Gi', fetchTimeoutSeconds: 90 });
+    assert.deepEqual(c.fetcher, {
+      fetcherImage: 'img:1',
+      volumeSizeLimit: '2Gi',
+      fetchTimeoutSeconds: 90,
+      imageVolumes: false,
+      meshExclusions: 'auto',
+    });
   });
 
   it('refuses no file, and bad durations, with CONFIG_INVALID', () => {

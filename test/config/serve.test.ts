@@ -21,7 +21,13 @@ describe('loadServeConfig', () => {
       shutdownDelayMs: 5000,
       pullSecretsMode: 'auto',
       readPullSecrets: false,
-      fetcher: { fetcherImage: `camel-oci:${version()}`, volumeSizeLimit: '512Mi', fetchTimeoutSeconds: 50 },
+      fetcher: {
+        fetcherImage: `camel-oci:${version()}`,
+        volumeSizeLimit: '512Mi',
+        fetchTimeoutSeconds: 50,
+        imageVolumes: false,
+        meshExclusions: 'auto',
+      },
       resolver: {
         registryConfigs: [],
         insecureRegistries: [],
@@ -32,7 +38,6 @@ describe('loadServeConfig', () => {
         tagTtlMs: 60_000,
         staleGraceMs: 600_000,
       },
-      imageVolumes: false,
     });
     assertDeepFrozen(c);
     assert.throws(() => {
@@ -41,9 +46,14 @@ describe('loadServeConfig', () => {
   });
 
   it('takes --image-volumes, or CAMEL_OCI_IMAGE_VOLUMES (off by default)', () => {
-    assert.equal(load(['--image-volumes']).imageVolumes, true);
-    assert.equal(load([], { CAMEL_OCI_IMAGE_VOLUMES: '1' }).imageVolumes, true);
-    assert.equal(load([], { CAMEL_OCI_IMAGE_VOLUMES: 'no' }).imageVolumes, false);
+    assert.equal(load(['--image-volumes']).fetcher.imageVolumes, true);
+    assert.equal(load([], { CAMEL_OCI_IMAGE_VOLUMES: '1' }).fetcher.imageVolumes, true);
+    assert.equal(load([], { CAMEL_OCI_IMAGE_VOLUMES: 'no' }).fetcher.imageVolumes, false);
+  });
+
+  it('takes --mesh-exclusions from CAMEL_OCI_MESH_EXCLUSIONS (auto by default)', () => {
+    assert.equal(load([]).fetcher.meshExclusions, 'auto');
+    assert.equal(load([], { CAMEL_OCI_MESH_EXCLUSIONS: 'off' }).fetcher.meshExclusions, 'off');
   });
 
   it('takes --metrics-port as a port, 0 or off for none, CAMEL_OCI_METRICS_PORT, and a docker-link value as the default', () => {

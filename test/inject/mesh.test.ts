@@ -155,3 +155,19 @@ test('a workload template gets the exclusions on the template, where the mesh in
   assert.equal(patched.spec.template.metadata.annotations[LINKERD_SKIP_OUTBOUND_PORTS], '443');
   assert.equal(patched.metadata.annotations, undefined);
 });
+
+test('--mesh-exclusions off: an Istio pod keeps its own list and gets nothing added, the rest of the injection unchanged', () => {
+  const pod = istioPod();
+  const artifacts = twoArtifacts();
+  const on = buildInjection(pod, artifacts, OPTIONS);
+  const off = buildInjection(pod, artifacts, { ...OPTIONS, meshExclusions: 'off' });
+  const patched = applyAndValidate(pod, off.ops);
+  assert.equal(patched.metadata.annotations[ISTIO_EXCLUDE_OUTBOUND_PORTS], '15020', 'the pod’s own value, untouched');
+  assert.equal(patched.metadata.annotations[LINKERD_SKIP_OUTBOUND_PORTS], undefined);
+  const isMesh = (o: { path: string }) => o.path.includes('excludeOutboundPorts') || o.path.includes('skip-outbound-ports');
+  assert.ok(on.ops.some(isMesh), 'auto adds them');
+  assert.deepEqual(
+    off.ops,
+    on.ops.filter((o) => !isMesh(o)),
+  );
+});
