@@ -21,6 +21,8 @@ export interface ResolvedRecord {
   /** Digest of the index the manifest was chosen from. */
   readonly index?: string;
   readonly platform?: string;
+  /** Host[:port] of the mirror that answered, when one did (absent: the upstream the pinned reference names). */
+  readonly source?: string;
   /** The registry failed and an earlier resolution was used. */
   readonly stale?: true;
 }
@@ -37,6 +39,7 @@ export function resolvedRecord(a: ResolvedArtifact): ResolvedRecord {
       : {}),
     ...(a.indexDigest !== undefined ? { index: a.indexDigest } : {}),
     ...(a.platform !== undefined ? { platform: a.platform } : {}),
+    ...(a.source !== undefined ? { source: a.source } : {}),
     ...(a.stale === true ? { stale: true as const } : {}),
   };
 }
