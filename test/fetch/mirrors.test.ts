@@ -131,6 +131,7 @@ describe('registry mirrors with a real upstream and a real mirror', () => {
   });
 
   it('resolves the tag at the mirror; the pin names the upstream and the annotation records the mirror', async () => {
+    await upstream.settledAccessLog();
     upstream.resetAccessLog();
     const { artifact, failures } = await resolveVia(upstream.host, [mirror.host], good.reference);
     assert.deepEqual(failures, []);
@@ -151,6 +152,7 @@ describe('registry mirrors with a real upstream and a real mirror', () => {
 
   it('fetches every layer from the mirror, byte for byte, without asking the upstream', async () => {
     const { artifact } = await resolveVia(upstream.host, [mirror.host], good.reference);
+    await Promise.all([upstream.settledAccessLog(), mirror.settledAccessLog()]);
     upstream.resetAccessLog();
     mirror.resetAccessLog();
     const run = await fetchPlan(buildPlan([artifact]), [upstream.host, mirror.host]);
