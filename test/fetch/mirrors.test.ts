@@ -74,7 +74,7 @@ interface FetchRun {
 }
 
 /** Runs `fetch` as the init container would, the webhook's --insecure-registry handed over in env. */
-async function fetchPlan(plan: FetchPlan, insecure: string[], args: string[] = []): Promise<FetchRun> {
+async function fetchPlan(plan: FetchPlan, insecure: string[], args: string[] = [], env: Record<string, string> = {}): Promise<FetchRun> {
   const base = await tempDir('camel-oci-mirror-fetch-');
   const root = path.join(base, 'root');
   const stdout: string[] = [];
@@ -92,7 +92,7 @@ async function fetchPlan(plan: FetchPlan, insecure: string[], args: string[] = [
       '60s',
       ...args,
     ],
-    { CAMEL_OCI_PLAN: JSON.stringify(plan), CAMEL_OCI_INSECURE_REGISTRY: insecure.join(',') },
+    { CAMEL_OCI_PLAN: JSON.stringify(plan), CAMEL_OCI_INSECURE_REGISTRY: insecure.join(','), ...env },
     { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t) },
   );
   const lines = stdout.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -203,6 +203,17 @@ describe('registry mirrors with a real upstream and a real mirror', () => {
     const run = await fetchPlan(buildPlan([artifact]), [upstream.host, mirror.host]);
     assert.equal(run.code, 0, run.stderr);
     await assertLanded(run.root, good);
+  });
+
+  it("adds the fetcher's own mirrors (CAMEL_OCI_REGISTRY_MIRROR) to a plan that has none", async () => {
+    assert.ok(upstreamDown);
+    const plan = buildPlan([{ ...(await resolveVia(upstream.host, [mirror.host], good.reference)).artifact, mirrors: [] }]);
+    assert.equal(plan.artifacts[0]!.mirrors, undefined);
+    const without = await fetchPlan(plan, [upstream.host, mirror.host]);
+    assert.equal(without.code, 1, 'the upstream alone is down');
+    const own = await fetchPlan(plan, [upstream.host, mirror.host], [], { CAMEL_OCI_REGISTRY_MIRROR: `${upstream.host}=${mirror.host}` });
+    assert.equal(own.code, 0, own.stderr);
+    await assertLanded(own.root, good);
   });
 
   it('fails with DIGEST_MISMATCH naming the mirror when it serves wrong bytes and the upstream is down', async () => {
