@@ -9,6 +9,7 @@
 import { CamelOciError, OciError } from '../base/errors.js';
 import type { RepositoryLocation } from './client.js';
 import type { RegistryPolicy } from './policy.js';
+import { MAX_PLAN_MIRRORS } from '../plan/plan.js';
 
 /** Mirrors by upstream host[:port], in the order they are tried (what `--registry-mirror` parses to). */
 export type MirrorTable = ReadonlyMap<string, readonly string[]>;
@@ -34,7 +35,7 @@ export interface MirrorEntry {
 /**
  * The mirrors configured for a registry: those listed under the domain as the reference writes it
  * (`docker.io`), then those under the host contacted (`registry-1.docker.io`), without duplicates
- * and never the registry itself.
+ * and never the registry itself; at most as many as a plan carries (the first ones).
  */
 export function configuredMirrors(table: MirrorTable | undefined, domain: string, endpoint: string): string[] {
   if (table === undefined || table.size === 0) return [];
@@ -43,7 +44,7 @@ export function configuredMirrors(table: MirrorTable | undefined, domain: string
   for (const key of [domain.toLowerCase(), endpoint.toLowerCase()]) {
     for (const m of table.get(key) ?? []) if (!self.has(m) && !out.includes(m)) out.push(m);
   }
-  return out;
+  return out.slice(0, MAX_PLAN_MIRRORS);
 }
 
 /**

@@ -147,6 +147,11 @@ describe('registry mirrors with a real upstream and a real mirror', () => {
     assert.equal(record.source, mirror.host);
     assert.deepEqual(Object.keys(record), ['ref', 'pinned', 'mediaType', 'layers', 'ignored', 'source']);
     assert.equal(parseResolvedAnnotation(value)[0]!.source, mirror.host, 'camel-oci audit reads it');
+    assert.throws(
+      () => parseResolvedAnnotation(value.replace(`"source":"${mirror.host}"`, '"source":5')),
+      (err: { code?: string }) => err.code === 'ANNOTATION_INVALID',
+      'a source that is not a host is refused',
+    );
     assert.deepEqual(buildPlan([artifact]).artifacts[0]!.mirrors, [{ registry: mirror.host, scheme: 'http' }]);
   });
 

@@ -24,6 +24,13 @@ describe('configuredMirrors', () => {
       'mirror-c.example.test',
     ]);
   });
+  it('keeps at most as many as a plan carries', () => {
+    const many = new Map([
+      ['a.example.test', Array.from({ length: 8 }, (_, i) => `m${i}.example.test`)],
+      ['b.example.test', Array.from({ length: 8 }, (_, i) => `n${i}.example.test`)],
+    ]);
+    assert.equal(configuredMirrors(many, 'a.example.test', 'b.example.test').length, 8);
+  });
   it('gives none for an unlisted registry, and never the registry itself', () => {
     assert.deepEqual(configuredMirrors(TABLE, 'ghcr.io', 'ghcr.io'), []);
     assert.deepEqual(configuredMirrors(TABLE, 'quay.io', 'quay.io'), []);
