@@ -68,6 +68,29 @@ export function mirrorSource(policy: RegistryPolicy, mirror: MirrorEntry | strin
 }
 
 /**
+ * Refuses, at start-up, a `--registry-mirror` table with a mirror the allow-list refuses: every
+ * resolution through it would fail (CONFIG_INVALID naming the mirror and the flag).
+ */
+export function checkMirrorTable(policy: RegistryPolicy, table: MirrorTable | undefined): void {
+  for (const [upstream, mirrors] of table ?? []) {
+    for (const mirror of mirrors) {
+      try {
+        policy.checkRegistry(mirror, mirror, `--registry-mirror ${upstream}=${mirror}`);
+      } catch (err) {
+        if (!(err instanceof CamelOciError) || err.code !== 'POLICY_DENIED') throw err;
+        throw new OciError(
+          'CONFIG_INVALID',
+          `--registry-mirror ${upstream}=${mirror}: the mirror is not allowed by --allow-registry; list it there too`,
+          {
+            context: { registry: mirror },
+          },
+        );
+      }
+    }
+  }
+}
+
+/**
  * The ordered sources of a repository: `mirrors` (policy-checked, duplicates dropped, the upstream
  * itself dropped), then the upstream. The upstream is checked by the caller as before.
  */

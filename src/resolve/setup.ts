@@ -2,6 +2,7 @@
 import { createRegistryContext, type RegistryContext, type RegistrySettings } from '../registry/setup.js';
 import { Resolver } from './resolver.js';
 import type { CacheResult } from './resolver.js';
+import { checkMirrorTable } from '../registry/mirrors.js';
 import type { SourceFailure } from '../registry/mirrors.js';
 
 /** Resolver settings on top of the registry's. */
@@ -17,6 +18,12 @@ export interface ResolverSettings extends RegistrySettings {
 /** Builds a Resolver from settings. */
 export async function createResolver(settings: ResolverSettings): Promise<{ resolver: Resolver; context: RegistryContext }> {
   const context = await createRegistryContext(settings);
+  try {
+    checkMirrorTable(context.policy, settings.mirrors);
+  } catch (err) {
+    await context.agent.close();
+    throw err;
+  }
   const resolver = new Resolver({
     client: context.client,
     policy: context.policy,
