@@ -133,7 +133,7 @@ export function pinnedDigest(pinned: string): string {
 
 /**
  * Parses a pod's resolved annotation (what the webhook writes with its init container): a JSON
- * array of records `{ref, pinned, mediaType, layers, ignored?, index?, platform?, source?, stale?}`. Every
+ * array of records `{ref, pinned, mediaType, layers, ignored?, index?, platform?, source?, stale?, mode?, fallback?}`. Every
  * known field is checked (types, lengths, sha256 digests, `pinned` ending in `@sha256:…`); fields a
  * newer webhook may add are ignored, so an older audit still reads its pods. Throws CamelOciError
  * `ANNOTATION_INVALID` with what is wrong.
@@ -177,6 +177,11 @@ export function parseResolvedAnnotation(value: string): ResolvedRecord[] {
     const platform = text(o, 'platform', i, MAX_SHORT_TEXT, true);
     const source = text(o, 'source', i, MAX_SOURCE_CHARS, true);
     if (Object.hasOwn(o, 'stale') && o.stale !== true) throw invalid(`record ${i}: "stale" is true when present`);
+    const mode = Object.hasOwn(o, 'mode') ? o.mode : undefined;
+    if (mode !== undefined && mode !== 'image-volume' && mode !== 'fetch')
+      throw invalid(`record ${i}: "mode" is "image-volume" or "fetch" when present`);
+    const fallback = text(o, 'fallback', i, MAX_SHORT_TEXT, true);
+    if (fallback !== undefined && mode !== 'fetch') throw invalid(`record ${i}: "fallback" goes only with "mode": "fetch"`);
     return {
       ref,
       pinned,
@@ -187,6 +192,8 @@ export function parseResolvedAnnotation(value: string): ResolvedRecord[] {
       ...(platform !== undefined ? { platform } : {}),
       ...(source !== undefined ? { source } : {}),
       ...(o.stale === true ? { stale: true as const } : {}),
+      ...(mode !== undefined ? { mode } : {}),
+      ...(fallback !== undefined ? { fallback } : {}),
     };
   });
 }

@@ -68,7 +68,10 @@ function withShortDigest(reference: string, digest: string): string {
 function podLines(pod: PodEntry): string[] {
   const state = pod.injected ? (pod.runs.length > 0 ? '' : '  (resolution unknown)') : pod.requested.length > 0 ? '  NOT INJECTED' : '';
   const lines = [`  pod ${pod.name}  since ${pod.since ?? '?'}  ${pod.phase ?? ''}${state}`.trimEnd()];
-  for (const r of pod.runs) lines.push(`    runs    ${withShortDigest(r.reference, r.digest)}${r.stale === true ? '  (stale)' : ''}`);
+  for (const r of pod.runs) {
+    const how = r.mode === 'image-volume' ? '  (image volume)' : '';
+    lines.push(`    runs    ${withShortDigest(r.reference, r.digest)}${r.stale === true ? '  (stale)' : ''}${how}`);
+  }
   return lines;
 }
 

@@ -10,11 +10,12 @@ import {
   ANNOTATION_OPT_OUT,
   ANNOTATION_PINNED,
   ANNOTATION_RESOLVED,
+  IMAGE_VOLUME_PREFIX,
   LABEL_INTEGRATION,
   OPT_OUT_VALUE,
 } from '../inject/annotations.js';
 import { REFERENCE_PREFIX, splitReferences } from '../inject/decide.js';
-import { annotation, isInjected, isRecord, own, type JsonObject } from '../inject/pod.js';
+import { annotation, isImageVolume, isInjected, isRecord, own, type JsonObject } from '../inject/pod.js';
 import { digestHex12 } from '../plan/plan.js';
 import { isTagReference, parsePins, parseResolvedAnnotation, pinKey, pinnedDigest, referenceKey, type Pin } from './annotations.js';
 
@@ -62,6 +63,10 @@ export interface RunningReference {
   readonly layers: readonly string[];
   /** The webhook used an earlier resolution because the registry failed. */
   readonly stale?: true;
+  /** With `--image-volumes` on at admission: mounted as an image volume, or fetched. */
+  readonly mode?: 'image-volume' | 'fetch';
+  /** Why it was fetched although image volumes were on. */
+  readonly fallback?: string;
 }
 
 /** One pod of an integration. */
@@ -70,7 +75,7 @@ export interface PodEntry {
   /** `metadata.creationTimestamp` as the API gives it (RFC 3339), when present. */
   readonly since?: string;
   readonly phase?: string;
-  /** The `camel-oci-fetch` init container is present. */
+  /** The `camel-oci-fetch` init container, or a camel-oci image volume, is present. */
   readonly injected: boolean;
   /** References the pod's own request annotation names. */
   readonly requested: readonly string[];
@@ -231,8 +236,8 @@ function podEntry(pod: unknown, namespace: string, integration: string, findings
           : request.problem !== undefined
             ? `its request is invalid (${request.problem})`
             : resolved !== undefined
-              ? 'it carries a resolved annotation but no camel-oci-fetch init container (copied or forged: not trusted)'
-              : 'it has no camel-oci-fetch init container (webhook down or bypassed, namespace not labelled, or admitted with --on-error allow)';
+              ? 'it carries a resolved annotation but no camel-oci-fetch init container or camel-oci image volume (copied or forged: not trusted)'
+              : 'it has no camel-oci-fetch init container or camel-oci image volume (webhook down or bypassed, namespace not labelled, or admitted with --on-error allow)';
       findings.push({ ...base, code: 'NOT_INJECTED', message: `asked for container dependencies but was not injected: ${why}` });
     }
     return entry([]);
@@ -241,7 +246,7 @@ function podEntry(pod: unknown, namespace: string, integration: string, findings
     findings.push({
       ...base,
       code: 'NOT_INJECTED',
-      message: `has the camel-oci-fetch init container but no ${ANNOTATION_RESOLVED} annotation: what it runs is unknown`,
+      message: `has the camel-oci-fetch init container or a camel-oci image volume but no ${ANNOTATION_RESOLVED} annotation: what it runs is unknown`,
     });
     return entry([]);
   }
@@ -255,6 +260,8 @@ function podEntry(pod: unknown, namespace: string, integration: string, findings
       ...(r.platform !== undefined ? { platform: r.platform } : {}),
       layers: r.layers,
       ...(r.stale === true ? { stale: true as const } : {}),
+      ...(r.mode !== undefined ? { mode: r.mode } : {}),
+      ...(r.fallback !== undefined ? { fallback: r.fallback } : {}),
     }));
   } catch (err) {
     findings.push({
@@ -264,7 +271,21 @@ function podEntry(pod: unknown, namespace: string, integration: string, findings
     });
     return entry([]);
   }
+  const images = imageVolumeReferences(pod);
   for (const r of runs) {
+    // The record says the kubelet mounts this manifest: the pod must carry that very volume.
+    if (
+      r.mode === 'image-volume' &&
+      images.get(`${IMAGE_VOLUME_PREFIX}${r.digest.slice('sha256:'.length, 'sha256:'.length + 12)}`) !== r.pinned
+    ) {
+      findings.push({
+        ...base,
+        code: 'RESOLVED_INVALID',
+        reference: r.reference,
+        digests: [r.digest],
+        message: `its ${ANNOTATION_RESOLVED} annotation says ${r.reference} is an image volume, but the pod has no camel-oci image volume of ${r.pinned}`,
+      });
+    }
     if (r.stale === true) {
       findings.push({
         ...base,
@@ -276,6 +297,20 @@ function podEntry(pod: unknown, namespace: string, integration: string, findings
     }
   }
   return entry(runs);
+}
+
+/** The pod's camel-oci image volumes: name → the reference they mount. */
+function imageVolumeReferences(pod: unknown): Map<string, string> {
+  const out = new Map<string, string>();
+  const volumes = own(sub(pod, 'spec') ?? {}, 'volumes');
+  if (!Array.isArray(volumes)) return out;
+  for (const v of volumes) {
+    if (!isImageVolume(v)) continue;
+    const image = own(v as JsonObject, 'image') as JsonObject;
+    const reference = own(image, 'reference');
+    if (typeof reference === 'string') out.set(own(v as JsonObject, 'name') as string, reference);
+  }
+  return out;
 }
 
 /** DIGEST_SKEW and PIN_MISMATCH of one integration. */

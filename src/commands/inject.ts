@@ -124,6 +124,7 @@ export async function runInject(flags: ParsedFlags, io: CommandIO, stdin: () => 
     allowRegistries: config.resolver.allowRegistries,
     insecureRegistries: config.resolver.insecureRegistries,
     ...config.fetcher,
+    imageVolumes: config.imageVolumes,
   });
   const text = await readInput(file, stdin);
   const { resolver, context } = await createResolver({

@@ -37,6 +37,7 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     // The fetcher applies the same registry policy as the webhook (CAMEL_OCI_ALLOW_REGISTRY, ...).
     allowRegistries: config.resolver.allowRegistries,
     insecureRegistries: config.resolver.insecureRegistries,
+    imageVolumes: config.imageVolumes,
   });
   const logger = createLogger({ level: config.logLevel });
   const metrics = createMetrics({});

@@ -3,7 +3,7 @@ import { CamelOciError } from '../base/errors.js';
 import type { FetcherConfig } from './fetcher.js';
 import { loadFetcherConfig } from './fetcher.js';
 import type { ParsedFlags } from './flags.js';
-import { deepFreeze, parseDuration, requiredStringFlag, stringFlag } from './flags.js';
+import { booleanFlag, deepFreeze, parseDuration, requiredStringFlag, stringFlag } from './flags.js';
 import type { ResolverConfig } from './registry.js';
 import { loadResolverConfig } from './registry.js';
 
@@ -15,6 +15,8 @@ export interface InjectConfig {
   readonly timeoutMs: number;
   readonly fetcher: FetcherConfig;
   readonly resolver: ResolverConfig;
+  /** `--image-volumes`: mount artifacts in the camel-oci image layout as image volumes instead of fetching them. */
+  readonly imageVolumes: boolean;
 }
 
 /** Loads and validates `inject`'s configuration. Throws CONFIG_INVALID naming the flag. */
@@ -27,5 +29,6 @@ export function loadInjectConfig(flags: ParsedFlags): InjectConfig {
     fetcher,
     resolver: loadResolverConfig(flags),
     timeoutMs: parseDuration(requiredStringFlag(flags, 'timeout'), 'timeout'),
+    imageVolumes: booleanFlag(flags, 'image-volumes'),
   });
 }

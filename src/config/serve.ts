@@ -6,7 +6,7 @@ import type { LogLevel, OnErrorMode, PullSecretsMode } from './defaults.js';
 import type { FetcherConfig } from './fetcher.js';
 import { loadFetcherConfig } from './fetcher.js';
 import type { ParsedFlags } from './flags.js';
-import { deepFreeze, parseCount, parseDuration, requiredStringFlag, stringFlag } from './flags.js';
+import { booleanFlag, deepFreeze, parseCount, parseDuration, requiredStringFlag, stringFlag } from './flags.js';
 import type { ResolverConfig } from './registry.js';
 import { loadResolverConfig } from './registry.js';
 
@@ -37,6 +37,8 @@ export interface ServeConfig {
   readonly readPullSecrets: boolean;
   readonly fetcher: FetcherConfig;
   readonly resolver: ResolverConfig;
+  /** `--image-volumes`: mount artifacts in the camel-oci image layout as image volumes instead of fetching them. */
+  readonly imageVolumes: boolean;
 }
 
 function isOneOf<T extends string>(values: readonly T[], value: string | undefined): value is T {
@@ -109,6 +111,7 @@ export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string,
     readPullSecrets: pullSecretsMode === 'true' || (pullSecretsMode === 'auto' && env.KUBERNETES_SERVICE_HOST !== undefined),
     fetcher,
     resolver,
+    imageVolumes: booleanFlag(flags, 'image-volumes'),
   });
 }
 

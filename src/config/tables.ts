@@ -105,6 +105,11 @@ export const SERVE_FLAGS: FlagTable = {
   'on-error': { type: 'string', default: 'deny', description: 'deny | allow: what to do with a pod whose references cannot be resolved' },
   'volume-size-limit': { type: 'string', default: DEFAULT_VOLUME_SIZE_LIMIT, description: 'floor of the camel-oci emptyDir sizeLimit' },
   'fetch-timeout': { type: 'string', default: DEFAULT_FETCH_TIMEOUT, description: 'deadline handed to the fetcher (its --timeout)' },
+  'image-volumes': {
+    type: 'boolean',
+    description:
+      'mount artifacts in the camel-oci image layout (camel-oci push) as image volumes instead of fetching them; needs Kubernetes 1.33+ with ImageVolume and a runtime that supports it',
+  },
   'pull-secrets': {
     type: 'string',
     default: 'auto',
@@ -164,6 +169,11 @@ export const INJECT_FLAGS: FlagTable = {
   'fetcher-image': { type: 'string', description: 'image of the camel-oci-fetch init container (default camel-oci:<version>)' },
   'volume-size-limit': { type: 'string', default: DEFAULT_VOLUME_SIZE_LIMIT, description: 'floor of the camel-oci emptyDir sizeLimit' },
   'fetch-timeout': { type: 'string', default: DEFAULT_FETCH_TIMEOUT, description: 'deadline handed to the fetcher' },
+  'image-volumes': {
+    type: 'boolean',
+    description:
+      'mount artifacts in the camel-oci image layout (camel-oci push) as image volumes instead of fetching them; needs Kubernetes 1.33+ with ImageVolume and a runtime that supports it',
+  },
   timeout: { type: 'string', default: DEFAULT_COMMAND_TIMEOUT, description: 'overall deadline for resolving references' },
   ...RESOLVER_FLAGS,
 };

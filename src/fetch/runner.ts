@@ -21,6 +21,7 @@ import { BufferReclaimer } from './memory.js';
 import { BlobSources, readPinnedManifest, withCredential } from './sources.js';
 import type { FetchSource } from './sources.js';
 import type { SourceFailure } from '../registry/mirrors.js';
+import { createImageMounts } from './mounts.js';
 
 /** Resumed Range requests per layer download attempt before it counts as failed. */
 export const MAX_RESUMES = 5;
@@ -99,6 +100,7 @@ function aboutLayer(err: unknown, job: Job): CamelOciError {
 export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<FetchSummary> {
   const now = options.now ?? Date.now;
   const started = now();
+  await createImageMounts(options.root, plan.imageMounts, options.signal);
   await removeStaleStaging(options.root).catch(() => 0);
   const staging = await createStaging(options.root);
   const budget = createBudget(options.limits);

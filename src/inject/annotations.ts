@@ -27,6 +27,9 @@ export const INIT_CONTAINER_NAME = 'camel-oci-fetch';
 /** Name of the emptyDir volume shared by the init container and the integration container. */
 export const VOLUME_NAME = 'camel-oci';
 
+/** Prefix of the `image` volumes of image-volume mode: `camel-oci-image-<hex12 of the manifest digest>`. */
+export const IMAGE_VOLUME_PREFIX = 'camel-oci-image-';
+
 /** Name of the projected volume carrying the pod's image pull secrets to the init container. */
 export const PULL_SECRETS_VOLUME_NAME = 'camel-oci-pull-secrets';
 

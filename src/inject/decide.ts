@@ -21,6 +21,7 @@ export const SKIP_REASONS = {
   notRequested: `no ${ANNOTATION_DEPENDENCIES} annotation`,
   empty: `annotation ${ANNOTATION_DEPENDENCIES} lists no reference`,
   optedOut: `opted out (${ANNOTATION_OPT_OUT}: ${OPT_OUT_VALUE})`,
+  // Kept as it was (a metrics label value) though an image-volume-only pod is marked by its volume instead.
   alreadyInjected: `already injected (init container ${INIT_CONTAINER_NAME} present)`,
 } as const;
 
@@ -87,7 +88,7 @@ export function splitReferences(value: string): string[] {
  */
 export function decide(pod: unknown): Decision {
   const { annotations } = readMetadata(pod);
-  // The init container is the only marker; a resolved annotation alone is no proof (see isInjected).
+  // The init container or an image volume is the marker; a resolved annotation alone is no proof (see isInjected).
   if (isInjected(pod)) return { action: 'skip', reason: SKIP_REASONS.alreadyInjected };
   const optOut = annotation(annotations, ANNOTATION_OPT_OUT);
   if (optOut !== undefined && optOut.trim().toLowerCase() === OPT_OUT_VALUE) return { action: 'skip', reason: SKIP_REASONS.optedOut };

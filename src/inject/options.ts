@@ -48,6 +48,11 @@ export interface InjectOptions {
    * {@link InjectOptions.allowRegistries}.
    */
   readonly insecureRegistries?: readonly string[];
+  /**
+   * Mount artifacts in the camel-oci image layout as `image` volumes instead of fetching them
+   * (README.md, "Image volumes"); off by default: it needs Kubernetes and a runtime that support them.
+   */
+  readonly imageVolumes?: boolean;
 }
 
 /**
@@ -103,6 +108,8 @@ export interface NormalizedOptions {
   readonly caPem?: string;
   readonly allowRegistries: readonly string[];
   readonly insecureRegistries: readonly string[];
+  /** Present (true) only when image-volume mode is on. */
+  readonly imageVolumes?: true;
 }
 
 function invalid(message: string): InjectError {
@@ -190,5 +197,6 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
     ...(caPem !== undefined ? { caPem } : {}),
     allowRegistries,
     insecureRegistries,
+    ...(options.imageVolumes === true ? { imageVolumes: true as const } : {}),
   };
 }

@@ -9,6 +9,9 @@ import { LruCache } from '../base/lru.js';
 import { pinnedReference, type ResolvedArtifact } from '../plan/artifact.js';
 import {
   buildPlan,
+  classpathEntry,
+  imageMountDir,
+  layerTarget,
   MAX_PLAN_ARTIFACTS,
   MAX_PLAN_BYTES,
   MAX_PLAN_LAYERS,
@@ -18,6 +21,7 @@ import {
   type FetchPlan,
 } from '../plan/plan.js';
 import { ANNOTATION_RESOLVED, ENV_CLASSPATH, INIT_CONTAINER_NAME, PULL_SECRETS_VOLUME_NAME, VOLUME_NAME } from './annotations.js';
+import { artifactMode, imageVolumeMount, imageVolumeSource, type ArtifactMode, type ImageVolume } from './image-volumes.js';
 import { appendClasspath, CLASSPATH_INLINE_PREFIX, CLASSPATH_SEPARATOR, findClasspathArgument } from './classpath.js';
 import { selectIntegrationContainer } from './container.js';
 import { fetcherRunAsUser, initContainer, pullSecretNames, pullSecretsVolume, sharedVolume, volumeSizeLimit } from './fetcher.js';
@@ -36,8 +40,8 @@ export type JsonPatchOp = { op: 'add' | 'replace' | 'remove' | 'test'; path: str
 export interface InjectionResult {
   /** The JSON Patch; empty when the pod already carries the injection. */
   readonly ops: JsonPatchOp[];
-  /** The fetch plan handed to the init container. */
-  readonly plan: FetchPlan;
+  /** The fetch plan handed to the init container; undefined when every artifact is an image volume (no init container). */
+  readonly plan: FetchPlan | undefined;
   /** Value of the resolved annotation (also what the webhook puts in `auditAnnotations`). */
   readonly resolvedAnnotation: string;
   /** Classpath entries of the plan, in order. */
@@ -93,7 +97,10 @@ export function buildInjection(
   }
   const opts = normalizeInjectOptions(options);
   const view = readPod(pod);
-  const { plan, planText, classpath, resolvedAnnotation, resolutionNotes } = derivedFromArtifacts(artifacts);
+  const { plan, planText, classpath, resolvedAnnotation, resolutionNotes, images } = derivedFromArtifacts(
+    artifacts,
+    opts.imageVolumes === true,
+  );
   const warnings = [...resolutionNotes];
   const choice = selectIntegrationContainer(view.containers, view.annotations);
   const integration = view.containers[choice.index] as ContainerView;
@@ -119,39 +126,45 @@ export function buildInjection(
       `camel-oci: replaced a pre-existing ${ANNOTATION_RESOLVED} annotation (only camel-oci writes it, with its init container)`,
     );
 
-  const pullSecrets = pullSecretNames(view.spec, warnings);
-  checkCollisions(view, integration, pullSecrets.length > 0);
+  // A pod whose artifacts are all image volumes gets no init container: no pull secrets for it, no mesh exclusions.
+  const pullSecrets = plan === undefined ? [] : pullSecretNames(view.spec, warnings);
+  checkCollisions(view, integration, plan !== undefined, pullSecrets.length > 0, images);
   // Under a mesh that redirects traffic the init container's egress would go to a proxy not yet running (mesh.ts).
   const labels = view.metadata === undefined ? undefined : own(view.metadata, 'labels');
   const added: Record<string, string> = {
     [ANNOTATION_RESOLVED]: resolvedAnnotation,
-    ...meshAnnotations(isRecord(labels) ? labels : undefined, view.annotations, registryPorts(plan)),
+    ...(plan === undefined ? {} : meshAnnotations(isRecord(labels) ? labels : undefined, view.annotations, registryPorts(plan))),
   };
   checkAnnotationBudget(view.annotations, added);
 
   const ops: JsonPatchOp[] = [];
 
   // Volumes: order in the list does not matter, append.
-  const sizeLimit = volumeSizeLimit(plan, opts);
-  const volumes = [sharedVolume(sizeLimit)];
+  const sizeLimit = plan === undefined ? undefined : volumeSizeLimit(plan, opts);
+  const volumes = sizeLimit === undefined ? [] : [sharedVolume(sizeLimit)];
   if (pullSecrets.length > 0) volumes.push(pullSecretsVolume(pullSecrets));
+  for (const image of images) volumes.push(imageVolumeSource(image));
   appendAll(ops, pointer(basePath, 'spec', 'volumes'), view.volumes !== undefined, volumes);
 
   // The init container goes first: before agents-download and friends, and before any sidecar
   // (a native sidecar started earlier could intercept the fetcher's traffic).
-  const init = initContainer(planText, opts, {
-    sizeLimit,
-    runAsUser: fetcherRunAsUser(view.spec, integration.raw),
-    withPullSecrets: pullSecrets.length > 0,
-  });
-  if (view.initContainers === undefined) ops.push({ op: 'add', path: pointer(basePath, 'spec', 'initContainers'), value: [init] });
-  else ops.push({ op: 'add', path: pointer(basePath, 'spec', 'initContainers', 0), value: init });
+  if (sizeLimit !== undefined) {
+    const init = initContainer(planText, opts, {
+      sizeLimit,
+      runAsUser: fetcherRunAsUser(view.spec, integration.raw),
+      withPullSecrets: pullSecrets.length > 0,
+    });
+    if (view.initContainers === undefined) ops.push({ op: 'add', path: pointer(basePath, 'spec', 'initContainers'), value: [init] });
+    else ops.push({ op: 'add', path: pointer(basePath, 'spec', 'initContainers', 0), value: init });
+  }
 
-  // The integration container: the volume read-only, and the classpath.
+  // The integration container: the volumes read-only, and the classpath. The shared volume comes
+  // before the image volumes mounted inside it (their mount points are directories the fetcher made).
   const containerPath = pointer(basePath, 'spec', 'containers', choice.index);
   const mounts = optionalArray(integration.raw, 'volumeMounts', `spec.containers[${choice.index}].volumeMounts`);
   appendAll(ops, `${containerPath}/volumeMounts`, mounts !== undefined, [
-    { name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH, readOnly: true },
+    ...(plan === undefined ? [] : [{ name: VOLUME_NAME, mountPath: VOLUME_MOUNT_PATH, readOnly: true }]),
+    ...images.map(imageVolumeMount),
   ]);
   classpathOps(ops, containerPath, integration, choice.index, classpath, warnings);
 
@@ -179,14 +192,16 @@ function appendAll(ops: JsonPatchOp[], listPath: string, exists: boolean, values
   for (const value of values) ops.push({ op: 'add', path: `${listPath}/-`, value });
 }
 
-/** The plan for the artifacts, checked against the same rules the fetcher will apply to it. */
 /** What depends only on the artifacts, not on the pod: the same for every pod of an integration. */
 interface ArtifactDerived {
-  readonly plan: FetchPlan;
+  /** Undefined when nothing is fetched (every artifact is an image volume). */
+  readonly plan: FetchPlan | undefined;
   readonly planText: string;
   readonly classpath: readonly string[];
   readonly resolvedAnnotation: string;
   readonly resolutionNotes: readonly string[];
+  /** The image volumes, one per distinct manifest, in artifact order (empty unless image-volume mode is on). */
+  readonly images: readonly ImageVolume[];
 }
 
 /** Derived values of recently seen artifact sets (bounded; every entry is a pure function of its key). */
@@ -198,9 +213,10 @@ const derivedCache = new LruCache<string, ArtifactDerived>(256);
  * every pod of an integration was the largest part of an admission. The key holds every field these
  * are computed from.
  */
-function derivedFromArtifacts(artifacts: readonly ResolvedArtifact[]): ArtifactDerived {
-  const key = JSON.stringify(
-    artifacts.map((a) => [
+function derivedFromArtifacts(artifacts: readonly ResolvedArtifact[], imageVolumes: boolean): ArtifactDerived {
+  const key = JSON.stringify([
+    imageVolumes,
+    ...artifacts.map((a) => [
       a.reference,
       a.domain,
       a.registry,
@@ -211,25 +227,78 @@ function derivedFromArtifacts(artifacts: readonly ResolvedArtifact[]): ArtifactD
       a.indexDigest,
       a.platform,
       a.stale === true,
-      a.layers.map((l) => [l.digest, l.size, l.mediaType, l.kind, l.format, l.fileName]),
+      a.layers.map((l) => [l.digest, l.size, l.mediaType, l.kind, l.format, l.fileName, l.title]),
       a.ignored.map((l) => [l.digest, l.reason]),
+      a.artifactType,
+      a.configMediaType,
     ]),
-  );
+  ]);
   const cached = derivedCache.get(key);
   if (cached) return cached;
-  const plan = fetchPlan(artifacts);
-  const derived: ArtifactDerived = {
+  checkUsable(artifacts);
+  const derived = imageVolumes ? withImageVolumes(artifacts) : withoutImageVolumes(artifacts);
+  derivedCache.set(key, derived);
+  return derived;
+}
+
+/** Every artifact fetched, as before image-volume mode existed (the output does not change). */
+function withoutImageVolumes(artifacts: readonly ResolvedArtifact[]): ArtifactDerived {
+  const plan = fetchPlan(artifacts, []);
+  return {
     plan,
     planText: JSON.stringify(plan),
     classpath: planClasspath(plan),
     resolvedAnnotation: resolvedAnnotationValue(artifacts),
     resolutionNotes: resolutionWarnings(artifacts),
+    images: [],
   };
-  derivedCache.set(key, derived);
-  return derived;
 }
 
-function fetchPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
+/**
+ * Artifacts in the camel-oci image layout become image volumes, the others go to the fetcher. When
+ * both kinds are present, the image volumes are mounted inside the read-only shared volume, where
+ * the runtime cannot create a mount point: the plan's `imageMounts` has the fetcher make them.
+ */
+function withImageVolumes(artifacts: readonly ResolvedArtifact[]): ArtifactDerived {
+  const modes: ArtifactMode[] = [];
+  const images: ImageVolume[] = [];
+  const byHex12 = new Map<string, string>();
+  for (const a of artifacts) {
+    let mode = artifactMode(a);
+    if (mode.mode === 'image-volume') {
+      const other = byHex12.get(mode.volume.hex12);
+      if (other === undefined) {
+        byHex12.set(mode.volume.hex12, a.digest);
+        images.push(mode.volume);
+      } else if (other !== a.digest) {
+        // Two manifests whose digests share 12 hex characters would need one volume name.
+        mode = { mode: 'fetch', fallback: `another artifact of this pod has a digest starting with the same 12 characters` };
+      }
+    }
+    modes.push(mode);
+  }
+  const fetched = artifacts.filter((_, i) => modes[i]?.mode === 'fetch');
+  const plan = fetched.length === 0 ? undefined : fetchPlan(fetched, images);
+  const classpath: string[] = [];
+  artifacts.forEach((a, i) => {
+    const mode = modes[i] as ArtifactMode;
+    const entries =
+      mode.mode === 'image-volume'
+        ? mode.volume.classpath
+        : a.layers.map((l) => classpathEntry({ kind: l.kind, target: layerTarget(l.kind, l.digest) }));
+    for (const e of entries) if (!classpath.includes(e)) classpath.push(e);
+  });
+  return {
+    plan,
+    planText: plan === undefined ? '' : JSON.stringify(plan),
+    classpath,
+    resolvedAnnotation: resolvedAnnotationValue(artifacts, modes),
+    resolutionNotes: resolutionWarnings(artifacts),
+    images,
+  };
+}
+
+function checkUsable(artifacts: readonly ResolvedArtifact[]): void {
   if (artifacts.length === 0) throw new InjectError('NO_USABLE_LAYERS', 'cannot inject container dependencies: no artifact was resolved');
   for (const a of artifacts) {
     if (a.layers.length === 0) {
@@ -241,10 +310,18 @@ function fetchPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
       );
     }
   }
+}
+
+/** The plan for the fetched artifacts (and the mount points of `images`), checked against the same rules the fetcher will apply to it. */
+function fetchPlan(artifacts: readonly ResolvedArtifact[], images: readonly ImageVolume[]): FetchPlan {
   const built = buildPlan(artifacts);
   // A reference whose layers were all planned by an earlier one (the same artifact by tag and by
   // digest) adds nothing to fetch; the fetcher's plan format wants no empty artifact.
-  const plan: FetchPlan = { version: built.version, artifacts: built.artifacts.filter((a) => a.layers.length > 0) };
+  const plan: FetchPlan = {
+    version: built.version,
+    artifacts: built.artifacts.filter((a) => a.layers.length > 0),
+    ...(images.length > 0 ? { imageMounts: images.map((v) => imageMountDir(v.hex12)) } : {}),
+  };
   const layers = plan.artifacts.reduce((n, a) => n + a.layers.length, 0);
   if (plan.artifacts.length > MAX_PLAN_ARTIFACTS || layers > MAX_PLAN_LAYERS) {
     throw new InjectError(
@@ -272,20 +349,35 @@ function fetchPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
   return plan;
 }
 
-function checkCollisions(view: PodView, integration: ContainerView, addsPullSecrets: boolean): void {
-  const reserved = addsPullSecrets ? [VOLUME_NAME, PULL_SECRETS_VOLUME_NAME] : [VOLUME_NAME];
+function checkCollisions(
+  view: PodView,
+  integration: ContainerView,
+  addsFetcher: boolean,
+  addsPullSecrets: boolean,
+  images: readonly ImageVolume[],
+): void {
+  const reserved = [
+    ...(addsFetcher ? [VOLUME_NAME] : []),
+    ...(addsPullSecrets ? [PULL_SECRETS_VOLUME_NAME] : []),
+    ...images.map((v) => v.name),
+  ];
   for (const v of view.volumes ?? []) {
     const name = own(v, 'name');
     if (typeof name === 'string' && reserved.includes(name)) throw collision(`the pod already has a volume named "${name}"`, name);
   }
-  const ephemeral = optionalArray(view.spec, 'ephemeralContainers', 'spec.ephemeralContainers') ?? [];
-  for (const c of [...view.containers.map((c) => c.raw), ...ephemeral]) {
-    if (isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME)
-      throw collision(`the pod already has a container named "${INIT_CONTAINER_NAME}"`, INIT_CONTAINER_NAME);
+  if (addsFetcher) {
+    const ephemeral = optionalArray(view.spec, 'ephemeralContainers', 'spec.ephemeralContainers') ?? [];
+    for (const c of [...view.containers.map((c) => c.raw), ...ephemeral]) {
+      if (isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME)
+        throw collision(`the pod already has a container named "${INIT_CONTAINER_NAME}"`, INIT_CONTAINER_NAME);
+    }
   }
+  // Image volumes sit under the mount path too: a mount of the pod's own there would hide or contain them.
+  const paths = [VOLUME_MOUNT_PATH, ...images.map((v) => v.mountPath)];
   for (const m of optionalArray(integration.raw, 'volumeMounts', 'volumeMounts') ?? []) {
-    if (isRecord(m) && own(m, 'mountPath') === VOLUME_MOUNT_PATH) {
-      throw collision(`container "${integration.name}" already mounts something at ${VOLUME_MOUNT_PATH}`, VOLUME_MOUNT_PATH);
+    const at = isRecord(m) ? own(m, 'mountPath') : undefined;
+    if (typeof at === 'string' && paths.includes(at)) {
+      throw collision(`container "${integration.name}" already mounts something at ${at}`, at);
     }
   }
 }

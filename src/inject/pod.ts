@@ -6,7 +6,7 @@
 import { InjectError } from '../base/errors.js';
 import { isRecord } from '../base/json.js';
 import type { JsonObject } from '../base/json.js';
-import { INIT_CONTAINER_NAME } from './annotations.js';
+import { IMAGE_VOLUME_PREFIX, INIT_CONTAINER_NAME } from './annotations.js';
 
 /** A JSON object, and the test for one (shared with the other parsers of untrusted JSON). */
 export { isRecord };
@@ -97,16 +97,26 @@ export function annotation(annotations: JsonObject | undefined, key: string): st
 }
 
 /**
- * True when the pod already carries the injection: the `camel-oci-fetch` init container is present
- * (an earlier invocation patched the pod, or `camel-oci inject` ran on its template). The only
- * marker: the resolved annotation is not one, because Camel K copies an Integration's annotations
- * to its pods, so a copied or forged annotation would otherwise switch injection off and leave a
- * false audit record.
+ * True when the pod already carries the injection: the `camel-oci-fetch` init container is present,
+ * or (a pod whose artifacts are all image volumes has no init container) a `camel-oci-image-*`
+ * volume of the `image` kind (an earlier invocation patched the pod, or `camel-oci inject` ran on
+ * its template). The resolved annotation is not a marker, because Camel K copies an Integration's
+ * annotations to its pods, so a copied or forged annotation would otherwise switch injection off
+ * and leave a false audit record; volumes are not copied.
  */
 export function isInjected(pod: unknown): boolean {
   if (!isRecord(pod)) return false;
   const spec = own(pod, 'spec');
   if (!isRecord(spec)) return false;
   const init = own(spec, 'initContainers');
-  return Array.isArray(init) && init.some((c) => isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME);
+  if (Array.isArray(init) && init.some((c) => isRecord(c) && own(c, 'name') === INIT_CONTAINER_NAME)) return true;
+  const volumes = own(spec, 'volumes');
+  return Array.isArray(volumes) && volumes.some(isImageVolume);
+}
+
+/** True for a volume camel-oci adds in image-volume mode: named `camel-oci-image-…`, of the `image` kind. */
+export function isImageVolume(v: unknown): boolean {
+  if (!isRecord(v)) return false;
+  const name = own(v, 'name');
+  return typeof name === 'string' && name.startsWith(IMAGE_VOLUME_PREFIX) && isRecord(own(v, 'image'));
 }

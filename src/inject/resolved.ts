@@ -3,6 +3,7 @@
  * pod runs. Pure.
  */
 import { pinnedReference, type ResolvedArtifact } from '../plan/artifact.js';
+import type { ArtifactMode } from './image-volumes.js';
 
 /** Ignored layers recorded per reference; the rest are counted in a warning (annotations share a 256 KiB budget). */
 export const MAX_IGNORED_RECORDED = 16;
@@ -25,10 +26,14 @@ export interface ResolvedRecord {
   readonly source?: string;
   /** The registry failed and an earlier resolution was used. */
   readonly stale?: true;
+  /** With `--image-volumes` only: mounted as an image volume, or fetched by the init container. */
+  readonly mode?: 'image-volume' | 'fetch';
+  /** Why an artifact was fetched although `--image-volumes` is on. */
+  readonly fallback?: string;
 }
 
-/** The record of one resolved artifact. */
-export function resolvedRecord(a: ResolvedArtifact): ResolvedRecord {
+/** The record of one resolved artifact; `mode` only when image-volume mode is on (absent: no mode field, as before it existed). */
+export function resolvedRecord(a: ResolvedArtifact, mode?: ArtifactMode): ResolvedRecord {
   return {
     ref: a.reference,
     pinned: pinnedReference(a),
@@ -41,12 +46,17 @@ export function resolvedRecord(a: ResolvedArtifact): ResolvedRecord {
     ...(a.platform !== undefined ? { platform: a.platform } : {}),
     ...(a.source !== undefined ? { source: a.source } : {}),
     ...(a.stale === true ? { stale: true as const } : {}),
+    ...(mode !== undefined ? { mode: mode.mode } : {}),
+    ...(mode?.mode === 'fetch' && mode.fallback !== undefined ? { fallback: mode.fallback } : {}),
   };
 }
 
-/** The annotation value: compact JSON, one record per reference, in reference order. */
-export function resolvedAnnotationValue(artifacts: readonly ResolvedArtifact[]): string {
-  return JSON.stringify(artifacts.map(resolvedRecord));
+/**
+ * The annotation value: compact JSON, one record per reference, in reference order; `modes`
+ * parallel to `artifacts` when image-volume mode is on.
+ */
+export function resolvedAnnotationValue(artifacts: readonly ResolvedArtifact[], modes?: readonly ArtifactMode[]): string {
+  return JSON.stringify(artifacts.map((a, i) => resolvedRecord(a, modes?.[i])));
 }
 
 /** Warnings a person should see about these resolutions: ignored layers and stale digests. */

@@ -17,6 +17,8 @@ export interface SelectedLayer {
   readonly name: string;
   /** For raw layers: the file name it lands as (title, else `<hex12>.jar`). */
   readonly fileName?: string;
+  /** For tar layers: the `org.opencontainers.image.title` (push titles them `dependencies-<name>.tar.gz`, `kamelets-<name>.tar.gz`). */
+  readonly title?: string;
 }
 
 /** A layer the selection rules ignored, and why. */
@@ -52,6 +54,10 @@ export interface ResolvedArtifact {
   readonly ignored: readonly IgnoredLayer[];
   /** Set when the registry failed and a recently resolved digest was used instead (stale-if-error). */
   readonly stale?: boolean;
+  /** The manifest's `artifactType` (camel-oci push writes its own), when it has one. */
+  readonly artifactType?: string;
+  /** Media type of the manifest's config blob (an OCI image config for a mountable image). */
+  readonly configMediaType?: string;
   /** Whose credentials resolved it: the pod's pull secrets, or the resolver's own (which the fetcher does not get). */
   readonly credentials?: 'pod' | 'webhook';
 }

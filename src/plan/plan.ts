@@ -82,6 +82,11 @@ export function digestHex12(digest: string): string {
   return digest.slice('sha256:'.length, 'sha256:'.length + 12);
 }
 
+/** `images/<hex12>`: where an image volume is mounted, relative to the volume root (and the directory the fetcher makes for it). */
+export function imageMountDir(hex12: string): string {
+  return `images/${hex12}`;
+}
+
 /** The directory, relative to the volume root, that a layer of this kind and digest lands in. */
 export function layerTarget(kind: LayerKind, digest: string): string {
   return `${kind === 'dependency' ? 'dependencies' : 'kamelets'}/${digestHex12(digest)}`;

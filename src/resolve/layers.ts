@@ -60,6 +60,7 @@ function annotationsOf(layer: Descriptor): Annotated {
 type Decision = { readonly selected: SelectedLayer } | { readonly reason: string };
 
 function select(layer: Descriptor, kind: SelectedLayer['kind'], format: LayerFormat, name: string, fileName?: string): Decision {
+  const title = layer.annotations?.[ANNOTATION_TITLE];
   return {
     selected: {
       digest: layer.digest,
@@ -69,6 +70,8 @@ function select(layer: Descriptor, kind: SelectedLayer['kind'], format: LayerFor
       format,
       name,
       ...(format === 'raw' && fileName !== undefined ? { fileName } : {}),
+      // Image-volume mode reads the directory push put a tar layer's files in from its title.
+      ...(format !== 'raw' && title !== undefined ? { title } : {}),
     },
   };
 }
@@ -146,4 +149,15 @@ export function selectLayers(manifest: Pick<ImageManifest, 'layers'>): { layers:
     else ignored.push({ digest: layer.digest, mediaType: layer.mediaType, reason: d.reason });
   }
   return { layers, ignored };
+}
+
+/** What image-volume mode needs from a manifest beside its layers: its artifactType and config media type. */
+export function manifestImageFields(manifest: Pick<ImageManifest, 'artifactType' | 'config'>): {
+  artifactType?: string;
+  configMediaType: string;
+} {
+  return {
+    ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
+    configMediaType: manifest.config.mediaType,
+  };
 }

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { admitPod, type PodAdmissionDeps } from '../../src/admit/pod.js';
 import { OwnerPins } from '../../src/admit/pins.js';
+import { SKIP_REASONS } from '../../src/inject/decide.js';
 import { ANNOTATION_PINNED, ANNOTATION_RESOLVED } from '../../src/inject/annotations.js';
 import { DEPS, FakeResolver, applyOps, artifactFor, camelKPod, memoryLogger } from '../webhook/support.js';
 
@@ -64,5 +65,58 @@ describe('admitPod: pins', () => {
     assert.equal(pinnedOf(b), pinnedOf(a), 'same owner, same digest');
     assert.equal(resolver.calls[1]?.reference, `${REF}@${first.digest}`);
     assert.match(pinnedOf(c) ?? '', /@sha256:9{64}$/, 'another owner resolves the tag as it is now');
+  });
+});
+
+describe('admitPod: image volumes', () => {
+  const pushed = (digest: string) =>
+    artifactFor(REF, {
+      digest,
+      artifactType: 'application/vnd.camel-oci.artifact.v1',
+      configMediaType: 'application/vnd.oci.image.config.v1+json',
+      layers: [{ ...artifactFor(REF).layers[0]!, name: 'libs', title: 'dependencies-libs.tar.gz' }],
+    });
+
+  it('a pod of a pinned Integration: admitted from its pins as an image volume, and left alone when invoked again', async () => {
+    const resolver = new FakeResolver(new Map([[`${REF}@${PINNED_DIGEST}`, { artifact: pushed(PINNED_DIGEST) }]]));
+    const pod = camelKPod('hello', { [DEPS]: `container:${REF}`, [ANNOTATION_PINNED]: `${REF}@${PINNED_DIGEST}` });
+    const on = deps(resolver, { inject: { fetcherImage: FETCHER, imageVolumes: true } });
+    const ans = await admitPod(pod, 'ns', on, ctx());
+    assert.equal(ans.result.type, 'patched');
+    const patched = applyOps(pod, (ans.result as unknown as { ops: never }).ops) as Record<string, any>;
+    assert.equal(
+      (patched.spec.initContainers ?? []).some((c: { name: string }) => c.name === 'camel-oci-fetch'),
+      false,
+    );
+    const hex = PINNED_DIGEST.slice(7, 19);
+    assert.deepEqual(
+      patched.spec.volumes.find((v: { name: string }) => v.name === `camel-oci-image-${hex}`),
+      { name: `camel-oci-image-${hex}`, image: { reference: `127.0.0.1:5000/acme/deps@${PINNED_DIGEST}`, pullPolicy: 'IfNotPresent' } },
+    );
+    assert.deepEqual(
+      resolver.calls.map((c) => c.reference),
+      [`${REF}@${PINNED_DIGEST}`],
+    );
+    // Reinvocation (reinvocationPolicy IfNeeded) sees the image volume as the injection.
+    const again = await admitPod(patched, 'ns', on, ctx());
+    assert.deepEqual(again.result, { type: 'allowed', skipped: true, reason: SKIP_REASONS.alreadyInjected, warnings: [] });
+    assert.equal(resolver.calls.length, 1, 'nothing resolved again');
+  });
+
+  it('a Deployment template gets the image volume under /spec/template', async () => {
+    const resolver = new FakeResolver(new Map([[REF, { artifact: pushed(PINNED_DIGEST) }]]));
+    const template = camelKPod('hello', { [DEPS]: `container:${REF}` });
+    const ans = await admitPod(
+      template,
+      'ns',
+      deps(resolver, { inject: { fetcherImage: FETCHER, imageVolumes: true } }),
+      ctx(),
+      '/spec/template',
+    );
+    assert.equal(ans.result.type, 'patched');
+    const ops = (ans.result as unknown as { ops: Array<{ path: string }> }).ops;
+    assert.ok(ops.length > 0 && ops.every((o) => o.path.startsWith('/spec/template/')));
+    const deployment = applyOps({ spec: { template: template } }, ops as never) as Record<string, any>;
+    assert.ok(deployment.spec.template.spec.volumes.some((v: { name: string }) => v.name.startsWith('camel-oci-image-')));
   });
 });

@@ -18,6 +18,7 @@ import {
 } from '../../src/audit/report.js';
 import { DEFAULT_TABLE_WIDTH, formatJson, formatTable } from '../../src/audit/format.js';
 import { artifactFor } from '../webhook/support.js';
+import { CAMEL_OCI_ARTIFACT_TYPE, OCI_IMAGE_CONFIG } from '../../src/oci/media-types.js';
 import { integration, integrationPod, pinsValue, pipe, pipeIntegration, type Obj } from './support.js';
 
 const DEPS_REF = 'registry.acme.example/acme/deps:1.0';
@@ -130,6 +131,9 @@ describe('audit annotations', () => {
     ['stale not true', JSON.stringify([{ ...good, stale: 'yes' }])],
     ['bad index', JSON.stringify([{ ...good, index: 'sha256:1' }])],
     ['record not object', JSON.stringify([1])],
+    ['unknown mode', JSON.stringify([{ ...good, mode: 'mounted' }])],
+    ['fallback without mode fetch', JSON.stringify([{ ...good, mode: 'image-volume', fallback: 'x' }])],
+    ['fallback not a string', JSON.stringify([{ ...good, mode: 'fetch', fallback: 1 }])],
   ];
   for (const [name, value] of badResolved) {
     it(`refuses a resolved annotation: ${name}`, () => {
@@ -368,6 +372,74 @@ describe('audit report', () => {
       'TAG_MOVED',
       'UNPINNED',
     ]);
+  });
+});
+
+describe('audit of image-volume pods', () => {
+  const pushedRef = 'registry.acme.example/acme/pushed:1.0';
+  const pushed = artifactFor(pushedRef, {
+    artifactType: CAMEL_OCI_ARTIFACT_TYPE,
+    configMediaType: OCI_IMAGE_CONFIG,
+    layers: [{ ...deps.layers[0]!, name: 'libs', title: 'dependencies-libs.tar.gz' }],
+  });
+  const imagePod = (suffix: string): Obj =>
+    integrationPod('hello', {
+      suffix,
+      created: '2026-12-02T10:00:00Z',
+      request: [pushedRef, DEPS_REF],
+      injected: [pushed, deps],
+      imageVolumes: true,
+    });
+
+  it('a pod admitted with only image volumes (no init container) is injected, and runs what its record says, mode included', () => {
+    const pod = integrationPod('hello', {
+      suffix: 'image',
+      created: '2026-12-02T10:00:00Z',
+      request: [pushedRef],
+      injected: [pushed],
+      imageVolumes: true,
+    });
+    assert.equal(pod.spec.initContainers, undefined, 'no init container');
+    const r = report({ pods: [pod], camelApi: false });
+    assert.deepEqual(codes(r), []);
+    const entry = r.integrations[0]!.pods[0]!;
+    assert.equal(entry.injected, true);
+    assert.deepEqual(
+      entry.runs.map((x) => [x.reference, x.digest, x.mode]),
+      [[pushedRef, pushed.digest, 'image-volume']],
+    );
+    assert.match(formatTable(r), /\(image volume\)/);
+    assert.equal(JSON.parse(formatJson(r)).integrations[0].pods[0].runs[0].mode, 'image-volume');
+  });
+
+  it('a mixed pod records both modes and the fallback reason', () => {
+    const r = report({ pods: [imagePod('mixed')], camelApi: false });
+    assert.deepEqual(codes(r), []);
+    assert.deepEqual(
+      r.integrations[0]!.pods[0]!.runs.map((x) => [x.mode, x.fallback]),
+      [
+        ['image-volume', undefined],
+        ['fetch', 'the manifest has no artifactType (not made by camel-oci push)'],
+      ],
+    );
+  });
+
+  it('RESOLVED_INVALID: a record that says image volume on a pod without that volume', () => {
+    const pod = imagePod('gone1');
+    pod.spec.volumes = pod.spec.volumes.filter((v: Obj) => !String(v.name).startsWith('camel-oci-image-'));
+    const swapped = imagePod('swap1');
+    const volume = swapped.spec.volumes.find((v: Obj) => String(v.name).startsWith('camel-oci-image-'));
+    volume.image.reference = `registry.acme.example/acme/other@${HEX('7')}`;
+    const r = report({ pods: [pod, swapped], camelApi: false });
+    assert.deepEqual(codes(r), ['RESOLVED_INVALID', 'RESOLVED_INVALID']);
+    for (const f of r.findings) assert.match(f.message, /says registry\.acme\.example\/acme\/pushed:1\.0 is an image volume/);
+  });
+
+  it('NOT_INJECTED still: a pod that asked and has neither the init container nor an image volume', () => {
+    const pod = integrationPod('hello', { suffix: 'plain', created: '2026-12-02T10:00:00Z', request: [pushedRef] });
+    const r = report({ pods: [pod], camelApi: false });
+    assert.deepEqual(codes(r), ['NOT_INJECTED']);
+    assert.match(only(r, 'NOT_INJECTED').message, /no camel-oci-fetch init container or camel-oci image volume/);
   });
 });
 

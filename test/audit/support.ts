@@ -29,6 +29,8 @@ export interface PodSpecOptions {
   readonly injected?: readonly ResolvedArtifact[];
   /** Admit the pod through the webhook's own workflow (admitPod) with this resolver instead. */
   readonly admitWith?: ArtifactResolver;
+  /** Inject with --image-volumes on. */
+  readonly imageVolumes?: boolean;
   /** Extra annotations (pins copied from the Integration, opt-out, a forged resolved annotation...). */
   readonly annotations?: Readonly<Record<string, string>>;
 }
@@ -79,7 +81,7 @@ export function integrationPod(integration: string, o: PodSpecOptions): Obj {
   pod.metadata.labels['camel.apache.org/integration'] = integration;
   pod.metadata.generateName = `${integration}-6f9c7d8b5d-`;
   if (o.injected !== undefined) {
-    const { ops } = buildInjection(pod, o.injected, OPTIONS);
+    const { ops } = buildInjection(pod, o.injected, o.imageVolumes === true ? { ...OPTIONS, imageVolumes: true } : OPTIONS);
     pod = applyPatch(pod, ops);
   }
   // What the apiserver adds at creation, and what the kubelet reports.

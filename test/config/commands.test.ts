@@ -72,8 +72,14 @@ describe('loadInjectConfig', () => {
       timeoutMs: 30_000,
       fetcher: { fetcherImage: `camel-oci:${version()}`, volumeSizeLimit: '512Mi', fetchTimeoutSeconds: 50 },
       resolver: RESOLVER_DEFAULTS,
+      imageVolumes: false,
     });
     assertDeepFrozen(c);
+  });
+
+  it('takes --image-volumes (a CLI command reads no CAMEL_OCI_* env)', () => {
+    assert.equal(loadInjectConfig(flagsOf('inject', ['-f', 'x', '--image-volumes'])).imageVolumes, true);
+    assert.equal(loadInjectConfig(flagsOf('inject', ['-f', 'x'], { CAMEL_OCI_IMAGE_VOLUMES: 'true' })).imageVolumes, false);
   });
 
   it('takes the file from -f, else the first argument; -f wins', () => {

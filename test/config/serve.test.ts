@@ -32,11 +32,18 @@ describe('loadServeConfig', () => {
         tagTtlMs: 60_000,
         staleGraceMs: 600_000,
       },
+      imageVolumes: false,
     });
     assertDeepFrozen(c);
     assert.throws(() => {
       (c as { port: number }).port = 1;
     }, TypeError);
+  });
+
+  it('takes --image-volumes, or CAMEL_OCI_IMAGE_VOLUMES (off by default)', () => {
+    assert.equal(load(['--image-volumes']).imageVolumes, true);
+    assert.equal(load([], { CAMEL_OCI_IMAGE_VOLUMES: '1' }).imageVolumes, true);
+    assert.equal(load([], { CAMEL_OCI_IMAGE_VOLUMES: 'no' }).imageVolumes, false);
   });
 
   it('takes --metrics-port as a port, 0 or off for none, CAMEL_OCI_METRICS_PORT, and a docker-link value as the default', () => {

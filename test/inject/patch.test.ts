@@ -98,7 +98,7 @@ test('Camel K pod: exact operations, a valid pod, and nothing else changed', () 
   const planEnv = init.env.find((e: Obj) => e.name === ENV_PLAN);
   assert.deepEqual(parsePlan(planEnv.value), result.plan, 'the init container gets a plan its fetcher accepts');
   assert.ok(!planEnv.value.includes('\n') && !planEnv.value.includes(': '), 'the plan is compact JSON');
-  assert.deepEqual(planClasspath(result.plan), result.classpath);
+  assert.deepEqual(planClasspath(result.plan!), result.classpath);
 
   assert.equal(patched.metadata.annotations[ANNOTATION_RESOLVED], result.resolvedAnnotation);
   assert.deepEqual(JSON.parse(result.resolvedAnnotation), [
@@ -647,7 +647,7 @@ test('the same artifact by tag and by digest: one plan entry, two annotation rec
   const byTag = artifact();
   const byDigest = artifact({ reference: `docker.io/acme/deps@${digest('d')}` });
   const result = buildInjection(helloPod(), [byTag, byDigest], OPTIONS);
-  assert.equal(result.plan.artifacts.length, 1);
+  assert.equal(result.plan!.artifacts.length, 1);
   assert.deepEqual(result.classpath, [DEP_ENTRY]);
   assert.deepEqual(
     JSON.parse(result.resolvedAnnotation).map((r: Obj) => r.ref),

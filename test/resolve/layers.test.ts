@@ -271,6 +271,8 @@ describe('selectLayers table', () => {
       assert.equal(ignored.length, 0, `ignored: ${ignored[0]?.reason}`);
       const fileName = typeof row.want.fileName === 'function' ? row.want.fileName(row.layer) : row.want.fileName;
       const name = row.want.name === '' ? hex12(row.layer) : row.want.name;
+      // A tar layer keeps its title (image-volume mode reads push's directory name from it).
+      const title = row.want.format !== 'raw' ? row.layer.annotations?.[TITLE] : undefined;
       assert.deepEqual(layers, [
         {
           digest: row.layer.digest,
@@ -280,6 +282,7 @@ describe('selectLayers table', () => {
           format: row.want.format,
           name,
           ...(fileName !== undefined ? { fileName } : {}),
+          ...(title !== undefined ? { title } : {}),
         },
       ]);
     });
