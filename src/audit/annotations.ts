@@ -24,6 +24,8 @@ export const MAX_RESOLVED_CHARS = 256 * 1024;
 export const MAX_RESOLVED_RECORDS = MAX_REFERENCES;
 /** Longest media type, platform or ignore reason kept (RFC 6838 caps media types at 127 + 127). */
 const MAX_SHORT_TEXT = 256;
+/** Longest mirror host[:port] kept: a DNS name (253) and a port. */
+const MAX_SOURCE_CHARS = 260;
 
 /** One entry of the pins annotation. */
 export interface Pin {
@@ -131,7 +133,7 @@ export function pinnedDigest(pinned: string): string {
 
 /**
  * Parses a pod's resolved annotation (what the webhook writes with its init container): a JSON
- * array of records `{ref, pinned, mediaType, layers, ignored?, index?, platform?, stale?, mode?, fallback?}`. Every
+ * array of records `{ref, pinned, mediaType, layers, ignored?, index?, platform?, source?, stale?, mode?, fallback?}`. Every
  * known field is checked (types, lengths, sha256 digests, `pinned` ending in `@sha256:…`); fields a
  * newer webhook may add are ignored, so an older audit still reads its pods. Throws CamelOciError
  * `ANNOTATION_INVALID` with what is wrong.
@@ -173,6 +175,7 @@ export function parseResolvedAnnotation(value: string): ResolvedRecord[] {
     }
     const index = digestField(o, 'index', i, true);
     const platform = text(o, 'platform', i, MAX_SHORT_TEXT, true);
+    const source = text(o, 'source', i, MAX_SOURCE_CHARS, true);
     if (Object.hasOwn(o, 'stale') && o.stale !== true) throw invalid(`record ${i}: "stale" is true when present`);
     const mode = Object.hasOwn(o, 'mode') ? o.mode : undefined;
     if (mode !== undefined && mode !== 'image-volume' && mode !== 'fetch')
@@ -187,6 +190,7 @@ export function parseResolvedAnnotation(value: string): ResolvedRecord[] {
       ...(ignored !== undefined ? { ignored } : {}),
       ...(index !== undefined ? { index } : {}),
       ...(platform !== undefined ? { platform } : {}),
+      ...(source !== undefined ? { source } : {}),
       ...(o.stale === true ? { stale: true as const } : {}),
       ...(mode !== undefined ? { mode } : {}),
       ...(fallback !== undefined ? { fallback } : {}),

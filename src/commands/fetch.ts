@@ -8,10 +8,12 @@ import type { ParsedFlags } from '../config/flags.js';
 import { readPullSecretsDir } from '../fetch/pull-secrets-dir.js';
 import { runPlan } from '../fetch/runner.js';
 import { BufferReclaimer } from '../fetch/memory.js';
+import { artifactSources } from '../fetch/sources.js';
+import type { FetchSource } from '../fetch/sources.js';
 import { credentialFor } from '../oci/docker-config.js';
 import { parsePlan } from '../plan/plan.js';
 import { parseReference } from '../oci/reference.js';
-import type { FetchPlan } from '../plan/plan.js';
+import type { FetchPlan, PlanArtifact } from '../plan/plan.js';
 import type { RegistryPolicy } from '../registry/policy.js';
 import type { LookupAll } from '../registry/transport.js';
 import type { SocketOpener } from '../registry/node-transport.js';
@@ -64,18 +66,32 @@ export async function runFetch(
       ...(deps.lookup ? { lookup: deps.lookup } : {}),
       ...(deps.openSocket ? { openSocket: deps.openSocket } : {}),
     });
+    const configs = [...pullSecrets, ...context.dockerConfigs];
+    const credentials = (registry: string, repository: string) => credentialFor(configs, registry, repository);
+    // Mirrors (the plan's, then this fetcher's own --registry-mirror for the registry) meet the same
+    // policy before any connection; each is read with the credential matched by its own host.
+    let sources: Map<PlanArtifact, readonly FetchSource[]>;
     try {
       checkPlanPolicy(plan, context.policy);
+      sources = new Map(plan.artifacts.map((a) => [a, artifactSources(a, context.policy, config.registry.mirrors, credentials)]));
     } catch (err) {
       context.close();
       throw err;
     }
-    const configs = [...pullSecrets, ...context.dockerConfigs];
     try {
       const summary = await runPlan(plan, {
         root,
         client: context.client,
-        credentialFor: (registry, repository) => credentialFor(configs, registry, repository),
+        credentialFor: credentials,
+        sources: (artifact) => sources.get(artifact)!,
+        onSourceFailure: (f, subject) =>
+          log({
+            event: 'warning',
+            source: f.source.registry,
+            mirror: f.source.mirror,
+            code: f.error.code,
+            message: `${subject}: ${f.source.registry} failed, trying the next source: ${f.error.message}`,
+          }),
         limits: config.limits,
         parallel: config.parallel,
         signal,

@@ -126,7 +126,11 @@ export async function runInject(flags: ParsedFlags, io: CommandIO, stdin: () => 
     ...config.fetcher,
   });
   const text = await readInput(file, stdin);
-  const { resolver, context } = await createResolver(config.resolver);
+  const { resolver, context } = await createResolver({
+    ...config.resolver,
+    onSourceFailure: (f) =>
+      io.stderr(`camel-oci inject: warning: ${f.source.registry} failed, trying the next source: ${f.error.code}: ${f.error.message}`),
+  });
   const deadline = deadlineSignal(config.timeoutMs);
   try {
     const { yaml, warnings } = await injectYaml(text, resolver, options, deadline.signal);

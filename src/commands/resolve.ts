@@ -17,6 +17,8 @@ export function artifactJson(a: ResolvedArtifact): Record<string, unknown> {
     mediaType: a.mediaType,
     registry: a.registry,
     repository: a.repository,
+    ...(a.mirrors !== undefined && a.mirrors.length > 0 ? { mirrors: a.mirrors.map((m) => m.registry) } : {}),
+    ...(a.source !== undefined ? { source: a.source } : {}),
     ...(a.indexDigest ? { index: a.indexDigest } : {}),
     ...(a.platform ? { platform: a.platform } : {}),
     ...(a.stale ? { stale: true } : {}),
@@ -35,6 +37,7 @@ export function artifactJson(a: ResolvedArtifact): Record<string, unknown> {
 
 function human(a: ResolvedArtifact): string {
   const lines = [`container:${a.reference}`, `  pinned     ${pinnedReference(a)}`, `  mediaType  ${a.mediaType}`];
+  if (a.source !== undefined) lines.push(`  source     mirror ${a.source}`);
   if (a.indexDigest) lines.push(`  index      ${a.indexDigest} (platform ${a.platform ?? '?'})`);
   if (a.stale) lines.push('  stale      registry failed; using the digest resolved earlier');
   for (const l of a.layers) {
@@ -48,7 +51,11 @@ function human(a: ResolvedArtifact): string {
 export async function runResolve(flags: ParsedFlags, io: CommandIO): Promise<number> {
   const config = loadResolveConfig(flags);
   const refs = config.references;
-  const { resolver, context } = await createResolver(config.resolver);
+  const { resolver, context } = await createResolver({
+    ...config.resolver,
+    onSourceFailure: (f) =>
+      io.stderr(`camel-oci: warning: ${f.source.registry} failed, trying the next source: ${f.error.code}: ${f.error.message}`),
+  });
   const signal = AbortSignal.timeout(config.timeoutMs);
   try {
     const results = await Promise.allSettled(refs.map((r) => resolver.resolve(r, { signal })));

@@ -63,6 +63,13 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     onResponse: (registry, status) => metrics.registryRequest(registry, status),
     onNoResponse: (registry, code) => metrics.registryNoResponse(registry, code),
     onCache: (cache, result) => metrics.cacheLookup(cache, result),
+    // A mirror that is down or serves wrong bytes is worked around (the next source answers), so it is
+    // only seen here: one warning per failed source, with its stable code.
+    onSourceFailure: (f, subject) =>
+      logger.warn(
+        { source: f.source.registry, mirror: f.source.mirror, code: f.error.code, subject },
+        `registry source failed, trying the next: ${f.error.message}`,
+      ),
   });
   // The Kubernetes client is large (about 60 MiB of heap once loaded): load it only when used.
   const pullSecrets = config.readPullSecrets

@@ -18,6 +18,9 @@ import type { Staging } from './staging.js';
 import { unpackLayer } from './unpack.js';
 import { BlobVerifier } from './verify.js';
 import { BufferReclaimer } from './memory.js';
+import { BlobSources, readPinnedManifest, withCredential } from './sources.js';
+import type { FetchSource } from './sources.js';
+import type { SourceFailure } from '../registry/mirrors.js';
 import { createImageMounts } from './mounts.js';
 
 /** Resumed Range requests per layer download attempt before it counts as failed. */
@@ -68,12 +71,17 @@ export interface RunnerOptions {
   readonly now?: () => number;
   /** Frees dead download buffers as bytes stream (shared by all layers of the run). */
   readonly reclaimer?: BufferReclaimer;
+  /** The sources of an artifact, mirrors first (fetch/sources.ts); default: its registry alone. */
+  readonly sources?: (artifact: PlanArtifact) => readonly FetchSource[];
+  /** Called when a source failed and another is tried (a mirror down, or serving wrong bytes). */
+  readonly onSourceFailure?: (failure: SourceFailure, subject: string) => void;
 }
 
 interface Job {
   readonly artifact: PlanArtifact;
   readonly layer: PlanLayer;
   readonly loc: RepositoryLocation;
+  readonly sources: readonly FetchSource[];
 }
 
 function subjectOf(artifact: PlanArtifact): string {
@@ -101,8 +109,11 @@ export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<
     await Promise.all(
       plan.artifacts.map(async (artifact) => {
         const loc: RepositoryLocation = { registry: artifact.registry, repository: artifact.repository, scheme: artifact.scheme };
-        await checkManifest(artifact, loc, options);
-        for (const layer of artifact.layers) jobs.push({ artifact, layer, loc });
+        const sources = options.sources?.(artifact) ?? [
+          withCredential({ ...loc, mirror: false }, artifact.repository, options.credentialFor),
+        ];
+        await checkManifest(artifact, sources, options);
+        for (const layer of artifact.layers) jobs.push({ artifact, layer, loc, sources });
       }),
     );
     let bytes = 0;
@@ -136,14 +147,19 @@ export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<
   }
 }
 
-/** Re-reads the manifest by its pinned digest (the client checks its sha256) and checks every planned layer is in it. */
-async function checkManifest(artifact: PlanArtifact, loc: RepositoryLocation, options: RunnerOptions): Promise<void> {
+/** Re-reads the manifest by its pinned digest from its sources (the client checks its sha256) and checks every planned layer is in it. */
+async function checkManifest(artifact: PlanArtifact, sources: readonly FetchSource[], options: RunnerOptions): Promise<void> {
   const subject = subjectOf(artifact);
-  const credential = options.credentialFor(artifact.registry, artifact.repository);
-  const fetched = await options.client.manifest(
-    loc,
+  const onFailure = options.onSourceFailure;
+  const fetched = await readPinnedManifest(
+    options.client,
+    sources,
     artifact.digest,
-    { signal: options.signal, deadline: options.deadline, ...(credential ? { credential } : {}) },
+    {
+      signal: options.signal,
+      deadline: options.deadline,
+      ...(onFailure ? { onFailure: (f: SourceFailure) => onFailure(f, subject) } : {}),
+    },
     subject,
   );
   const parsed = parseManifest(fetched.bytes, fetched.contentType);
@@ -175,9 +191,10 @@ async function fetchLayer(
   options: RunnerOptions,
   now: () => number,
 ): Promise<LayerReport> {
-  const { layer, loc, artifact } = job;
-  const credential = options.credentialFor(artifact.registry, artifact.repository);
-  const ctx = { signal: options.signal, deadline: options.deadline, ...(credential ? { credential } : {}) };
+  const { layer, artifact } = job;
+  const onFailure = options.onSourceFailure;
+  // Mirrors first: a source that fails hands the layer to the next without using up an attempt.
+  const blobs = new BlobSources(job.sources, `blob ${layer.digest}`, onFailure ? (f) => onFailure(f, subjectOf(artifact)) : undefined);
   const started = now();
   let resumes = 0;
   for (let attempt = 1; ; attempt++) {
@@ -192,7 +209,9 @@ async function fetchLayer(
     try {
       for (;;) {
         if (options.signal.aborted) throw abortReason(options.signal);
-        const res = await options.client.blob(loc, layer.digest, ctx, verifier.bytes);
+        const source = blobs.current;
+        const ctx = { signal: options.signal, deadline: options.deadline, ...(source.credential ? { credential: source.credential } : {}) };
+        const res = await options.client.blob(source.location, layer.digest, ctx, verifier.bytes);
         if (res.offset !== verifier.bytes) {
           // The registry ignored the Range request: start the layer over rather than trust a skip.
           res.body.destroy();
@@ -201,7 +220,7 @@ async function fetchLayer(
         try {
           await verifier.pump(
             reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer, (err) =>
-              brokenBody(err, job, verifier.bytes, options.signal),
+              brokenBody(err, job, source.registry, verifier.bytes, options.signal),
             ),
             pipe,
           );
@@ -219,7 +238,7 @@ async function fetchLayer(
         if (verifier.bytes < layer.size) {
           // The body ended cleanly but short (no Content-Length to catch it): resume from here, and
           // past the resumes, start the layer over (a short body is the registry's fault, not the content's).
-          if (attemptResumes >= MAX_RESUMES) throw shortBody(job, verifier.bytes);
+          if (attemptResumes >= MAX_RESUMES) throw shortBody(job, source.registry, verifier.bytes);
           attemptResumes++;
           resumes++;
           continue;
@@ -249,13 +268,13 @@ async function fetchLayer(
       pipe.destroy();
       await unpacked.catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
-      const retry =
-        err instanceof CamelOciError &&
-        err.retryable &&
-        err.code !== 'DIGEST_MISMATCH' &&
-        attempt < MAX_LAYER_ATTEMPTS &&
-        !options.signal.aborted;
-      if (!retry) throw options.signal.aborted ? abortReason(options.signal) : err;
+      if (options.signal.aborted) throw abortReason(options.signal);
+      const step = blobs.failed(
+        err,
+        (e) => e instanceof CamelOciError && e.retryable && e.code !== 'DIGEST_MISMATCH' && attempt < MAX_LAYER_ATTEMPTS,
+      );
+      if ('error' in step) throw step.error;
+      if (step.next === 'source') attempt--;
     }
   }
 }
@@ -287,11 +306,10 @@ async function* reclaiming(
  * A response body that broke (reset, closed before its Content-Length, a socket error): a retryable
  * UNAVAILABLE naming the registry, so it is resumed and then retried as a whole layer.
  */
-function brokenBody(err: unknown, job: Job, bytes: number, signal: AbortSignal): unknown {
+function brokenBody(err: unknown, job: Job, host: string, bytes: number, signal: AbortSignal): unknown {
   if (err instanceof CamelOciError) return err;
   if (signal.aborted) return abortReason(signal);
   const e = err as { code?: string; message?: string };
-  const host = job.loc.registry;
   return new FetchError(
     'UNAVAILABLE',
     `${host} broke the connection while sending blob ${job.layer.digest} after ${bytes} of ${job.layer.size} bytes (${e.code ?? e.message ?? String(err)})`,
@@ -304,8 +322,7 @@ function brokenBody(err: unknown, job: Job, bytes: number, signal: AbortSignal):
 }
 
 /** A body that ended cleanly before the blob's size, after every resume: retryable UNAVAILABLE naming the registry. */
-function shortBody(job: Job, bytes: number): FetchError {
-  const host = job.loc.registry;
+function shortBody(job: Job, host: string, bytes: number): FetchError {
   return new FetchError(
     'UNAVAILABLE',
     `${host} ended blob ${job.layer.digest} after ${bytes} of its ${job.layer.size} bytes (short read)`,

@@ -22,6 +22,8 @@ export interface ResolvedRecord {
   /** Digest of the index the manifest was chosen from. */
   readonly index?: string;
   readonly platform?: string;
+  /** Host[:port] of the mirror that answered, when one did (absent: the upstream the pinned reference names). */
+  readonly source?: string;
   /** The registry failed and an earlier resolution was used. */
   readonly stale?: true;
   /** With `--image-volumes` only: mounted as an image volume, or fetched by the init container. */
@@ -42,6 +44,7 @@ export function resolvedRecord(a: ResolvedArtifact, mode?: ArtifactMode): Resolv
       : {}),
     ...(a.indexDigest !== undefined ? { index: a.indexDigest } : {}),
     ...(a.platform !== undefined ? { platform: a.platform } : {}),
+    ...(a.source !== undefined ? { source: a.source } : {}),
     ...(a.stale === true ? { stale: true as const } : {}),
     ...(mode !== undefined ? { mode: mode.mode } : {}),
     ...(mode?.mode === 'fetch' && mode.fallback !== undefined ? { fallback: mode.fallback } : {}),

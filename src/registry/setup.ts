@@ -12,6 +12,7 @@ import { createNodeTransport } from './node-transport.js';
 import type { SocketOpener } from './node-transport.js';
 import type { Connector, LookupAll } from './transport.js';
 import { RegistryPolicy } from './policy.js';
+import type { MirrorTable } from './mirrors.js';
 
 /** Bound on files named by flags (CA bundles, docker configs): they are small text files. */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
@@ -24,6 +25,8 @@ export interface RegistrySettings {
   readonly caFiles: readonly string[];
   /** PEM texts of extra CA certificates trusted besides `caFiles` (fetch's `--ca-pem`), checked with {@link certificatesOf}. */
   readonly caPems?: readonly string[];
+  /** `--registry-mirror`: mirrors by upstream host[:port] (registry/mirrors.ts); each meets the policy like a registry. */
+  readonly mirrors?: MirrorTable;
   /** Injected DNS (tests): defaults to the system resolver. */
   readonly lookup?: LookupAll;
   /** Injected connector (tests): defaults to real TCP/TLS. */

@@ -17,6 +17,8 @@ import type { ImageManifest } from '../oci/manifest.js';
 import { formatReference, parseReference, registryEndpoint } from '../oci/reference.js';
 import { LruCache, TagCache } from './cache.js';
 import type { RegistryPolicy } from '../registry/policy.js';
+import { configuredMirrors, locationOf, sourcesOf, trySources } from '../registry/mirrors.js';
+import type { MirrorTable, RegistrySource, SourceFailure } from '../registry/mirrors.js';
 import { SingleFlight } from '../base/single-flight.js';
 import type { ArtifactResolver, ResolveRequest } from './types.js';
 
@@ -41,6 +43,10 @@ export interface ResolverOptions {
   readonly flightTimeoutMs?: number;
   readonly now?: () => number;
   readonly onCache?: (cache: 'tag' | 'manifest', result: CacheResult) => void;
+  /** `--registry-mirror`: mirrors by upstream host[:port], tried in order before it for tags and manifests. */
+  readonly mirrors?: MirrorTable;
+  /** Called when a source failed and the next was tried (a mirror down, or serving wrong bytes). */
+  readonly onSourceFailure?: (failure: SourceFailure, subject: string) => void;
 }
 
 /** Defaults (the platform is the index selection's own). */
@@ -62,10 +68,31 @@ type Node =
   | { kind: 'manifest'; manifest: ImageManifest; mediaType: string }
   | { kind: 'index'; index: import('../oci/manifest.js').ImageIndex; mediaType: string };
 
+/** A manifest as cached: the parsed node and the mirror that served it (undefined: the upstream). */
+interface CachedNode {
+  readonly node: Node;
+  readonly mirror: string | undefined;
+}
+
+/** The sources of one resolution, each with its own credential, and the call's deadline. */
+interface Sources {
+  readonly list: readonly RegistrySource[];
+  readonly credentials: readonly (Credential | undefined)[];
+  readonly repository: string;
+  readonly signal: AbortSignal;
+  readonly deadline: number;
+}
+
+/** What answered: a node and the mirror it came from (undefined: the upstream). */
+interface Answer {
+  readonly node: Node;
+  readonly mirror: string | undefined;
+}
+
 /** The production ArtifactResolver. */
 export class Resolver implements ArtifactResolver {
   private readonly tags: TagCache;
-  private readonly manifests: LruCache<string, Node>;
+  private readonly manifests: LruCache<string, CachedNode>;
   /** Finished artifacts by the digest the reference resolves to (index or manifest) and platform. */
   private readonly artifacts: LruCache<string, ResolvedArtifact>;
   private readonly flights = new SingleFlight<ResolvedArtifact>();
@@ -87,10 +114,22 @@ export class Resolver implements ArtifactResolver {
     const subject = `container:${written}`;
     this.options.policy.checkRegistry(ref.domain, endpoint, subject);
     const location: RepositoryLocation = { registry: endpoint, repository: ref.path, scheme: this.options.policy.schemeFor(endpoint) };
-    const { credential, source } = this.credential(ref.domain, ref.path, request.pullSecrets ?? []);
+    // Mirrors first, then the upstream; each source with the credential matched by its own host,
+    // so the upstream's credential never reaches a mirror, nor a mirror's the upstream.
+    const mirrors = configuredMirrors(this.options.mirrors, ref.domain, endpoint);
+    const sources = sourcesOf(this.options.policy, location, mirrors, subject);
+    const pullSecrets = request.pullSecrets ?? [];
+    const auths = sources.map((s) => this.credential(s.mirror ? s.registry : ref.domain, ref.path, pullSecrets));
+    const upstreamAuth = auths[auths.length - 1]!;
     // Tags and finished artifacts are cached per credential: what one pod's pull secret can see is
     // not handed to a pod without it (manifests by digest stay shared: a digest is proof enough).
-    const cid = credentialId(credential);
+    const cid =
+      auths.length === 1
+        ? credentialId(upstreamAuth.credential)
+        : createHash('sha256')
+            .update(auths.map((a) => credentialId(a.credential)).join(','))
+            .digest('hex')
+            .slice(0, 16);
     const platform = request.platform ?? this.options.platform ?? DEFAULT_PLATFORM;
     // Warm path, no timers and no flight: a fresh tag (or a digest) whose artifact is cached.
     const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
@@ -106,7 +145,7 @@ export class Resolver implements ArtifactResolver {
     // A refresh never joins a flight that may answer from the tag cache.
     const key = JSON.stringify([formatReference(ref), platform, cid, refresh]);
     const flight = this.flights.do(key, () =>
-      this.resolveShared(written, ref.domain, location, tagOrDigest, platform, { credential, source, cid }, subject, refresh),
+      this.resolveShared(written, ref.domain, location, tagOrDigest, platform, { sources, auths, cid }, subject, refresh),
     );
     if (!request.signal) return flight;
     return raceSignal(flight, request.signal, (signal) =>
@@ -138,11 +177,14 @@ export class Resolver implements ArtifactResolver {
     loc: RepositoryLocation,
     tagOrDigest: string,
     platform: string,
-    auth: { credential: Credential | undefined; source: 'pod' | 'webhook' | undefined; cid: string },
+    auth: {
+      sources: readonly RegistrySource[];
+      auths: readonly { credential?: Credential; source?: 'pod' | 'webhook' }[];
+      cid: string;
+    },
     subject: string,
     refresh = false,
   ): Promise<ResolvedArtifact> {
-    const credential = auth.credential;
     const controller = new AbortController();
     const timeout = this.options.flightTimeoutMs ?? DEFAULT_FLIGHT_TIMEOUT_MS;
     const timer = setTimeout(
@@ -155,31 +197,39 @@ export class Resolver implements ArtifactResolver {
       timeout,
     );
     timer.unref();
-    const ctx = { signal: controller.signal, deadline: this.now() + timeout, ...(credential ? { credential } : {}) };
+    const ctx: Sources = {
+      list: auth.sources,
+      credentials: auth.auths.map((a) => a.credential),
+      repository: loc.repository,
+      signal: controller.signal,
+      deadline: this.now() + timeout,
+    };
     try {
       let digest: string;
       let stale = false;
       let node: Node;
+      // The mirror that answered the request that pinned the digest (undefined: the upstream).
+      let mirror: string | undefined;
       if (tagOrDigest.includes(':')) {
         digest = tagOrDigest;
-        node = await this.byDigest(loc, digest, ctx, subject);
+        ({ node, mirror } = await this.byDigest(loc, digest, ctx, subject));
       } else {
         const tagKey = tagKeyOf(loc, tagOrDigest, auth.cid);
         const fresh = refresh ? undefined : this.tags.fresh(tagKey);
         this.options.onCache?.('tag', fresh ? 'hit' : 'miss');
         if (fresh) {
           digest = fresh.digest;
-          node = await this.byDigest(loc, digest, ctx, subject);
+          ({ node, mirror } = await this.byDigest(loc, digest, ctx, subject));
         } else {
           try {
-            ({ digest, node } = await this.byTag(loc, tagOrDigest, tagKey, ctx, subject));
+            ({ digest, node, mirror } = await this.byTag(loc, tagOrDigest, tagKey, ctx, subject));
           } catch (err) {
             const old = this.tags.stale(tagKey);
             if (!old || !(err instanceof CamelOciError) || !STALE_OK.has(err.code)) throw err;
             this.options.onCache?.('tag', 'stale');
             stale = true;
             digest = old.digest;
-            node = await this.byDigest(loc, digest, ctx, subject);
+            ({ node, mirror } = await this.byDigest(loc, digest, ctx, subject));
           }
         }
       }
@@ -192,7 +242,7 @@ export class Resolver implements ArtifactResolver {
           ? [child.platform.os, child.platform.architecture, child.platform.variant].filter(Boolean).join('/')
           : undefined;
         digest = child.digest;
-        node = await this.byDigest(loc, digest, ctx, subject);
+        node = (await this.byDigest(loc, digest, ctx, subject)).node;
         if (node.kind !== 'manifest') {
           throw new ResolveError(
             'MANIFEST_INVALID',
@@ -217,6 +267,8 @@ export class Resolver implements ArtifactResolver {
         registry: loc.registry,
         repository: loc.repository,
         scheme: loc.scheme,
+        ...(mirrorsOf(auth.sources).length > 0 ? { mirrors: mirrorsOf(auth.sources) } : {}),
+        ...(mirror !== undefined ? { source: mirror } : {}),
         digest,
         mediaType: node.mediaType,
         ...(indexDigest !== undefined ? { indexDigest } : {}),
@@ -225,7 +277,7 @@ export class Resolver implements ArtifactResolver {
         ignored,
         ...manifestImageFields(node.manifest),
         ...(stale ? { stale: true } : {}),
-        ...(auth.source !== undefined ? { credentials: auth.source } : {}),
+        ...(answeredAuth(auth, mirror)?.source !== undefined ? { credentials: answeredAuth(auth, mirror)!.source! } : {}),
       };
       if (!stale) this.artifacts.set(artifactKey(loc, indexDigest ?? digest, platform, auth.cid), artifact);
       return artifact;
@@ -235,56 +287,100 @@ export class Resolver implements ArtifactResolver {
   }
 
   /**
-   * Asks the registry where a tag points now. When the tag was resolved before and that manifest
-   * is still cached, a HEAD answers it: it does not count against Docker Hub's pull limit, and the
-   * manifest is fetched (by digest, so its bytes are hashed and checked) only when the tag moved. A
-   * first resolution is one GET by tag, as a HEAD would only add a round trip. A HEAD that the
-   * registry cannot answer usefully falls back to that GET; other failures go to the caller's
-   * stale-if-error handling, as a failed GET would.
+   * Asks the sources where a tag points now, mirrors first (an air-gapped cluster has no upstream;
+   * a mirror's answer for a tag is trusted as it gives it, its bytes are still hashed). When the
+   * tag was resolved before and that manifest is still cached, a HEAD answers it: it does not count
+   * against Docker Hub's pull limit, and the manifest is fetched (by digest, so its bytes are hashed
+   * and checked) only when the tag moved. A first resolution is one GET by tag, as a HEAD would only
+   * add a round trip. A HEAD that a source cannot answer usefully falls back to a GET at that source;
+   * other failures hand over to the next source, and when all failed, to the caller's stale-if-error
+   * handling, as a failed GET would.
    */
   private async byTag(
     loc: RepositoryLocation,
     tag: string,
     tagKey: string,
-    ctx: { signal: AbortSignal; deadline: number; credential?: Credential },
+    ctx: Sources,
     subject: string,
-  ): Promise<{ digest: string; node: Node }> {
+  ): Promise<{ digest: string; node: Node; mirror: string | undefined }> {
     const last = this.tags.last(tagKey);
-    if (last !== undefined && this.manifests.get(manifestKey(loc, last.digest)) !== undefined) {
-      let moved: string | undefined;
-      try {
-        moved = (await this.options.client.head(loc, tag, ctx, subject)).digest;
-      } catch (err) {
-        if (!(err instanceof CamelOciError) || !HEAD_FALLBACK.has(err.code)) throw err;
-      }
-      if (moved !== undefined) {
-        const node = await this.byDigest(loc, moved, ctx, subject);
-        this.tags.set(tagKey, moved);
-        return { digest: moved, node };
-      }
+    const canHead = last !== undefined && this.manifests.get(manifestKey(loc, last.digest)) !== undefined;
+    const { value, source } = await trySources(
+      ctx.list,
+      async (s) => {
+        const call = callOf(ctx, s);
+        if (canHead) {
+          try {
+            return { moved: (await this.options.client.head(locationOf(s, ctx.repository), tag, call, subject)).digest };
+          } catch (err) {
+            if (!(err instanceof CamelOciError) || !HEAD_FALLBACK.has(err.code)) throw err;
+          }
+        }
+        return { fetched: await this.options.client.manifest(locationOf(s, ctx.repository), tag, call, subject) };
+      },
+      this.tryOptions(ctx, `tag ${tag} of ${subject}`, subject),
+    );
+    const mirror = source.mirror ? source.registry : undefined;
+    const moved = value.moved;
+    if (moved !== undefined) {
+      const node = (await this.byDigest(loc, moved, ctx, subject)).node;
+      this.tags.set(tagKey, moved);
+      return { digest: moved, node, mirror };
     }
-    const fetched = await this.options.client.manifest(loc, tag, ctx, subject);
+    const fetched = value.fetched!;
     const node = parseManifest(fetched.bytes, fetched.contentType) as Node;
-    this.manifests.set(manifestKey(loc, fetched.digest), node);
+    this.manifests.set(manifestKey(loc, fetched.digest), { node, mirror });
     this.tags.set(tagKey, fetched.digest);
-    return { digest: fetched.digest, node };
+    return { digest: fetched.digest, node, mirror };
   }
 
-  private async byDigest(
-    loc: RepositoryLocation,
-    digest: string,
-    ctx: { signal: AbortSignal; deadline: number; credential?: Credential },
-    subject: string,
-  ): Promise<Node> {
+  /**
+   * A manifest by digest: from the cache, else from the first source that answers bytes whose
+   * sha256 is the digest (the client checks it; a source answering other bytes fails, and the next
+   * is tried).
+   */
+  private async byDigest(loc: RepositoryLocation, digest: string, ctx: Sources, subject: string): Promise<Answer> {
     const key = manifestKey(loc, digest);
     const cached = this.manifests.get(key);
     this.options.onCache?.('manifest', cached ? 'hit' : 'miss');
     if (cached) return cached;
-    const fetched = await this.options.client.manifest(loc, digest, ctx, subject);
-    const node = parseManifest(fetched.bytes, fetched.contentType) as Node;
-    this.manifests.set(key, node);
-    return node;
+    const { value: fetched, source } = await trySources(
+      ctx.list,
+      (s) => this.options.client.manifest(locationOf(s, ctx.repository), digest, callOf(ctx, s), subject),
+      this.tryOptions(ctx, `manifest ${digest} of ${subject}`, subject),
+    );
+    const answer: Answer = {
+      node: parseManifest(fetched.bytes, fetched.contentType) as Node,
+      mirror: source.mirror ? source.registry : undefined,
+    };
+    this.manifests.set(key, answer);
+    return answer;
   }
+
+  private tryOptions(ctx: Sources, what: string, subject: string): Parameters<typeof trySources>[2] {
+    const onFailure = this.options.onSourceFailure;
+    return { signal: ctx.signal, what, ...(onFailure ? { onFailure: (f: SourceFailure) => onFailure(f, subject) } : {}) };
+  }
+}
+
+/** The per-call context for one source: the shared deadline and that source's own credential. */
+function callOf(ctx: Sources, source: RegistrySource): { signal: AbortSignal; deadline: number; credential?: Credential } {
+  const credential = ctx.credentials[ctx.list.indexOf(source)];
+  return { signal: ctx.signal, deadline: ctx.deadline, ...(credential ? { credential } : {}) };
+}
+
+/** The mirrors of a source list, as the plan carries them. */
+function mirrorsOf(sources: readonly RegistrySource[]): { registry: string; scheme: 'https' | 'http' }[] {
+  return sources.filter((s) => s.mirror).map((s) => ({ registry: s.registry, scheme: s.scheme }));
+}
+
+/** Whose credential the answering source used (the upstream's when no mirror answered). */
+function answeredAuth(
+  auth: { sources: readonly RegistrySource[]; auths: readonly { source?: 'pod' | 'webhook' }[] },
+  mirror: string | undefined,
+): { source?: 'pod' | 'webhook' } | undefined {
+  const i = mirror === undefined ? auth.sources.length - 1 : auth.sources.findIndex((s) => s.mirror && s.registry === mirror);
+  return auth.auths[i];
 }
 
 function manifestKey(loc: RepositoryLocation, digest: string): string {
