@@ -87,6 +87,8 @@ export interface Deadline {
    * if a handler ignored the signal. Never resolves once disposed.
    */
   lastChance(): Promise<void>;
+  /** Calls `callback` at the last chance (as `lastChance()` resolves), unless disposed first; no promise is made. */
+  onLastChance(callback: () => void): void;
   /** Stops the timers; call when the answer is sent. */
   dispose(): void;
 }
@@ -98,6 +100,7 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
   const controller = new AbortController();
   let resolveLast: (() => void) | undefined;
   let last: Promise<void> | undefined;
+  let onLast: (() => void) | undefined;
   let lastTimer: NodeJS.Timeout | undefined;
   // One timer per request; the second one is armed only when the budget is already spent.
   let budgetTimer: NodeJS.Timeout | undefined = setTimeout(
@@ -107,6 +110,7 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
       lastTimer = setTimeout(() => {
         lastTimer = undefined;
         resolveLast?.();
+        onLast?.();
       }, graceMs);
     },
     Math.max(0, budgetMs - (performance.now() - startedAt)),
@@ -121,7 +125,11 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
       });
       return last;
     },
+    onLastChance(callback) {
+      onLast = callback;
+    },
     dispose() {
+      onLast = undefined;
       if (budgetTimer !== undefined) clearTimeout(budgetTimer);
       if (lastTimer !== undefined) clearTimeout(lastTimer);
       budgetTimer = undefined;
