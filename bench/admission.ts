@@ -65,9 +65,10 @@ export function canPin(): boolean {
 }
 
 /** Spawns `node args` pinned to the server core (when `pin`). */
-export function spawnServer(node: string, args: readonly string[], pin: boolean, env: NodeJS.ProcessEnv): ChildProcess {
+export function spawnServer(node: string, args: readonly string[], pin: boolean, env: NodeJS.ProcessEnv, stdout: 'pipe' | 'inherit' = 'pipe'): ChildProcess {
   const [cmd, argv] = pin ? ['taskset', ['-c', SERVER_CORE, node, ...args]] : [node, [...args]];
-  return spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // stderr is shown (nothing reads a pipe of it, and a full pipe would stall the server).
+  return spawn(cmd, argv, { env, stdio: ['ignore', stdout, 'inherit'] });
 }
 
 /** Pins this process (the load generator) to core 0. */
@@ -178,9 +179,9 @@ function reviewOf(pod: unknown): string {
 }
 
 /** The arguments of `camel-oci serve` the admission and start-up benchmarks run. */
-export function serveArgs(port: number, certsDir: string, registryHost: string): string[] {
+export function serveArgs(port: number, certsDir: string, registryHost: string, cli = CLI): string[] {
   return [
-    CLI,
+    cli,
     'serve',
     ...['--port', String(port), '--address', '127.0.0.1'],
     ...['--tls-cert', path.join(certsDir, 'tls.crt'), '--tls-key', path.join(certsDir, 'tls.key')],
@@ -223,6 +224,8 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
   const node = args.includes('--node') ? args[args.indexOf('--node') + 1]! : process.execPath;
   // --profile DIR: the webhook writes a V8 CPU profile there when it stops (see bench/profile.ts).
   const profile = args.includes('--profile') ? path.resolve(args[args.indexOf('--profile') + 1]!) : undefined;
+  // --cli PATH: another build's dist/cli.js as the webhook (an earlier commit, for a before/after).
+  const cli = args.includes('--cli') ? path.resolve(args[args.indexOf('--cli') + 1]!) : CLI;
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1]!.split(',') : undefined;
   const pin = canPin();
   if (pin) pinSelf();
@@ -245,7 +248,9 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
 
     const webhookPort = await freePort();
     const profileFlags = profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile];
-    const serve = spawnServer(node, [...profileFlags, ...serveArgs(webhookPort, certsDir, registry.host)], pin, SERVER_ENV);
+    // --node-flags '--trace-gc': extra Node flags for the webhook (its output is shown).
+    const nodeFlags = args.includes('--node-flags') ? args[args.indexOf('--node-flags') + 1]!.split(' ').filter((f) => f !== '') : [];
+    const serve = spawnServer(node, [...profileFlags, ...nodeFlags, ...serveArgs(webhookPort, certsDir, registry.host, cli)], pin, SERVER_ENV, 'inherit');
     children.push(serve);
     const webhook = `https://127.0.0.1:${webhookPort}/mutate?timeout=10s`;
     await waitReady(`https://127.0.0.1:${webhookPort}/readyz`, ca);

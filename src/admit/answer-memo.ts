@@ -69,7 +69,8 @@ export class AnswerMemo {
   key(pod: object, namespace: string, basePath: string, artifacts: readonly ResolvedArtifact[], requestKey?: string): string | undefined {
     if (artifacts.length > MAX_MEMO_REFERENCES) return undefined;
     // A digest of the whole request but its uid covers the pod and more: no need to serialize the pod again.
-    if (requestKey !== undefined) return hash('sha256', `${namespace.length}:${namespace}|${basePath.length}:${basePath}|${artifactsFingerprint(artifacts)}|request ${requestKey}`, 'base64');
+    // The key is then short (a digest and the artifacts' fields), kept as it is.
+    if (requestKey !== undefined) return `${namespace.length}:${namespace}|${basePath.length}:${basePath}|${artifactsFingerprint(artifacts)}|request ${requestKey}`;
     let podJson: string;
     try {
       podJson = JSON.stringify(pod);
@@ -79,7 +80,7 @@ export class AnswerMemo {
     if (podJson === undefined || podJson.length > MAX_MEMO_POD_CHARS) return undefined;
     // Length prefixes and a self-delimiting JSON array keep the parts from running into each other.
     const text = `${namespace.length}:${namespace}|${basePath.length}:${basePath}|${artifactsFingerprint(artifacts)}|pod ${podJson}`;
-    return hash('sha256', text, 'base64');
+    return `pod ${hash('sha256', text, 'base64')}`;
   }
 
   /** The answer kept under `key`, if any. */
