@@ -65,7 +65,13 @@ export function canPin(): boolean {
 }
 
 /** Spawns `node args` pinned to the server core (when `pin`). */
-export function spawnServer(node: string, args: readonly string[], pin: boolean, env: NodeJS.ProcessEnv, stdout: 'pipe' | 'inherit' = 'pipe'): ChildProcess {
+export function spawnServer(
+  node: string,
+  args: readonly string[],
+  pin: boolean,
+  env: NodeJS.ProcessEnv,
+  stdout: 'pipe' | 'inherit' = 'pipe',
+): ChildProcess {
   const [cmd, argv] = pin ? ['taskset', ['-c', SERVER_CORE, node, ...args]] : [node, [...args]];
   // stderr is shown (nothing reads a pipe of it, and a full pipe would stall the server).
   return spawn(cmd, argv, { env, stdio: ['ignore', stdout, 'inherit'] });
@@ -89,7 +95,14 @@ export async function rssMiB(pid: number): Promise<{ rss: number; hwm: number }>
 }
 
 /** Throughput of `url` at `connections` keep-alive connections for `duration` seconds. */
-export async function throughput(url: string, body: string, ca: string, duration: number, connections: number, pid: number): Promise<Throughput> {
+export async function throughput(
+  url: string,
+  body: string,
+  ca: string,
+  duration: number,
+  connections: number,
+  pid: number,
+): Promise<Throughput> {
   const cpu0 = await cpuMs(pid);
   const result = await autocannon({
     url,
@@ -124,7 +137,9 @@ async function singleConnection(url: string, body: string, ca: string, count: nu
         { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': payload.length } },
         (res) => {
           res.on('data', () => undefined);
-          res.on('end', () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`HTTP ${res.statusCode}`))));
+          res.on('end', () =>
+            res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`HTTP ${res.statusCode}`)),
+          );
         },
       );
       req.on('error', reject);
@@ -243,14 +258,21 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
     const annotationBody = reviewOf(pod);
     // A pod of a pinned Integration: Camel K copies the Integration's pins annotation onto its pods.
     const pinnedPod = structuredClone(pod);
-    pinnedPod.metadata.annotations['camel.apache.org/container-dependencies.pinned'] = `${pushed.reference}@${pushed.manifest.descriptor.digest}`;
+    pinnedPod.metadata.annotations['camel.apache.org/container-dependencies.pinned'] =
+      `${pushed.reference}@${pushed.manifest.descriptor.digest}`;
     const pinnedBody = reviewOf(pinnedPod);
 
     const webhookPort = await freePort();
     const profileFlags = profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profile];
     // --node-flags '--trace-gc': extra Node flags for the webhook (its output is shown).
     const nodeFlags = args.includes('--node-flags') ? args[args.indexOf('--node-flags') + 1]!.split(' ').filter((f) => f !== '') : [];
-    const serve = spawnServer(node, [...profileFlags, ...nodeFlags, ...serveArgs(webhookPort, certsDir, registry.host, cli)], pin, SERVER_ENV, 'inherit');
+    const serve = spawnServer(
+      node,
+      [...profileFlags, ...nodeFlags, ...serveArgs(webhookPort, certsDir, registry.host, cli)],
+      pin,
+      SERVER_ENV,
+      'inherit',
+    );
     children.push(serve);
     const webhook = `https://127.0.0.1:${webhookPort}/mutate?timeout=10s`;
     await waitReady(`https://127.0.0.1:${webhookPort}/readyz`, ca);
@@ -265,7 +287,12 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
     const bareScript = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bare-server.js');
     const startBare = async (mode: 'echo' | 'fixed'): Promise<{ url: string; pid: number }> => {
       const port = await freePort();
-      const child = spawnServer(node, [...profileFlags, bareScript, path.join(certsDir, 'tls.crt'), path.join(certsDir, 'tls.key'), String(port), answerFile, mode], pin, SERVER_ENV);
+      const child = spawnServer(
+        node,
+        [...profileFlags, bareScript, path.join(certsDir, 'tls.crt'), path.join(certsDir, 'tls.key'), String(port), answerFile, mode],
+        pin,
+        SERVER_ENV,
+      );
       children.push(child);
       await new Promise<void>((r) => child.stdout!.once('data', () => r()));
       return { url: `https://127.0.0.1:${port}/mutate?timeout=10s`, pid: child.pid! };
@@ -311,9 +338,12 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
     }
     console.log('');
     for (const s of subjects) {
-      console.log(`- ${s.name}: req/s per round ${s.throughput.map((r) => fmt(r.rps, 0)).join(', ')}; 1-conn p99 per round ${s.latency.map((r) => fmt(r.p99, 3)).join(', ')}`);
+      console.log(
+        `- ${s.name}: req/s per round ${s.throughput.map((r) => fmt(r.rps, 0)).join(', ')}; 1-conn p99 per round ${s.latency.map((r) => fmt(r.p99, 3)).join(', ')}`,
+      );
     }
-    if (profile !== undefined) console.log(`- CPU profiles in ${profile}: webhook pid ${serve.pid}, baseline pid ${echo.pid}, ceiling pid ${fixed.pid}`);
+    if (profile !== undefined)
+      console.log(`- CPU profiles in ${profile}: webhook pid ${serve.pid}, baseline pid ${echo.pid}, ceiling pid ${fixed.pid}`);
     console.log(`- webhook RSS after the run: ${fmt(rss.rss, 0)} MiB (peak ${fmt(rss.hwm, 0)} MiB)`);
   } finally {
     for (const c of children) await stopChild(c);

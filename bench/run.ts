@@ -1,13 +1,15 @@
-/** Benchmark entry point: `npm run bench -- <resolve|admission|fetch> [flags]` (see bench/README.md). */
+/** Benchmark entry point: `npm run bench -- <resolve|admission|fetch|startup> [flags]` (see bench/README.md). */
 import { runResolveBench } from './resolve.js';
 import { runAdmissionBench } from './admission.js';
 import { runFetchBench } from './fetch.js';
+import { runStartupBench } from './startup.js';
 
 const [name, ...rest] = process.argv.slice(2);
 const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   resolve: runResolveBench,
   admission: runAdmissionBench,
   fetch: runFetchBench,
+  startup: runStartupBench,
 };
 const bench = name ? benches[name] : undefined;
 if (!bench) {

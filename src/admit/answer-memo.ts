@@ -70,7 +70,8 @@ export class AnswerMemo {
     if (artifacts.length > MAX_MEMO_REFERENCES) return undefined;
     // A digest of the whole request but its uid covers the pod and more: no need to serialize the pod again.
     // The key is then short (a digest and the artifacts' fields), kept as it is.
-    if (requestKey !== undefined) return `${namespace.length}:${namespace}|${basePath.length}:${basePath}|${artifactsFingerprint(artifacts)}|request ${requestKey}`;
+    if (requestKey !== undefined)
+      return `${namespace.length}:${namespace}|${basePath.length}:${basePath}|${artifactsFingerprint(artifacts)}|request ${requestKey}`;
     let podJson: string;
     try {
       podJson = JSON.stringify(pod);

@@ -135,7 +135,9 @@ export async function admitPod(
     if (memoKey !== undefined) memo?.set(memoKey, pure);
   }
   // This request's own warnings (its pull secrets could not be read) come first, and are never kept.
-  return warnings.length === 0 ? pure : answer(pure.result, pure.references, pure.reason, [...warnings, ...pure.warnings], pure.auditAnnotations);
+  return warnings.length === 0
+    ? pure
+    : answer(pure.result, pure.references, pure.reason, [...warnings, ...pure.warnings], pure.auditAnnotations);
 }
 
 /**
@@ -178,5 +180,8 @@ function buildAnswer(
     }
   }
   // Frozen: a kept answer is handed to many requests, and none may change it.
-  return { ok: true, answer: Object.freeze(answer(patched(injection.ops), count, undefined, Object.freeze(warnings), Object.freeze(audit))) };
+  return {
+    ok: true,
+    answer: Object.freeze(answer(patched(injection.ops), count, undefined, Object.freeze(warnings), Object.freeze(audit))),
+  };
 }

@@ -23,9 +23,7 @@ const ctx = (requestKey?: () => string | undefined): AdmissionContext => ({
 /** A resolver whose answers are fixed instances, as the real resolver's warm cache hands them out. */
 function fixedResolver(extra: Record<string, Partial<ResolvedArtifact>> = {}): FakeResolver {
   return new FakeResolver(
-    new Map(
-      [REF, OTHER, `${REF}@sha256:${'7'.repeat(64)}`].map((r) => [r, { artifact: artifactFor(r, extra[r] ?? {}) }] as const),
-    ),
+    new Map([REF, OTHER, `${REF}@sha256:${'7'.repeat(64)}`].map((r) => [r, { artifact: artifactFor(r, extra[r] ?? {}) }] as const)),
   );
 }
 
@@ -100,7 +98,15 @@ describe('answer memo: identical pods share a finished answer, others never', ()
   it('the patch differs with every input that changes it (the variants are not vacuous)', async () => {
     const resolver = fixedResolver();
     const base = patchOf(await admitPod(basePod(), 'demo', deps(resolver), ctx()));
-    const unchanged = new Set(['another env', 'another annotation', 'another pod-template-hash', 'another owner', 'another image', 'a name', 'a volume']);
+    const unchanged = new Set([
+      'another env',
+      'another annotation',
+      'another pod-template-hash',
+      'another owner',
+      'another image',
+      'a name',
+      'a volume',
+    ]);
     for (const [name, change] of VARIANTS) {
       const pod = basePod();
       change(pod);
@@ -206,7 +212,10 @@ describe('the webhook: identical pods, each answer with its own uid', () => {
       ready: () => true,
     });
     const post = (uid: string, pod: unknown) =>
-      request(app).post('/mutate?timeout=10s').set('Content-Type', 'application/json').send(JSON.stringify(reviewOf(pod, { uid })));
+      request(app)
+        .post('/mutate?timeout=10s')
+        .set('Content-Type', 'application/json')
+        .send(JSON.stringify(reviewOf(pod, { uid })));
     const a = await post('uid-a', basePod());
     const b = await post('uid-bb', basePod());
     const other = basePod();
