@@ -17,7 +17,7 @@ import { formatSeconds } from '../base/abort.js';
 import type { Logger } from '../base/logger.js';
 import { ADMISSION_API_VERSION, ADMISSION_KIND, complete, parseAdmissionReview, type AdmissionRequest } from './admission.js';
 import { BodyBudget } from './body-budget.js';
-import { parseTimeoutParam, startDeadline } from './deadline.js';
+import { DeadlineBatcher, parseTimeoutParam } from './deadline.js';
 import { PARSED_BYTES_PER_VALUE, scanJson } from './json-shape.js';
 import { logAdmission, requestLogFields } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -58,6 +58,7 @@ export interface AdmissionEdge {
 export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
   const { routes, metrics, logger, onError } = options;
   const budget = options.budget ?? new BodyBudget();
+  const deadlines = new DeadlineBatcher();
 
   /** The answer when the handler ignored its signal too long: the edge speaks before the apiserver gives up. */
   const lateAnswer = (budgetMs: number): AdmissionAnswer =>
@@ -90,7 +91,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
       return;
     }
     const request = parsed.request;
-    const deadline = startDeadline(parseTimeoutParam(timeout), startedAt);
+    const deadline = deadlines.start(parseTimeoutParam(timeout), startedAt);
     let answered = false;
     const finish = (ans: AdmissionAnswer): void => {
       if (answered) return;
