@@ -6,7 +6,7 @@
  * (NODE_COMPILE_CACHE, what `module.enableCompileCache()` turns on); `node -e 0` on the same Node
  * is the floor. Server pinned to core 1, this process (the poller and the load) to core 0.
  *
- *   npm run bench -- startup [--rounds 7] [--duration 5] [--connections 32] [--node PATH]...
+ *   npm run bench -- startup [--rounds 7] [--duration 5] [--connections 32] [--node PATH]... [--cli PATH]
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -69,6 +69,8 @@ export async function runStartupBench(args: readonly string[]): Promise<void> {
   const rounds = opt('rounds', 7);
   const duration = opt('duration', 5);
   const connections = opt('connections', 32);
+  // --cli PATH: another build's dist/cli.js (an earlier commit, for a before/after).
+  const cli = args.includes('--cli') ? path.resolve(args[args.indexOf('--cli') + 1]!) : undefined;
   const nodes = args.flatMap((a, i) => (a === '--node' ? [args[i + 1]!] : []));
   if (nodes.length === 0) nodes.push(process.execPath);
   const pin = canPin();
@@ -111,7 +113,7 @@ export async function runStartupBench(args: readonly string[]): Promise<void> {
         for (const mode of modes) {
           const port = await freePort();
           const t0 = process.hrtime.bigint();
-          const child = spawnServer(node, serveArgs(port, certsDir, registry.host), pin, mode.env);
+          const child = spawnServer(node, serveArgs(port, certsDir, registry.host, cli), pin, mode.env);
           child.stdout?.resume();
           try {
             const readyMs = await untilReady(`https://127.0.0.1:${port}/readyz`, ca, t0, child);
