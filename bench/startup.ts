@@ -69,8 +69,8 @@ export async function runStartupBench(args: readonly string[]): Promise<void> {
   const rounds = opt('rounds', 7);
   const duration = opt('duration', 5);
   const connections = opt('connections', 32);
-  // --cli PATH: another build's dist/cli.js (an earlier commit, for a before/after).
-  const cli = args.includes('--cli') ? path.resolve(args[args.indexOf('--cli') + 1]!) : undefined;
+  // --cli PATH (repeatable): builds' dist/cli.js to compare (an earlier commit, for a before/after); default this one.
+  const clis = args.flatMap((a, i) => (a === '--cli' ? [path.resolve(args[i + 1]!)] : []));
   const nodes = args.flatMap((a, i) => (a === '--node' ? [args[i + 1]!] : []));
   if (nodes.length === 0) nodes.push(process.execPath);
   const pin = canPin();
@@ -98,47 +98,72 @@ export async function runStartupBench(args: readonly string[]): Promise<void> {
       },
     });
 
-    const rows: string[] = [];
+    // Every (build, Node, mode) is started once per round, in turn, so the machine's noise hits all alike.
+    interface Config {
+      readonly build: string;
+      readonly cli: string | undefined;
+      readonly node: string;
+      readonly version: string;
+      readonly mode: string;
+      readonly env: NodeJS.ProcessEnv;
+      readonly floor: number;
+      readonly starts: Start[];
+    }
+    const configs: Config[] = [];
+    const builds: Array<{ build: string; cli: string | undefined }> =
+      clis.length === 0
+        ? [{ build: 'this', cli: undefined }]
+        : clis.map((c) => ({ build: path.basename(path.dirname(path.dirname(c))), cli: c }));
     for (const node of nodes) {
       const version = spawnSync(node, ['--version']).stdout.toString().trim();
       const major = Number(/^v(\d+)/.exec(version)?.[1] ?? 0);
-      const modes: Array<{ name: string; env: NodeJS.ProcessEnv }> = [{ name: 'plain', env: SERVER_ENV }];
-      if (major > 22 || (major === 22 && Number(version.split('.')[1]) >= 1)) {
-        modes.push({ name: 'compile cache', env: { ...SERVER_ENV, NODE_COMPILE_CACHE: path.join(tmp, `compile-cache-${version}`) } });
-      }
       const floor = bareNodeMs(node, rounds, SERVER_ENV);
-      const starts = new Map<string, Start[]>(modes.map((m) => [m.name, []]));
-      // A first start fills the compile cache; it is not counted.
-      for (let i = -1; i < rounds; i++) {
-        for (const mode of modes) {
-          const port = await freePort();
-          const t0 = process.hrtime.bigint();
-          const child = spawnServer(node, serveArgs(port, certsDir, registry.host, cli), pin, mode.env);
-          child.stdout?.resume();
-          try {
-            const readyMs = await untilReady(`https://127.0.0.1:${port}/readyz`, ca, t0, child);
-            await new Promise((r) => setTimeout(r, 1_000));
-            const idle = await rssMiB(child.pid!);
-            const url = `https://127.0.0.1:${port}/mutate?timeout=10s`;
-            const run = await throughput(url, body, ca, duration, connections, child.pid!);
-            if (run.non2xx > 0 || run.errors > 0) throw new Error(`admissions failed under load: ${JSON.stringify(run)}`);
-            const loaded = await rssMiB(child.pid!);
-            if (i >= 0) starts.get(mode.name)!.push({ readyMs, idleRss: idle.rss, loadRss: loaded.rss, loadHwm: loaded.hwm, rps: run.rps });
-          } finally {
-            await stopChild(child);
-          }
+      for (const b of builds) {
+        configs.push({ ...b, node, version, mode: 'plain', env: SERVER_ENV, floor, starts: [] });
+        if (major > 22 || (major === 22 && Number(version.split('.')[1]) >= 1)) {
+          const cache = path.join(tmp, `compile-cache-${version}-${b.build}`);
+          configs.push({
+            ...b,
+            node,
+            version,
+            mode: 'compile cache',
+            env: { ...SERVER_ENV, NODE_COMPILE_CACHE: cache },
+            floor,
+            starts: [],
+          });
         }
       }
-      for (const mode of modes) {
-        const s = starts.get(mode.name)!;
-        const m = (k: keyof Start): number => median(s.map((x) => x[k]));
-        rows.push(
-          `| ${version} | ${mode.name} | ${fmt(m('readyMs'), 0)} | ${fmt(floor, 0)} | ${fmt(m('readyMs') / floor, 1)} | ${fmt(m('idleRss'), 0)} | ${fmt(m('loadRss'), 0)} | ${fmt(m('loadHwm'), 0)} | ${fmt(m('rps'), 0)} | ${s.map((x) => fmt(x.readyMs, 0)).join(', ')} |`,
-        );
+    }
+    // A first start of each fills its compile cache; it is not counted.
+    for (let i = -1; i < rounds; i++) {
+      for (const c of configs) {
+        const port = await freePort();
+        const t0 = process.hrtime.bigint();
+        const child = spawnServer(c.node, serveArgs(port, certsDir, registry.host, c.cli), pin, c.env);
+        child.stdout?.resume();
+        try {
+          const readyMs = await untilReady(`https://127.0.0.1:${port}/readyz`, ca, t0, child);
+          await new Promise((r) => setTimeout(r, 1_000));
+          const idle = await rssMiB(child.pid!);
+          const url = `https://127.0.0.1:${port}/mutate?timeout=10s`;
+          const run = await throughput(url, body, ca, duration, connections, child.pid!);
+          if (run.non2xx > 0 || run.errors > 0) throw new Error(`admissions failed under load: ${JSON.stringify(run)}`);
+          const loaded = await rssMiB(child.pid!);
+          if (i >= 0) c.starts.push({ readyMs, idleRss: idle.rss, loadRss: loaded.rss, loadHwm: loaded.hwm, rps: run.rps });
+        } finally {
+          await stopChild(child);
+        }
       }
     }
+    const rows = configs.map((c) => {
+      const m = (k: keyof Start): number => median(c.starts.map((x) => x[k]));
+      return (
+        `| ${c.build} | ${c.version} | ${c.mode} | ${fmt(m('readyMs'), 0)} | ${fmt(c.floor, 0)} | ${fmt(m('readyMs') / c.floor, 1)} | ` +
+        `${fmt(m('idleRss'), 0)} | ${fmt(m('loadRss'), 0)} | ${fmt(m('loadHwm'), 0)} | ${fmt(m('rps'), 0)} | ${c.starts.map((x) => fmt(x.readyMs, 0)).join(', ')} |`
+      );
+    });
     console.log(
-      `start-up benchmark: ${rounds} starts per row (after one uncounted start), ready = first GET /readyz 200 after spawn (polled every 5 ms), ` +
+      `start-up benchmark: ${rounds} starts per row, rows started in turn in every round (after one uncounted start), ready = first GET /readyz 200 after spawn (polled every 5 ms), ` +
         `idle RSS 1 s after ready, load = ${duration} s at ${connections} keep-alive connections of warm admissions; ` +
         `server ${pin ? 'pinned to core 1' : 'not pinned'}; ${await machine()}; ${new Date().toISOString()}`,
     );
@@ -146,7 +171,7 @@ export async function runStartupBench(args: readonly string[]): Promise<void> {
     console.log(
       '| Node | mode | ready ms (median) | `node -e 0` ms | ready / node -e 0 | idle RSS MiB | RSS under load MiB | peak RSS MiB | req/s under load | ready ms per start |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
   } finally {
     await registry.stop();
