@@ -169,7 +169,7 @@ export async function runStartupBench(args: readonly string[]): Promise<void> {
     );
     console.log('');
     console.log(
-      '| Node | mode | ready ms (median) | `node -e 0` ms | ready / node -e 0 | idle RSS MiB | RSS under load MiB | peak RSS MiB | req/s under load | ready ms per start |',
+      '| build | Node | mode | ready ms (median) | `node -e 0` ms | ready / node -e 0 | idle RSS MiB | RSS under load MiB | peak RSS MiB | req/s under load | ready ms per start |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
