@@ -10,7 +10,8 @@
  * but its uid, which holds the pod and more), the namespace, the base path, and every field of every
  * resolved artifact (values as they are; lists and objects by the identity of the resolver's
  * cached instance, which is never changed once built, so a new resolution is a new key). One memo
- * belongs to one set of injection options (it lives in the deps that carry them).
+ * belongs to one set of injection options (it lives in the deps that carry them). Whatever else a
+ * future patch reads (another option, a lookup per request) must join the key, or bypass the memo.
  */
 import { hash } from 'node:crypto';
 import { LruCache } from '../base/lru.js';

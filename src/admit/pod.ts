@@ -45,6 +45,7 @@ export interface AdmissionContext {
   /**
    * A digest of the whole request except its uid, when the caller can tell (equal digests: equal
    * requests, so equal objects); lets identical pods find a kept answer without serializing the pod.
+   * Only for a request that holds one pod: a caller admitting several pods of one request omits it.
    */
   readonly requestKey?: () => string | undefined;
 }
