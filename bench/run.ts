@@ -1,8 +1,9 @@
-/** Benchmark entry point: `npm run bench -- <resolve|admission|fetch|scale> [flags]` (see bench/README.md). */
+/** Benchmark entry point: `npm run bench -- <resolve|admission|fetch|scale|startup> [flags]` (see bench/README.md). */
 import { runResolveBench } from './resolve.js';
 import { runAdmissionBench } from './admission.js';
 import { runFetchBench } from './fetch.js';
 import { runScaleBench } from './scale.js';
+import { runStartupBench } from './startup.js';
 
 const [name, ...rest] = process.argv.slice(2);
 const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
@@ -10,6 +11,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   admission: runAdmissionBench,
   fetch: runFetchBench,
   scale: runScaleBench,
+  startup: runStartupBench,
 };
 const bench = name ? benches[name] : undefined;
 if (!bench) {

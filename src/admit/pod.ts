@@ -10,12 +10,13 @@ import type { Logger } from '../base/logger.js';
 import { decide } from '../inject/decide.js';
 import { buildInjection, type InjectOptions } from '../inject/patch.js';
 import type { DockerConfig } from '../oci/docker-config.js';
-import { pinnedReference } from '../plan/artifact.js';
+import { pinnedReference, type ResolvedArtifact } from '../plan/artifact.js';
 import { MAX_PLAN_ARTIFACTS } from '../plan/plan.js';
 import type { ArtifactResolver, ResolveRequest } from '../resolve/types.js';
 import { OwnerPins, ownerUid, parsePins, pinEach, pinnedRequests } from './pins.js';
 import { resolveReferences } from './references.js';
 import { answer, resolutionFailed, timedOut, type AdmissionAnswer, type OnErrorPolicy } from './answer.js';
+import type { AnswerMemo } from './answer-memo.js';
 import { displayReference, withPrefix } from './messages.js';
 import { denied, patched, skipped } from './result.js';
 
@@ -33,12 +34,20 @@ export interface PodAdmissionDeps {
   readonly platform?: string;
   /** Digests pods of one owner were admitted at (absent: every pod without pins resolves its tags itself). */
   readonly ownerPins?: OwnerPins;
+  /** Finished answers of identical pods (absent: every pod's patch is built afresh). Belongs to these `inject` options. */
+  readonly answerMemo?: AnswerMemo;
 }
 
 /** Per-admission context: the deadline signal (aborts at the answer budget) and a logger. */
 export interface AdmissionContext {
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /**
+   * A digest of the whole request except its uid, when the caller can tell (equal digests: equal
+   * requests, so equal objects); lets identical pods find a kept answer without serializing the pod.
+   * Only for a request that holds one pod: a caller admitting several pods of one request omits it.
+   */
+  readonly requestKey?: () => string | undefined;
 }
 
 /**
@@ -116,14 +125,41 @@ export async function admitPod(
     );
   }
 
-  // 4. The pure part: plan, patch, annotations.
+  // 4. The pure part: plan, patch, annotations; the same for identical pods resolved alike.
+  const memo = deps.answerMemo;
+  const memoKey = memo?.key(pod, namespace, basePath, artifacts, ctx.requestKey?.());
+  let pure = memoKey === undefined ? undefined : memo?.get(memoKey);
+  if (pure === undefined) {
+    const built = buildAnswer(pod, artifacts, references.length, deps.inject, basePath);
+    if (!built.ok) return built.answer;
+    pure = built.answer;
+    if (memoKey !== undefined) memo?.set(memoKey, pure);
+  }
+  // This request's own warnings (its pull secrets could not be read) come first, and are never kept.
+  return warnings.length === 0
+    ? pure
+    : answer(pure.result, pure.references, pure.reason, [...warnings, ...pure.warnings], pure.auditAnnotations);
+}
+
+/**
+ * The part of a pod's answer that is a pure function of the pod, its resolved artifacts, the
+ * injection options and the base path: the patch, its warnings, the audit annotations. A pod the
+ * builder refuses is a denial (not kept).
+ */
+function buildAnswer(
+  pod: object,
+  artifacts: readonly ResolvedArtifact[],
+  count: number,
+  options: InjectOptions,
+  basePath: string,
+): { ok: true; answer: AdmissionAnswer } | { ok: false; answer: AdmissionAnswer } {
   let injection: ReturnType<typeof buildInjection>;
   try {
-    injection = buildInjection(pod, artifacts, deps.inject, basePath);
+    injection = buildInjection(pod, artifacts, options, basePath);
   } catch (err) {
     // Bad injection options are the webhook's fault, not the pod's: an internal error, said as such.
     if (err instanceof InjectError && err.code !== 'CONFIG_INVALID') {
-      return answer(denied(withPrefix(err.message), 403), references.length, err.code);
+      return { ok: false, answer: answer(denied(withPrefix(err.message), 403), count, err.code) };
     }
     throw err;
   }
@@ -134,7 +170,7 @@ export async function admitPod(
     // buildInjection already warns the user about stale digests; auditors get a flag.
     if (a.stale === true) audit[`${i}-stale`] = 'true';
   });
-  for (const w of injection.warnings) warnings.push(withPrefix(w));
+  const warnings = injection.warnings.map(withPrefix);
   // The webhook's own --registry-config never reaches a pod: the init container has only the pod's
   // pull secrets, so a reference only the webhook could read will fail at fetch. Say so now.
   for (const a of artifacts) {
@@ -144,5 +180,9 @@ export async function admitPod(
       );
     }
   }
-  return answer(patched(injection.ops), references.length, undefined, warnings, audit);
+  // Frozen: a kept answer is handed to many requests, and none may change it.
+  return {
+    ok: true,
+    answer: Object.freeze(answer(patched(injection.ops), count, undefined, Object.freeze(warnings), Object.freeze(audit))),
+  };
 }

@@ -1,8 +1,9 @@
 /**
  * The webhook's request listener: admission paths go to the lean edge (edge.ts), everything else to
- * the express routes (routes.ts). TLS is not here: `tls-server.ts` serves this listener.
+ * the plain routes (routes.ts: probes, metrics, 405 and 404). TLS is not here: `tls-server.ts` serves this listener.
  */
 import type { RequestListener } from 'node:http';
+import { AnswerMemo } from '../admit/answer-memo.js';
 import type { PodAdmissionDeps } from '../admit/pod.js';
 import type { Logger } from '../base/logger.js';
 import type { BodyBudget } from './body-budget.js';
@@ -26,7 +27,10 @@ export interface AppOptions {
 
 /** Creates the webhook's request listener: `POST /mutate`, `POST /mutate-integrations`, `GET /healthz`, `GET /readyz`, `GET /metrics`. */
 export function createApp(options: AppOptions): RequestListener {
-  const { handlerDeps, metrics, logger, ready } = options;
+  const { metrics, logger, ready } = options;
+  // Identical pods (the replicas of an integration) get the answer built for the first of them.
+  const handlerDeps: PodAdmissionDeps =
+    options.handlerDeps.answerMemo === undefined ? { ...options.handlerDeps, answerMemo: new AnswerMemo() } : options.handlerDeps;
   const routes: Record<string, AdmissionHandler> = {
     '/mutate': (request, ctx) => handleAdmission(request, ctx, handlerDeps),
     '/mutate-integrations': (request, ctx) => handleIntegrationAdmission(request, ctx, handlerDeps),

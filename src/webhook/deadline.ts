@@ -5,6 +5,7 @@
  * resolution gets an AbortSignal that fires at the budget, and a late resolution becomes a clear
  * denial instead of a hang.
  */
+import { setMaxListeners } from 'node:events';
 import { DeadlineExceededError } from '../base/abort.js';
 
 /** The apiserver's default webhook timeout (admissionregistration v1 `timeoutSeconds`). */
@@ -87,6 +88,8 @@ export interface Deadline {
    * if a handler ignored the signal. Never resolves once disposed.
    */
   lastChance(): Promise<void>;
+  /** Calls `callback` at the last chance (as `lastChance()` resolves), unless disposed first; no promise is made. */
+  onLastChance(callback: () => void): void;
   /** Stops the timers; call when the answer is sent. */
   dispose(): void;
 }
@@ -98,6 +101,7 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
   const controller = new AbortController();
   let resolveLast: (() => void) | undefined;
   let last: Promise<void> | undefined;
+  let onLast: (() => void) | undefined;
   let lastTimer: NodeJS.Timeout | undefined;
   // One timer per request; the second one is armed only when the budget is already spent.
   let budgetTimer: NodeJS.Timeout | undefined = setTimeout(
@@ -107,6 +111,7 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
       lastTimer = setTimeout(() => {
         lastTimer = undefined;
         resolveLast?.();
+        onLast?.();
       }, graceMs);
     },
     Math.max(0, budgetMs - (performance.now() - startedAt)),
@@ -121,11 +126,86 @@ export function startDeadline(timeoutMs: number, startedAt: number = performance
       });
       return last;
     },
+    onLastChance(callback) {
+      onLast = callback;
+    },
     dispose() {
+      onLast = undefined;
       if (budgetTimer !== undefined) clearTimeout(budgetTimer);
       if (lastTimer !== undefined) clearTimeout(lastTimer);
       budgetTimer = undefined;
       lastTimer = undefined;
     },
   };
+}
+
+/** Longest time between the first and the last request that share one deadline (ms). */
+export const DEADLINE_QUANTUM_MS = 5;
+/** Abort listeners allowed on a shared deadline signal before Node warns (each request adds one or two). */
+const SHARED_SIGNAL_MAX_LISTENERS = 10_000;
+
+/** One deadline shared by requests that arrived within {@link DEADLINE_QUANTUM_MS} with the same timeout. */
+interface SharedDeadline {
+  readonly timeoutMs: number;
+  readonly openedAt: number;
+  readonly deadline: Deadline;
+  /** Requests holding it. */
+  users: number;
+  readonly onLast: Set<() => void>;
+}
+
+/**
+ * Deadlines for a busy edge: requests that arrive within a few milliseconds of each other with the
+ * same timeout share one AbortController and one pair of timers, counted from the first of them
+ * (so each request's deadline is at most {@link DEADLINE_QUANTUM_MS} early, never late). Making an
+ * AbortSignal and a timer for every request was a measurable part of a warm admission. A request
+ * alone (one connection, or a quiet webhook) gets a deadline of its own, as before.
+ */
+export class DeadlineBatcher {
+  private open: SharedDeadline | undefined;
+
+  /** The deadline of a request received at `startedAt` with the apiserver's `timeoutMs`; dispose it when answered. */
+  start(timeoutMs: number, startedAt: number = performance.now()): Deadline {
+    let shared = this.open;
+    if (
+      shared === undefined ||
+      shared.timeoutMs !== timeoutMs ||
+      startedAt - shared.openedAt > DEADLINE_QUANTUM_MS ||
+      shared.deadline.signal.aborted
+    ) {
+      const deadline = startDeadline(timeoutMs, startedAt);
+      setMaxListeners(SHARED_SIGNAL_MAX_LISTENERS, deadline.signal);
+      const onLast = new Set<() => void>();
+      deadline.onLastChance(() => {
+        for (const callback of onLast) callback();
+      });
+      shared = { timeoutMs, openedAt: startedAt, deadline, users: 0, onLast };
+      this.open = shared;
+    }
+    const own = shared;
+    own.users++;
+    let callback: (() => void) | undefined;
+    let disposed = false;
+    return {
+      timeoutMs,
+      budgetMs: own.deadline.budgetMs,
+      signal: own.deadline.signal,
+      lastChance: () => own.deadline.lastChance(),
+      onLastChance(cb) {
+        if (callback !== undefined) own.onLast.delete(callback);
+        callback = cb;
+        own.onLast.add(cb);
+      },
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        if (callback !== undefined) own.onLast.delete(callback);
+        // The last request out stops the shared timers; a later request opens a new deadline.
+        if (--own.users === 0) {
+          own.deadline.dispose();
+          if (this.open === own) this.open = undefined;
+        }
+      },
+    };
+  }
 }

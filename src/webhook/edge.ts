@@ -5,18 +5,19 @@
  * always an AdmissionReview (an exception becomes `errored(500)` with that uid); before that, a
  * small JSON error body with a reason. No framework error page, no ETag hashing.
  *
- * Admission is the hot path, so it does not go through express: measured on the admission
- * benchmark, express's per-request machinery cost more than the whole admission.
+ * Admission is the hot path, so it goes through no framework: measured on the admission
+ * benchmark, express's per-request machinery once cost more than the whole admission.
  */
+import { hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answer, type AdmissionAnswer, type OnErrorPolicy } from '../admit/answer.js';
 import type { AdmissionContext } from '../admit/pod.js';
 import { allowed, denied, errored, outcomeOf } from '../admit/result.js';
 import { formatSeconds } from '../base/abort.js';
 import type { Logger } from '../base/logger.js';
-import { complete, parseAdmissionReview, type AdmissionRequest, type AdmissionReviewResponse } from './admission.js';
+import { ADMISSION_API_VERSION, ADMISSION_KIND, complete, parseAdmissionReview, type AdmissionRequest } from './admission.js';
 import { BodyBudget } from './body-budget.js';
-import { parseTimeoutParam, startDeadline } from './deadline.js';
+import { DeadlineBatcher, parseTimeoutParam } from './deadline.js';
 import { PARSED_BYTES_PER_VALUE, scanJson } from './json-shape.js';
 import { logAdmission, requestLogFields } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -57,6 +58,7 @@ export interface AdmissionEdge {
 export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
   const { routes, metrics, logger, onError } = options;
   const budget = options.budget ?? new BodyBudget();
+  const deadlines = new DeadlineBatcher();
 
   /** The answer when the handler ignored its signal too long: the edge speaks before the apiserver gives up. */
   const lateAnswer = (budgetMs: number): AdmissionAnswer =>
@@ -68,14 +70,19 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
           'TIMEOUT',
         );
 
-  /** Answers one parsed request body; `timeout` is the apiserver's `?timeout=` value. */
-  async function admit(
+  /**
+   * Answers one parsed request body; `timeout` is the apiserver's `?timeout=` value. The handler's
+   * answer and the deadline's last chance race through plain callbacks: whichever comes first is
+   * sent, once (no promise per request for the race).
+   */
+  function admit(
     handler: AdmissionHandler,
     body: unknown,
+    raw: Buffer,
     timeout: string | undefined,
     startedAt: number,
     res: ServerResponse,
-  ): Promise<void> {
+  ): void {
     const parsed = parseAdmissionReview(body);
     if (!parsed.ok) {
       metrics.invalidRequest(400);
@@ -84,34 +91,47 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
       return;
     }
     const request = parsed.request;
-    const deadline = startDeadline(parseTimeoutParam(timeout), startedAt);
-    let ans: AdmissionAnswer;
-    let review: AdmissionReviewResponse;
-    try {
-      ans = await Promise.race([
-        handler(request, { signal: deadline.signal, logger }),
-        deadline.lastChance().then(() => lateAnswer(deadline.budgetMs)),
-      ]);
-      review = complete(request.uid, ans.result, { warnings: ans.warnings, auditAnnotations: ans.auditAnnotations });
-    } catch (err) {
-      logger.error({ uid: request.uid, err }, 'admission failed with an exception');
-      ans = answer(errored(500, err), 0, 'INTERNAL');
-      review = complete(request.uid, ans.result);
-    } finally {
+    const deadline = deadlines.start(parseTimeoutParam(timeout), startedAt);
+    let answered = false;
+    const finish = (ans: AdmissionAnswer): void => {
+      if (answered) return;
+      answered = true;
       deadline.dispose();
+      let sent: { warnings: number };
+      try {
+        sent = sendAnswer(res, request.uid, ans);
+      } catch (err) {
+        logger.error({ uid: request.uid, err }, 'admission failed with an exception');
+        ans = answer(errored(500, err), 0, 'INTERNAL');
+        sent = sendAnswer(res, request.uid, ans);
+      }
+      const durationMs = performance.now() - startedAt;
+      const outcome = outcomeOf(ans.result);
+      metrics.admission(outcome, durationMs / 1000, kindLabel(request), ans.reason);
+      // The fields of the line are built only when it will be written (warn level: errored answers only).
+      if (logger.isLevelEnabled(outcome === 'errored' ? 'warn' : 'info')) {
+        logAdmission(logger, {
+          uid: request.uid,
+          ...requestLogFields(request),
+          outcome,
+          durationMs,
+          references: ans.references,
+          ...(ans.reason !== undefined ? { reason: ans.reason } : {}),
+          ...(sent.warnings > 0 ? { warnings: sent.warnings } : {}),
+        });
+      }
+    };
+    deadline.onLastChance(() => finish(lateAnswer(deadline.budgetMs)));
+    let pending: Promise<AdmissionAnswer>;
+    try {
+      pending = handler(request, { signal: deadline.signal, logger, requestKey: () => requestKeyOf(raw, request.uid) });
+    } catch (err) {
+      pending = Promise.reject(err);
     }
-    sendJson(res, 200, review);
-    const durationMs = performance.now() - startedAt;
-    const outcome = outcomeOf(ans.result);
-    metrics.admission(outcome, durationMs / 1000, kindLabel(request), ans.reason);
-    logAdmission(logger, {
-      uid: request.uid,
-      ...requestLogFields(request),
-      outcome,
-      durationMs,
-      references: ans.references,
-      ...(ans.reason !== undefined ? { reason: ans.reason } : {}),
-      ...(review.response.warnings !== undefined ? { warnings: review.response.warnings.length } : {}),
+    pending.then(finish, (err: unknown) => {
+      if (answered) return;
+      logger.error({ uid: request.uid, err }, 'admission failed with an exception');
+      finish(answer(errored(500, err), 0, 'INTERNAL'));
     });
   }
 
@@ -190,12 +210,14 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
           refuse(400, 'BadRequest', 'request body is not valid JSON', true);
           return;
         }
-        admit(handler, value, timeoutParam(req.url), startedAt, res).catch((err: unknown) => {
+        try {
+          admit(handler, value, body, timeoutParam(req.url), startedAt, res);
+        } catch (err) {
           // admit answers every failure itself; this is the last resort for a bug in the edge.
           logger.error({ err }, 'request failed');
           if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error');
           else res.destroy();
-        });
+        }
       },
     );
   }
@@ -320,6 +342,58 @@ function timeoutParam(url: string | undefined): string | undefined {
   const q = url?.indexOf('?') ?? -1;
   if (q < 0) return undefined;
   return new URLSearchParams(url!.slice(q + 1)).get('timeout') ?? undefined;
+}
+
+/**
+ * A digest of a request body without its uid: the offset of the request's `"request":{"uid":"…"`
+ * (as the apiserver writes it: the uid is the request's first field) and the SHA-256 of the bytes
+ * before it followed by the bytes after it. Two bodies with equal digests are equal but for the uid:
+ * the same prefix puts the span at the same place in the structure, and the span must hold the
+ * body's own parsed uid. Undefined when the body is not written that way.
+ */
+export function requestKeyOf(body: Buffer, uid: string): string | undefined {
+  const span = Buffer.from(`"request":{"uid":${JSON.stringify(uid)}`);
+  const start = body.indexOf(span);
+  if (start < 0) return undefined;
+  const rest = Buffer.allocUnsafe(body.length - span.length);
+  body.copy(rest, 0, 0, start);
+  body.copy(rest, start, start + span.length);
+  return `${start}:${hash('sha256', rest, 'base64')}`;
+}
+
+/** Start of every AdmissionReview answer's JSON, up to the uid's value (`complete()` puts the uid first in the response). */
+const REVIEW_HEAD = `{"apiVersion":"${ADMISSION_API_VERSION}","kind":"${ADMISSION_KIND}","response":{"uid":`;
+const REVIEW_HEAD_BYTES = Buffer.from(REVIEW_HEAD);
+
+/** An answer's wire form after the uid, and its count of warnings: the same for every request it answers. */
+interface SerializedTail {
+  readonly tail: Buffer;
+  readonly warnings: number;
+}
+
+/**
+ * Serialized answers by answer object. A workflow that hands the same (frozen) answer to many
+ * requests, as the pod workflow does for identical pods, has it completed, bounded, serialized and
+ * base64-encoded once; only the uid differs between the requests. Weak: an answer no one keeps goes.
+ */
+const tails = new WeakMap<AdmissionAnswer, SerializedTail>();
+
+/** Sends the AdmissionReview answer of request `uid`; returns the count of warnings it carried. */
+function sendAnswer(res: ServerResponse, uid: string, ans: AdmissionAnswer): { warnings: number } {
+  let kept = tails.get(ans);
+  if (kept === undefined) {
+    const review = complete(uid, ans.result, { warnings: ans.warnings, auditAnnotations: ans.auditAnnotations });
+    const text = JSON.stringify(review);
+    const head = REVIEW_HEAD + JSON.stringify(uid);
+    if (!text.startsWith(head)) throw new Error('AdmissionReview answer does not start with its uid');
+    kept = { tail: Buffer.from(text.slice(head.length)), warnings: review.response.warnings?.length ?? 0 };
+    if (Object.isFrozen(ans)) tails.set(ans, kept);
+  }
+  const uidBytes = Buffer.from(JSON.stringify(uid));
+  const body = Buffer.concat([REVIEW_HEAD_BYTES, uidBytes, kept.tail], REVIEW_HEAD_BYTES.length + uidBytes.length + kept.tail.length);
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': body.length });
+  res.end(body);
+  return { warnings: kept.warnings };
 }
 
 /** Writes a JSON answer as one buffer with its length (one write on the TLS socket). */

@@ -166,6 +166,7 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
 
   const registries = new Set<string>();
   const caches = new Set<string>();
+  const lookupChildren = new Map<string, Counter.Internal>();
   const statuses = new Set<string>();
 
   const noResponse = (host: string, error: string): void => {
@@ -201,7 +202,15 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
     registryNoResponse: noResponse,
     cacheLookup(cache, result) {
       const r: CacheLookupResult = result === 'hit' || result === 'miss' || result === 'stale' ? result : 'miss';
-      cacheLookups.labels(boundedLabel(caches, MAX_CACHE_LABELS, cache, STATUS_SAFE), r).inc();
+      // Counted on every warm admission: the child is looked up by a short key, not by hashing labels.
+      const key = `${cache}\n${r}`;
+      let child = lookupChildren.get(key);
+      if (child === undefined) {
+        child = cacheLookups.labels(boundedLabel(caches, MAX_CACHE_LABELS, cache, STATUS_SAFE), r);
+        // Only label-safe names within the bound get their own entry (the rest share `other`, looked up each time).
+        if (caches.has(cache)) lookupChildren.set(key, child);
+      }
+      child.inc();
     },
     text() {
       return registry.metrics();

@@ -1,7 +1,15 @@
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeadlineExceededError, formatSeconds, isDeadlineExceeded, raceSignal } from '../../src/base/abort.js';
-import { DEFAULT_TIMEOUT_MS, answerBudgetMs, parseGoDuration, parseTimeoutParam, startDeadline } from '../../src/webhook/deadline.js';
+import {
+  DEADLINE_QUANTUM_MS,
+  DEFAULT_TIMEOUT_MS,
+  DeadlineBatcher,
+  answerBudgetMs,
+  parseGoDuration,
+  parseTimeoutParam,
+  startDeadline,
+} from '../../src/webhook/deadline.js';
 
 describe('parseGoDuration', () => {
   const goDurations: Array<[string, number]> = [
@@ -103,6 +111,67 @@ describe('startDeadline', () => {
     mock.timers.tick(1);
     assert.equal(d.signal.aborted, true);
     d.dispose();
+  });
+});
+
+describe('DeadlineBatcher', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+  afterEach(() => mock.timers.reset());
+
+  it('requests close together with one timeout share one signal, counted from the first: never late', () => {
+    const b = new DeadlineBatcher();
+    const t0 = performance.now();
+    const first = b.start(2_000, t0);
+    const second = b.start(2_000, t0 + DEADLINE_QUANTUM_MS);
+    const otherTimeout = b.start(3_000, t0 + 1);
+    const later = b.start(2_000, t0 + DEADLINE_QUANTUM_MS + 1);
+    assert.equal(second.signal, first.signal);
+    assert.notEqual(otherTimeout.signal, first.signal);
+    assert.notEqual(later.signal, first.signal);
+    mock.timers.tick(1_500);
+    assert.equal(first.signal.aborted, true);
+    assert.equal(second.signal.aborted, true);
+    assert.ok(isDeadlineExceeded(second.signal.reason));
+    assert.equal(otherTimeout.signal.aborted, false);
+    for (const d of [first, second, otherTimeout, later]) d.dispose();
+  });
+
+  it('calls every holder at the last chance, except those answered; stops once the last holder is done', () => {
+    const b = new DeadlineBatcher();
+    const t0 = performance.now();
+    const calls: string[] = [];
+    const a = b.start(2_000, t0);
+    const c = b.start(2_000, t0);
+    const d = b.start(2_000, t0);
+    a.onLastChance(() => calls.push('a'));
+    c.onLastChance(() => calls.push('c'));
+    d.onLastChance(() => calls.push('d'));
+    c.dispose();
+    c.dispose(); // twice is once
+    mock.timers.tick(1_500); // the budget: the last chance is armed now
+    assert.equal(calls.length, 0);
+    mock.timers.tick(250);
+    assert.deepEqual(calls, ['a', 'd']);
+    a.dispose();
+    d.dispose();
+
+    const e = b.start(2_000, performance.now());
+    e.onLastChance(() => calls.push('e'));
+    e.dispose();
+    mock.timers.tick(60_000);
+    assert.equal(e.signal.aborted, false, 'an answered request alone holds no timer');
+    assert.deepEqual(calls, ['a', 'd']);
+  });
+
+  it('a request after the shared signal fired gets a deadline of its own', () => {
+    const b = new DeadlineBatcher();
+    const first = b.start(2_000, performance.now() - 1_500);
+    mock.timers.tick(0);
+    assert.equal(first.signal.aborted, true);
+    const next = b.start(2_000, performance.now() - 1_500 + 1);
+    assert.notEqual(next.signal, first.signal);
+    first.dispose();
+    next.dispose();
   });
 });
 
