@@ -1,6 +1,6 @@
 /**
  * The webhook's request listener: admission paths go to the lean edge (edge.ts), everything else to
- * the plain routes (routes.ts: probes, metrics, 405 and 404). TLS is not here: `tls-server.ts` serves this listener.
+ * the express routes (routes.ts). TLS is not here: `tls-server.ts` serves this listener.
  */
 import type { RequestListener } from 'node:http';
 import { AnswerMemo } from '../admit/answer-memo.js';

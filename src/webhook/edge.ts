@@ -5,8 +5,8 @@
  * always an AdmissionReview (an exception becomes `errored(500)` with that uid); before that, a
  * small JSON error body with a reason. No framework error page, no ETag hashing.
  *
- * Admission is the hot path, so it goes through no framework: measured on the admission
- * benchmark, express's per-request machinery once cost more than the whole admission.
+ * Admission is the hot path, so it does not go through express: measured on the admission
+ * benchmark, express's per-request machinery cost more than the whole admission.
  */
 import { hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

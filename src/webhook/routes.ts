@@ -1,13 +1,9 @@
 /**
- * The ordinary routes of the webhook: `GET /healthz`, `GET /readyz`, `GET /metrics` (HEAD too), a
- * 405 for anything but POST on an admission path, and a JSON 404 for the rest. Admission itself is
- * served by the lean edge (edge.ts). Paths match exactly (case-sensitive, no trailing slash: a
- * near-miss path is a 404, not a 405 that says "use POST"); the query string is ignored.
- *
- * A plain request listener, not express: five fixed routes do not need a framework, and loading
- * express was a quarter of the webhook's start-up time and a few MiB of its memory.
+ * The ordinary routes of the webhook, on express 5: `GET /healthz`, `GET /readyz`, `GET /metrics`,
+ * a 405 for anything but POST on an admission path, and a JSON 404 for the rest. Admission itself
+ * is served by the lean edge (edge.ts), never by express.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../base/logger.js';
 import { sendError } from './edge.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -22,56 +18,61 @@ export interface RoutesOptions {
   readonly ready: () => boolean;
 }
 
-/** Sends a small text answer (no body for HEAD). */
-function sendText(req: IncomingMessage, res: ServerResponse, status: number, type: string, text: string): void {
-  const body = Buffer.from(text);
-  res.writeHead(status, { 'content-type': type, 'content-length': body.length });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
+/** Creates the express application of the ordinary routes. */
+export function createRoutes(options: RoutesOptions): express.Express {
+  const { admissionPaths, metrics, logger, ready } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  // ETags would hash every answer for nothing: nobody revalidates.
+  app.set('etag', false);
+  // `/mutate/` and `/MUTATE` are not `/mutate`: a near-miss path is a 404, not a 405 that says "use POST".
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
 
-const TEXT = 'text/plain; charset=utf-8';
-
-/** Creates the request listener of the ordinary routes. */
-export function createRoutes(options: RoutesOptions): RequestListener {
-  const { metrics, logger, ready } = options;
-  const admissionPaths = new Set(options.admissionPaths);
-  return (req, res) => {
-    // No route here reads a body: throw away whatever a client sends, so the connection stays usable.
-    req.resume();
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    const get = req.method === 'GET' || req.method === 'HEAD';
+  for (const path of admissionPaths) {
+    app.all(path, (_req: Request, res: Response) => {
+      res.set('Allow', 'POST');
+      sendError(res, 405, 'MethodNotAllowed', 'use POST');
+    });
+  }
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.type('text/plain').send('ok');
+  });
+  app.get('/readyz', (_req: Request, res: Response) => {
+    let ok: boolean;
     try {
-      if (admissionPaths.has(path)) {
-        res.setHeader('allow', 'POST');
-        sendError(res, 405, 'MethodNotAllowed', 'use POST');
-      } else if (get && path === '/healthz') {
-        sendText(req, res, 200, TEXT, 'ok');
-      } else if (get && path === '/readyz') {
-        let ok: boolean;
-        try {
-          ok = ready();
-        } catch {
-          ok = false;
-        }
-        sendText(req, res, ok ? 200 : 503, TEXT, ok ? 'ok' : 'not ready');
-      } else if (get && path === '/metrics') {
-        metrics.text().then(
-          (text) => sendText(req, res, 200, metrics.contentType, text),
-          (err: unknown) => {
-            logger.error({ err }, 'cannot render metrics');
-            sendText(req, res, 500, TEXT, 'cannot render metrics');
-          },
-        );
-      } else {
-        sendError(res, 404, 'NotFound', 'no such route');
-      }
-    } catch (err) {
-      // Last resort: a route that threw.
-      logger.error({ err }, 'request failed');
-      if (res.headersSent) req.socket.destroy();
-      else sendError(res, 500, 'InternalError', 'internal error');
+      ok = ready();
+    } catch {
+      ok = false;
     }
-  };
+    res
+      .status(ok ? 200 : 503)
+      .type('text/plain')
+      .send(ok ? 'ok' : 'not ready');
+  });
+  app.get('/metrics', async (_req: Request, res: Response) => {
+    try {
+      const text = await metrics.text();
+      res.type(metrics.contentType).send(text);
+    } catch (err) {
+      logger.error({ err }, 'cannot render metrics');
+      res.status(500).type('text/plain').send('cannot render metrics');
+    }
+  });
+  app.use((_req: Request, res: Response) => {
+    sendError(res, 404, 'NotFound', 'no such route');
+  });
+  // Last resort, in express's 4-argument form: anything a route threw (express parses no bodies here).
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: unknown } | null)?.status;
+    const code = typeof status === 'number' && status >= 400 && status < 500 ? status : 500;
+    if (code >= 500) logger.error({ err }, 'request failed');
+    else logger.warn({ status: code }, 'request refused');
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    sendError(res, code, code === 500 ? 'InternalError' : 'BadRequest', code === 500 ? 'internal error' : 'request refused');
+  });
+  return app;
 }
