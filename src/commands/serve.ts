@@ -4,7 +4,6 @@ import path from 'node:path';
 import { CamelOciError } from '../base/errors.js';
 import type { ParsedFlags } from '../config/flags.js';
 import { loadServeConfig } from '../config/serve.js';
-import { ensureDevCerts } from '../certs/dev.js';
 import { normalizeInjectOptions } from '../inject/options.js';
 import { readCaCertificates } from '../registry/setup.js';
 import { createResolver } from '../resolve/setup.js';
@@ -48,6 +47,8 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
   const tls = config.tls;
   const embedded = tls.kind === 'development';
   if (tls.kind === 'development') {
+    // node-forge (about 100 ms to load) only for the development certificate, never in a cluster.
+    const { ensureDevCerts } = await import('../certs/dev.js');
     const dev = await ensureDevCerts(tls.certsDir);
     certFile = dev.certFile;
     keyFile = dev.keyFile;
