@@ -65,12 +65,14 @@ export async function runServe(flags: ParsedFlags, io: CommandIO, env: Readonly<
     onNoResponse: (registry, code) => metrics.registryNoResponse(registry, code),
     onCache: (cache, result) => metrics.cacheLookup(cache, result),
     // A mirror that is down or serves wrong bytes is worked around (the next source answers), so it is
-    // only seen here: one warning per failed source, with its stable code.
-    onSourceFailure: (f, subject) =>
+    // only seen here: one warning and one count per failed source, with its stable code.
+    onSourceFailure: (f, subject) => {
+      metrics.registrySourceFailure(f.source.registry, f.source.mirror, f.error.code);
       logger.warn(
         { source: f.source.registry, mirror: f.source.mirror, code: f.error.code, subject },
         `registry source failed, trying the next: ${f.error.message}`,
-      ),
+      );
+    },
   });
   // The Kubernetes client is large (about 60 MiB of heap once loaded): load it only when used.
   const pullSecrets = config.readPullSecrets

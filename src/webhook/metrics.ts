@@ -61,6 +61,12 @@ export interface ResolverMetrics {
    * UNAVAILABLE, TLS_ERROR...): a registry that is down shows here, not as silence.
    */
   registryNoResponse(registry: string, error: string): void;
+  /**
+   * Counts one registry source (a `--registry-mirror` mirror, or the upstream behind it) that
+   * failed while another was still to be tried, by its host, its role and the stable error code:
+   * a mirror that is down or serves wrong bytes is worked around, so it is only seen here and in the log.
+   */
+  registrySourceFailure(registry: string, mirror: boolean, code: string): void;
   /** Counts one cache lookup (`cache`: manifest, tag, token... as the resolver names them). */
   cacheLookup(cache: string, result: CacheLookupResult): void;
 }
@@ -137,6 +143,12 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
     labelNames: ['registry', 'error'] as const,
     registers: [registry],
   });
+  const sourceFailures = new Counter({
+    name: 'camel_oci_registry_source_failures_total',
+    help: 'Registry sources (mirrors, or the upstream behind them) that failed while another was still to be tried, by host, role (mirror, upstream) and error code (DIGEST_MISMATCH, UNAVAILABLE, MANIFEST_UNKNOWN...).',
+    labelNames: ['registry', 'source', 'code'] as const,
+    registers: [registry],
+  });
   const buildInfo = new Gauge({
     name: 'camel_oci_build_info',
     help: 'Always 1, labelled with the camel-oci version and the Node.js version running it.',
@@ -200,6 +212,15 @@ export function createMetrics(options: MetricsOptions = {}): WebhookMetrics {
         .inc();
     },
     registryNoResponse: noResponse,
+    registrySourceFailure(host, mirror, code) {
+      sourceFailures
+        .labels(
+          boundedLabel(registries, MAX_REGISTRY_LABELS, host, LABEL_SAFE),
+          mirror ? 'mirror' : 'upstream',
+          isErrorCode(code) ? code : OTHER_LABEL,
+        )
+        .inc();
+    },
     cacheLookup(cache, result) {
       const r: CacheLookupResult = result === 'hit' || result === 'miss' || result === 'stale' ? result : 'miss';
       // Counted on every warm admission: the child is looked up by a short key, not by hashing labels.

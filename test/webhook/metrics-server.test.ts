@@ -88,6 +88,7 @@ describe('camel-oci serve --metrics-port with its registry down', () => {
   let port: number;
   let metricsPort: number;
   let deadRegistry: string;
+  let deadMirror: string;
   let serve: CliProcess;
   let client: Agent;
 
@@ -97,6 +98,7 @@ describe('camel-oci serve --metrics-port with its registry down', () => {
     metricsPort = await freePort();
     // A loopback port nobody listens on: every connect is refused, as for a registry that is down.
     deadRegistry = `127.0.0.1:${await freePort()}`;
+    deadMirror = `127.0.0.1:${await freePort()}`;
     serve = startCli(
       [
         'serve',
@@ -111,9 +113,12 @@ describe('camel-oci serve --metrics-port with its registry down', () => {
         '--metrics-port',
         String(metricsPort),
         '--allow-registry',
-        deadRegistry,
+        `${deadRegistry},${deadMirror}`,
         '--insecure-registry',
-        deadRegistry,
+        `${deadRegistry},${deadMirror}`,
+        // A mirror that is down too: tried first, worked around, and counted.
+        '--registry-mirror',
+        `${deadRegistry}=${deadMirror}`,
         '--pull-secrets',
         'false',
       ],
@@ -133,7 +138,7 @@ describe('camel-oci serve --metrics-port with its registry down', () => {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
 
-  it('shows the unreachable registry, the denial reason, the build and the certificate expiry on the plain port', async () => {
+  it('shows the unreachable registry and mirror, the denial reason, the build and the certificate expiry on the plain port', async () => {
     const res = await request(`https://${LOOPBACK}:${port}/mutate?timeout=10s`, {
       dispatcher: client,
       method: 'POST',
@@ -150,6 +155,10 @@ describe('camel-oci serve --metrics-port with its registry down', () => {
     assert.ok((sample(text, `camel_oci_registry_requests_total{registry="${deadRegistry}",code="none"}`) ?? 0) >= 1, text);
     assert.ok((sample(text, `camel_oci_registry_request_errors_total{registry="${deadRegistry}",error="UNAVAILABLE"}`) ?? 0) >= 1);
     assert.equal(sample(text, 'camel_oci_admissions_total{outcome="denied",kind="Pod",reason="UNAVAILABLE"}'), 1);
+    assert.ok(
+      (sample(text, `camel_oci_registry_source_failures_total{registry="${deadMirror}",source="mirror",code="UNAVAILABLE"}`) ?? 0) >= 1,
+      text,
+    );
     const pkg = JSON.parse(await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
     assert.equal(sample(text, `camel_oci_build_info{version="${pkg.version}",node="${process.versions.node}"}`), 1);
     const expiry = sample(text, 'camel_oci_serving_certificate_expiry_timestamp_seconds');

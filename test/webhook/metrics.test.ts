@@ -106,6 +106,22 @@ describe('createMetrics', () => {
     assert.equal(sample(text, `camel_oci_registry_request_errors_total{registry="registry.example.com",error="${OTHER_LABEL}"}`), 1);
   });
 
+  it('counts failed registry sources by host, role and a stable code', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    m.registrySourceFailure('mirror.example.com', true, 'DIGEST_MISMATCH');
+    m.registrySourceFailure('mirror.example.com', true, 'DIGEST_MISMATCH');
+    m.registrySourceFailure('registry.example.com', false, 'not a code');
+    const text = await m.text();
+    assert.equal(
+      sample(text, 'camel_oci_registry_source_failures_total{registry="mirror.example.com",source="mirror",code="DIGEST_MISMATCH"}'),
+      2,
+    );
+    assert.equal(
+      sample(text, `camel_oci_registry_source_failures_total{registry="registry.example.com",source="upstream",code="${OTHER_LABEL}"}`),
+      1,
+    );
+  });
+
   it('labels admissions with a reason from a closed set', async () => {
     const m = createMetrics({ defaultMetrics: false });
     m.admission('skipped', 0.001, 'Pod', 'no camel.apache.org/container-dependencies annotation');
