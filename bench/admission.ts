@@ -21,7 +21,7 @@ import autocannon from 'autocannon';
 import { Agent, request } from 'undici';
 import { startRegistry } from '../test/helpers/registry.js';
 import { pushStandardArtifact } from '../test/helpers/artifacts.js';
-import { fixtureJson } from '../test/helpers/fixtures.js';
+import { helloPodAsking, reviewOf } from './review.js';
 import { freePort } from '../test/helpers/ports.js';
 import { CLI, runCli } from '../test/helpers/cli.js';
 import { fmt, machine, median, quantile } from './stats.js';
@@ -176,23 +176,6 @@ export async function waitReady(url: string, ca: string, limitMs = 15_000, inter
   }
 }
 
-/** An AdmissionReview CREATE of `pod` in namespace demo. */
-function reviewOf(pod: unknown): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: '3c6a1b0e-8d4f-4a57-9f3e-0b1c2d3e4f50',
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'demo',
-      operation: 'CREATE',
-      object: pod,
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-    },
-  });
-}
-
 /** The arguments of `camel-oci serve` the admission and start-up benchmarks run. */
 export function serveArgs(port: number, certsDir: string, registryHost: string, cli = CLI): string[] {
   return [
@@ -253,8 +236,7 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
     const certs = await runCli(['certs', '--out', certsDir]);
     if (certs.code !== 0) throw new Error(certs.stderr);
     const ca = await readFile(path.join(certsDir, 'ca.crt'), 'utf8');
-    const pod = fixtureJson<Record<string, any>>('camel-k-pods/camel-k-hello-pod.json');
-    pod.metadata.annotations['camel.apache.org/container-dependencies'] = `container:${pushed.reference}`;
+    const pod = helloPodAsking(pushed.reference);
     const annotationBody = reviewOf(pod);
     // A pod of a pinned Integration: Camel K copies the Integration's pins annotation onto its pods.
     const pinnedPod = structuredClone(pod);

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { pushStandardArtifact } from '../test/helpers/artifacts.js';
-import { fixtureJson } from '../test/helpers/fixtures.js';
+import { helloPodAsking, reviewOf } from './review.js';
 import { freePort } from '../test/helpers/ports.js';
 import { runCli } from '../test/helpers/cli.js';
 import { startRegistry } from '../test/helpers/registry.js';
@@ -83,20 +83,7 @@ export async function runStartupBench(args: readonly string[]): Promise<void> {
     const certs = await runCli(['certs', '--out', certsDir]);
     if (certs.code !== 0) throw new Error(certs.stderr);
     const ca = await readFile(path.join(certsDir, 'ca.crt'), 'utf8');
-    const pod = fixtureJson<Record<string, any>>('camel-k-pods/camel-k-hello-pod.json');
-    pod.metadata.annotations['camel.apache.org/container-dependencies'] = `container:${pushed.reference}`;
-    const body = JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: '3c6a1b0e-8d4f-4a57-9f3e-0b1c2d3e4f50',
-        kind: { group: '', version: 'v1', kind: 'Pod' },
-        resource: { group: '', version: 'v1', resource: 'pods' },
-        namespace: 'demo',
-        operation: 'CREATE',
-        object: pod,
-      },
-    });
+    const body = reviewOf(helloPodAsking(pushed.reference));
 
     // Every (build, Node, mode) is started once per round, in turn, so the machine's noise hits all alike.
     interface Config {

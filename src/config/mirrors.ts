@@ -4,16 +4,13 @@
  * registry policy when they are contacted, exactly like registries.
  */
 import { CamelOciError } from '../base/errors.js';
+import { isHostPort, MAX_PLAN_MIRRORS } from '../plan/plan.js';
 
-/** Bound on mirrors per upstream (as many as a plan may carry). */
-export const MAX_MIRRORS_PER_REGISTRY = 8;
+/** Bound on mirrors per upstream: as many as a plan may carry to the fetcher. */
+export const MAX_MIRRORS_PER_REGISTRY = MAX_PLAN_MIRRORS;
 
 /** Mirrors by upstream host[:port], each list in the order they are tried (before the upstream itself). */
 export type RegistryMirrors = ReadonlyMap<string, readonly string[]>;
-
-/** A host name, IPv4 or bracketed IPv6 literal, with an optional port: no scheme, path or credentials. */
-const HOST_PORT =
-  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:.]+\])(?::[0-9]{1,5})?$/;
 
 function invalid(message: string): CamelOciError {
   return new CamelOciError('CONFIG_INVALID', `--registry-mirror: ${message}`);
@@ -21,7 +18,7 @@ function invalid(message: string): CamelOciError {
 
 function hostPort(text: string, what: string): string {
   const port = /:(\d+)$/.exec(text)?.[1];
-  if (!HOST_PORT.test(text) || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+  if (!isHostPort(text) || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
     throw invalid(`${what} ${JSON.stringify(text)} is not a host[:port] (no scheme, path or credentials)`);
   }
   // Host names compare case-insensitively, as the resolver's registry names do.

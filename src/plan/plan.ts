@@ -72,6 +72,11 @@ const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:
 /** A raw layer's file name: one path segment, no hidden or special names. */
 const FILE_NAME = /^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,254}$/;
 
+/** True when `text` is `host[:port]` as a plan names a registry or mirror (a name, IPv4, or bracketed IPv6; no scheme or path). */
+export function isHostPort(text: string): boolean {
+  return HOST_PORT.test(text);
+}
+
 /** True when `name` is a plain single-segment file name a raw layer may land as (no separators, no leading dot, no control characters). */
 export function isPlainFileName(name: string): boolean {
   return FILE_NAME.test(name);

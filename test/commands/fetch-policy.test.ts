@@ -5,16 +5,11 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LookupAddress } from 'node:dns';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { runFetch } from '../../src/commands/fetch.js';
-import { FETCH_FLAGS } from '../../src/config/tables.js';
-import { parseFlags } from '../../src/config/flags.js';
 import type { FetchPlan } from '../../src/plan/plan.js';
-import type { SocketOpener } from '../../src/registry/node-transport.js';
+import { fakeNetwork, fetchOffline, type FakeNetwork } from '../helpers/offline-fetch.js';
 import { oneJarPlan } from '../helpers/plans.js';
 
 const dirs: string[] = [];
@@ -26,70 +21,10 @@ function planFor(registry: string, scheme: 'http' | 'https'): FetchPlan {
   return oneJarPlan(registry, { scheme });
 }
 
-/** A network where every name resolves to `address`, and an opener that records connects and opens none. */
-function fakeNetwork(address: string): {
-  lookups: string[];
-  connects: string[];
-  lookup: (h: string) => Promise<LookupAddress[]>;
-  openSocket: SocketOpener;
-} {
-  const lookups: string[] = [];
-  const connects: string[] = [];
-  return {
-    lookups,
-    connects,
-    lookup: async (hostname) => {
-      lookups.push(hostname);
-      return [{ address, family: address.includes(':') ? 6 : 4 }];
-    },
-    // As net.connect does: resolve through the (policy-checking) lookup, then connect to what it gave.
-    openSocket: (options) => {
-      const socket = new Socket();
-      const lookup = options.lookup as unknown as (
-        h: string,
-        o: { all: boolean },
-        cb: (err: Error | null, a: LookupAddress[]) => void,
-      ) => void;
-      lookup(String(options.host), { all: true }, (err, addresses) => {
-        if (err) {
-          socket.destroy(err);
-          return;
-        }
-        connects.push(...addresses.map((a) => `${a.address}:${String(options.port)}`));
-        socket.destroy(new Error('the test network connects nowhere'));
-      });
-      return socket;
-    },
-  };
-}
-
-async function run(plan: FetchPlan, args: string[], net: ReturnType<typeof fakeNetwork>): Promise<{ code: number; stderr: string }> {
+async function run(plan: FetchPlan, args: string[], net: FakeNetwork): Promise<{ code: number; stderr: string }> {
   const base = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-fetch-policy-'));
   dirs.push(base);
-  const env = { CAMEL_OCI_PLAN: JSON.stringify(plan) };
-  const flags = parseFlags(
-    'fetch',
-    FETCH_FLAGS,
-    [
-      '--root',
-      path.join(base, 'root'),
-      '--pull-secrets-dir',
-      path.join(base, 'none'),
-      '--termination-log',
-      path.join(base, 'none-log'),
-      '--timeout',
-      '10s',
-      ...args,
-    ],
-    env,
-    true,
-  );
-  const stderr: string[] = [];
-  const code = await runFetch(flags, { stdout: () => undefined, stderr: (t) => stderr.push(t) }, env, {
-    lookup: net.lookup,
-    openSocket: net.openSocket,
-  });
-  return { code, stderr: stderr.join('\n') };
+  return fetchOffline(plan, args, net, base);
 }
 
 describe('fetch applies the registry policy again, whatever the plan says', () => {

@@ -6,25 +6,20 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LookupAddress } from 'node:dns';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { main } from '../../src/cli.js';
-import { runFetch } from '../../src/commands/fetch.js';
-import { parseFlags } from '../../src/config/flags.js';
-import { FETCH_FLAGS } from '../../src/config/tables.js';
 import { parseResolvedAnnotation } from '../../src/audit/annotations.js';
 import { resolvedAnnotationValue } from '../../src/inject/resolved.js';
 import type { ResolvedArtifact } from '../../src/plan/artifact.js';
 import { buildPlan, digestHex12 } from '../../src/plan/plan.js';
 import type { FetchPlan } from '../../src/plan/plan.js';
-import type { SocketOpener } from '../../src/registry/node-transport.js';
 import { createResolver } from '../../src/resolve/setup.js';
 import { pushStandardArtifact } from '../helpers/artifacts.js';
 import type { PushedArtifact } from '../helpers/artifacts.js';
 import { copyToMirror } from '../helpers/mirrors.js';
+import { fakeNetwork, fetchOffline, type FakeNetwork } from '../helpers/offline-fetch.js';
 import { oneJarPlan } from '../helpers/plans.js';
 import { freePort, LOOPBACK } from '../helpers/ports.js';
 import { blobPath, startRegistry } from '../helpers/registry.js';
@@ -235,58 +230,8 @@ describe('registry mirrors with a real upstream and a real mirror', () => {
 });
 
 describe('fetch applies its own policy to mirrors, whatever the plan says', () => {
-  /** A network where every name resolves to `address`, and an opener that records connects and opens none. */
-  function fakeNetwork(address: string): { connects: string[]; lookup: (h: string) => Promise<LookupAddress[]>; openSocket: SocketOpener } {
-    const connects: string[] = [];
-    return {
-      connects,
-      lookup: async () => [{ address, family: address.includes(':') ? 6 : 4 }],
-      openSocket: (options) => {
-        const socket = new Socket();
-        const lookup = options.lookup as unknown as (
-          h: string,
-          o: { all: boolean },
-          cb: (err: Error | null, a: LookupAddress[]) => void,
-        ) => void;
-        lookup(String(options.host), { all: true }, (err, addresses) => {
-          if (err) {
-            socket.destroy(err);
-            return;
-          }
-          connects.push(...addresses.map((a) => `${a.address}:${String(options.port)}`));
-          socket.destroy(new Error('the test network connects nowhere'));
-        });
-        return socket;
-      },
-    };
-  }
-
-  async function run(plan: FetchPlan, args: string[], net: ReturnType<typeof fakeNetwork>): Promise<{ code: number; stderr: string }> {
-    const base = await tempDir('camel-oci-mirror-policy-');
-    const env = { CAMEL_OCI_PLAN: JSON.stringify(plan) };
-    const flags = parseFlags(
-      'fetch',
-      FETCH_FLAGS,
-      [
-        '--root',
-        path.join(base, 'root'),
-        '--pull-secrets-dir',
-        path.join(base, 'none'),
-        '--termination-log',
-        path.join(base, 'none-log'),
-        '--timeout',
-        '10s',
-        ...args,
-      ],
-      env,
-      true,
-    );
-    const stderr: string[] = [];
-    const code = await runFetch(flags, { stdout: () => undefined, stderr: (t) => stderr.push(t) }, env, {
-      lookup: net.lookup,
-      openSocket: net.openSocket,
-    });
-    return { code, stderr: stderr.join('\n') };
+  async function run(plan: FetchPlan, args: string[], net: FakeNetwork): Promise<{ code: number; stderr: string }> {
+    return fetchOffline(plan, args, net, await tempDir('camel-oci-mirror-policy-'));
   }
 
   function withMirror(registry: string, scheme: 'http' | 'https'): FetchPlan {
