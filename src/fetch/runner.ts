@@ -4,9 +4,9 @@
  * gunzip/untar into staging), resume broken downloads with Range requests, and move each layer to
  * its final path only after it verified.
  */
-import { rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { CamelOciError, FetchError } from '../base/errors.js';
+import { removeTree } from '../base/remove-tree.js';
 import type { RegistryClient, RepositoryLocation } from '../registry/client.js';
 import type { Credential } from '../oci/docker-config.js';
 import { parseManifest } from '../oci/manifest.js';
@@ -267,7 +267,7 @@ async function fetchLayer(
     } catch (err) {
       pipe.destroy();
       await unpacked.catch(() => undefined);
-      await rm(dir, { recursive: true, force: true });
+      await removeTree(dir);
       if (options.signal.aborted) throw abortReason(options.signal);
       const step = blobs.failed(
         err,

@@ -11,12 +11,16 @@
  * is derived from the layer digest, so an existing one is normally that very layer: it is kept when
  * its content is identical to the fresh unpack, and replaced otherwise (self-healing; the
  * integration container, the only reader, starts after the init container succeeds).
+ *
+ * Removal goes through `removeTree` (base/remove-tree.ts), never Node's recursive `rm`: a layer
+ * refused after 100k files would otherwise cost its removal ~180 MiB.
  */
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { FetchError } from '../base/errors.js';
+import { removeTree } from '../base/remove-tree.js';
 
 /** Prefix of staging directory names under the volume root; never a final path. */
 export const STAGING_PREFIX = '.staging-';
@@ -63,7 +67,7 @@ export async function createStaging(root: string): Promise<Staging> {
       return layer;
     },
     async cleanup() {
-      await rm(dir, { recursive: true, force: true });
+      await removeTree(dir);
     },
   };
 }
@@ -76,7 +80,7 @@ export async function removeStaleStaging(root: string): Promise<number> {
   let removed = 0;
   for (const e of await readdir(root, { withFileTypes: true })) {
     if (e.isDirectory() && e.name.startsWith(STAGING_PREFIX)) {
-      await rm(path.join(root, e.name), { recursive: true, force: true });
+      await removeTree(path.join(root, e.name));
       removed += 1;
     }
   }
@@ -117,7 +121,7 @@ export async function commitLayer(stagingLayerDir: string, root: string, target:
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw ioError(`cannot move ${stagingLayerDir} to ${final}`, err);
   }
   if (await sameTree(final, stagingLayerDir)) {
-    await rm(stagingLayerDir, { recursive: true, force: true });
+    await removeTree(stagingLayerDir);
     return 'kept';
   }
   // Swap: the old copy moves into the staging area (same file system), the new one takes its
@@ -129,7 +133,7 @@ export async function commitLayer(stagingLayerDir: string, root: string, target:
   } catch (err) {
     throw ioError(`cannot replace ${final}`, err);
   }
-  await rm(old, { recursive: true, force: true });
+  await removeTree(old);
   return 'replaced';
 }
 
