@@ -1,10 +1,16 @@
 /**
- * Fetch benchmark: a 256 MiB artifact (8 layers × 32 MiB of incompressible data, tar+gzip) from
- * the loopback registry, fetched by `camel-oci fetch`, and in the same run by the shell pipeline
- * `skopeo copy docker://… dir:…` followed by `sha256sum -c` and `tar xzf` for each layer.
- * Reports wall time, MiB/s and peak RSS (GNU time's maximum resident set) of both, and the ratio.
+ * Fetch benchmarks, each against a baseline measured in the same run:
  *
- *   npm run bench -- fetch [--layers 8] [--layer-mib 32] [--rounds 3]
+ * - `large`: `camel-oci fetch` of 8 × 32 MiB and of 1 × 512 MiB incompressible tar+gzip layers from
+ *   the loopback registry, against the shell pipeline `skopeo copy docker://… dir:…`, then
+ *   `sha256sum -c` and `tar xzf` for each layer. Wall time and peak RSS (GNU time), ratio.
+ * - `small`: the init container's whole run (process start included) for an artifact of two
+ *   64 KiB layers, against the bare curl requests the same fetch needs (manifest, both blobs),
+ *   `sha256sum -c` and `tar xzf`, run as one shell script. Wall time per run (process.hrtime).
+ *
+ *   npm run bench -- fetch [large|small|all] [--rounds N] [--node PATH]...
+ *
+ * `--node` (repeatable) runs the fetcher on each Node given; the baseline is Node-independent.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,13 +20,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildPlan } from '../src/plan/plan.js';
 import { createResolver } from '../src/resolve/setup.js';
-import { startRegistry } from '../test/helpers/registry.js';
+import { startRegistry, type StartedRegistry } from '../test/helpers/registry.js';
 import { DEPENDENCY, pushBuilt } from '../test/helpers/artifacts.js';
 import { makeTarGz } from '../test/helpers/oci-layout.js';
 import { CLI } from '../test/helpers/cli.js';
 import { fmt, machine, median } from './stats.js';
 
 const run = promisify(execFile);
+const MiB = 1024 * 1024;
 
 interface Timed {
   seconds: number;
@@ -31,95 +38,187 @@ interface Timed {
 async function timed(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Timed> {
   const { stderr } = await run('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    maxBuffer: 64 * 1024 * 1024,
+    maxBuffer: 64 * MiB,
   });
   const m = /TIME ([\d.]+) (\d+)\s*$/.exec(stderr);
   if (!m) throw new Error(`no timing from /usr/bin/time: ${stderr.slice(-500)}`);
   return { seconds: Number(m[1]), maxRssMiB: Number(m[2]) / 1024 };
 }
 
-/** Runs the benchmark and prints a Markdown table. */
-export async function runFetchBench(args: readonly string[]): Promise<void> {
-  const opt = (name: string, def: number): number => Number(args[args.indexOf(`--${name}`) + 1]) || def;
-  const layers = opt('layers', 8);
-  const layerMiB = opt('layer-mib', 32);
-  const rounds = opt('rounds', 3);
-  const totalMiB = layers * layerMiB;
-  const registry = await startRegistry({ mode: 'plain' });
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-bench-fetch-'));
+/** Runs a command; returns wall seconds measured here (sub-millisecond: small runs take ~0.1 s). */
+async function wall(cmd: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+  const t = process.hrtime.bigint();
+  await run(cmd, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, maxBuffer: 64 * MiB });
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+/** Pushes an artifact of the given layers and returns the plan the webhook would give the fetcher. */
+async function pushAndPlan(registry: StartedRegistry, repoTag: string, layers: readonly Buffer[]): Promise<{ plan: string; blobs: string[] }> {
+  const manifest = await pushBuilt(registry, repoTag, (layout) =>
+    layout.manifest({ layers: layers.map((bytes, i) => ({ bytes, annotations: { [DEPENDENCY]: `bench:part-${i}:1.0` } })) }),
+  );
+  const { resolver, context } = await createResolver({
+    registryConfigs: [],
+    insecureRegistries: [registry.host],
+    allowRegistries: [registry.host],
+    caFiles: [],
+    platform: 'linux/amd64',
+    tagTtlMs: 0,
+    staleGraceMs: 0,
+  });
   try {
-    const manifest = await pushBuilt(registry, 'bench/big:1.0', (layout) =>
-      layout.manifest({
-        layers: Array.from({ length: layers }, (_, i) => ({
-          bytes: makeTarGz([{ path: `lib/part-${i}.jar`, content: randomBytes(layerMiB * 1024 * 1024) }]),
-          annotations: { [DEPENDENCY]: `bench:part-${i}:1.0` },
-        })),
-      }),
-    );
-    const blobMiB = manifest.layers.reduce((a, l) => a + l.size, 0) / 1048576;
-    const { resolver, context } = await createResolver({
-      registryConfigs: [],
-      insecureRegistries: [registry.host],
-      allowRegistries: [registry.host],
-      caFiles: [],
-      platform: 'linux/amd64',
-      tagTtlMs: 0,
-      staleGraceMs: 0,
-    });
-    const artifact = await resolver.resolve(`${registry.host}/bench/big:1.0`);
+    const artifact = await resolver.resolve(`${registry.host}/${repoTag}`);
+    return { plan: JSON.stringify(buildPlan([artifact])), blobs: manifest.layers.map((l) => l.digest) };
+  } finally {
     await context.agent.close();
-    const plan = JSON.stringify(buildPlan([artifact]));
+  }
+}
 
-    const script = [
-      'set -euo pipefail',
-      'src="$1"; dir="$2"; out="$3"',
-      'skopeo copy --quiet --insecure-policy --src-tls-verify=false "docker://$src" "dir:$dir"',
-      // Each layer: check its sha256, then unpack it, as a careful shell user would.
-      'for f in "$dir"/*; do',
-      '  h=$(basename "$f")',
-      '  case "$h" in manifest.json|version) continue;; esac',
-      '  echo "$h  $f" | sha256sum -c --quiet -',
-      '  grep -q "$h" "$dir/manifest.json"',
-      '  if [ "$(stat -c %s "$f")" -gt 1000 ]; then mkdir -p "$out/$h"; tar xzf "$f" -C "$out/$h"; fi',
-      'done',
-    ].join('\n');
-    const scriptFile = path.join(tmp, 'pipeline.sh');
-    await writeFile(scriptFile, script);
+function fetchArgs(registry: StartedRegistry, root: string, tmp: string): string[] {
+  return [
+    CLI,
+    'fetch',
+    '--root',
+    root,
+    '--pull-secrets-dir',
+    path.join(tmp, 'none'),
+    '--insecure-registry',
+    registry.host,
+    '--allow-registry',
+    registry.host,
+    '--timeout',
+    '300s',
+    '--max-unpacked-bytes',
+    '4Gi',
+  ];
+}
 
-    const ours: Timed[] = [];
+const PIPELINE = [
+  'set -euo pipefail',
+  'src="$1"; dir="$2"; out="$3"',
+  'skopeo copy --quiet --insecure-policy --src-tls-verify=false "docker://$src" "dir:$dir"',
+  // Each layer: check its sha256, then unpack it, as a careful shell user would.
+  'for f in "$dir"/*; do',
+  '  h=$(basename "$f")',
+  '  case "$h" in manifest.json|version) continue;; esac',
+  '  echo "$h  $f" | sha256sum -c --quiet -',
+  '  grep -q "$h" "$dir/manifest.json"',
+  '  if [ "$(stat -c %s "$f")" -gt 1000 ]; then mkdir -p "$out/$h"; tar xzf "$f" -C "$out/$h"; fi',
+  'done',
+].join('\n');
+
+/** What curl needs for the same fetch on a plain registry: the manifest by digest, each blob, sha256, untar. */
+const CURL = [
+  'set -euo pipefail',
+  'base="$1"; manifest="$2"; out="$3"; shift 3',
+  'curl -sSf -o "$out/manifest.json" -H "Accept: application/vnd.oci.image.manifest.v1+json" "$base/manifests/$manifest"',
+  'for d in "$@"; do',
+  '  curl -sSf -o "$out/${d#sha256:}" "$base/blobs/$d"',
+  '  echo "${d#sha256:}  $out/${d#sha256:}" | sha256sum -c --quiet -',
+  '  mkdir "$out/x-${d#sha256:}"; tar xzf "$out/${d#sha256:}" -C "$out/x-${d#sha256:}"',
+  'done',
+].join('\n');
+
+async function large(registry: StartedRegistry, tmp: string, rounds: number, nodes: readonly string[]): Promise<void> {
+  await writeFile(path.join(tmp, 'pipeline.sh'), PIPELINE);
+  for (const [layers, layerMiB] of [
+    [8, 32],
+    [1, 512],
+  ] as const) {
+    const repoTag = `bench/large-${layers}x${layerMiB}:1.0`;
+    const blobs = Array.from({ length: layers }, (_, i) => makeTarGz([{ path: `lib/part-${i}.jar`, content: randomBytes(layerMiB * MiB) }]));
+    const { plan } = await pushAndPlan(registry, repoTag, blobs);
+    const ours = new Map<string, Timed[]>(nodes.map((n) => [n, []]));
     const theirs: Timed[] = [];
     for (let i = 0; i < rounds; i++) {
-      const root = path.join(tmp, `root-${i}`);
-      await mkdir(root);
-      ours.push(
-        await timed(
-          process.execPath,
-          [CLI, 'fetch', '--root', root, '--pull-secrets-dir', path.join(tmp, 'none'), '--timeout', '300s', '--max-unpacked-bytes', '4Gi'],
-          { CAMEL_OCI_PLAN: plan },
-        ),
-      );
-      await rm(root, { recursive: true, force: true });
+      for (const node of nodes) {
+        const root = path.join(tmp, `root-${i}`);
+        await mkdir(root);
+        ours.get(node)!.push(await timed(node, fetchArgs(registry, root, tmp), { CAMEL_OCI_PLAN: plan }));
+        await rm(root, { recursive: true, force: true });
+      }
       const dir = path.join(tmp, `dir-${i}`);
       const out = path.join(tmp, `out-${i}`);
       await mkdir(out);
-      theirs.push(await timed('bash', [scriptFile, `${registry.host}/bench/big:1.0`, dir, out], { HOME: tmp }));
+      theirs.push(await timed('bash', [path.join(tmp, 'pipeline.sh'), `${registry.host}/${repoTag}`, dir, out], { HOME: tmp }));
       await rm(dir, { recursive: true, force: true });
       await rm(out, { recursive: true, force: true });
     }
     const s = (t: Timed[]): number => median(t.map((x) => x.seconds));
     const r = (t: Timed[]): number => median(t.map((x) => x.maxRssMiB));
+    const total = layers * layerMiB;
+    console.log(`\n**large: ${layers} × ${layerMiB} MiB** incompressible tar+gzip, ${rounds} rounds (medians)\n`);
+    console.log('| pipeline | seconds | MiB/s (unpacked) | peak RSS MiB (median, max) | speed-up vs pipeline | seconds per round |');
+    console.log('|---|---|---|---|---|---|');
+    for (const [node, t] of ours) {
+      const v = await nodeVersion(node);
+      console.log(
+        `| camel-oci fetch, Node ${v} | ${fmt(s(t))} | ${fmt(total / s(t), 1)} | ${fmt(r(t), 1)}, ${fmt(Math.max(...t.map((x) => x.maxRssMiB)), 1)} | **${fmt(s(theirs) / s(t))}×** | ${t.map((x) => fmt(x.seconds)).join(', ')} |`,
+      );
+    }
     console.log(
-      `fetch benchmark: ${layers} layers × ${layerMiB} MiB incompressible (tar+gzip, ${fmt(blobMiB, 1)} MiB of blobs), ${rounds} rounds (medians); ${await machine()}; ${new Date().toISOString()}`,
+      `| skopeo copy + sha256sum -c + tar xzf | ${fmt(s(theirs))} | ${fmt(total / s(theirs), 1)} | ${fmt(r(theirs), 1)} | 1.00 | ${theirs.map((x) => fmt(x.seconds)).join(', ')} |`,
     );
-    console.log('');
-    console.log('| pipeline | seconds | MiB/s (unpacked) | peak RSS MiB |');
-    console.log('|---|---|---|---|');
-    console.log(`| camel-oci fetch | ${fmt(s(ours))} | ${fmt(totalMiB / s(ours), 1)} | ${fmt(r(ours), 1)} |`);
-    console.log(`| skopeo copy + sha256sum -c + tar xzf | ${fmt(s(theirs))} | ${fmt(totalMiB / s(theirs), 1)} | ${fmt(r(theirs), 1)} |`);
-    console.log('');
+  }
+}
+
+async function small(registry: StartedRegistry, tmp: string, rounds: number, nodes: readonly string[]): Promise<void> {
+  await writeFile(path.join(tmp, 'curl.sh'), CURL);
+  const repoTag = 'bench/small:1.0';
+  const blobs = [0, 1].map((i) => makeTarGz([{ path: `lib/small-${i}.jar`, content: randomBytes(64 * 1024) }]));
+  const { plan, blobs: digests } = await pushAndPlan(registry, repoTag, blobs);
+  const manifestDigest = (JSON.parse(plan) as { artifacts: Array<{ digest: string }> }).artifacts[0]!.digest;
+  const base = `http://${registry.host}/v2/bench/small`;
+  const ours = new Map<string, number[]>(nodes.map((n) => [n, []]));
+  const floor = new Map<string, number[]>(nodes.map((n) => [n, []]));
+  const curl: number[] = [];
+  // One uncounted round first: page cache, and Node's compile cache where it is on.
+  for (let i = -1; i < rounds; i++) {
+    for (const node of nodes) {
+      const root = path.join(tmp, `small-root-${i}`);
+      await mkdir(root);
+      const t = await wall(node, fetchArgs(registry, root, tmp), { CAMEL_OCI_PLAN: plan });
+      await rm(root, { recursive: true, force: true });
+      const f = await wall(node, ['-e', '0']);
+      if (i >= 0) {
+        ours.get(node)!.push(t);
+        floor.get(node)!.push(f);
+      }
+    }
+    const out = path.join(tmp, `small-out-${i}`);
+    await mkdir(out);
+    const c = await wall('bash', [path.join(tmp, 'curl.sh'), base, manifestDigest, out, ...digests]);
+    await rm(out, { recursive: true, force: true });
+    if (i >= 0) curl.push(c);
+  }
+  const ms = (v: number[]): string => fmt(median(v) * 1000, 0);
+  console.log(`\n**small: 2 × 64 KiB layers**, the whole run (process start included), ${rounds} rounds (medians)\n`);
+  console.log('| run | ms | ratio vs curl | `node -e 0` ms |');
+  console.log('|---|---|---|---|');
+  for (const [node, t] of ours) {
     console.log(
-      `speed-up (pipeline seconds / camel-oci seconds): ${fmt(s(theirs) / s(ours))}×; per-round camel-oci: ${ours.map((t) => fmt(t.seconds)).join(', ')} s; pipeline: ${theirs.map((t) => fmt(t.seconds)).join(', ')} s`,
+      `| camel-oci fetch, Node ${await nodeVersion(node)} | ${ms(t)} | **${fmt(median(t) / median(curl))}×** | ${ms(floor.get(node)!)} |`,
     );
+  }
+  console.log(`| curl × 3 + sha256sum -c + tar xzf (one bash script) | ${ms(curl)} | 1.00 | |`);
+}
+
+async function nodeVersion(node: string): Promise<string> {
+  return (await run(node, ['--version'])).stdout.trim();
+}
+
+/** Runs the benchmark and prints Markdown tables. */
+export async function runFetchBench(args: readonly string[]): Promise<void> {
+  const which = args[0] !== undefined && !args[0].startsWith('--') ? args[0] : 'all';
+  const rounds = Number(args[args.indexOf('--rounds') + 1]) || (which === 'small' ? 15 : 3);
+  const nodes = args.flatMap((a, i) => (a === '--node' && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+  if (nodes.length === 0) nodes.push(process.execPath);
+  const registry = await startRegistry({ mode: 'plain' });
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-bench-fetch-'));
+  try {
+    console.log(`fetch benchmark (${which}); ${await machine()}; load average ${os.loadavg().map((l) => fmt(l)).join(' ')}; ${new Date().toISOString()}`);
+    if (which === 'large' || which === 'all') await large(registry, tmp, rounds, nodes);
+    if (which === 'small' || which === 'all') await small(registry, tmp, which === 'all' ? rounds * 5 : rounds, nodes);
   } finally {
     await registry.stop();
     await rm(tmp, { recursive: true, force: true });

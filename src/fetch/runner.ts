@@ -1,8 +1,15 @@
 /**
  * The plan runner behind `camel-oci fetch`: for each artifact, re-read the manifest by its pinned
- * digest and check the plan against it; then stream every layer once (download → size and sha256 →
- * gunzip/untar into staging), resume broken downloads with Range requests, and move each layer to
- * its final path only after it verified.
+ * digest and check the plan against it; meanwhile stream every layer once (download → size and
+ * sha256 → gunzip/untar into staging), resume broken downloads with Range requests, and move each
+ * layer to its final path only after it verified AND every artifact's manifest check passed.
+ *
+ * Why the re-read stays, and why it runs beside the downloads: each blob is verified against the
+ * plan's own digest and size, so the manifest adds one promise only, that the layers are exactly
+ * those of the pinned artifact digest the auditors see in the annotations (a plan edited on the pod
+ * cannot smuggle in another blob). That check needs no byte of a layer, so it no longer delays the
+ * first one (one round-trip of a small fetch); nothing is published before it passed, and its
+ * failure stops the downloads at once.
  */
 import { PassThrough } from 'node:stream';
 import { CamelOciError, FetchError } from '../base/errors.js';
@@ -82,6 +89,8 @@ interface Job {
   readonly layer: PlanLayer;
   readonly loc: RepositoryLocation;
   readonly sources: readonly FetchSource[];
+  /** Settles when every artifact's manifest check passed (rejects when one failed). */
+  readonly checked: Promise<void>;
 }
 
 function subjectOf(artifact: PlanArtifact): string {
@@ -104,26 +113,39 @@ export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<
   await removeStaleStaging(options.root).catch(() => 0);
   const staging = await createStaging(options.root);
   const budget = createBudget(options.limits);
+  // A failed manifest check aborts the layers in flight with its own error as the reason.
+  const run = new AbortController();
+  const runOptions: RunnerOptions = { ...options, signal: AbortSignal.any([options.signal, run.signal]) };
+  let manifestFailure: unknown;
   try {
-    const jobs: Job[] = [];
-    await Promise.all(
-      plan.artifacts.map(async (artifact) => {
-        const loc: RepositoryLocation = { registry: artifact.registry, repository: artifact.repository, scheme: artifact.scheme };
-        const sources = options.sources?.(artifact) ?? [
-          withCredential({ ...loc, mirror: false }, artifact.repository, options.credentialFor),
-        ];
-        await checkManifest(artifact, sources, options);
-        for (const layer of artifact.layers) jobs.push({ artifact, layer, loc, sources });
+    const artifacts = plan.artifacts.map((artifact) => {
+      const loc: RepositoryLocation = { registry: artifact.registry, repository: artifact.repository, scheme: artifact.scheme };
+      const sources = options.sources?.(artifact) ?? [
+        withCredential({ ...loc, mirror: false }, artifact.repository, options.credentialFor),
+      ];
+      return { artifact, loc, sources };
+    });
+    const checks = artifacts.map(({ artifact, sources }) =>
+      checkManifest(artifact, sources, runOptions).catch((err: unknown) => {
+        manifestFailure ??= err;
+        run.abort(err);
+        throw err;
       }),
+    );
+    // Every layer waits for every artifact's check before it is published, as when the checks came first.
+    const checked = Promise.all(checks).then(() => undefined);
+    checked.catch(() => undefined); // awaited below and by the commits; never unhandled
+    const jobs: Job[] = artifacts.flatMap(({ artifact, loc, sources }) =>
+      artifact.layers.map((layer) => ({ artifact, layer, loc, sources, checked })),
     );
     let bytes = 0;
     let next = 0;
     const failures: unknown[] = [];
     const worker = async (): Promise<void> => {
-      while (next < jobs.length && failures.length === 0) {
+      while (next < jobs.length && failures.length === 0 && !run.signal.aborted) {
         const job = jobs[next++]!;
         try {
-          const report = await fetchLayer(job, staging, budget, options, now);
+          const report = await fetchLayer(job, staging, budget, runOptions, now);
           bytes += report.bytes;
           options.onLayer?.(report);
         } catch (err) {
@@ -132,6 +154,8 @@ export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel, jobs.length)) }, worker));
+    await checked.catch(() => undefined);
+    if (manifestFailure !== undefined) throw manifestFailure;
     if (failures.length > 0) throw failures[0];
     const seconds = (now() - started) / 1000;
     return {
@@ -248,6 +272,7 @@ async function fetchLayer(
       verifier.finish();
       pipe.end();
       const result = await unpacked;
+      await job.checked;
       const outcome = await commitLayer(dir, options.root, layer.target);
       const seconds = (now() - started) / 1000;
       return {

@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDockerConfig } from '../../src/oci/docker-config.js';
-import { createServer } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -127,6 +127,28 @@ async function tree(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/** A plain HTTP proxy to the registry at `port` that answers manifest requests `delayMs` late, recording the order of answers. */
+async function startSlowManifestProxy(port: number, delayMs: number): Promise<{ host: string; order: string[] }> {
+  const order: string[] = [];
+  const server = createServer((req, res) => {
+    const kind = req.url?.includes('/manifests/') ? 'manifest' : req.url?.includes('/blobs/') ? 'blob' : 'other';
+    const forward = (): void => {
+      const up = httpRequest({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        answer.on('end', () => order.push(kind));
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    };
+    if (kind === 'manifest') setTimeout(forward, delayMs);
+    else forward();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  return { host: `127.0.0.1:${(server.address() as { port: number }).port}`, order };
+}
+
 describe('fetch against a plain registry', () => {
   let registry: StartedRegistry;
   before(async () => {
@@ -230,6 +252,42 @@ describe('fetch against a plain registry', () => {
     const bad = await fetchCli(escape, root);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr.join('\n'), /PLAN_INVALID.*target/);
+  });
+
+  it('publishes nothing when a planned blob is real and verified but not in the pinned manifest', async () => {
+    // The manifest check runs beside the downloads. A proxy holds the manifest back, so the
+    // genuine layers and the smuggled blob (in the repository, with its true digest and size)
+    // download and verify first; still nothing may land.
+    const pushed = await pushStandardArtifact(registry, 'acme/smuggle', '1.0');
+    const other = await pushBuilt(registry, 'acme/smuggle:2.0', (layout) =>
+      layout.manifest({
+        layers: [{ bytes: makeTarGz([{ path: 'lib/extra.jar', content: randomBytes(4096) }]), annotations: { [DEPENDENCY]: 'x:extra:1' } }],
+      }),
+    );
+    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+    const plan = buildPlan([artifact!]);
+    const proxy = await startSlowManifestProxy(registry.port, 700);
+    const smuggled = other.layers[0]!;
+    const first = plan.artifacts[0]!;
+    const forged: FetchPlan = {
+      ...plan,
+      artifacts: [
+        {
+          ...first,
+          registry: proxy.host,
+          layers: [
+            ...first.layers,
+            { ...first.layers[0]!, digest: smuggled.digest, size: smuggled.size, target: `dependencies/${digestHex12(smuggled.digest)}` },
+          ],
+        },
+      ],
+    };
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(forged, root);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr.join('\n'), /PLAN_INVALID.*not in the manifest/);
+    assert.deepEqual(proxy.order.slice(-1), ['manifest'], `the blobs were all served before the manifest: ${proxy.order.join(' ')}`);
+    assert.deepEqual(await tree(root), [], 'no layer of the artifact is published, not even the genuine ones');
   });
 
   it('refuses a layer that escapes the root, writing nothing outside it', async () => {
