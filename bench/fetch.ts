@@ -53,7 +53,11 @@ async function wall(cmd: string, args: string[], env: Record<string, string> = {
 }
 
 /** Pushes an artifact of the given layers and returns the plan the webhook would give the fetcher. */
-async function pushAndPlan(registry: StartedRegistry, repoTag: string, layers: readonly Buffer[]): Promise<{ plan: string; blobs: string[] }> {
+async function pushAndPlan(
+  registry: StartedRegistry,
+  repoTag: string,
+  layers: readonly Buffer[],
+): Promise<{ plan: string; blobs: string[] }> {
   const manifest = await pushBuilt(registry, repoTag, (layout) =>
     layout.manifest({ layers: layers.map((bytes, i) => ({ bytes, annotations: { [DEPENDENCY]: `bench:part-${i}:1.0` } })) }),
   );
@@ -90,6 +94,8 @@ function fetchArgs(registry: StartedRegistry, root: string, tmp: string): string
     '300s',
     '--max-unpacked-bytes',
     '4Gi',
+    '--max-layer-bytes',
+    '1Gi',
   ];
 }
 
@@ -126,7 +132,9 @@ async function large(registry: StartedRegistry, tmp: string, rounds: number, nod
     [1, 512],
   ] as const) {
     const repoTag = `bench/large-${layers}x${layerMiB}:1.0`;
-    const blobs = Array.from({ length: layers }, (_, i) => makeTarGz([{ path: `lib/part-${i}.jar`, content: randomBytes(layerMiB * MiB) }]));
+    const blobs = Array.from({ length: layers }, (_, i) =>
+      makeTarGz([{ path: `lib/part-${i}.jar`, content: randomBytes(layerMiB * MiB) }]),
+    );
     const { plan } = await pushAndPlan(registry, repoTag, blobs);
     const ours = new Map<string, Timed[]>(nodes.map((n) => [n, []]));
     const theirs: Timed[] = [];
@@ -216,7 +224,12 @@ export async function runFetchBench(args: readonly string[]): Promise<void> {
   const registry = await startRegistry({ mode: 'plain' });
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-bench-fetch-'));
   try {
-    console.log(`fetch benchmark (${which}); ${await machine()}; load average ${os.loadavg().map((l) => fmt(l)).join(' ')}; ${new Date().toISOString()}`);
+    console.log(
+      `fetch benchmark (${which}); ${await machine()}; load average ${os
+        .loadavg()
+        .map((l) => fmt(l))
+        .join(' ')}; ${new Date().toISOString()}`,
+    );
     if (which === 'large' || which === 'all') await large(registry, tmp, rounds, nodes);
     if (which === 'small' || which === 'all') await small(registry, tmp, which === 'all' ? rounds * 5 : rounds, nodes);
   } finally {

@@ -47,10 +47,11 @@ export interface UnpackResult {
 }
 
 /**
- * Output chunk of gunzip. zlib's 16 KiB default means one file write per 16 KiB; 256 KiB cuts the
- * writes (and their thread-pool round-trips) sixteenfold while keeping memory per layer small.
+ * Output chunk of gunzip. zlib's 16 KiB default means one file write per 16 KiB and is 25 % slower;
+ * 256 KiB was no faster than 64 KiB but, with four layers at once, peaked 50-60 MiB higher (8 x 32
+ * MiB layers: 135-145 MiB against 71-88 MiB; bench/RESULTS.md, "Fetch").
  */
-const GUNZIP_CHUNK_BYTES = 256 * 1024;
+const GUNZIP_CHUNK_BYTES = 64 * 1024;
 
 /** Bound on one pax / GNU long-name header: it only carries a path and a few attributes. */
 const MAX_META_ENTRY_BYTES = 64 * 1024;

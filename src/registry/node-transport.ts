@@ -5,13 +5,11 @@
  * against policy after DNS resolution and before connecting, errors mapped by networkError.
  */
 import type { LookupAddress } from 'node:dns';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import type { ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import type { NetConnectOpts, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createSecureContext, rootCertificates } from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import { OciError } from '../base/errors.js';
 import { abortError, DEFAULT_TIMEOUTS, MAX_ADDRESSES_TRIED, networkError, TIMEOUT_CODES, USER_AGENT } from './transport.js';
@@ -48,24 +46,44 @@ export interface NodeTransport {
   close(): void;
 }
 
+/**
+ * node:http, node:https and node:tls are loaded through CommonJS, and the last two only when a TLS
+ * registry is asked: the ES module facade of node:http reads every export, and on Node 24 one of
+ * them is the WebSocket client, which loads Node's bundled undici (about a tenth of the CPU of the
+ * init container's whole run for a small artifact; bench/RESULTS.md, "Fetch").
+ */
+const load = createRequire(import.meta.url);
+type Http = typeof import('node:http');
+type Https = typeof import('node:https');
+type Tls = typeof import('node:tls');
+
 type LookupCallback = (err: Error | null, address: string | LookupAddress[], family?: number) => void;
 
 /** Creates the node:http / node:https base transport with its keep-alive connection pools. */
 export function createNodeTransport(options: NodeTransportOptions): NodeTransport {
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   const pool = { keepAlive: true, maxSockets: MAX_SOCKETS_PER_ORIGIN, timeout: KEEP_ALIVE_IDLE_MS };
-  // One context for every connection: given `ca` directly, Node would parse the whole trust store
-  // (the public roots and ours) again for each TLS connection.
-  const tls =
-    options.ca && options.ca.length > 0 ? { secureContext: createSecureContext({ ca: [...rootCertificates, ...options.ca] }) } : {};
-  const httpAgent = new HttpAgent(pool);
-  const httpsAgent = new HttpsAgent({ ...pool, ...tls });
+  const http = load('node:http') as Http;
+  const httpAgent = new http.Agent(pool);
   const open = options.openSocket;
-  if (open) {
-    type Creates = { createConnection: (o: NetConnectOpts & ConnectionOptions) => Duplex };
-    (httpAgent as unknown as Creates).createConnection = (o) => open(o, false);
-    (httpsAgent as unknown as Creates).createConnection = (o) => open(o, true);
-  }
+  type Creates = { createConnection: (o: NetConnectOpts & ConnectionOptions) => Duplex };
+  if (open) (httpAgent as unknown as Creates).createConnection = (o) => open(o, false);
+  let tlsClient: { readonly agent: HttpAgent; readonly request: Https['request'] } | undefined;
+  const tlsOnce = (): NonNullable<typeof tlsClient> => {
+    if (tlsClient) return tlsClient;
+    const httpsModule = load('node:https') as Https;
+    const tlsModule = load('node:tls') as Tls;
+    // One context for every connection: given `ca` directly, Node would parse the whole trust store
+    // (the public roots and ours) again for each TLS connection.
+    const tls =
+      options.ca && options.ca.length > 0
+        ? { secureContext: tlsModule.createSecureContext({ ca: [...tlsModule.rootCertificates, ...options.ca] }) }
+        : {};
+    const agent = new httpsModule.Agent({ ...pool, ...tls });
+    if (open) (agent as unknown as Creates).createConnection = (o) => open(o, true);
+    tlsClient = { agent, request: httpsModule.request };
+    return tlsClient;
+  };
 
   /** net's `lookup` hook: resolves with the injected lookup, checks every address, then hands them over. */
   const checkedLookup =
@@ -92,6 +110,7 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
         return;
       }
       const https = req.url.protocol === 'https:';
+      const client = https ? tlsOnce() : { agent: httpAgent, request: http.request };
       const hostname = req.url.hostname.replace(/^\[(.*)\]$/, '$1');
       const port = Number(req.url.port) || (https ? 443 : 80);
       const literal = isIP(hostname);
@@ -110,7 +129,7 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
         port,
         path: `${req.url.pathname}${req.url.search}`,
         headers,
-        agent: https ? httpsAgent : httpAgent,
+        agent: client.agent,
         ...(literal ? {} : { lookup: checkedLookup(port) as unknown as RequestOptions['lookup'] }),
         // TLS verifies the certificate against the name asked for (net leaves it unset for literals).
         ...(https && !literal ? { servername: hostname } : {}),
@@ -135,7 +154,7 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
         if (response) response.destroy(err);
         outgoing.destroy(err);
       };
-      const outgoing: ClientRequest = (https ? httpsRequest : httpRequest)(opts);
+      const outgoing: ClientRequest = client.request(opts);
       const headersTimer = setTimeout(
         () => outgoing.destroy(timeout(TIMEOUT_CODES.headers, 'waiting for response headers')),
         timeouts.connectMs + timeouts.headersMs,
@@ -183,7 +202,7 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
     transport,
     close: () => {
       httpAgent.destroy();
-      httpsAgent.destroy();
+      tlsClient?.agent.destroy();
     },
   };
 }

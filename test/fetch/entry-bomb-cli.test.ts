@@ -75,7 +75,21 @@ async function fetchMeasured(name: string, plan: string): Promise<{ code: number
   await mkdir(root);
   const peakFile = path.join(tmp, `peak-${name}`);
   const res = await runCli(
-    ['fetch', '--root', root, '--pull-secrets-dir', path.join(tmp, 'none'), '--timeout', '240s', '--max-files', String(MAX_FILES), '--insecure-registry', registry.host, '--allow-registry', registry.host],
+    [
+      'fetch',
+      '--root',
+      root,
+      '--pull-secrets-dir',
+      path.join(tmp, 'none'),
+      '--timeout',
+      '240s',
+      '--max-files',
+      String(MAX_FILES),
+      '--insecure-registry',
+      registry.host,
+      '--allow-registry',
+      registry.host,
+    ],
     {
       env: { CAMEL_OCI_PLAN: plan, NODE_OPTIONS: `--require ${path.join(tmp, 'peak.cjs')}`, PEAK_FILE: peakFile },
       timeoutMs: 250_000,
