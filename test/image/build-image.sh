@@ -23,6 +23,7 @@
 # What it checks, each printed as "ok" or "FAIL", exit status 1 if any failed:
 #   - the image's user is numeric and non-root, ENTRYPOINT camel-oci, CMD serve;
 #   - only production dependencies, dist/ and package.json are in /opt/camel-oci, all readable by any UID;
+#   - Node's compile cache is filled at build time for fetch and serve (NODE_COMPILE_CACHE);
 #   - `camel-oci --version` and `camel-oci fetch --help` run with --read-only --user 65532 --network none;
 #   - `camel-oci fetch` runs its code as another UID (1000, as for an integration) and fails cleanly without a plan;
 #   - `camel-oci serve`, configured like the Deployment (certificates from `camel-oci certs` mounted
@@ -156,6 +157,10 @@ check "runtime holds dist/, package.json and production dependencies only, reada
     cd /opt/camel-oci && test -f dist/cli.js && test -f package.json && test -d node_modules/express &&
     test ! -e src && test ! -e node_modules/typescript && test ! -e node_modules/kubernetes-models &&
     test ! -e node_modules/supertest && test -z "$(find . ! -perm -o+r 2>&1 | head -1)"'
+check "Node's compile cache is filled for fetch and serve (NODE_COMPILE_CACHE, readable by any UID)" \
+  docker run --rm --network none "${LOCKED[@]}" --user 4242 --entrypoint /bin/sh "$IMAGE" -c '
+    test "$NODE_COMPILE_CACHE" = /opt/camel-oci/compile-cache &&
+    test "$(find /opt/camel-oci/compile-cache -type f | wc -l)" -gt 40'
 check "camel-oci is on PATH" quiet docker run --rm --network none "${LOCKED[@]}" --entrypoint /bin/sh "$IMAGE" -c 'command -v camel-oci'
 
 # --- the CLI, read-only, as the webhook's and as an integration's UID -------------------------
