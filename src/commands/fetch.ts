@@ -51,21 +51,35 @@ export async function runFetch(
     const config = loadFetchConfig(flags, env);
     const plan = await loadPlan(config);
     const root = config.root;
-    // The volume exists in a pod; on a workstation, make the root as `mkdir -p` would.
-    await makeDirectories(root, { what: '--root', mode: 0o755, signal });
-    const pullSecrets = await readPullSecretsDir(config.pullSecretsDir, (line) => log({ event: 'warning', message: line }));
     // Policy, as the webhook's: the webhook hands its --allow-registry and --insecure-registry to the
     // init container (CAMEL_OCI_ALLOW_REGISTRY, CAMEL_OCI_INSECURE_REGISTRY) and the fetcher applies
     // them again, in full: no plan field widens them. A plan artifact may ask for plain HTTP only
     // where this policy says http; every registry, token realm and blob redirect meets the address
     // check after DNS resolution, so a name that resolved to a public address at admission cannot be
     // pointed at a metadata or private address by the time the fetcher runs.
-    const context = await createFetchRegistryContext({
+    // The three steps are independent: at once, they cost the start of a small fetch one wait, not three.
+    const contextMade = createFetchRegistryContext({
       ...config.registry,
       caPems: config.caPems,
       ...(deps.lookup ? { lookup: deps.lookup } : {}),
       ...(deps.openSocket ? { openSocket: deps.openSocket } : {}),
     });
+    let pullSecrets: Awaited<ReturnType<typeof readPullSecretsDir>>;
+    try {
+      [, pullSecrets] = await Promise.all([
+        // The volume exists in a pod; on a workstation, make the root as `mkdir -p` would.
+        makeDirectories(root, { what: '--root', mode: 0o755, signal }),
+        readPullSecretsDir(config.pullSecretsDir, (line) => log({ event: 'warning', message: line })),
+        contextMade,
+      ]);
+    } catch (err) {
+      await contextMade.then(
+        (made) => made.close(),
+        () => undefined,
+      );
+      throw err;
+    }
+    const context = await contextMade;
     const configs = [...pullSecrets, ...context.dockerConfigs];
     const credentials = (registry: string, repository: string) => credentialFor(configs, registry, repository);
     // Mirrors (the plan's, then this fetcher's own --registry-mirror for the registry) meet the same

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/main.js';
 import { buildPlan, digestHex12 } from '../../src/plan/plan.js';
 import { startRegistry } from '../helpers/registry.js';
 import type { StartedRegistry } from '../helpers/registry.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/main.js';
 import { parseResolvedAnnotation } from '../../src/audit/annotations.js';
 import { resolvedAnnotationValue } from '../../src/inject/resolved.js';
 import type { ResolvedArtifact } from '../../src/plan/artifact.js';

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/main.js';
 import { buildPlan, digestHex12 } from '../../src/plan/plan.js';
 import type { FetchPlan } from '../../src/plan/plan.js';
 import { createResolver } from '../../src/resolve/setup.js';

@@ -10,7 +10,7 @@ import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { setTimeout } from 'node:timers/promises';
 import path from 'node:path';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/main.js';
 import type { CamelOciError } from '../../src/base/errors.js';
 import type { ResolvedArtifact } from '../../src/plan/artifact.js';
 import { buildPlan, digestHex12 } from '../../src/plan/plan.js';
