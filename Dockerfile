@@ -18,6 +18,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./
 COPY src ./src
+COPY scripts ./scripts
 # Readable by any UID: the fetcher runs as the integration's UID (often 1000), the webhook as 65532.
 RUN npm run build \
  && chmod -R a+rX,go-w dist package.json \
@@ -44,12 +45,14 @@ COPY --from=build /opt/camel-oci/package.json ./package.json
 COPY --from=build /opt/camel-oci/dist ./dist
 # The injected init container runs `camel-oci fetch ...` as its command, so it must be on PATH.
 RUN ln -s /opt/camel-oci/dist/cli.js /usr/local/bin/camel-oci
-# Node's compile cache, filled now for every module `fetch` and `serve` load at start: the init
-# container's start is most of a small fetch, and the webhook's start is its time to ready
-# (bench/RESULTS.md). At run time the cache is only read (the root filesystem may be read-only; a
-# cache that cannot be written costs nothing). Keyed by Node's version and each file's content.
+# Node's compile cache, filled now for every module `fetch` (its one-file bundle, dist/fetch.cjs)
+# and `serve` load at start: the init container's start is most of a small fetch, and the webhook's
+# start is its time to ready (bench/RESULTS.md). At run time the cache is only read (the root
+# filesystem may be read-only; a cache that cannot be written costs nothing). Keyed by Node's
+# version and each file's content.
 ENV NODE_COMPILE_CACHE=/opt/camel-oci/compile-cache
-RUN node -e "Promise.all(['fetch', 'serve'].map((c) => import('/opt/camel-oci/dist/commands/' + c + '.js')))" \
+RUN camel-oci --version \
+ && node -e "require('/opt/camel-oci/dist/fetch.cjs'); import('/opt/camel-oci/dist/commands/serve.js')" \
  && chmod -R a+rX,go-w /opt/camel-oci/compile-cache
 # Numeric, so runAsNonRoot can verify it; any other UID works too (files are world-readable).
 USER 65532:65532

@@ -1,20 +1,36 @@
 #!/usr/bin/env node
 /**
  * The `camel-oci` executable. It turns on Node's compile cache before any other module of ours
- * loads (a static import would load its whole graph first, uncached), then runs the command
- * (main.ts).
+ * loads, then runs the command (main.ts): `fetch` from its one-file bundle, dist/fetch.cjs (made by
+ * scripts/bundle-fetch.mjs at build), every other command from the ES modules.
  *
- * Node's on-disk compile cache (Node >= 22.1; absent on 20): modules load compiled instead of
- * parsed, which is most of a short run such as the init container's fetch of a small artifact
- * (bench/RESULTS.md, "Fetch"). It honours NODE_COMPILE_CACHE, which the image points at a cache
- * filled when the image was built; elsewhere it is Node's default under the temp dir. A cache that
- * cannot be read or written only costs the time it would have saved.
+ * Both serve the init container's start, which is most of a small fetch (bench/RESULTS.md,
+ * "Fetch"). Node's on-disk compile cache (Node >= 22.1; absent on 20) loads modules compiled
+ * instead of parsed; it honours NODE_COMPILE_CACHE, which the image points at a cache filled when
+ * the image was built, and elsewhere uses Node's default under the temp dir. A cache that cannot
+ * be read or written only costs the time it would have saved. A static import here would load its
+ * whole graph before the cache is on: everything else is loaded after it.
  */
 import * as nodeModule from 'node:module';
 
+type Main = typeof import('./main.js').main;
+
 (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
-const { main } = await import('./main.js');
-main(process.argv.slice(2), process.env).then(
+
+/** main() from dist/fetch.cjs; undefined where it was not built (src/ compiled by tsc alone). */
+function bundledFetch(): Main | undefined {
+  try {
+    return (nodeModule.createRequire(import.meta.url)('./fetch.cjs') as { main: Main }).main;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { requireStack?: unknown };
+    if (e.code === 'MODULE_NOT_FOUND' && e.message.includes('fetch.cjs') && e.requireStack !== undefined) return undefined;
+    throw err;
+  }
+}
+
+const argv = process.argv.slice(2);
+const main = (argv[0] === 'fetch' ? bundledFetch() : undefined) ?? (await import('./main.js')).main;
+main(argv, process.env).then(
   (code) => {
     // Long-running commands (serve) never resolve; the others exit with their code.
     process.exitCode = code;

@@ -2,10 +2,13 @@
  * The init container's code: every module the built `fetch` entry can load (static imports,
  * re-exports and `import()` with a literal specifier, followed transitively through dist/) stays
  * out of the resolver, the injector, the admission workflow and the webhook, and so does the CLI
- * entry's own static graph that runs before it. Reads dist/ as built by `npm run build`.
+ * entry's own static graph that runs before it; so does the one-file bundle the executable runs
+ * for `fetch` (dist/fetch.cjs). Reads dist/ as built by `npm run build`.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO_ROOT } from '../helpers/fixtures.js';
@@ -100,6 +103,56 @@ describe('the fetch entry point import graph (built)', () => {
     const graph = walk([path.join(DIST, 'cli.js'), path.join(DIST, 'main.js')], false);
     assert.ok(graph.modules.has(path.join('config', 'tables.js')), 'the walk follows imports (it reaches config/tables.js)');
     assertFetcherOnly(graph);
+  });
+
+  it("dist/fetch.cjs bundles the fetcher's modules and none of the webhook's", () => {
+    // esbuild marks where each bundled file starts with a comment naming its path.
+    const bundle = readFileSync(path.join(DIST, 'fetch.cjs'), 'utf8');
+    const files = [...bundle.matchAll(/^\/\/ (dist\/\S+|node_modules\/\S+)$/gm)].map((m) => m[1]!);
+    assert.ok(
+      files.includes('dist/fetch/runner.js') && files.includes('dist/registry/node-transport.js'),
+      `the bundle's files: ${files.join(' ')}`,
+    );
+    assert.deepEqual(
+      files.filter((f) => FORBIDDEN_FOLDERS.some((d) => f.startsWith(`dist/${d}/`))),
+      [],
+      'no resolver, injector, admission or webhook module in the bundle',
+    );
+    assert.deepEqual(
+      files.filter((f) => FORBIDDEN_PACKAGES.some((p) => f.startsWith(`node_modules/${p}/`))),
+      [],
+      'no webhook package in the bundle',
+    );
+  });
+
+  it('dist/cli.js runs fetch from dist/fetch.cjs, and the other commands from the ES modules', async () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'camel-oci-bundle-'));
+    try {
+      const preload = path.join(tmp, 'loaded.cjs');
+      writeFileSync(
+        preload,
+        "process.on('exit', () => require('node:fs').writeFileSync(process.env.LOADED, Object.keys(require.cache).join('\\n')));\n",
+      );
+      const loaded = async (args: string[]): Promise<string[]> => {
+        const out = path.join(tmp, 'loaded.txt');
+        await new Promise<void>((resolve) => {
+          execFile(
+            process.execPath,
+            ['--require', preload, path.join(DIST, 'cli.js'), ...args],
+            { env: { LOADED: out, CAMEL_OCI_PLAN: '' } },
+            () => resolve(),
+          );
+        });
+        return readFileSync(out, 'utf8').split('\n');
+      };
+      assert.ok(
+        (await loaded(['fetch', '--root', path.join(tmp, 'root')])).includes(path.join(DIST, 'fetch.cjs')),
+        'fetch runs the bundle',
+      );
+      assert.ok(!(await loaded(['--version'])).includes(path.join(DIST, 'fetch.cjs')), 'other commands do not load it');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('the walk sees a forbidden module when one is reachable (the webhook entry reaches them)', () => {
