@@ -18,12 +18,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { buildPlan } from '../src/plan/plan.js';
-import { createResolver } from '../src/resolve/setup.js';
 import { startRegistry, type StartedRegistry } from '../test/helpers/registry.js';
 import { DEPENDENCY, pushBuilt } from '../test/helpers/artifacts.js';
 import { makeTarGz } from '../test/helpers/oci-layout.js';
 import { CLI } from '../test/helpers/cli.js';
+import { planJsonFor } from '../test/helpers/resolver.js';
 import { fmt, machine, median } from './stats.js';
 
 const run = promisify(execFile);
@@ -61,21 +60,8 @@ async function pushAndPlan(
   const manifest = await pushBuilt(registry, repoTag, (layout) =>
     layout.manifest({ layers: layers.map((bytes, i) => ({ bytes, annotations: { [DEPENDENCY]: `bench:part-${i}:1.0` } })) }),
   );
-  const { resolver, context } = await createResolver({
-    registryConfigs: [],
-    insecureRegistries: [registry.host],
-    allowRegistries: [registry.host],
-    caFiles: [],
-    platform: 'linux/amd64',
-    tagTtlMs: 0,
-    staleGraceMs: 0,
-  });
-  try {
-    const artifact = await resolver.resolve(`${registry.host}/${repoTag}`);
-    return { plan: JSON.stringify(buildPlan([artifact])), blobs: manifest.layers.map((l) => l.digest) };
-  } finally {
-    await context.agent.close();
-  }
+  const plan = await planJsonFor(registry, `${registry.host}/${repoTag}`);
+  return { plan, blobs: manifest.layers.map((l) => l.digest) };
 }
 
 function fetchArgs(registry: StartedRegistry, root: string, tmp: string): string[] {

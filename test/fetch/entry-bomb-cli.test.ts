@@ -15,11 +15,10 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { buildPlan } from '../../src/plan/plan.js';
-import { createResolver } from '../../src/resolve/setup.js';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { DEPENDENCY, pushBuilt } from '../helpers/artifacts.js';
 import { runCli } from '../helpers/cli.js';
+import { planJsonFor } from '../helpers/resolver.js';
 import { TAR_EOF, tarHeader } from '../helpers/tar.js';
 
 const BLOCK = 512;
@@ -53,20 +52,7 @@ async function planFor(repoTag: string, entries: number): Promise<string> {
   await pushBuilt(registry, repoTag, (layout) =>
     layout.manifest({ layers: [{ bytes: tinyFiles(entries), annotations: { [DEPENDENCY]: 'bomb:files:1.0' } }] }),
   );
-  const { resolver, context } = await createResolver({
-    registryConfigs: [],
-    insecureRegistries: [registry.host],
-    allowRegistries: [registry.host],
-    caFiles: [],
-    platform: 'linux/amd64',
-    tagTtlMs: 0,
-    staleGraceMs: 0,
-  });
-  try {
-    return JSON.stringify(buildPlan([await resolver.resolve(`${registry.host}/${repoTag}`)]));
-  } finally {
-    await context.agent.close();
-  }
+  return planJsonFor(registry, `${registry.host}/${repoTag}`);
 }
 
 /** Runs the built fetch with `plan`; returns its exit code, stderr and peak RSS in KiB. */
