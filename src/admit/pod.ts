@@ -10,7 +10,7 @@ import type { Logger } from '../base/logger.js';
 import { decide } from '../inject/decide.js';
 import { buildInjection, type InjectOptions } from '../inject/patch.js';
 import type { DockerConfig } from '../oci/docker-config.js';
-import { pinnedReference, type ResolvedArtifact } from '../plan/artifact.js';
+import { pinnedReference, withReference, type ResolvedArtifact } from '../plan/artifact.js';
 import { MAX_PLAN_ARTIFACTS } from '../plan/plan.js';
 import type { ArtifactResolver, ResolveRequest } from '../resolve/types.js';
 import { OwnerPins, ownerUid, parsePins, pinEach, pinnedRequests } from './pins.js';
@@ -113,10 +113,7 @@ export async function admitPod(
       : resolutionFailed(outcome.reference, outcome.error, references.length, deps.onError, ctx.logger, NOT_INJECTED);
   }
   // The resolved annotation names each reference as the pod asked for it, pinned or not.
-  const artifacts = outcome.artifacts.map((a, i) => {
-    const asked = references[i]!.trim().replace(/^container:/, '');
-    return a.reference === asked ? a : { ...a, reference: asked };
-  });
+  const artifacts = outcome.artifacts.map((a, i) => withReference(a, references[i]!.trim().replace(/^container:/, '')));
   if (owner !== undefined && fromPins === undefined) {
     deps.ownerPins?.remember(
       owner,
