@@ -251,9 +251,12 @@ function openWindow(timeoutMs: number, startedAt: number, closed: () => void): S
         w.lastTimer = undefined;
         for (const callback of [...w.onLast]) callback();
       }, graceMs);
+      w.lastTimer.unref();
     },
     Math.max(0, budgetMs - (performance.now() - startedAt)),
   );
+  // An idle window's timer must not hold a stopping process; a held one has its request's socket.
+  w.budgetTimer.unref();
   return w;
 }
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { DeadlineExceededError, formatSeconds, isDeadlineExceeded, raceSignal } from '../../src/base/abort.js';
 import {
   DEADLINE_QUANTUM_MS,
@@ -218,6 +219,16 @@ describe('DeadlineBatcher', () => {
     assert.equal(heldDone, true);
     assert.equal(goneDone, false);
     held.dispose();
+  });
+
+  it('an idle window kept for reuse does not hold a process that is stopping', () => {
+    mock.timers.reset(); // a real process, real timers
+    const module = new URL('../../src/webhook/deadline.js', import.meta.url).href;
+    const script = `const { DeadlineBatcher } = await import(${JSON.stringify(module)}); const b = new DeadlineBatcher(); b.start(30_000).dispose();`;
+    const started = performance.now();
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 });
+    assert.equal(child.status, 0, String(child.stderr));
+    assert.ok(performance.now() - started < 10_000, 'exits without waiting for the window budget');
   });
 
   it('a request after the shared signal fired gets a deadline of its own', () => {
