@@ -6,6 +6,7 @@
  */
 import { InjectError, asCamelOciError } from '../base/errors.js';
 import { raceSignal } from '../base/abort.js';
+import { isDeepFrozen } from '../base/frozen.js';
 import type { Logger } from '../base/logger.js';
 import { decide } from '../inject/decide.js';
 import { buildInjection, type InjectOptions } from '../inject/patch.js';
@@ -50,6 +51,32 @@ export interface AdmissionContext {
   readonly requestKey?: () => string | undefined;
 }
 
+/** What the workflow reads from a pod before resolving: pure functions of the pod. */
+interface PodFacts {
+  readonly decision: ReturnType<typeof decide>;
+  readonly pins: ReadonlyMap<string, string>;
+  readonly owner: string | undefined;
+}
+
+/** Facts of deeply frozen pods (the webhook's kept requests, handed to every identical replica), by identity. */
+const frozenFacts = new WeakMap<object, PodFacts>();
+
+/** The facts of `pod`; kept for a deeply frozen pod, which cannot change. Throws what `decide` throws. */
+function factsOf(pod: object): PodFacts {
+  const frozen = isDeepFrozen(pod);
+  if (frozen) {
+    const known = frozenFacts.get(pod);
+    if (known !== undefined) return known;
+  }
+  const facts: PodFacts = {
+    decision: decide(pod),
+    pins: parsePins((pod as { metadata?: { annotations?: Record<string, unknown> } }).metadata?.annotations),
+    owner: ownerUid(pod),
+  };
+  if (frozen) frozenFacts.set(pod, facts);
+  return facts;
+}
+
 /**
  * Admits one pod (or, with `basePath` `/spec/template`, one workload's pod template) in
  * `namespace`. Rejects only on a bug; every expected failure is an answer.
@@ -61,13 +88,14 @@ export async function admitPod(
   ctx: AdmissionContext,
   basePath = '',
 ): Promise<AdmissionAnswer> {
-  let decision: ReturnType<typeof decide>;
+  let facts: PodFacts;
   try {
-    decision = decide(pod);
+    facts = factsOf(pod);
   } catch (err) {
     if (err instanceof InjectError) return answer(denied(withPrefix(err.message), 403), 0, err.code);
     throw err;
   }
+  const decision = facts.decision;
   if (decision.action === 'skip') return answer(skipped(decision.reason), 0, decision.reason);
   const references = decision.references;
   if (references.length === 0) return answer(skipped('no references'), 0, 'no references');
@@ -95,8 +123,8 @@ export async function admitPod(
 
   // 2. What to resolve: the pod's own pins when they cover every reference (a pod of a pinned
   // Integration: manifests by digest, no tag request), else its owner's earlier pods' digests.
-  const pins = parsePins((pod as { metadata?: { annotations?: Record<string, unknown> } }).metadata?.annotations);
-  const owner = deps.ownerPins === undefined ? undefined : ownerUid(pod);
+  const pins = facts.pins;
+  const owner = deps.ownerPins === undefined ? undefined : facts.owner;
   const fromPins = pinnedRequests(references, pins);
   const toResolve = fromPins ?? (owner === undefined ? references : pinEach(references, deps.ownerPins?.get(owner)));
 

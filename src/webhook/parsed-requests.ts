@@ -16,6 +16,7 @@
  * budget.
  */
 import { hash } from 'node:crypto';
+import { deepFreeze } from '../base/frozen.js';
 import { LruCache } from '../base/lru.js';
 import { MAX_UID_CHARS, parseAdmissionReview, type AdmissionRequest } from './admission.js';
 
@@ -62,13 +63,6 @@ export function bodyKeyOf(body: Buffer): BodyKey | undefined {
   body.copy(rest, 0, 0, from);
   body.copy(rest, from, end);
   return { key: `${from}:${hash('sha256', rest, 'base64')}`, uid: body.toString('latin1', from, end), from };
-}
-
-/** Freezes a parsed JSON value and everything in it. */
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const v of Array.isArray(value) ? value : Object.values(value)) deepFreeze(v);
 }
 
 /** Another uid of the same length and plain characters. */
