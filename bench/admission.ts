@@ -9,7 +9,7 @@
  * Each round measures every server in turn (throughput at `--connections`, then latency on one
  * connection), so the machine's noise hits all of them alike; medians of the rounds are printed.
  *
- *   npm run bench -- admission [--duration 5] [--connections 32] [--rounds 5] [--requests 2000] [--node PATH]
+ *   npm run bench -- admission [--duration 5] [--connections 32] [--rounds 5] [--requests 2000] [--node PATH] [--new-uids]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
@@ -102,13 +102,15 @@ export async function throughput(
   duration: number,
   connections: number,
   pid: number,
+  newUids = false,
 ): Promise<Throughput> {
   const cpu0 = await cpuMs(pid);
   const result = await autocannon({
     url,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body,
+    // autocannon puts a new id (base64url and digits, as plain as a UUID) where the body says [<id>].
+    ...(newUids ? { body: withUid(body, '[<id>]'), idReplacement: true } : { body }),
     connections,
     pipelining: 1,
     duration,
@@ -126,11 +128,15 @@ export async function throughput(
 }
 
 /** Sends `count` requests one after the other on one keep-alive connection; p50/p99 in ms (sub-ms resolution). */
-async function singleConnection(url: string, body: string, ca: string, count: number): Promise<Latency> {
+async function singleConnection(url: string, body: string, ca: string, count: number, newUids = false): Promise<Latency> {
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca, servername: SERVERNAME });
-  const payload = Buffer.from(body);
+  const fixed = Buffer.from(body);
+  // With new uids, each payload is made before its clock starts: `bench-` and a counter.
+  const template = withUid(body, '@UID@');
+  let sent = 0;
   const one = (): Promise<number> =>
     new Promise((resolve, reject) => {
+      const payload = newUids ? Buffer.from(template.replace('@UID@', `bench-${String(sent++).padStart(8, '0')}`)) : fixed;
       const t0 = process.hrtime.bigint();
       const req = httpsRequest(
         url,
@@ -153,6 +159,13 @@ async function singleConnection(url: string, body: string, ca: string, count: nu
   } finally {
     agent.destroy();
   }
+}
+
+/** `body` (an AdmissionReview) with `uid` as its request's uid, written in the same place. */
+function withUid(body: string, uid: string): string {
+  const review = JSON.parse(body) as { request: { uid: string } };
+  review.request.uid = uid;
+  return JSON.stringify(review);
 }
 
 /** Polls `url` until it answers below 500 (15 s at most). */
@@ -225,6 +238,8 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
   // --cli PATH: another build's dist/cli.js as the webhook (an earlier commit, for a before/after).
   const cli = args.includes('--cli') ? path.resolve(args[args.indexOf('--cli') + 1]!) : CLI;
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1]!.split(',') : undefined;
+  // --new-uids: every request carries a uid of its own, as the apiserver sends them (else one uid for all).
+  const newUids = args.includes('--new-uids');
   const pin = canPin();
   if (pin) pinSelf();
   const registry = await startRegistry({ mode: 'plain' });
@@ -292,8 +307,8 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
     const subjects = only === undefined ? all : all.filter((_, i) => i === 0 || only.includes(String(i)));
     for (let i = 0; i < rounds; i++) {
       for (const s of subjects) {
-        s.throughput.push(await throughput(s.url, s.body, ca, duration, connections, s.pid));
-        s.latency.push(await singleConnection(s.url, s.body, ca, requests));
+        s.throughput.push(await throughput(s.url, s.body, ca, duration, connections, s.pid, newUids));
+        s.latency.push(await singleConnection(s.url, s.body, ca, requests, newUids));
       }
     }
     const rss = await rssMiB(serve.pid!);
@@ -304,7 +319,7 @@ export async function runAdmissionBench(args: readonly string[]): Promise<void> 
     console.log(
       `admission benchmark: ${rounds} rounds × (${duration} s at ${connections} keep-alive TLS connections + ${requests} requests on one connection); ` +
         `servers ${pin ? `pinned to core ${SERVER_CORE}, load generator to core 0` : 'not pinned (no taskset)'}; server Node ${spawnSync(node, ['--version']).stdout.toString().trim()}; ` +
-        `bodies ${annotationBody.length} / ${pinnedBody.length} B; ${await machine()}; ${new Date().toISOString()}`,
+        `bodies ${annotationBody.length} / ${pinnedBody.length} B, ${newUids ? 'a new uid per request' : 'one uid for all requests'}; ${await machine()}; ${new Date().toISOString()}`,
     );
     console.log('');
     console.log(

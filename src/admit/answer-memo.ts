@@ -41,18 +41,31 @@ function idOf(value: object): number {
   return id;
 }
 
-/** Every field of the artifacts, in an unambiguous form: primitives as they are, objects by identity. */
-function artifactsFingerprint(artifacts: readonly ResolvedArtifact[]): string {
-  const out: unknown[] = [];
-  for (const a of artifacts) {
-    const fields: unknown[] = [];
-    for (const key of Object.keys(a)) {
-      const value = (a as unknown as Record<string, unknown>)[key];
-      fields.push(key, typeof value === 'object' && value !== null ? { id: idOf(value) } : value === undefined ? { undef: true } : value);
-    }
-    out.push(fields);
+/** Fingerprints of frozen artifacts (the resolver's cached instances), by identity: they cannot change. */
+const fingerprints = new WeakMap<ResolvedArtifact, string>();
+
+/** Every field of one artifact, in an unambiguous form: primitives as they are, objects by identity. */
+function artifactFingerprint(a: ResolvedArtifact): string {
+  const frozen = Object.isFrozen(a);
+  if (frozen) {
+    const known = fingerprints.get(a);
+    if (known !== undefined) return known;
   }
-  return JSON.stringify(out);
+  const fields: unknown[] = [];
+  for (const key of Object.keys(a)) {
+    const value = (a as unknown as Record<string, unknown>)[key];
+    fields.push(key, typeof value === 'object' && value !== null ? { id: idOf(value) } : value === undefined ? { undef: true } : value);
+  }
+  const text = JSON.stringify(fields);
+  if (frozen) fingerprints.set(a, text);
+  return text;
+}
+
+/** Every field of the artifacts, in an unambiguous form (a JSON array of each one's JSON array). */
+function artifactsFingerprint(artifacts: readonly ResolvedArtifact[]): string {
+  let out = '[';
+  for (let i = 0; i < artifacts.length; i++) out += (i === 0 ? '' : ',') + artifactFingerprint(artifacts[i]!);
+  return out + ']';
 }
 
 /** The memo: keys computed from a pod admission's inputs, answers kept under them. */

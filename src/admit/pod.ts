@@ -6,11 +6,12 @@
  */
 import { InjectError, asCamelOciError } from '../base/errors.js';
 import { raceSignal } from '../base/abort.js';
+import { isDeepFrozen } from '../base/frozen.js';
 import type { Logger } from '../base/logger.js';
 import { decide } from '../inject/decide.js';
 import { buildInjection, type InjectOptions } from '../inject/patch.js';
 import type { DockerConfig } from '../oci/docker-config.js';
-import { pinnedReference, type ResolvedArtifact } from '../plan/artifact.js';
+import { pinnedReference, withReference, type ResolvedArtifact } from '../plan/artifact.js';
 import { MAX_PLAN_ARTIFACTS } from '../plan/plan.js';
 import type { ArtifactResolver, ResolveRequest } from '../resolve/types.js';
 import { OwnerPins, ownerUid, parsePins, pinEach, pinnedRequests } from './pins.js';
@@ -50,6 +51,32 @@ export interface AdmissionContext {
   readonly requestKey?: () => string | undefined;
 }
 
+/** What the workflow reads from a pod before resolving: pure functions of the pod. */
+interface PodFacts {
+  readonly decision: ReturnType<typeof decide>;
+  readonly pins: ReadonlyMap<string, string>;
+  readonly owner: string | undefined;
+}
+
+/** Facts of deeply frozen pods (the webhook's kept requests, handed to every identical replica), by identity. */
+const frozenFacts = new WeakMap<object, PodFacts>();
+
+/** The facts of `pod`; kept for a deeply frozen pod, which cannot change. Throws what `decide` throws. */
+function factsOf(pod: object): PodFacts {
+  const frozen = isDeepFrozen(pod);
+  if (frozen) {
+    const known = frozenFacts.get(pod);
+    if (known !== undefined) return known;
+  }
+  const facts: PodFacts = {
+    decision: decide(pod),
+    pins: parsePins((pod as { metadata?: { annotations?: Record<string, unknown> } }).metadata?.annotations),
+    owner: ownerUid(pod),
+  };
+  if (frozen) frozenFacts.set(pod, facts);
+  return facts;
+}
+
 /**
  * Admits one pod (or, with `basePath` `/spec/template`, one workload's pod template) in
  * `namespace`. Rejects only on a bug; every expected failure is an answer.
@@ -61,13 +88,14 @@ export async function admitPod(
   ctx: AdmissionContext,
   basePath = '',
 ): Promise<AdmissionAnswer> {
-  let decision: ReturnType<typeof decide>;
+  let facts: PodFacts;
   try {
-    decision = decide(pod);
+    facts = factsOf(pod);
   } catch (err) {
     if (err instanceof InjectError) return answer(denied(withPrefix(err.message), 403), 0, err.code);
     throw err;
   }
+  const decision = facts.decision;
   if (decision.action === 'skip') return answer(skipped(decision.reason), 0, decision.reason);
   const references = decision.references;
   if (references.length === 0) return answer(skipped('no references'), 0, 'no references');
@@ -95,8 +123,8 @@ export async function admitPod(
 
   // 2. What to resolve: the pod's own pins when they cover every reference (a pod of a pinned
   // Integration: manifests by digest, no tag request), else its owner's earlier pods' digests.
-  const pins = parsePins((pod as { metadata?: { annotations?: Record<string, unknown> } }).metadata?.annotations);
-  const owner = deps.ownerPins === undefined ? undefined : ownerUid(pod);
+  const pins = facts.pins;
+  const owner = deps.ownerPins === undefined ? undefined : facts.owner;
   const fromPins = pinnedRequests(references, pins);
   const toResolve = fromPins ?? (owner === undefined ? references : pinEach(references, deps.ownerPins?.get(owner)));
 
@@ -113,10 +141,7 @@ export async function admitPod(
       : resolutionFailed(outcome.reference, outcome.error, references.length, deps.onError, ctx.logger, NOT_INJECTED);
   }
   // The resolved annotation names each reference as the pod asked for it, pinned or not.
-  const artifacts = outcome.artifacts.map((a, i) => {
-    const asked = references[i]!.trim().replace(/^container:/, '');
-    return a.reference === asked ? a : { ...a, reference: asked };
-  });
+  const artifacts = outcome.artifacts.map((a, i) => withReference(a, references[i]!.trim().replace(/^container:/, '')));
   if (owner !== undefined && fromPins === undefined) {
     deps.ownerPins?.remember(
       owner,

@@ -66,3 +66,22 @@ export interface ResolvedArtifact {
 export function pinnedReference(a: Pick<ResolvedArtifact, 'domain' | 'repository' | 'digest'>): string {
   return `${a.domain}/${a.repository}@${a.digest}`;
 }
+
+/** The last renamed copy of each frozen artifact. */
+const renamed = new WeakMap<ResolvedArtifact, ResolvedArtifact>();
+
+/**
+ * `a` naming `reference` (as the pod asked for it: a pinned pod asks by tag and resolves by digest;
+ * two spellings share one cached artifact). The copy of a frozen (cached) artifact is frozen too and
+ * kept per instance, so identical admissions get the same instance, not a new object each.
+ */
+export function withReference(a: ResolvedArtifact, reference: string): ResolvedArtifact {
+  if (a.reference === reference) return a;
+  const known = renamed.get(a);
+  if (known !== undefined && known.reference === reference) return known;
+  const copy: ResolvedArtifact = { ...a, reference };
+  if (!Object.isFrozen(a)) return copy;
+  Object.freeze(copy);
+  renamed.set(a, copy);
+  return copy;
+}

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { raceSignal } from '../base/abort.js';
 import { CamelOciError, ResolveError } from '../base/errors.js';
-import type { ResolvedArtifact } from '../plan/artifact.js';
+import { withReference, type ResolvedArtifact } from '../plan/artifact.js';
 import type { RegistryClient, RepositoryLocation } from '../registry/client.js';
 import { credentialFor } from '../oci/docker-config.js';
 import { DEFAULT_PLATFORM } from '../oci/manifest.js';
@@ -96,6 +96,8 @@ export class Resolver implements ArtifactResolver {
   /** Finished artifacts by the digest the reference resolves to (index or manifest) and platform. */
   private readonly artifacts: LruCache<string, ResolvedArtifact>;
   private readonly flights = new SingleFlight<ResolvedArtifact>();
+  /** Prepared references by the string the caller passed (see `prepare`). */
+  private readonly prepared: LruCache<string, Prepared>;
   private readonly now: () => number;
 
   constructor(private readonly options: ResolverOptions) {
@@ -104,42 +106,26 @@ export class Resolver implements ArtifactResolver {
     this.tags = new TagCache(options.tagTtlMs ?? DEFAULT_TAG_TTL_MS, options.staleGraceMs ?? DEFAULT_STALE_GRACE_MS, max, this.now);
     this.manifests = new LruCache(max);
     this.artifacts = new LruCache(max);
+    this.prepared = new LruCache(max);
   }
 
   /** Resolves one reference; concurrent calls for the same reference share one registry round-trip. */
   async resolve(reference: string, request: ResolveRequest = {}): Promise<ResolvedArtifact> {
-    const written = reference.trim().replace(/^container:/, '');
-    const ref = parseReference(written);
-    const endpoint = registryEndpoint(ref);
-    const subject = `container:${written}`;
-    this.options.policy.checkRegistry(ref.domain, endpoint, subject);
-    const location: RepositoryLocation = { registry: endpoint, repository: ref.path, scheme: this.options.policy.schemeFor(endpoint) };
-    // Mirrors first, then the upstream; each source with the credential matched by its own host,
-    // so the upstream's credential never reaches a mirror, nor a mirror's the upstream.
-    const mirrors = configuredMirrors(this.options.mirrors, ref.domain, endpoint);
-    const sources = sourcesOf(this.options.policy, location, mirrors, subject);
+    const prepared = this.prepare(reference);
+    const { written, ref, location, subject, sources } = prepared;
     const pullSecrets = request.pullSecrets ?? [];
-    const auths = sources.map((s) => this.credential(s.mirror ? s.registry : ref.domain, ref.path, pullSecrets));
-    const upstreamAuth = auths[auths.length - 1]!;
-    // Tags and finished artifacts are cached per credential: what one pod's pull secret can see is
-    // not handed to a pod without it (manifests by digest stay shared: a digest is proof enough).
-    const cid =
-      auths.length === 1
-        ? credentialId(upstreamAuth.credential)
-        : createHash('sha256')
-            .update(auths.map((a) => credentialId(a.credential)).join(','))
-            .digest('hex')
-            .slice(0, 16);
+    // Without pull secrets the credentials are the resolver's own, fixed: matched once per reference.
+    const { auths, cid, tagKeys } = pullSecrets.length === 0 ? prepared.own : this.credentials(prepared, pullSecrets);
     const platform = request.platform ?? this.options.platform ?? DEFAULT_PLATFORM;
     // Warm path, no timers and no flight: a fresh tag (or a digest) whose artifact is cached.
-    const tagOrDigest = ref.digest ?? ref.tag ?? 'latest';
+    const tagOrDigest = prepared.tagOrDigest;
     const refresh = request.refreshTags === true;
-    const digest = ref.digest ?? (refresh ? undefined : this.tags.fresh(tagKeyOf(location, tagOrDigest, cid))?.digest);
+    const digest = ref.digest ?? (refresh ? undefined : this.tags.fresh(tagKeys.tag)?.digest);
     if (digest !== undefined) {
-      const warm = this.artifacts.get(artifactKey(location, digest, platform, cid));
+      const warm = this.artifacts.get(tagKeys.artifact(digest, platform));
       if (warm) {
         this.options.onCache?.('tag', 'hit');
-        return warm.reference === written ? warm : { ...warm, reference: written };
+        return withReference(warm, written);
       }
     }
     // A refresh never joins a flight that may answer from the tag cache.
@@ -153,6 +139,51 @@ export class Resolver implements ArtifactResolver {
         ? signal.reason
         : new ResolveError('TIMEOUT', `${subject}: resolution did not finish before the deadline`, { retryable: true }),
     );
+  }
+
+  /**
+   * What a reference string gives whatever the request: parsed, checked against the policy (a
+   * refused one throws and is not kept), its location, sources and subject, and the resolver's own
+   * credentials for each source with their id and cache keys. A pure function of the reference and
+   * this resolver's options (fixed at construction), so it is kept per reference string: a warm
+   * admission asks the same few references over and over.
+   */
+  private prepare(reference: string): Prepared {
+    const known = this.prepared.get(reference);
+    if (known !== undefined) return known;
+    const written = reference.trim().replace(/^container:/, '');
+    const ref = parseReference(written);
+    const endpoint = registryEndpoint(ref);
+    const subject = `container:${written}`;
+    this.options.policy.checkRegistry(ref.domain, endpoint, subject);
+    const location: RepositoryLocation = { registry: endpoint, repository: ref.path, scheme: this.options.policy.schemeFor(endpoint) };
+    // Mirrors first, then the upstream; each source with the credential matched by its own host,
+    // so the upstream's credential never reaches a mirror, nor a mirror's the upstream.
+    const mirrors = configuredMirrors(this.options.mirrors, ref.domain, endpoint);
+    const sources = sourcesOf(this.options.policy, location, mirrors, subject);
+    const base = { written, ref, endpoint, subject, location, sources, tagOrDigest: ref.digest ?? ref.tag ?? 'latest' };
+    const prepared: Prepared = { ...base, own: this.credentials(base, []) };
+    this.prepared.set(reference, prepared);
+    return prepared;
+  }
+
+  /**
+   * The credential of each source of a prepared reference (the pod's pull secrets first, then the
+   * resolver's own), their id, and the tag and artifact cache keys under that id.
+   */
+  private credentials(p: Omit<Prepared, 'own'>, pullSecrets: readonly DockerConfig[]): Credentials {
+    const auths = p.sources.map((s) => this.credential(s.mirror ? s.registry : p.ref.domain, p.ref.path, pullSecrets));
+    const upstreamAuth = auths[auths.length - 1]!;
+    // Tags and finished artifacts are cached per credential: what one pod's pull secret can see is
+    // not handed to a pod without it (manifests by digest stay shared: a digest is proof enough).
+    const cid =
+      auths.length === 1
+        ? credentialId(upstreamAuth.credential)
+        : createHash('sha256')
+            .update(auths.map((a) => credentialId(a.credential)).join(','))
+            .digest('hex')
+            .slice(0, 16);
+    return { auths, cid, tagKeys: new CacheKeys(p.location, p.tagOrDigest, cid) };
   }
 
   /**
@@ -261,7 +292,8 @@ export class Resolver implements ArtifactResolver {
           },
         );
       }
-      const artifact: ResolvedArtifact = {
+      // Frozen: cached and handed to many admissions; the answer memo keys on its fields by identity.
+      const artifact: ResolvedArtifact = Object.freeze({
         reference: written,
         domain,
         registry: loc.registry,
@@ -278,7 +310,7 @@ export class Resolver implements ArtifactResolver {
         ...manifestImageFields(node.manifest),
         ...(stale ? { stale: true } : {}),
         ...(answeredAuth(auth, mirror)?.source !== undefined ? { credentials: answeredAuth(auth, mirror)!.source! } : {}),
-      };
+      });
       if (!stale) this.artifacts.set(artifactKey(loc, indexDigest ?? digest, platform, auth.cid), artifact);
       return artifact;
     } finally {
@@ -360,6 +392,53 @@ export class Resolver implements ArtifactResolver {
   private tryOptions(ctx: Sources, what: string, subject: string): Parameters<typeof trySources>[2] {
     const onFailure = this.options.onSourceFailure;
     return { signal: ctx.signal, what, ...(onFailure ? { onFailure: (f: SourceFailure) => onFailure(f, subject) } : {}) };
+  }
+}
+
+/** A reference string as `prepare` keeps it. */
+interface Prepared {
+  /** The reference without white space and `container:`, as the artifact names it. */
+  readonly written: string;
+  readonly ref: ReturnType<typeof parseReference>;
+  readonly endpoint: string;
+  readonly subject: string;
+  readonly location: RepositoryLocation;
+  readonly sources: readonly RegistrySource[];
+  readonly tagOrDigest: string;
+  /** The credentials when the pod gives no pull secret: the resolver's own only. */
+  readonly own: Credentials;
+}
+
+/** The credential of each source of one resolution, their id, and the cache keys under it. */
+interface Credentials {
+  readonly auths: readonly { credential?: Credential; source?: 'pod' | 'webhook' }[];
+  readonly cid: string;
+  readonly tagKeys: CacheKeys;
+}
+
+/**
+ * The tag and artifact cache keys of one reference under one credential id, built once: the warm
+ * path looks them up on every admission, and a string built afresh is hashed afresh by the map.
+ */
+class CacheKeys {
+  readonly tag: string;
+  private last: { digest: string; platform: string; key: string } | undefined;
+
+  constructor(
+    private readonly loc: RepositoryLocation,
+    tagOrDigest: string,
+    private readonly cid: string,
+  ) {
+    this.tag = tagKeyOf(loc, tagOrDigest, cid);
+  }
+
+  /** The artifact key of `digest` for `platform` (the last one asked is kept). */
+  artifact(digest: string, platform: string): string {
+    const last = this.last;
+    if (last !== undefined && last.digest === digest && last.platform === platform) return last.key;
+    const key = artifactKey(this.loc, digest, platform, this.cid);
+    this.last = { digest, platform, key };
+    return key;
   }
 }
 

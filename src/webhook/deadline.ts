@@ -147,19 +147,26 @@ const SHARED_SIGNAL_MAX_LISTENERS = 10_000;
 /** One deadline shared by requests that arrived within {@link DEADLINE_QUANTUM_MS} with the same timeout. */
 interface SharedDeadline {
   readonly timeoutMs: number;
+  readonly budgetMs: number;
   readonly openedAt: number;
-  readonly deadline: Deadline;
+  readonly controller: AbortController;
   /** Requests holding it. */
   users: number;
   readonly onLast: Set<() => void>;
+  budgetTimer: NodeJS.Timeout | undefined;
+  lastTimer: NodeJS.Timeout | undefined;
 }
 
 /**
  * Deadlines for a busy edge: requests that arrive within a few milliseconds of each other with the
  * same timeout share one AbortController and one pair of timers, counted from the first of them
  * (so each request's deadline is at most {@link DEADLINE_QUANTUM_MS} early, never late). Making an
- * AbortSignal and a timer for every request was a measurable part of a warm admission. A request
- * alone (one connection, or a quiet webhook) gets a deadline of its own, as before.
+ * AbortSignal and a timer for every request was a measurable part of a warm admission.
+ *
+ * A warm admission is answered within the macrotask that read it, so the holders of a window rarely
+ * overlap: the window stays open for reuse after its last holder left (until the quantum passes),
+ * and its timers are stopped when the next window opens. A window that reaches its budget with no
+ * holder neither aborts nor arms the last chance: an answered request is never touched by a timer.
  */
 export class DeadlineBatcher {
   private open: SharedDeadline | undefined;
@@ -171,26 +178,31 @@ export class DeadlineBatcher {
       shared === undefined ||
       shared.timeoutMs !== timeoutMs ||
       startedAt - shared.openedAt > DEADLINE_QUANTUM_MS ||
-      shared.deadline.signal.aborted
+      shared.controller.signal.aborted
     ) {
-      const deadline = startDeadline(timeoutMs, startedAt);
-      setMaxListeners(SHARED_SIGNAL_MAX_LISTENERS, deadline.signal);
-      const onLast = new Set<() => void>();
-      deadline.onLastChance(() => {
-        for (const callback of onLast) callback();
+      // The window left behind stops its timers when no one holds it (else its holders keep it).
+      if (shared !== undefined && shared.users === 0) stopTimers(shared);
+      shared = openWindow(timeoutMs, startedAt, () => {
+        if (this.open === shared) this.open = undefined;
       });
-      shared = { timeoutMs, openedAt: startedAt, deadline, users: 0, onLast };
       this.open = shared;
     }
     const own = shared;
     own.users++;
     let callback: (() => void) | undefined;
+    let last: Promise<void> | undefined;
+    let resolveLast: (() => void) | undefined;
     let disposed = false;
     return {
       timeoutMs,
-      budgetMs: own.deadline.budgetMs,
-      signal: own.deadline.signal,
-      lastChance: () => own.deadline.lastChance(),
+      budgetMs: own.budgetMs,
+      signal: own.controller.signal,
+      lastChance: () =>
+        (last ??= new Promise<void>((resolve) => {
+          if (disposed) return;
+          resolveLast = resolve;
+          own.onLast.add(resolve);
+        })),
       onLastChance(cb) {
         if (callback !== undefined) own.onLast.delete(callback);
         callback = cb;
@@ -200,12 +212,58 @@ export class DeadlineBatcher {
         if (disposed) return;
         disposed = true;
         if (callback !== undefined) own.onLast.delete(callback);
-        // The last request out stops the shared timers; a later request opens a new deadline.
-        if (--own.users === 0) {
-          own.deadline.dispose();
-          if (this.open === own) this.open = undefined;
-        }
+        if (resolveLast !== undefined) own.onLast.delete(resolveLast);
+        // The last request out of a window that is no longer open stops its timers; the open one
+        // keeps them for the next request of its quantum (stopped when the next window opens).
+        if (--own.users === 0 && this.open !== own) stopTimers(own);
       },
     };
   }
+}
+
+/** Opens a shared deadline window; `closed` is called when its budget passes with no holder. */
+function openWindow(timeoutMs: number, startedAt: number, closed: () => void): SharedDeadline {
+  const budgetMs = answerBudgetMs(timeoutMs);
+  // Halfway between our budget and the apiserver's timeout: time to serialize and send.
+  const graceMs = (timeoutMs - budgetMs) / 2;
+  const controller = new AbortController();
+  setMaxListeners(SHARED_SIGNAL_MAX_LISTENERS, controller.signal);
+  const w: SharedDeadline = {
+    timeoutMs,
+    budgetMs,
+    openedAt: startedAt,
+    controller,
+    users: 0,
+    onLast: new Set(),
+    budgetTimer: undefined,
+    lastTimer: undefined,
+  };
+  w.budgetTimer = setTimeout(
+    () => {
+      w.budgetTimer = undefined;
+      if (w.users === 0) {
+        // Answered already, all of them: nothing to abort, and the window is no use any more.
+        closed();
+        return;
+      }
+      controller.abort(new DeadlineExceededError(budgetMs));
+      w.lastTimer = setTimeout(() => {
+        w.lastTimer = undefined;
+        for (const callback of [...w.onLast]) callback();
+      }, graceMs);
+      w.lastTimer.unref();
+    },
+    Math.max(0, budgetMs - (performance.now() - startedAt)),
+  );
+  // An idle window's timer must not hold a stopping process; a held one has its request's socket.
+  w.budgetTimer.unref();
+  return w;
+}
+
+/** Stops a window's timers. */
+function stopTimers(w: SharedDeadline): void {
+  if (w.budgetTimer !== undefined) clearTimeout(w.budgetTimer);
+  if (w.lastTimer !== undefined) clearTimeout(w.lastTimer);
+  w.budgetTimer = undefined;
+  w.lastTimer = undefined;
 }

@@ -19,6 +19,7 @@ import { ADMISSION_API_VERSION, ADMISSION_KIND, complete, parseAdmissionReview, 
 import { BodyBudget } from './body-budget.js';
 import { DeadlineBatcher, parseTimeoutParam } from './deadline.js';
 import { PARSED_BYTES_PER_VALUE, scanJson } from './json-shape.js';
+import { ParsedRequests, type BodyKey } from './parsed-requests.js';
 import { logAdmission, requestLogFields } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -44,6 +45,8 @@ export interface EdgeOptions {
   readonly onError: OnErrorPolicy;
   /** Bytes of bodies held at once across requests; default {@link DEFAULT_BODY_BUDGET_BYTES}. */
   readonly budget?: BodyBudget;
+  /** Requests kept parsed by their body but the uid; default a new one per edge. */
+  readonly parsedRequests?: ParsedRequests;
 }
 
 /** The edge: which requests it serves, and how. */
@@ -59,6 +62,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
   const { routes, metrics, logger, onError } = options;
   const budget = options.budget ?? new BodyBudget();
   const deadlines = new DeadlineBatcher();
+  const parsedRequests = options.parsedRequests ?? new ParsedRequests();
 
   /** The answer when the handler ignored its signal too long: the edge speaks before the apiserver gives up. */
   const lateAnswer = (budgetMs: number): AdmissionAnswer =>
@@ -79,6 +83,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
     handler: AdmissionHandler,
     body: unknown,
     raw: Buffer,
+    bodyKey: BodyKey | undefined,
     timeout: string | undefined,
     startedAt: number,
     res: ServerResponse,
@@ -91,6 +96,28 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
       return;
     }
     const request = parsed.request;
+    let requestKey: () => string | undefined;
+    if (bodyKey !== undefined && request.uid === bodyKey.uid) {
+      // Two bodies with equal keys whose parsed uid is the one scanned are equal but for the uid
+      // (parsed-requests.ts), so the key stands for the request; a body seen again is kept parsed.
+      parsedRequests.offer(bodyKey, raw, request);
+      const key = `body ${bodyKey.key}`;
+      requestKey = () => key;
+    } else {
+      requestKey = () => requestKeyOf(raw, request.uid);
+    }
+    run(handler, request, requestKey, timeout, startedAt, res);
+  }
+
+  /** Runs the handler of one request under its deadline and sends the answer. */
+  function run(
+    handler: AdmissionHandler,
+    request: AdmissionRequest,
+    requestKey: () => string | undefined,
+    timeout: string | undefined,
+    startedAt: number,
+    res: ServerResponse,
+  ): void {
     const deadline = deadlines.start(parseTimeoutParam(timeout), startedAt);
     let answered = false;
     const finish = (ans: AdmissionAnswer): void => {
@@ -124,7 +151,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
     deadline.onLastChance(() => finish(lateAnswer(deadline.budgetMs)));
     let pending: Promise<AdmissionAnswer>;
     try {
-      pending = handler(request, { signal: deadline.signal, logger, requestKey: () => requestKeyOf(raw, request.uid) });
+      pending = handler(request, { signal: deadline.signal, logger, requestKey });
     } catch (err) {
       pending = Promise.reject(err);
     }
@@ -193,6 +220,20 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
           refuse(429, 'TooManyRequests', BUSY, true);
           return;
         }
+        // A body equal but for the uid to one kept parsed: no scan, no parse (parsed-requests.ts).
+        const bodyKey = parsedRequests.keyOf(body);
+        const kept = bodyKey === undefined ? undefined : parsedRequests.get(bodyKey);
+        if (kept !== undefined) {
+          const key = `body ${bodyKey!.key}`;
+          try {
+            run(handler, kept, () => key, timeoutParam(req.url), startedAt, res);
+          } catch (err) {
+            logger.error({ err }, 'request failed');
+            if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error');
+            else res.destroy();
+          }
+          return;
+        }
         const shape = scanJson(body);
         if (shape.problem !== undefined) {
           refuse(413, 'PayloadTooLarge', `request body too costly to parse: ${shape.problem}`, true);
@@ -211,7 +252,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
           return;
         }
         try {
-          admit(handler, value, body, timeoutParam(req.url), startedAt, res);
+          admit(handler, value, body, bodyKey, timeoutParam(req.url), startedAt, res);
         } catch (err) {
           // admit answers every failure itself; this is the last resort for a bug in the edge.
           logger.error({ err }, 'request failed');

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { admitPod, type PodAdmissionDeps } from '../../src/admit/pod.js';
 import { OwnerPins } from '../../src/admit/pins.js';
+import { deepFreeze } from '../../src/base/frozen.js';
 import { SKIP_REASONS } from '../../src/inject/decide.js';
 import { ANNOTATION_PINNED, ANNOTATION_RESOLVED } from '../../src/inject/annotations.js';
 import { DEPS, FakeResolver, applyOps, artifactFor, camelKPod, memoryLogger } from '../webhook/support.js';
@@ -118,5 +119,34 @@ describe('admitPod: image volumes', () => {
     assert.ok(ops.length > 0 && ops.every((o) => o.path.startsWith('/spec/template/')));
     const deployment = applyOps({ spec: { template: template } }, ops as never) as Record<string, any>;
     assert.ok(deployment.spec.template.spec.volumes.some((v: { name: string }) => v.name.startsWith('camel-oci-image-')));
+  });
+});
+
+describe('admitPod: a deeply frozen pod (a kept request)', () => {
+  it('is admitted as its unfrozen copy is, every time, pinned or not', async () => {
+    const resolver = new FakeResolver(
+      new Map([
+        [REF, { artifact: artifactFor(REF) }],
+        [`${REF}@${PINNED_DIGEST}`, { artifact: artifactFor(REF, { digest: PINNED_DIGEST }) }],
+      ]),
+    );
+    const cases: Record<string, string>[] = [
+      { [DEPS]: `container:${REF}` },
+      { [DEPS]: `container:${REF}`, [ANNOTATION_PINNED]: `${REF}@${PINNED_DIGEST}` },
+    ];
+    for (const annotations of cases) {
+      const plain = owned(camelKPod('hello', annotations), 'rs-1');
+      const frozen = deepFreeze(structuredClone(plain));
+      const want = await admitPod(plain, 'ns', deps(resolver), ctx());
+      for (let i = 0; i < 3; i++) assert.deepEqual(await admitPod(frozen, 'ns', deps(resolver), ctx()), want);
+    }
+  });
+
+  it('a shallowly frozen pod is read afresh: a change inside it counts', async () => {
+    const resolver = new FakeResolver(new Map([[REF, { artifact: artifactFor(REF) }]]));
+    const pod = Object.freeze(camelKPod('hello', { [DEPS]: `container:${REF}` })) as Record<string, any>;
+    assert.equal((await admitPod(pod, 'ns', deps(resolver), ctx())).result.type, 'patched');
+    pod.metadata.annotations['camel.apache.org/oci-injection'] = 'disabled';
+    assert.notEqual((await admitPod(pod, 'ns', deps(resolver), ctx())).result.type, 'patched');
   });
 });

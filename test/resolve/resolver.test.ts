@@ -78,6 +78,22 @@ describe('resolver against a plain HTTP registry', () => {
     );
   });
 
+  it('answers a warm reference with the same frozen instance; another spelling gets one frozen copy naming it', async () => {
+    const resolver = await resolverFor(registry);
+    const first = await resolver.resolve(`container:${artifact.reference}`);
+    assert.ok(Object.isFrozen(first));
+    assert.equal(await resolver.resolve(`container:${artifact.reference}`), first);
+    const spelled = await resolver.resolve(` ${artifact.reference} `);
+    assert.equal(spelled.reference, artifact.reference);
+    assert.ok(Object.isFrozen(spelled));
+    const byDigest = `${artifact.reference}@${artifact.manifest.digest}`;
+    const pinned = await resolver.resolve(byDigest);
+    assert.equal(pinned.reference, byDigest);
+    assert.equal(pinned.digest, first.digest);
+    assert.equal(await resolver.resolve(byDigest), pinned, 'the copy is kept, not made again');
+    assert.deepEqual({ ...pinned, reference: first.reference }, { ...first });
+  });
+
   it('resolves a digest reference and refuses one the registry does not have', async () => {
     const resolver = await resolverFor(registry);
     const byDigest = await resolver.resolve(`${registry.host}/acme/deps@${artifact.manifest.digest}`);
@@ -281,6 +297,17 @@ describe('resolver against TLS registries', () => {
     await rejectsWith(resolver.resolve(pushed.reference), 'UNAUTHORIZED');
   });
 
+  it('keeps credentials per request while the reference is prepared once: without, with, without, with', async () => {
+    const pushed = await pushStandardArtifact(basic, 'acme/private2', '1.0');
+    const resolver = await resolverFor(basic);
+    const secret = { pullSecrets: [parseDockerConfig(basic.dockerConfig(), 'pull secret')] };
+    await rejectsWith(resolver.resolve(pushed.reference), 'UNAUTHORIZED');
+    const withSecret = await resolver.resolve(pushed.reference, secret);
+    assert.equal(withSecret.credentials, 'pod');
+    await rejectsWith(resolver.resolve(pushed.reference), 'UNAUTHORIZED');
+    assert.equal(await resolver.resolve(pushed.reference, secret), withSecret);
+  });
+
   it('says when only its own credentials could resolve a reference', async () => {
     const pushed = await pushStandardArtifact(basic, 'acme/own', '1.0');
     const config = await basic.writeDockerConfig(tmp);
@@ -389,6 +416,8 @@ describe('resolver deadlines and policy', () => {
     const { resolver: strict } = await policyResolver(lookup, attempts, ['*.example.com']);
     await rejectsWith(strict.resolve('quay.io/acme/deps:1'), 'POLICY_DENIED', /--allow-registry/);
     await rejectsWith(strict.resolve('example.com/acme/deps:1'), 'POLICY_DENIED');
+    // A refused reference is not kept as prepared: refused again, every time.
+    await rejectsWith(strict.resolve('quay.io/acme/deps:1'), 'POLICY_DENIED', /--allow-registry/);
     assert.equal(attempts.length, 0, attempts.join());
     // An allowed public name does reach the connector (whose refusal then surfaces as UNAVAILABLE).
     await assert.rejects(strict.resolve('registry.example.com/acme/deps:1', { signal: AbortSignal.timeout(5000) }));

@@ -139,6 +139,27 @@ describe('answer memo: identical pods share a finished answer, others never', ()
     assert.equal(memo.key(huge, 'demo', '', [first]), undefined);
   });
 
+  it('frozen (cached) artifacts keep their fingerprint per instance: still another key for every other instance or field', () => {
+    const memo = new AnswerMemo();
+    const pod = basePod();
+    const first = Object.freeze(artifactFor(REF));
+    const k = (...a: ResolvedArtifact[]): string | undefined => memo.key(pod, 'demo', '', a, 'r1');
+    assert.equal(k(first), k(first));
+    assert.equal(k(first), k(Object.freeze({ ...first })), 'the same fields and the same list instances: the same answer');
+    for (const other of [
+      { ...first, digest: `sha256:${'9'.repeat(64)}` },
+      { ...first, stale: true },
+      { ...first, credentials: 'webhook' as const },
+      { ...first, reference: OTHER },
+      { ...first, layers: first.layers.map((l) => ({ ...l })) },
+    ]) {
+      assert.notEqual(k(first), k(Object.freeze(other)));
+      assert.notEqual(k(first), k(other), 'frozen or not');
+    }
+    assert.notEqual(k(first), k(first, first), 'one artifact is not two');
+    assert.notEqual(k(first, Object.freeze(artifactFor(OTHER))), k(Object.freeze(artifactFor(OTHER)), first), 'order counts');
+  });
+
   it('a resolution answered by another artifact (credentials, digest) is a fresh answer with its own warnings', async () => {
     const memo = new AnswerMemo();
     const a = await admitPod(basePod(), 'demo', deps(fixedResolver(), memo), ctx());

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { DeadlineExceededError, formatSeconds, isDeadlineExceeded, raceSignal } from '../../src/base/abort.js';
 import {
   DEADLINE_QUANTUM_MS,
@@ -161,6 +162,73 @@ describe('DeadlineBatcher', () => {
     mock.timers.tick(60_000);
     assert.equal(e.signal.aborted, false, 'an answered request alone holds no timer');
     assert.deepEqual(calls, ['a', 'd']);
+  });
+
+  it('requests answered one after the other within the quantum reuse one signal (a warm admission holds it within one macrotask)', () => {
+    const b = new DeadlineBatcher();
+    const t0 = performance.now();
+    const signals = new Set<AbortSignal>();
+    for (let i = 0; i <= DEADLINE_QUANTUM_MS; i++) {
+      const d = b.start(2_000, t0 + i);
+      signals.add(d.signal);
+      d.dispose();
+    }
+    assert.equal(signals.size, 1);
+    const next = b.start(2_000, t0 + DEADLINE_QUANTUM_MS + 1);
+    assert.equal(signals.has(next.signal), false, 'past the quantum: a new window');
+    next.dispose();
+  });
+
+  it('an idle window neither aborts nor calls anyone at its budget; the window left behind stops its timers', () => {
+    const b = new DeadlineBatcher();
+    const t0 = performance.now();
+    const calls: string[] = [];
+    const a = b.start(2_000, t0);
+    a.onLastChance(() => calls.push('a'));
+    a.dispose();
+    const next = b.start(2_000, t0 + DEADLINE_QUANTUM_MS + 1);
+    next.onLastChance(() => calls.push('next'));
+    mock.timers.tick(1_500 + DEADLINE_QUANTUM_MS + 1); // next's budget, counted from its own start
+    assert.equal(a.signal.aborted, false, 'the idle window left behind holds no timer');
+    assert.equal(next.signal.aborted, true, 'the held window fires');
+    next.dispose();
+    mock.timers.tick(60_000);
+    assert.deepEqual(calls, [], 'answered requests are never called');
+    const alone = b.start(2_000, performance.now());
+    alone.dispose();
+    mock.timers.tick(60_000);
+    assert.equal(alone.signal.aborted, false, 'an idle open window reaching its budget does not abort');
+    const after = b.start(2_000, performance.now());
+    assert.notEqual(after.signal, alone.signal, 'and is closed');
+    after.dispose();
+  });
+
+  it('lastChance() resolves for a holder at the last chance, and never once disposed', async () => {
+    const b = new DeadlineBatcher();
+    const t0 = performance.now();
+    const held = b.start(2_000, t0);
+    const gone = b.start(2_000, t0);
+    let heldDone = false;
+    let goneDone = false;
+    void held.lastChance().then(() => (heldDone = true));
+    void gone.lastChance().then(() => (goneDone = true));
+    gone.dispose();
+    mock.timers.tick(1_500); // the budget: the last chance is armed now
+    mock.timers.tick(250);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(heldDone, true);
+    assert.equal(goneDone, false);
+    held.dispose();
+  });
+
+  it('an idle window kept for reuse does not hold a process that is stopping', () => {
+    mock.timers.reset(); // a real process, real timers
+    const module = new URL('../../src/webhook/deadline.js', import.meta.url).href;
+    const script = `const { DeadlineBatcher } = await import(${JSON.stringify(module)}); const b = new DeadlineBatcher(); b.start(30_000).dispose();`;
+    const started = performance.now();
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 });
+    assert.equal(child.status, 0, String(child.stderr));
+    assert.ok(performance.now() - started < 10_000, 'exits without waiting for the window budget');
   });
 
   it('a request after the shared signal fired gets a deadline of its own', () => {
