@@ -8,9 +8,10 @@
  *   64 KiB layers, against the bare curl requests the same fetch needs (manifest, both blobs),
  *   `sha256sum -c` and `tar xzf`, run as one shell script. Wall time per run (process.hrtime).
  *
- *   npm run bench -- fetch [large|small|all] [--rounds N] [--node PATH]...
+ *   npm run bench -- fetch [large|small|all] [--rounds N] [--node PATH]... [--cli PATH]...
  *
- * `--node` (repeatable) runs the fetcher on each Node given; the baseline is Node-independent.
+ * `--node` (repeatable) runs the fetcher on each Node given, `--cli` (repeatable) each build's
+ * dist/cli.js besides this one (a before/after in one sitting); the baselines are Node-independent.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -64,9 +65,16 @@ async function pushAndPlan(
   return { plan, blobs: manifest.layers.map((l) => l.digest) };
 }
 
-function fetchArgs(registry: StartedRegistry, root: string, tmp: string): string[] {
+/** One fetcher run: a Node and a build. */
+interface Subject {
+  readonly node: string;
+  readonly cli: string;
+  readonly label: string;
+}
+
+function fetchArgs(subject: Subject, registry: StartedRegistry, root: string, tmp: string): string[] {
   return [
-    CLI,
+    subject.cli,
     'fetch',
     '--root',
     root,
@@ -111,7 +119,7 @@ const CURL = [
   'done',
 ].join('\n');
 
-async function large(registry: StartedRegistry, tmp: string, rounds: number, nodes: readonly string[]): Promise<void> {
+async function large(registry: StartedRegistry, tmp: string, rounds: number, subjects: readonly Subject[]): Promise<void> {
   await writeFile(path.join(tmp, 'pipeline.sh'), PIPELINE);
   for (const [layers, layerMiB] of [
     [8, 32],
@@ -122,13 +130,13 @@ async function large(registry: StartedRegistry, tmp: string, rounds: number, nod
       makeTarGz([{ path: `lib/part-${i}.jar`, content: randomBytes(layerMiB * MiB) }]),
     );
     const { plan } = await pushAndPlan(registry, repoTag, blobs);
-    const ours = new Map<string, Timed[]>(nodes.map((n) => [n, []]));
+    const ours = new Map<Subject, Timed[]>(subjects.map((n) => [n, []]));
     const theirs: Timed[] = [];
     for (let i = 0; i < rounds; i++) {
-      for (const node of nodes) {
+      for (const subject of subjects) {
         const root = path.join(tmp, `root-${i}`);
         await mkdir(root);
-        ours.get(node)!.push(await timed(node, fetchArgs(registry, root, tmp), { CAMEL_OCI_PLAN: plan }));
+        ours.get(subject)!.push(await timed(subject.node, fetchArgs(subject, registry, root, tmp), { CAMEL_OCI_PLAN: plan }));
         await rm(root, { recursive: true, force: true });
       }
       const dir = path.join(tmp, `dir-${i}`);
@@ -144,10 +152,9 @@ async function large(registry: StartedRegistry, tmp: string, rounds: number, nod
     console.log(`\n**large: ${layers} × ${layerMiB} MiB** incompressible tar+gzip, ${rounds} rounds (medians)\n`);
     console.log('| pipeline | seconds | MiB/s (unpacked) | peak RSS MiB (median, max) | speed-up vs pipeline | seconds per round |');
     console.log('|---|---|---|---|---|---|');
-    for (const [node, t] of ours) {
-      const v = await nodeVersion(node);
+    for (const [subject, t] of ours) {
       console.log(
-        `| camel-oci fetch, Node ${v} | ${fmt(s(t))} | ${fmt(total / s(t), 1)} | ${fmt(r(t), 1)}, ${fmt(Math.max(...t.map((x) => x.maxRssMiB)), 1)} | **${fmt(s(theirs) / s(t))}×** | ${t.map((x) => fmt(x.seconds)).join(', ')} |`,
+        `| ${subject.label} | ${fmt(s(t))} | ${fmt(total / s(t), 1)} | ${fmt(r(t), 1)}, ${fmt(Math.max(...t.map((x) => x.maxRssMiB)), 1)} | **${fmt(s(theirs) / s(t))}×** | ${t.map((x) => fmt(x.seconds)).join(', ')} |`,
       );
     }
     console.log(
@@ -156,28 +163,28 @@ async function large(registry: StartedRegistry, tmp: string, rounds: number, nod
   }
 }
 
-async function small(registry: StartedRegistry, tmp: string, rounds: number, nodes: readonly string[]): Promise<void> {
+async function small(registry: StartedRegistry, tmp: string, rounds: number, subjects: readonly Subject[]): Promise<void> {
   await writeFile(path.join(tmp, 'curl.sh'), CURL);
   const repoTag = 'bench/small:1.0';
   const blobs = [0, 1].map((i) => makeTarGz([{ path: `lib/small-${i}.jar`, content: randomBytes(64 * 1024) }]));
   const { plan, blobs: digests } = await pushAndPlan(registry, repoTag, blobs);
   const manifestDigest = (JSON.parse(plan) as { artifacts: Array<{ digest: string }> }).artifacts[0]!.digest;
   const base = `http://${registry.host}/v2/bench/small`;
-  const ours = new Map<string, number[]>(nodes.map((n) => [n, []]));
-  const floor = new Map<string, number[]>(nodes.map((n) => [n, []]));
+  const ours = new Map<Subject, number[]>(subjects.map((n) => [n, []]));
+  const floor = new Map<string, number[]>(subjects.map((n) => [n.node, []]));
   const curl: number[] = [];
   // One uncounted round first: page cache, and Node's compile cache where it is on.
   for (let i = -1; i < rounds; i++) {
-    for (const node of nodes) {
+    for (const subject of subjects) {
       const root = path.join(tmp, `small-root-${i}`);
       await mkdir(root);
-      const t = await wall(node, fetchArgs(registry, root, tmp), { CAMEL_OCI_PLAN: plan });
+      const t = await wall(subject.node, fetchArgs(subject, registry, root, tmp), { CAMEL_OCI_PLAN: plan });
       await rm(root, { recursive: true, force: true });
-      const f = await wall(node, ['-e', '0']);
-      if (i >= 0) {
-        ours.get(node)!.push(t);
-        floor.get(node)!.push(f);
-      }
+      if (i >= 0) ours.get(subject)!.push(t);
+    }
+    for (const [node, f] of floor) {
+      const t = await wall(node, ['-e', '0']);
+      if (i >= 0) f.push(t);
     }
     const out = path.join(tmp, `small-out-${i}`);
     await mkdir(out);
@@ -189,10 +196,8 @@ async function small(registry: StartedRegistry, tmp: string, rounds: number, nod
   console.log(`\n**small: 2 × 64 KiB layers**, the whole run (process start included), ${rounds} rounds (medians)\n`);
   console.log('| run | ms | ratio vs curl | `node -e 0` ms |');
   console.log('|---|---|---|---|');
-  for (const [node, t] of ours) {
-    console.log(
-      `| camel-oci fetch, Node ${await nodeVersion(node)} | ${ms(t)} | **${fmt(median(t) / median(curl))}×** | ${ms(floor.get(node)!)} |`,
-    );
+  for (const [subject, t] of ours) {
+    console.log(`| ${subject.label} | ${ms(t)} | **${fmt(median(t) / median(curl))}×** | ${ms(floor.get(subject.node)!)} |`);
   }
   console.log(`| curl × 3 + sha256sum -c + tar xzf (one bash script) | ${ms(curl)} | 1.00 | |`);
 }
@@ -205,8 +210,15 @@ async function nodeVersion(node: string): Promise<string> {
 export async function runFetchBench(args: readonly string[]): Promise<void> {
   const which = args[0] !== undefined && !args[0].startsWith('--') ? args[0] : 'all';
   const rounds = Number(args[args.indexOf('--rounds') + 1]) || (which === 'small' ? 15 : 3);
-  const nodes = args.flatMap((a, i) => (a === '--node' && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+  const many = (flag: string): string[] => args.flatMap((a, i) => (a === flag && args[i + 1] !== undefined ? [args[i + 1]!] : []));
+  const nodes = many('--node');
   if (nodes.length === 0) nodes.push(process.execPath);
+  const clis = [CLI, ...many('--cli')];
+  const subjects: Subject[] = [];
+  for (const node of nodes) {
+    const version = await nodeVersion(node);
+    for (const cli of clis) subjects.push({ node, cli, label: `camel-oci fetch, Node ${version}${cli === CLI ? '' : `, ${cli}`}` });
+  }
   const registry = await startRegistry({ mode: 'plain' });
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'camel-oci-bench-fetch-'));
   try {
@@ -216,8 +228,8 @@ export async function runFetchBench(args: readonly string[]): Promise<void> {
         .map((l) => fmt(l))
         .join(' ')}; ${new Date().toISOString()}`,
     );
-    if (which === 'large' || which === 'all') await large(registry, tmp, rounds, nodes);
-    if (which === 'small' || which === 'all') await small(registry, tmp, which === 'all' ? rounds * 5 : rounds, nodes);
+    if (which === 'large' || which === 'all') await large(registry, tmp, rounds, subjects);
+    if (which === 'small' || which === 'all') await small(registry, tmp, which === 'all' ? rounds * 5 : rounds, subjects);
   } finally {
     await registry.stop();
     await rm(tmp, { recursive: true, force: true });
