@@ -415,10 +415,11 @@ class LayerWriter {
     }
   }
 
-  async #append(fh: FileHandle, chunk: Buffer): Promise<void> {
+  /** Writes `chunk` at `position` of the file (positional: several may be in flight at once). */
+  async #append(fh: FileHandle, chunk: Buffer, position: number): Promise<void> {
     let off = 0;
     while (off < chunk.length) {
-      const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
+      const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, position + off);
       off += bytesWritten;
     }
     this.#bytes += chunk.length;
@@ -446,9 +447,11 @@ class LayerWriter {
     this.#spendFile();
     this.#claim(out, name, true);
     await this.#writeFile(out, FILE_MODE, name, async (fh) => {
+      let position = 0;
       for await (const chunk of src) {
         this.#spendBytes(chunk.length);
-        await this.#append(fh, chunk);
+        await this.#append(fh, chunk, position);
+        position += chunk.length;
       }
     });
   }
@@ -571,7 +574,9 @@ class LayerWriter {
       );
     }
     this.#claim(d.out, entry.path, d.renamed);
-    await this.#writeFile(d.out, d.mode, entry.path, (fh) => consumeEntry(entry, this.abort.signal, (chunk) => this.#append(fh, chunk)));
+    await this.#writeFile(d.out, d.mode, entry.path, (fh) =>
+      consumeEntry(entry, this.abort.signal, (chunk, position) => this.#append(fh, chunk, position)),
+    );
   }
 }
 
@@ -610,45 +615,70 @@ function nulInMetaName(text: string): string | undefined {
 }
 
 /**
- * Reads an entry's data through `onChunk`, one chunk at a time (pausing the entry meanwhile).
- * Rejects as soon as `signal` aborts, since an aborted parser never ends the entry.
+ * Writes of one entry in flight at once. A single large layer is a chain (download, sha256,
+ * inflate, parse, write) in which one write at a time left the process idle half of the time;
+ * positional writes may overlap, and each holds one chunk (64 KiB), so memory stays flat.
  */
-function consumeEntry(entry: ReadEntry, signal: AbortSignal, onChunk: (chunk: Buffer) => Promise<void>): Promise<void> {
+const WRITES_IN_FLIGHT = 4;
+
+/**
+ * Reads an entry's data through `onChunk(chunk, position)`, up to WRITES_IN_FLIGHT chunks at once
+ * (each at its own position in the file; the entry is paused while that many are pending).
+ * Settles after every started `onChunk` settled; rejects with the first failure, or as soon as
+ * `signal` aborts, since an aborted parser never ends the entry.
+ */
+function consumeEntry(entry: ReadEntry, signal: AbortSignal, onChunk: (chunk: Buffer, position: number) => Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
-    // Minipass may emit 'end' right after the last 'data', before that chunk is written.
-    let pending: Promise<void> = Promise.resolve();
+    const inFlight = new Set<Promise<void>>();
+    let position = 0;
+    let ended = false;
+    let failure: { error: unknown } | undefined;
     let settled = false;
-    const settle = (err?: unknown): void => {
+    const settle = (): void => {
       if (settled) return;
+      if (failure === undefined && !(ended && inFlight.size === 0)) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
-      if (err === undefined) resolve();
-      else reject(err);
+      if (failure === undefined) resolve();
+      else reject(failure.error);
     };
-    const onAbort = (): void => settle(signal.reason ?? new Error('aborted'));
+    const fail = (err: unknown): void => {
+      failure ??= { error: err };
+      entry.pause();
+      // Wait for the writes already started: the caller closes the file after this settles.
+      void Promise.allSettled(inFlight).then(settle);
+    };
+    const onAbort = (): void => {
+      failure ??= { error: signal.reason ?? new Error('aborted') };
+      entry.pause();
+      void Promise.allSettled(inFlight).then(settle);
+    };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort);
-    // Writes are chained, so they stay in order even if Minipass emits 'data' while one is in
-    // flight (adding a 'data' listener resumes it); pausing is only the backpressure.
-    let inFlight = 0;
     entry.on('data', (chunk: Buffer) => {
-      entry.pause();
-      inFlight += 1;
-      pending = pending
-        .then(() => (settled ? undefined : onChunk(chunk)))
-        .then(
-          () => {
-            inFlight -= 1;
-            if (inFlight === 0 && !settled) entry.resume();
-          },
-          (err: unknown) => settle(err),
-        );
+      if (failure !== undefined) return;
+      const write = onChunk(chunk, position).then(
+        () => {
+          inFlight.delete(write);
+          if (failure !== undefined) return;
+          if (inFlight.size < WRITES_IN_FLIGHT) entry.resume();
+          settle();
+        },
+        (err: unknown) => {
+          inFlight.delete(write);
+          fail(err);
+        },
+      );
+      position += chunk.length;
+      inFlight.add(write);
+      if (inFlight.size >= WRITES_IN_FLIGHT) entry.pause();
     });
     entry.on('end', () => {
-      void pending.then(() => settle());
+      ended = true;
+      settle();
     });
-    entry.on('error', (err: unknown) => settle(err));
-    if (inFlight === 0) entry.resume();
+    entry.on('error', (err: unknown) => fail(err));
+    entry.resume();
   });
 }
 
