@@ -8,7 +8,6 @@
  * Admission is the hot path, so it does not go through express: measured on the admission
  * benchmark, express's per-request machinery cost more than the whole admission.
  */
-import { hash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { answer, type AdmissionAnswer, type OnErrorPolicy } from '../admit/answer.js';
 import type { AdmissionContext } from '../admit/pod.js';
@@ -19,7 +18,7 @@ import { ADMISSION_API_VERSION, ADMISSION_KIND, complete, parseAdmissionReview, 
 import { BodyBudget } from './body-budget.js';
 import { DeadlineBatcher, parseTimeoutParam } from './deadline.js';
 import { PARSED_BYTES_PER_VALUE, scanJson } from './json-shape.js';
-import { ParsedRequests, type BodyKey } from './parsed-requests.js';
+import { ParsedRequests, requestKeyOf, type BodyKey } from './parsed-requests.js';
 import { logAdmission, requestLogFields } from './logger.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -101,9 +100,9 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
       // Two bodies with equal keys whose parsed uid is the one scanned are equal but for the uid
       // (parsed-requests.ts), so the key stands for the request; a body seen again is kept parsed.
       parsedRequests.offer(bodyKey, raw, request);
-      const key = `body ${bodyKey.key}`;
-      requestKey = () => key;
+      requestKey = () => bodyKey.key;
     } else {
+      // Not keyed above (too large to keep parsed): the same key, computed only if the memo asks.
       requestKey = () => requestKeyOf(raw, request.uid);
     }
     run(handler, request, requestKey, timeout, startedAt, res);
@@ -224,7 +223,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
         const bodyKey = parsedRequests.keyOf(body);
         const kept = bodyKey === undefined ? undefined : parsedRequests.get(bodyKey);
         if (kept !== undefined) {
-          const key = `body ${bodyKey!.key}`;
+          const key = bodyKey!.key;
           try {
             run(handler, kept, () => key, timeoutParam(req.url), startedAt, res);
           } catch (err) {
@@ -383,23 +382,6 @@ function timeoutParam(url: string | undefined): string | undefined {
   const q = url?.indexOf('?') ?? -1;
   if (q < 0) return undefined;
   return new URLSearchParams(url!.slice(q + 1)).get('timeout') ?? undefined;
-}
-
-/**
- * A digest of a request body without its uid: the offset of the request's `"request":{"uid":"…"`
- * (as the apiserver writes it: the uid is the request's first field) and the SHA-256 of the bytes
- * before it followed by the bytes after it. Two bodies with equal digests are equal but for the uid:
- * the same prefix puts the span at the same place in the structure, and the span must hold the
- * body's own parsed uid. Undefined when the body is not written that way.
- */
-export function requestKeyOf(body: Buffer, uid: string): string | undefined {
-  const span = Buffer.from(`"request":{"uid":${JSON.stringify(uid)}`);
-  const start = body.indexOf(span);
-  if (start < 0) return undefined;
-  const rest = Buffer.allocUnsafe(body.length - span.length);
-  body.copy(rest, 0, 0, start);
-  body.copy(rest, start, start + span.length);
-  return `${start}:${hash('sha256', rest, 'base64')}`;
 }
 
 /** Start of every AdmissionReview answer's JSON, up to the uid's value (`complete()` puts the uid first in the response). */

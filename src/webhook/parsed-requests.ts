@@ -65,6 +65,18 @@ export function bodyKeyOf(body: Buffer): BodyKey | undefined {
   return { key: `${from}:${hash('sha256', rest, 'base64')}`, uid: body.toString('latin1', from, end), from };
 }
 
+/**
+ * The key of a request body but its uid, for the answer memo: the body's key when the uid written
+ * in it is `uid`, the request's parsed uid. Two bodies with equal keys whose scanned uid is their
+ * parsed one are equal but for that uid (a look-alike span before the request's own would have to
+ * hold the parsed uid too, and the request's own uid is among the hashed bytes). Undefined for a
+ * body not written as the apiserver writes it.
+ */
+export function requestKeyOf(body: Buffer, uid: string): string | undefined {
+  const k = bodyKeyOf(body);
+  return k !== undefined && k.uid === uid ? k.key : undefined;
+}
+
 /** Another uid of the same length and plain characters. */
 function otherUid(uid: string): string {
   let out = '';

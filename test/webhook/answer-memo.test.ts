@@ -7,7 +7,7 @@ import type { AdmissionAnswer } from '../../src/admit/answer.js';
 import type { ResolvedArtifact } from '../../src/plan/artifact.js';
 import { ANNOTATION_PINNED } from '../../src/inject/annotations.js';
 import { createApp } from '../../src/webhook/app.js';
-import { requestKeyOf } from '../../src/webhook/edge.js';
+import { requestKeyOf } from '../../src/webhook/parsed-requests.js';
 import { createMetrics } from '../../src/webhook/metrics.js';
 import { DEPS, FakeResolver, artifactFor, camelKPod, memoryLogger, reviewOf } from './support.js';
 
