@@ -648,11 +648,7 @@ function consumeEntry(entry: ReadEntry, signal: AbortSignal, onChunk: (chunk: Bu
       // Wait for the writes already started: the caller closes the file after this settles.
       void Promise.allSettled(inFlight).then(settle);
     };
-    const onAbort = (): void => {
-      failure ??= { error: signal.reason ?? new Error('aborted') };
-      entry.pause();
-      void Promise.allSettled(inFlight).then(settle);
-    };
+    const onAbort = (): void => fail(signal.reason ?? new Error('aborted'));
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort);
     entry.on('data', (chunk: Buffer) => {
