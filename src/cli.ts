@@ -15,6 +15,18 @@ import * as nodeModule from 'node:module';
 
 type Main = typeof import('./main.js').main;
 
+const argv = process.argv.slice(2);
+
+// `fetch` runs with one libuv worker thread unless the environment sets the pool's size. Its
+// threadpool work is inflating layers and writing files, one short job after another: with
+// libuv's four threads nearly every job woke an idle thread, and on two cores those wake-ups and
+// four threads contending with the main one cost more than the jobs (8 x 32 MiB: 1.55 -> 1.23 s,
+// system time 0.9 -> 0.5 s; bench/RESULTS.md, "Fetch"). One thread also queues jobs behind a slow
+// one (a stalled disk write, a slow DNS lookup); the run's deadline still holds. libuv reads the
+// variable when the pool starts, at the first job: Node >= 22 has run none before this line, but
+// Node 20's ES module loader reads this very file on the pool, so there it keeps four threads.
+if (argv[0] === 'fetch') process.env.UV_THREADPOOL_SIZE ??= '1';
+
 (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 /** main() from dist/fetch.cjs; undefined where it was not built (src/ compiled by tsc alone). */
@@ -28,7 +40,6 @@ function bundledFetch(): Main | undefined {
   }
 }
 
-const argv = process.argv.slice(2);
 const main = (argv[0] === 'fetch' ? bundledFetch() : undefined) ?? (await import('./main.js')).main;
 main(argv, process.env).then(
   (code) => {
