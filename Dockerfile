@@ -45,14 +45,20 @@ COPY --from=build /opt/camel-oci/package.json ./package.json
 COPY --from=build /opt/camel-oci/dist ./dist
 # The injected init container runs `camel-oci fetch ...` as its command, so it must be on PATH.
 RUN ln -s /opt/camel-oci/dist/cli.js /usr/local/bin/camel-oci
-# Node's compile cache, filled now for every module `fetch` (its one-file bundle, dist/fetch.cjs)
-# and `serve` load at start: the init container's start is most of a small fetch, and the webhook's
-# start is its time to ready (bench/RESULTS.md). At run time the cache is only read (the root
-# filesystem may be read-only; a cache that cannot be written costs nothing). Keyed by Node's
-# version and each file's content.
+# Node's compile cache, filled now for every module `serve` loads at start (its time to ready), and
+# beside it the fetch bundle's own code cache (dist/fetch.cjs; src/base/code-cache.ts), made by one
+# real fetch from a stand-in registry on loopback, so that it holds every function a fetch compiles:
+# the init container's start is most of a small fetch (bench/RESULTS.md). The warm-up also fails
+# the build when the built fetch does not work. At run time both caches are only read (the root
+# filesystem may be read-only; a cache that cannot be written costs nothing). Keyed by Node's (V8's)
+# version and each file's content; owned by root and writable by nobody else, as the fetcher
+# requires of a code cache before it reads one.
 ENV NODE_COMPILE_CACHE=/opt/camel-oci/compile-cache
+COPY --from=build /opt/camel-oci/scripts/warm-fetch-cache.mjs /tmp/warm-fetch-cache.mjs
 RUN camel-oci --version \
- && node -e "require('/opt/camel-oci/dist/fetch.cjs'); import('/opt/camel-oci/dist/commands/serve.js')" \
+ && node /tmp/warm-fetch-cache.mjs /opt/camel-oci/dist/cli.js \
+ && node -e "import('/opt/camel-oci/dist/commands/serve.js')" \
+ && rm /tmp/warm-fetch-cache.mjs \
  && chmod -R a+rX,go-w /opt/camel-oci/compile-cache
 # Numeric, so runAsNonRoot can verify it; any other UID works too (files are world-readable).
 USER 65532:65532

@@ -7,11 +7,14 @@
  * Both serve the init container's start, which is most of a small fetch (bench/RESULTS.md,
  * "Fetch"). Node's on-disk compile cache (Node >= 22.1; absent on 20) loads modules compiled
  * instead of parsed; it honours NODE_COMPILE_CACHE, which the image points at a cache filled when
- * the image was built, and elsewhere uses Node's default under the temp dir. A cache that cannot
- * be read or written only costs the time it would have saved. A static import here would load its
- * whole graph before the cache is on: everything else is loaded after it.
+ * the image was built, and elsewhere uses Node's default under the temp dir. The fetch bundle has
+ * a code cache of its own beside it (base/code-cache.ts), made after a run that fetched, so that it
+ * also holds the functions compiled on their first call. A cache that cannot be read or written
+ * only costs the time it would have saved. A static import here would load its whole graph before
+ * the cache is on: everything else is loaded after it.
  */
 import * as nodeModule from 'node:module';
+import { fileURLToPath } from 'node:url';
 
 type Main = typeof import('./main.js').main;
 
@@ -29,20 +32,29 @@ if (argv[0] === 'fetch') process.env.UV_THREADPOOL_SIZE ??= '1';
 
 (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-/** main() from dist/fetch.cjs; undefined where it was not built (src/ compiled by tsc alone). */
-function bundledFetch(): Main | undefined {
+/**
+ * main() from dist/fetch.cjs, run with its code cache (base/code-cache.ts), and the step that saves
+ * that cache after the run; undefined where the bundle was not built (src/ compiled by tsc alone).
+ */
+async function bundledFetch(): Promise<{ main: Main; saveCache: () => void } | undefined> {
+  const { codeCacheDir, loadWithCodeCache } = await import('./base/code-cache.js');
+  const file = fileURLToPath(new URL('./fetch.cjs', import.meta.url));
+  let loaded: ReturnType<typeof loadWithCodeCache<{ main: Main }>>;
   try {
-    return (nodeModule.createRequire(import.meta.url)('./fetch.cjs') as { main: Main }).main;
+    loaded = loadWithCodeCache<{ main: Main }>(file, codeCacheDir(process.env), 'fetch');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException & { requireStack?: unknown };
-    if (e.code === 'MODULE_NOT_FOUND' && e.message.includes('fetch.cjs') && e.requireStack !== undefined) return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (err as NodeJS.ErrnoException).path === file) return undefined;
     throw err;
   }
+  return { main: loaded.exports.main, saveCache: () => void loaded.save() };
 }
 
-const main = (argv[0] === 'fetch' ? bundledFetch() : undefined) ?? (await import('./main.js')).main;
+const bundle = argv[0] === 'fetch' ? await bundledFetch() : undefined;
+const main = bundle?.main ?? (await import('./main.js')).main;
 main(argv, process.env).then(
   (code) => {
+    // The cache is made from a run that fetched: one that stopped early compiled only its way out.
+    if (code === 0 && !argv.includes('--help') && !argv.includes('-h')) bundle?.saveCache();
     // Long-running commands (serve) never resolve; the others exit with their code.
     process.exitCode = code;
   },

@@ -23,7 +23,8 @@
 # What it checks, each printed as "ok" or "FAIL", exit status 1 if any failed:
 #   - the image's user is numeric and non-root, ENTRYPOINT camel-oci, CMD serve;
 #   - only production dependencies, dist/ and package.json are in /opt/camel-oci, all readable by any UID;
-#   - Node's compile cache is filled at build time for fetch and serve (NODE_COMPILE_CACHE);
+#   - Node's compile cache is filled at build time for serve (NODE_COMPILE_CACHE), and the fetch
+#     bundle's code cache beside it, by a warm-up fetch;
 #   - `camel-oci --version` and `camel-oci fetch --help` run with --read-only --user 65532 --network none;
 #   - `camel-oci fetch` runs its code as another UID (1000, as for an integration) and fails cleanly without a plan;
 #   - `camel-oci serve`, configured like the Deployment (certificates from `camel-oci certs` mounted
@@ -157,10 +158,13 @@ check "runtime holds dist/, package.json and production dependencies only, reada
     cd /opt/camel-oci && test -f dist/cli.js && test -f package.json && test -d node_modules/express &&
     test ! -e src && test ! -e node_modules/typescript && test ! -e node_modules/kubernetes-models &&
     test ! -e node_modules/supertest && test -z "$(find . ! -perm -o+r 2>&1 | head -1)"'
-check "Node's compile cache is filled for fetch and serve (NODE_COMPILE_CACHE, readable by any UID)" \
+check "Node's compile cache is filled for serve, the fetch code cache beside it (readable by any UID, root's)" \
   docker run --rm --network none "${LOCKED[@]}" --user 4242 --entrypoint /bin/sh "$IMAGE" -c '
     test "$NODE_COMPILE_CACHE" = /opt/camel-oci/compile-cache &&
-    test "$(find /opt/camel-oci/compile-cache -type f | wc -l)" -gt 40'
+    test "$(find /opt/camel-oci/compile-cache -type f | wc -l)" -gt 40 &&
+    test "$(find /opt/camel-oci/compile-cache/camel-oci -name "fetch-v8-*.cache" -user 0 -perm 0644 | wc -l)" = 1 &&
+    test "$(stat -c %u:%a /opt/camel-oci/compile-cache/camel-oci)" = 0:755 &&
+    test ! -e /tmp/warm-fetch-cache.mjs'
 check "camel-oci is on PATH" quiet docker run --rm --network none "${LOCKED[@]}" --entrypoint /bin/sh "$IMAGE" -c 'command -v camel-oci'
 
 # --- the CLI, read-only, as the webhook's and as an integration's UID -------------------------
