@@ -22,7 +22,7 @@ import { promisify } from 'node:util';
 import { startRegistry, type StartedRegistry } from '../test/helpers/registry.js';
 import { DEPENDENCY, pushBuilt } from '../test/helpers/artifacts.js';
 import { makeTarGz } from '../test/helpers/oci-layout.js';
-import { CLI } from '../test/helpers/cli.js';
+import { CLI, fetchArgv } from '../test/helpers/cli.js';
 import { planJsonFor } from '../test/helpers/resolver.js';
 import { fmt, machine, median } from './stats.js';
 
@@ -75,21 +75,7 @@ interface Subject {
 function fetchArgs(subject: Subject, registry: StartedRegistry, root: string, tmp: string): string[] {
   return [
     subject.cli,
-    'fetch',
-    '--root',
-    root,
-    '--pull-secrets-dir',
-    path.join(tmp, 'none'),
-    '--insecure-registry',
-    registry.host,
-    '--allow-registry',
-    registry.host,
-    '--timeout',
-    '300s',
-    '--max-unpacked-bytes',
-    '4Gi',
-    '--max-layer-bytes',
-    '1Gi',
+    ...fetchArgv(root, tmp, registry.host, ['--timeout', '300s', '--max-unpacked-bytes', '4Gi', '--max-layer-bytes', '1Gi']),
   ];
 }
 

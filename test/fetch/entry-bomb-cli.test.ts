@@ -17,7 +17,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { DEPENDENCY, pushBuilt } from '../helpers/artifacts.js';
-import { runCli } from '../helpers/cli.js';
+import { fetchArgv, runCli } from '../helpers/cli.js';
 import { planJsonFor } from '../helpers/resolver.js';
 import { TAR_EOF, tarHeader } from '../helpers/tar.js';
 
@@ -60,27 +60,10 @@ async function fetchMeasured(name: string, plan: string): Promise<{ code: number
   const root = path.join(tmp, `root-${name}`);
   await mkdir(root);
   const peakFile = path.join(tmp, `peak-${name}`);
-  const res = await runCli(
-    [
-      'fetch',
-      '--root',
-      root,
-      '--pull-secrets-dir',
-      path.join(tmp, 'none'),
-      '--timeout',
-      '240s',
-      '--max-files',
-      String(MAX_FILES),
-      '--insecure-registry',
-      registry.host,
-      '--allow-registry',
-      registry.host,
-    ],
-    {
-      env: { CAMEL_OCI_PLAN: plan, NODE_OPTIONS: `--require ${path.join(tmp, 'peak.cjs')}`, PEAK_FILE: peakFile },
-      timeoutMs: 250_000,
-    },
-  );
+  const res = await runCli(fetchArgv(root, tmp, registry.host, ['--timeout', '240s', '--max-files', String(MAX_FILES)]), {
+    env: { CAMEL_OCI_PLAN: plan, NODE_OPTIONS: `--require ${path.join(tmp, 'peak.cjs')}`, PEAK_FILE: peakFile },
+    timeoutMs: 250_000,
+  });
   return { ...res, peakKiB: Number(await readFile(peakFile, 'utf8')), root };
 }
 

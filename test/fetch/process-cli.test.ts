@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startRegistry, type StartedRegistry } from '../helpers/registry.js';
 import { pushStandardArtifact } from '../helpers/artifacts.js';
-import { runCli } from '../helpers/cli.js';
+import { fetchArgv, runCli } from '../helpers/cli.js';
 import { planJsonFor } from '../helpers/resolver.js';
 
 let registry: StartedRegistry;
@@ -58,20 +58,7 @@ async function fetchThreads(name: string, env: Record<string, string> = {}): Pro
 async function fetchOnce(name: string, env: Record<string, string>): Promise<void> {
   const root = path.join(tmp, `root-${name}`);
   await mkdir(root);
-  const res = await runCli(
-    [
-      'fetch',
-      '--root',
-      root,
-      '--pull-secrets-dir',
-      path.join(tmp, 'none'),
-      '--insecure-registry',
-      registry.host,
-      '--allow-registry',
-      registry.host,
-    ],
-    { env: { CAMEL_OCI_PLAN: plan, ...env } },
-  );
+  const res = await runCli(fetchArgv(root, tmp, registry.host), { env: { CAMEL_OCI_PLAN: plan, ...env } });
   assert.equal(res.code, 0, res.stderr);
   // The fetch did its file and inflate work on the pool: the layers are there.
   assert.deepEqual((await readdir(root)).sort(), ['dependencies', 'kamelets']);

@@ -17,6 +17,26 @@ const CHILD_ENV_DEFAULTS: Readonly<Record<string, string>> = {
   CAMEL_OCI_METRICS_PORT: 'off',
 };
 
+/**
+ * Arguments of `camel-oci fetch` into `root` from the plain registry `host` on loopback (insecure-
+ * and allow-listed, as the webhook hands it on), with no pull secrets (a missing directory under
+ * `scratch`), then `extra`.
+ */
+export function fetchArgv(root: string, scratch: string, host: string, extra: readonly string[] = []): string[] {
+  return [
+    'fetch',
+    '--root',
+    root,
+    '--pull-secrets-dir',
+    path.join(scratch, 'none'),
+    '--insecure-registry',
+    host,
+    '--allow-registry',
+    host,
+    ...extra,
+  ];
+}
+
 /** Result of a finished CLI run. */
 export interface CliResult {
   readonly code: number | null;
