@@ -156,7 +156,11 @@ function writeCache(dir: string, file: string, script: Script): boolean {
     renameSync(tmp, file);
     return true;
   } catch {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // Nothing was written, or it cannot be removed either: the next run will find no cache.
+    }
     return false;
   }
 }
