@@ -17,6 +17,7 @@ import * as nodeModule from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 type Main = typeof import('./main.js').main;
+type AsksForHelp = typeof import('./main.js').asksForHelp;
 
 const argv = process.argv.slice(2);
 
@@ -36,25 +37,29 @@ if (argv[0] === 'fetch') process.env.UV_THREADPOOL_SIZE ??= '1';
  * main() from dist/fetch.cjs, run with its code cache (base/code-cache.ts), and the step that saves
  * that cache after the run; undefined where the bundle was not built (src/ compiled by tsc alone).
  */
-async function bundledFetch(): Promise<{ main: Main; saveCache: () => void } | undefined> {
+async function bundledFetch(): Promise<{ main: Main; saveCache: (code: number) => void } | undefined> {
   const { codeCacheDir, loadWithCodeCache } = await import('./base/code-cache.js');
   const file = fileURLToPath(new URL('./fetch.cjs', import.meta.url));
-  let loaded: ReturnType<typeof loadWithCodeCache<{ main: Main }>>;
+  type Exports = { main: Main; asksForHelp: AsksForHelp };
+  let loaded: ReturnType<typeof loadWithCodeCache<Exports>>;
   try {
-    loaded = loadWithCodeCache<{ main: Main }>(file, codeCacheDir(process.env), 'fetch');
+    loaded = loadWithCodeCache<Exports>(file, codeCacheDir(process.env), 'fetch');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (err as NodeJS.ErrnoException).path === file) return undefined;
     throw err;
   }
-  return { main: loaded.exports.main, saveCache: () => void loaded.save() };
+  return {
+    main: loaded.exports.main,
+    // The cache is made from a run that fetched: one that stopped early compiled only its way out.
+    saveCache: (code) => void (code === 0 && !loaded.exports.asksForHelp(argv.slice(1)) && loaded.save()),
+  };
 }
 
 const bundle = argv[0] === 'fetch' ? await bundledFetch() : undefined;
 const main = bundle?.main ?? (await import('./main.js')).main;
 main(argv, process.env).then(
   (code) => {
-    // The cache is made from a run that fetched: one that stopped early compiled only its way out.
-    if (code === 0 && !argv.includes('--help') && !argv.includes('-h')) bundle?.saveCache();
+    bundle?.saveCache(code);
     // Long-running commands (serve) never resolve; the others exit with their code.
     process.exitCode = code;
   },

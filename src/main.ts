@@ -26,6 +26,11 @@ function commandHelp(name: string, usageLine: string, table: FlagTable, usesEnv:
   return lines.join('\n');
 }
 
+/** True when a command's arguments ask for its help instead of running it. */
+export function asksForHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
 /** Runs the CLI with the given argv (without node and script) and env; returns the exit code. */
 export async function main(
   argv: readonly string[],
@@ -46,7 +51,7 @@ export async function main(
     io.stderr(`camel-oci: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if (asksForHelp(rest)) {
     io.stdout(commandHelp(name, command.usage, command.flags, command.env));
     return 0;
   }

@@ -104,8 +104,9 @@ function readCache(dir: string, file: string): Buffer | 'untrusted' | undefined 
 export function loadWithCodeCache<T>(file: string, cacheDir: string | undefined, prefix: string): CachedLoad<T> {
   const source = readFileSync(file, 'utf8');
   const name = cacheDir === undefined ? undefined : cacheFileName(source, prefix);
-  const cacheFile = cacheDir === undefined || name === undefined ? undefined : path.join(cacheDir, name);
-  const read = cacheDir === undefined || cacheFile === undefined ? undefined : readCache(cacheDir, cacheFile);
+  // Both or neither: no directory, or no checksum to name the file by, is no cache.
+  const where = cacheDir !== undefined && name !== undefined ? { dir: cacheDir, file: path.join(cacheDir, name) } : undefined;
+  const read = where === undefined ? undefined : readCache(where.dir, where.file);
   const cachedData = read instanceof Buffer ? read : undefined;
   const script = new Script(Module.wrap(source), {
     filename: file,
@@ -115,7 +116,7 @@ export function loadWithCodeCache<T>(file: string, cacheDir: string | undefined,
     ...(vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER ? { importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER } : {}),
   });
   const cache: CachedLoad<T>['cache'] =
-    cacheFile === undefined
+    where === undefined
       ? 'off'
       : read === 'untrusted'
         ? 'untrusted'
@@ -136,11 +137,7 @@ export function loadWithCodeCache<T>(file: string, cacheDir: string | undefined,
   return {
     exports: module.exports,
     cache,
-    save: () =>
-      (cache === 'missing' || cache === 'rejected') &&
-      cacheDir !== undefined &&
-      cacheFile !== undefined &&
-      writeCache(cacheDir, cacheFile, script),
+    save: () => where !== undefined && (cache === 'missing' || cache === 'rejected') && writeCache(where.dir, where.file, script),
   };
 }
 

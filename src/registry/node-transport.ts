@@ -68,6 +68,7 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
   const open = options.openSocket;
   type Creates = { createConnection: (o: NetConnectOpts & ConnectionOptions) => Duplex };
   if (open) (httpAgent as unknown as Creates).createConnection = (o) => open(o, false);
+  const plainClient = { agent: httpAgent, request: http.request };
   let tlsClient: { readonly agent: HttpAgent; readonly request: Https['request'] } | undefined;
   const tlsOnce = (): NonNullable<typeof tlsClient> => {
     if (tlsClient) return tlsClient;
@@ -110,7 +111,7 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
         return;
       }
       const https = req.url.protocol === 'https:';
-      const client = https ? tlsOnce() : { agent: httpAgent, request: http.request };
+      const client = https ? tlsOnce() : plainClient;
       const hostname = req.url.hostname.replace(/^\[(.*)\]$/, '$1');
       const port = Number(req.url.port) || (https ? 443 : 80);
       const literal = isIP(hostname);

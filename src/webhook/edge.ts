@@ -219,18 +219,21 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
           refuse(429, 'TooManyRequests', BUSY, true);
           return;
         }
-        // A body equal but for the uid to one kept parsed: no scan, no parse (parsed-requests.ts).
-        const bodyKey = parsedRequests.keyOf(body);
-        const kept = bodyKey === undefined ? undefined : parsedRequests.get(bodyKey);
-        if (kept !== undefined) {
-          const key = bodyKey!.key;
+        // admit and run answer every failure themselves; a throw is a bug in the edge.
+        const lastResort = (work: () => void): void => {
           try {
-            run(handler, kept, () => key, timeoutParam(req.url), startedAt, res);
+            work();
           } catch (err) {
             logger.error({ err }, 'request failed');
             if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error');
             else res.destroy();
           }
+        };
+        // A body equal but for the uid to one kept parsed: no scan, no parse (parsed-requests.ts).
+        const bodyKey = parsedRequests.keyOf(body);
+        const kept = bodyKey && parsedRequests.get(bodyKey);
+        if (bodyKey !== undefined && kept !== undefined) {
+          lastResort(() => run(handler, kept, () => bodyKey.key, timeoutParam(req.url), startedAt, res));
           return;
         }
         const shape = scanJson(body);
@@ -250,14 +253,7 @@ export function createAdmissionEdge(options: EdgeOptions): AdmissionEdge {
           refuse(400, 'BadRequest', 'request body is not valid JSON', true);
           return;
         }
-        try {
-          admit(handler, value, body, bodyKey, timeoutParam(req.url), startedAt, res);
-        } catch (err) {
-          // admit answers every failure itself; this is the last resort for a bug in the edge.
-          logger.error({ err }, 'request failed');
-          if (!res.headersSent) sendError(res, 500, 'InternalError', 'internal error');
-          else res.destroy();
-        }
+        lastResort(() => admit(handler, value, body, bodyKey, timeoutParam(req.url), startedAt, res));
       },
     );
   }

@@ -2,29 +2,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { withReference, type ResolvedArtifact } from '../../src/plan/artifact.js';
+import { artifact } from '../inject/support.js';
 
-function artifact(reference: string): ResolvedArtifact {
-  return {
-    reference,
-    domain: 'registry.example.com',
-    registry: 'registry.example.com',
-    repository: 'acme/deps',
-    scheme: 'https',
-    digest: `sha256:${'f'.repeat(64)}`,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    layers: [],
-    ignored: [],
-  };
-}
+/** The inject tests' synthetic artifact, naming `reference`. */
+const named = (reference: string): ResolvedArtifact => artifact({ reference });
 
 describe('withReference', () => {
   it('returns the artifact itself when it already names the reference', () => {
-    const a = Object.freeze(artifact('registry.example.com/acme/deps:1'));
+    const a = Object.freeze(named('registry.example.com/acme/deps:1'));
     assert.equal(withReference(a, 'registry.example.com/acme/deps:1'), a);
   });
 
   it('keeps one frozen copy per frozen artifact, and makes a new one for another name', () => {
-    const a = Object.freeze(artifact('registry.example.com/acme/deps:1'));
+    const a = Object.freeze(named('registry.example.com/acme/deps:1'));
     const pinned = withReference(a, 'registry.example.com/acme/deps:1@sha256:' + 'f'.repeat(64));
     assert.ok(Object.isFrozen(pinned));
     assert.equal(pinned.reference, 'registry.example.com/acme/deps:1@sha256:' + 'f'.repeat(64));
@@ -37,7 +27,7 @@ describe('withReference', () => {
   });
 
   it('copies an artifact that is not frozen afresh each time, unfrozen (nothing keeps it)', () => {
-    const a = artifact('x:1');
+    const a = named('x:1');
     const b = withReference(a, 'x:2');
     assert.equal(Object.isFrozen(b), false);
     assert.notEqual(withReference(a, 'x:2'), b);
