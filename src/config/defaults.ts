@@ -9,10 +9,12 @@
 export const DEFAULT_PORT = 8443;
 
 /**
- * Plain-HTTP port of `serve`'s separate metrics listener (Prometheus scrapes it without the
- * webhook's CA), and the port used when `CAMEL_OCI_METRICS_PORT` is a docker-link value.
+ * `serve`'s separate plain-HTTP metrics listener is off unless asked for: a fixed default port
+ * made a second `serve` on one machine (a test, a developer's second webhook, Prometheus itself on
+ * 9090) fail to start, and refused `--port 9090`. The Deployment asks for it (`CAMEL_OCI_METRICS_PORT=9090`,
+ * manifests/base/deployment.yaml), where the pod has the port to itself.
  */
-export const DEFAULT_METRICS_PORT = 9090;
+export const DEFAULT_METRICS_PORT = 'off';
 
 /** Default fetch deadline: inside Camel K's 60 s progress deadline, with room for the JVM to start. */
 export const DEFAULT_FETCH_TIMEOUT = '50s';

@@ -118,9 +118,9 @@ export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string,
  * `--port`. The webhook's own port is refused: one port cannot speak both HTTPS and plain HTTP.
  */
 function parseMetricsPort(text: string, webhookPort: number): number | undefined {
-  const t = text.trim().toLowerCase();
+  const t = (/^tcp:\/\//i.test(text.trim()) ? DEFAULT_METRICS_PORT : text).trim().toLowerCase();
   if (t === 'off' || t === '0') return undefined;
-  const port = /^tcp:\/\//.test(t) ? DEFAULT_METRICS_PORT : /^\d+$/.test(t) ? Number(t) : Number.NaN;
+  const port = /^\d+$/.test(t) ? Number(t) : Number.NaN;
   if (!(port >= 1 && port <= MAX_PORT)) {
     throw new CamelOciError(
       'CONFIG_INVALID',

@@ -83,9 +83,9 @@ export const SERVE_FLAGS: FlagTable = {
   address: { type: 'string', description: 'address to listen on (default 0.0.0.0 with --tls-cert, else 127.0.0.1)' },
   'metrics-port': {
     type: 'string',
-    default: String(DEFAULT_METRICS_PORT),
+    default: DEFAULT_METRICS_PORT,
     description:
-      'plain-HTTP port serving only GET /metrics, on the same address as --port; 0 or off: none (GET /metrics stays on the HTTPS port)',
+      'plain-HTTP port serving only GET /metrics, on the same address as --port (the Deployment uses 9090); 0 or off: none (GET /metrics stays on the HTTPS port)',
   },
   'tls-cert': { type: 'string', description: 'PEM serving certificate (reloaded when the file changes)' },
   'tls-key': { type: 'string', description: 'PEM private key of --tls-cert' },

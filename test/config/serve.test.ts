@@ -13,7 +13,7 @@ describe('loadServeConfig', () => {
     const c = load();
     assert.deepEqual(c, {
       port: 8443,
-      metricsPort: 9090,
+      metricsPort: undefined,
       address: '127.0.0.1',
       tls: { kind: 'development', certsDir: path.resolve('certs/dev') },
       onError: 'deny',
@@ -65,13 +65,15 @@ describe('loadServeConfig', () => {
     assert.equal(load([], { CAMEL_OCI_METRICS_PORT: 'off' }).metricsPort, undefined);
     assert.equal(load(['--metrics-port', '9393'], { CAMEL_OCI_METRICS_PORT: 'off' }).metricsPort, 9393);
     // A Service named camel-oci-metrics gives pods CAMEL_OCI_METRICS_PORT=tcp://...: not our flag.
-    assert.equal(load([], { CAMEL_OCI_METRICS_PORT: 'tcp://10.0.0.7:9090' }).metricsPort, 9090);
+    assert.equal(load([], { CAMEL_OCI_METRICS_PORT: 'tcp://10.0.0.7:9090' }).metricsPort, undefined);
   });
 
   it('refuses a --metrics-port that is not a port, or is the webhook port', () => {
     for (const bad of ['65536', '-1', 'http', '90.5', '']) assertConfigInvalid(() => load(['--metrics-port', bad]), /--metrics-port/);
     assertConfigInvalid(() => load(['--metrics-port', '8443']), /--metrics-port 8443 is also --port/);
-    assertConfigInvalid(() => load(['--port', '9090']), /--metrics-port 9090 is also --port/);
+    assertConfigInvalid(() => load(['--port', '9090', '--metrics-port', '9090']), /--metrics-port 9090 is also --port/);
+    // Off by default, so the webhook may take 9090 itself (Prometheus' port, often busy on a workstation).
+    assert.equal(load(['--port', '9090']).port, 9090);
   });
 
   it('reads CAMEL_OCI_* variables; a flag wins over its variable', () => {

@@ -7,14 +7,10 @@ import { REPO_ROOT } from './fixtures.js';
 /** Path of the built CLI. */
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
 
-/**
- * Environment every CLI child starts from. `serve`'s separate metrics listener defaults to a fixed
- * port (9090): tests that run serve at once would fight over it, so it is off unless a test asks.
- */
+/** Environment every CLI child starts from. */
 const CHILD_ENV_DEFAULTS: Readonly<Record<string, string>> = {
   PATH: process.env.PATH ?? '',
   HOME: process.env.HOME ?? '/tmp',
-  CAMEL_OCI_METRICS_PORT: 'off',
 };
 
 /**

@@ -72,6 +72,9 @@ test('serve gets its TLS files from the mounted Secret, its port matches the con
   assert.equal(podSpec.securityContext.fsGroup, podSpec.securityContext.runAsGroup);
   const port = (webhook.ports as KubeObject[]).find((p) => p.name === 'https');
   assert.equal(String(port?.containerPort), flags.port, 'serve listens where the Service sends traffic');
+  // serve's own default is off; the Deployment turns the plain listener on at the port it names.
+  const metrics = (webhook.ports as KubeObject[]).find((p) => p.name === 'metrics');
+  assert.equal(String(metrics?.containerPort), flags['metrics-port'], 'serve serves plain /metrics where the port named metrics says');
   assert.equal(flags['fetcher-image'], webhook.image);
   assert.equal(flags.address, undefined, 'serve listens on all addresses when given a certificate');
 });
