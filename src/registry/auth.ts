@@ -5,7 +5,6 @@ import { LruCache } from '../base/lru.js';
 import { basicChallenge, bearerChallenge, parseTokenResponse, parseWwwAuthenticate } from '../oci/challenge.js';
 import type { Credential } from '../oci/docker-config.js';
 import { readBounded, responseError } from './response-error.js';
-import type { UrlCheck } from './redirect.js';
 import { headerValues } from './transport.js';
 import type { Transport, TransportRequest, TransportResponse } from './transport.js';
 
@@ -23,10 +22,16 @@ export interface AuthRequest extends TransportRequest {
   readonly credential?: Credential;
 }
 
+/**
+ * Decides whether the token realm a registry's challenge named may be contacted (registry/policy.ts,
+ * `checkRealm`); throws POLICY_DENIED if not. `registry` is the URL whose answer named the realm.
+ */
+export type RealmCheck = (realm: URL, registry: URL) => void;
+
 /** Options of the auth layer. */
 export interface AuthOptions {
-  /** Scheme policy for token realms (an http realm only for insecure hosts). */
-  readonly checkUrl: UrlCheck;
+  /** Policy for token realms (an http realm only for insecure hosts, or a plain registry's own host). */
+  readonly checkRealm: RealmCheck;
   readonly now?: () => number;
   /** Called once per token actually fetched (metrics, tests). */
   readonly onTokenFetch?: (realm: string) => void;
@@ -149,7 +154,7 @@ export class Authenticator {
     } catch {
       throw new OciError('UNAUTHORIZED', `${req.url.host} named an invalid token realm`);
     }
-    this.options.checkUrl(realm);
+    this.options.checkRealm(realm, req.url);
     const credential = req.credential;
     let tokenReq: TransportRequest;
     if (credential?.kind === 'identityToken') {

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { isErrorCode, OciError } from '../base/errors.js';
 import { Authenticator } from './auth.js';
-import type { AuthRequest } from './auth.js';
+import type { AuthRequest, RealmCheck } from './auth.js';
 import type { Credential } from '../oci/docker-config.js';
 import { isSha256Digest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
@@ -71,8 +71,10 @@ export interface RegistryClientOptions {
    * (`baseTransport(agent)` of undici-transport.ts) or node:http's (node-transport.ts, the fetcher's).
    */
   readonly transport: Transport;
-  /** Scheme policy for redirect targets and token realms. */
+  /** Scheme policy for redirect targets (and token realms, unless `checkRealm` is given). */
   readonly checkUrl: UrlCheck;
+  /** Policy for token realms: a realm on its registry's host stands as that registry (policy.ts). */
+  readonly checkRealm?: RealmCheck;
   readonly retry?: RetryOptions;
   readonly now?: () => number;
   /** Called once per HTTP answer received from a registry (metrics, benchmarks). */
@@ -121,7 +123,8 @@ export class RegistryClient {
       return res;
     };
     const inner = withRedirects(withRetry(observed, options.retry ?? DEFAULT_RETRY), options.checkUrl);
-    const auth = new Authenticator(inner, { checkUrl: options.checkUrl, ...(options.now ? { now: options.now } : {}) });
+    const checkRealm = options.checkRealm ?? ((realm: URL) => options.checkUrl(realm));
+    const auth = new Authenticator(inner, { checkRealm, ...(options.now ? { now: options.now } : {}) });
     this.send = auth.transport(inner);
   }
 

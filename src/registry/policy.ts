@@ -117,6 +117,22 @@ export function splitHostPort(hostPort: string): { host: string; port?: number }
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), ...(m[2] !== undefined ? { port: Number(m[2]) } : {}) };
 }
 
+/**
+ * Token realms on a registry's own host that may be reached at a non-public address (see
+ * `checkRealm`): a registry names a handful at most; past this bound the usual check applies.
+ */
+export const MAX_REALM_EXEMPTIONS = 64;
+
+/** The port a URL connects to. */
+function portOf(url: URL): number {
+  return Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+}
+
+/** A URL's host name as the connector sees it: lower case, IPv6 without brackets. */
+function bareHostname(url: URL): string {
+  return url.hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+}
+
 function matches(pattern: HostPattern, host: string, port: number | undefined): boolean {
   if (pattern.port !== undefined && pattern.port !== port) return false;
   if (!pattern.wildcard) return pattern.host === host;
@@ -128,6 +144,8 @@ function matches(pattern: HostPattern, host: string, port: number | undefined): 
 export class RegistryPolicy {
   private readonly allow: readonly HostPattern[];
   private readonly insecure: readonly HostPattern[];
+  /** `host port` of token realms that stand as their explicitly named registry (`checkRealm`). */
+  private readonly realmExemptions = new Set<string>();
 
   constructor(options: PolicyOptions) {
     this.allow = options.allowRegistries.map(parseHostPattern);
@@ -186,12 +204,29 @@ export class RegistryPolicy {
   }
 
   /**
+   * Refuses a token realm named by the challenge of `registry` (the URL that answered 401). A realm
+   * elsewhere is any other host: {@link checkUrl} here, the address check when connecting. A realm
+   * on the registry's own host (another port: distribution's token server beside the registry) is
+   * that registry's own service and stands as it does: in plain HTTP when the registry itself is
+   * spoken to in plain HTTP (so named by `--insecure-registry`), never when the registry is HTTPS
+   * (the credentials would leave TLS); and at a non-public address when the registry is named
+   * exactly. That exemption is of this realm's host and port only, for this process.
+   */
+  checkRealm(realm: URL, registry: URL): void {
+    const host = bareHostname(realm);
+    const sameHost = host === bareHostname(registry);
+    if (!(sameHost && realm.protocol === 'http:' && registry.protocol === 'http:')) this.checkUrl(realm);
+    if (!sameHost || this.realmExemptions.size >= MAX_REALM_EXEMPTIONS) return;
+    if (this.isExplicitlyAllowed(host, portOf(registry))) this.realmExemptions.add(`${host} ${portOf(realm)}`);
+  }
+
+  /**
    * Refuses a connection when any resolved address is not public, unless the host is explicitly
-   * allowed. All addresses are checked, not just the first, so a name cannot mix a public and a
-   * metadata address.
+   * allowed (or is a token realm standing as its registry, see {@link checkRealm}). All addresses
+   * are checked, not just the first, so a name cannot mix a public and a metadata address.
    */
   checkAddresses(hostname: string, port: number, addresses: readonly LookupAddress[]): void {
-    if (this.isExplicitlyAllowed(hostname, port)) return;
+    if (this.isExplicitlyAllowed(hostname, port) || this.realmExemptions.has(`${hostname.toLowerCase()} ${port}`)) return;
     const bad = addresses.find((a) => isNonPublicAddress(a.address));
     if (bad) {
       throw new ResolveError(

@@ -107,6 +107,7 @@ export async function createRegistryContext(settings: RegistrySettings): Promise
   const client = new RegistryClient({
     transport: baseTransport(agent),
     checkUrl: (url) => policy.checkUrl(url),
+    checkRealm: (realm, registry) => policy.checkRealm(realm, registry),
     ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
     ...(settings.onNoResponse ? { onNoResponse: settings.onNoResponse } : {}),
   });
@@ -157,6 +158,7 @@ export async function createFetchRegistryContext(settings: RegistrySettings): Pr
   const client = new RegistryClient({
     transport: node.transport,
     checkUrl: (url) => policy.checkUrl(url),
+    checkRealm: (realm, registry) => policy.checkRealm(realm, registry),
     ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
     ...(settings.onNoResponse ? { onNoResponse: settings.onNoResponse } : {}),
   });

@@ -75,7 +75,10 @@ describe('Authenticator against the real registry', () => {
       return base(req);
     };
     const inner = withRedirects(recording, (url) => context.policy.checkUrl(url));
-    const auth = new Authenticator(inner, { checkUrl: (url) => context.policy.checkUrl(url), onTokenFetch: () => tokenFetches++ });
+    const auth = new Authenticator(inner, {
+      checkRealm: (realm, registry) => context.policy.checkRealm(realm, registry),
+      onTokenFetch: () => tokenFetches++,
+    });
     return auth.transport(inner);
   }
 

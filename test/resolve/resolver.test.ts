@@ -336,6 +336,18 @@ describe('resolver against TLS registries', () => {
     assert.equal(token.tokenIssuer!.requestCount() - before, 1, 'one token for the repository scope, reused');
     await rejectsWith((await resolverFor(token)).resolve(pushed.reference), 'UNAUTHORIZED');
   });
+
+  it("reaches the token server on the registry's host at another port with only the registry allowed", async () => {
+    const pushed = await pushStandardArtifact(token, 'acme/realm', '1.0');
+    const config = await token.writeDockerConfig(tmp);
+    const issuer = new URL(token.tokenIssuer!.url);
+    assert.equal(issuer.hostname, new URL(`https://${token.host}`).hostname);
+    assert.notEqual(issuer.host, token.host, 'the issuer listens on a port of its own');
+    const resolver = await resolverFor(token, { registryConfigs: [config], allowRegistries: [token.host] });
+    const before = token.tokenIssuer!.requestCount();
+    assert.equal((await resolver.resolve(pushed.reference)).digest, pushed.manifest.digest);
+    assert.equal(token.tokenIssuer!.requestCount() - before, 1);
+  });
 });
 
 describe('resolver deadlines and policy', () => {
