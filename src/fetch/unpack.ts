@@ -4,14 +4,15 @@
  * never buffering a whole entry, so memory stays flat whatever the layer size.
  *
  * Safety rules (each has a test named for it in test/fetch/unpack.test.ts):
- * - Any absolute path, `..` segment, NUL byte, over-long path or name, device, fifo or link refuses
+ * - Any absolute path, `..` segment, NUL byte, over-long path or name, device, fifo or escaping link refuses
  *   the whole layer with UNSAFE_ARCHIVE, even when the entry would otherwise be ignored: an
  *   archive built to attack us is not half-trusted.
- * - ALL links are refused, not only those that escape. Flattening jars moves files, so a relative
- *   link target would no longer mean what its author meant; nothing on a Java classpath needs a
- *   link; and with no link ever created, every directory below the layer dir is a real directory,
- *   which is what makes "create a symlink, then write through it" impossible. The message still
- *   says when a link points outside the layer.
+ * - A link (symbolic or hard) whose target leaves the layer refuses the layer. A link inside it is
+ *   skipped: never created, never followed, counted as ignored. Flattening jars moves files, so a
+ *   relative link target would no longer mean what its author meant; a classpath wildcard already
+ *   lists the file a link would alias; and with no link ever created, every directory below the
+ *   layer dir is a real directory, which is what makes "create a symlink, then write through it"
+ *   impossible.
  * - Files are created with O_CREAT|O_EXCL|O_NOFOLLOW (never through or over anything), mode 0644,
  *   or 0755 when the archive gave the owner execute permission; setuid, setgid and sticky bits and
  *   owners are dropped. Directories are 0755 (the integration container may run as another uid).
@@ -42,7 +43,7 @@ export interface UnpackResult {
   readonly jars: readonly string[];
   /** Kamelets written, relative to the layer directory (`kamelets/<file>`), in archive order. */
   readonly kamelets: readonly string[];
-  /** Entries that were valid but not unpacked (non-kamelet files of a kamelets layer). */
+  /** Entries that were valid but not unpacked (non-kamelet files of a kamelets layer, links inside the layer). */
   readonly ignored: number;
 }
 
@@ -283,17 +284,15 @@ class LayerWriter {
     return segs;
   }
 
-  /** Refuses a link, saying whether its target leaves the layer. */
-  #refuseLink(entry: ReadEntry, segs: readonly string[]): FetchError {
-    const kind = entry.type === 'Link' ? 'hard link' : 'symbolic link';
+  /** Refuses a link whose target leaves the layer; one inside it is left for the caller to skip. */
+  #refuseEscapingLink(entry: ReadEntry, segs: readonly string[]): void {
     const target = entry.linkpath ?? '';
     // A symlink resolves against its own directory, a hard link against the archive root.
     const base = entry.type === 'Link' ? [] : segs.slice(0, -1);
-    const escapes = target.startsWith('/') || escapesBase(base, target);
-    const why = escapes
-      ? `${kind} to ${JSON.stringify(target)} points outside the layer`
-      : `${kind} to ${JSON.stringify(target)}: links are not unpacked (they could redirect later writes, and flattening would break them)`;
-    return this.#unsafe(entry.path, why);
+    if (target.startsWith('/') || escapesBase(base, target)) {
+      const kind = entry.type === 'Link' ? 'hard link' : 'symbolic link';
+      throw this.#unsafe(entry.path, `${kind} to ${JSON.stringify(target)} points outside the layer`);
+    }
   }
 
   /** Decides where an entry goes, refusing it when it is unsafe. */
@@ -312,7 +311,8 @@ class LayerWriter {
         return { action: 'skip', ignored: false };
       case 'SymbolicLink':
       case 'Link':
-        throw this.#refuseLink(entry, segs);
+        this.#refuseEscapingLink(entry, segs);
+        return { action: 'skip', ignored: true };
       case 'CharacterDevice':
       case 'BlockDevice':
         throw this.#unsafe(entry.path, 'device files are not allowed');

@@ -409,15 +409,18 @@ test('refuses an absolute symlink', async () => {
   await refuses([{ path: 'passwd', type: 'symlink', linkpath: '/etc/passwd' }], 'UNSAFE_ARCHIVE', [/points outside the layer/]);
 });
 
-test('refuses a symlink that stays inside the layer too (links are not unpacked)', async () => {
-  await refuses(
-    [
-      { path: 'a.txt', body: 'a' },
-      { path: 'b.txt', type: 'symlink', linkpath: 'a.txt' },
-    ],
-    'UNSAFE_ARCHIVE',
-    [/"b\.txt"/, /links are not unpacked/],
-  );
+test('skips a symlink that stays inside the layer: not created, not followed, the rest unpacked', async () => {
+  const sb = await sandbox();
+  const blob = tar([
+    { path: 'lib/a-1.0.jar', body: 'a' },
+    { path: 'lib/a.jar', type: 'symlink', linkpath: 'a-1.0.jar' },
+    { path: 'conf', type: 'symlink', linkpath: 'lib' },
+    { path: 'conf/app.properties', body: 'x=1' },
+  ]);
+  const result = await run(sb, layerFor('dependency', 'tar', blob), blob);
+  assert.deepEqual(await tree(sb.dir), ['a-1.0.jar', 'conf/', 'conf/app.properties'], 'conf is a real directory, not the link');
+  assert.deepEqual(result, { files: 2, bytes: 4, jars: ['a-1.0.jar'], kamelets: [], ignored: 2 });
+  await assertContained(sb);
 });
 
 test('refuses to write through a symlink planted earlier in the archive', async () => {
@@ -459,15 +462,24 @@ test('refuses a hard link that escapes the layer', async () => {
   ]);
 });
 
-test('refuses a hard link that stays inside the layer too (links are not unpacked)', async () => {
-  await refuses(
-    [
-      { path: 'a.txt', body: 'a' },
-      { path: 'b.txt', type: 'hardlink', linkpath: 'a.txt' },
-    ],
-    'UNSAFE_ARCHIVE',
-    [/hard link/, /links are not unpacked/],
-  );
+test('skips a hard link that stays inside the layer, in a dependency layer and in a kamelets layer', async () => {
+  const deps = await sandbox();
+  const jar = tar([
+    { path: 'a.txt', body: 'a' },
+    { path: 'b.txt', type: 'hardlink', linkpath: 'a.txt' },
+  ]);
+  const result = await run(deps, layerFor('dependency', 'tar', jar), jar);
+  assert.deepEqual(await tree(deps.dir), ['a.txt']);
+  assert.equal(result.ignored, 1);
+  await assertContained(deps);
+  const kamelets = await sandbox();
+  const yaml = tar([
+    { path: 'kamelets/x.kamelet.yaml', body: 'kind: Kamelet\n' },
+    { path: 'kamelets/y.kamelet.yaml', type: 'hardlink', linkpath: 'kamelets/x.kamelet.yaml' },
+  ]);
+  const k = await run(kamelets, layerFor('kamelets', 'tar', yaml), yaml);
+  assert.deepEqual(k.kamelets, ['kamelets/x.kamelet.yaml']);
+  await assertContained(kamelets);
 });
 
 test('refuses a character device', async () => {
