@@ -279,16 +279,19 @@ function kindLabel(request: AdmissionRequest): string {
   return kind === 'Pod' || kind === 'Integration' || kind === 'Pipe' ? kind : 'other';
 }
 
-/** What is wrong with a request's headers (media type, charset, encoding, declared length), if anything. */
+/**
+ * What is wrong with a request's headers (media type, charset, encoding, declared length), if
+ * anything. A body that is not JSON as the apiserver sends it is malformed input, a 400 with the
+ * reason (docs/architecture.md), as controller-runtime's webhooks answer it, not a 415.
+ */
 function headerProblem(req: IncomingMessage): { status: number; error: string; reason: string } | undefined {
   const media = mediaTypeOf(req.headers['content-type']);
-  if (media.type !== 'application/json')
-    return { status: 415, error: 'UnsupportedMediaType', reason: 'Content-Type must be application/json' };
+  if (media.type !== 'application/json') return { status: 400, error: 'BadRequest', reason: 'Content-Type must be application/json' };
   if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8') {
-    return { status: 415, error: 'UnsupportedMediaType', reason: 'unsupported charset (use utf-8)' };
+    return { status: 400, error: 'BadRequest', reason: 'unsupported charset (use utf-8)' };
   }
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-  if (encoding !== 'identity') return { status: 415, error: 'UnsupportedMediaType', reason: 'unsupported Content-Encoding' };
+  if (encoding !== 'identity') return { status: 400, error: 'BadRequest', reason: 'unsupported Content-Encoding' };
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return { status: 413, error: 'PayloadTooLarge', reason: TOO_LARGE };
   return undefined;

@@ -79,7 +79,7 @@ export interface WebhookMetrics extends ResolverMetrics {
    * given) and reason (the answer's, mapped by {@link admissionReasonLabel}).
    */
   admission(outcome: AdmissionOutcome, durationSeconds: number, kind?: string, reason?: string): void;
-  /** Counts one request refused before it was an admission (400, 413, 415...). */
+  /** Counts one request refused before it was an admission (400, 413, 429...). */
   invalidRequest(status: number): void;
   /** The exposition text for `GET /metrics`. */
   text(): Promise<string>;

@@ -180,24 +180,25 @@ describe('POST /mutate: bad input', () => {
     ['application/yaml', 'application/yaml'],
   ];
   for (const [name, type] of wrongTypes) {
-    it(`answers 415 for Content-Type ${name}`, async () => {
+    it(`answers 400 for Content-Type ${name}, saying so`, async () => {
       const { app, metrics } = setup();
       const res = await request(app)
         .post('/mutate')
         .set('Content-Type', type ?? '')
         .send(JSON.stringify(reviewOf(camelKPod('hello'))));
-      assert.equal(res.status, 415);
-      assert.equal(res.body.error, 'UnsupportedMediaType');
-      assert.match(await metrics.text(), /camel_oci_invalid_requests_total\{code="415"\} 1/);
+      assert.equal(res.status, 400);
+      assert.equal(res.body.error, 'BadRequest');
+      assert.equal(res.body.reason, 'Content-Type must be application/json');
+      assert.match(await metrics.text(), /camel_oci_invalid_requests_total\{code="400"\} 1/);
     });
   }
 
-  it('answers 415 for a body without a content type', async () => {
+  it('answers 400 for a body without a content type', async () => {
     const { app } = setup();
     const res = await request(app)
       .post('/mutate')
       .send(Buffer.from(JSON.stringify(reviewOf(camelKPod('hello')))));
-    assert.equal(res.status, 415);
+    assert.equal(res.status, 400);
   });
 
   it('accepts application/json with a charset parameter', async () => {
