@@ -276,13 +276,17 @@ export function decideIntegration(object: unknown, oldObject?: unknown): Integra
   // Moved entries always name a reference (mergeRequest refuses an empty one), so this is an empty annotation alone.
   if (references.length === 0) return { action: 'skip', reason: INTEGRATION_SKIP_REASONS.empty };
   const refresh = stringAnnotation(annotations, ANNOTATION_REFRESH);
-  const refreshTags = oldObject !== undefined && oldObject !== null && refresh !== oldRefresh(oldObject);
+  const old = oldObject === undefined || oldObject === null ? undefined : oldObject;
+  // Any new value re-resolves the tags; on CREATE there is no old value, so any value is new
+  // (`kamel run --annotation camel.apache.org/oci-refresh=…` of a new integration).
+  const refreshTags = old === undefined ? refresh !== undefined : refresh !== oldRefresh(old);
   const base = { action: 'pin', kind, references, request, moved, refreshTags } as const;
 
-  if (oldObject !== undefined && oldObject !== null) {
-    const sticky = stickyPins(oldObject, references, refresh);
+  if (old !== undefined) {
+    const sticky = stickyPins(old, references, refresh);
     return sticky === undefined ? base : { ...base, reuse: { pins: sticky, source: 'old object' } };
   }
+  if (refreshTags) return base;
   const own_ = pinsFor(stringAnnotation(annotations, ANNOTATION_PINNED), references);
   return own_ === undefined ? base : { ...base, reuse: { pins: own_, source: 'object' } };
 }

@@ -319,6 +319,18 @@ describe('sticky pins', () => {
     assert.deepEqual(pinDecision(structuredClone(refreshed), refreshed).reuse?.pins, [`docker.io/acme/deps:1.0@${digest('c')}`]);
   });
 
+  test('an oci-refresh value on CREATE is new: the tags are asked of the registry, pins the object carries are not reused', () => {
+    const fresh = kamelRunIntegration('hello', { dependencies: [A], annotations: { [ANNOTATION_REFRESH]: '2' } });
+    const d = pinDecision(fresh);
+    assert.equal(d.refreshTags, true);
+    assert.equal(d.reuse, undefined);
+    const carried = structuredClone(fresh);
+    carried.metadata.annotations[ANNOTATION_PINNED] = pinA;
+    assert.equal(pinDecision(carried).reuse, undefined, 'a refresh asks for what the tag points at now');
+    delete carried.metadata.annotations[ANNOTATION_REFRESH];
+    assert.deepEqual(pinDecision(carried).reuse?.pins, [pinA], 'without one, the pins the object carries are kept');
+  });
+
   test('old pins that do not cover the request are not reused', () => {
     const old = stored();
     old.metadata.annotations[ANNOTATION_PINNED] = 'garbage';
