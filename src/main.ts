@@ -20,7 +20,8 @@ function commandHelp(name: string, usageLine: string, table: FlagTable, usesEnv:
     const def =
       spec.default === undefined || (Array.isArray(spec.default) && spec.default.length === 0) ? '' : ` (default ${String(spec.default)})`;
     const env = usesEnv && !spec.noEnv ? ` [$${envName(flag)}]` : '';
-    lines.push(`  --${flag}${spec.type === 'boolean' ? '' : spec.type === 'list' ? ' VALUE,...' : ' VALUE'}`);
+    const short = spec.short === undefined ? '' : `, -${spec.short}`;
+    lines.push(`  --${flag}${short}${spec.type === 'boolean' ? '' : spec.type === 'list' ? ' VALUE,...' : ' VALUE'}`);
     lines.push(`      ${spec.description}${def}${env}`);
   }
   return lines.join('\n');

@@ -151,6 +151,8 @@ describe('camel-oci audit', () => {
     const help = await audit(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--all-namespaces[\s\S]*--check-tags/);
+    assert.match(help.stdout, /^ {2}--namespace, -n VALUE$/m, 'short forms are shown');
+    assert.match(help.stdout, /^ {2}--all-namespaces, -A$/m);
   });
 
   it('exits 1 when the audit cannot be done: forbidden, no kubeconfig, unreachable apiserver', async () => {
