@@ -201,7 +201,7 @@ export function serveArgs(port: number, certsDir: string, registryHost: string, 
   ];
 }
 
-/** Environment of the servers: no separate metrics listener (its fixed port would collide). */
+/** Environment of the servers (no separate metrics listener: serve's default, said so that a changed default cannot make them collide). */
 export const SERVER_ENV: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp', CAMEL_OCI_METRICS_PORT: 'off' };
 
 /** POSTs `body` once and returns the answer's text. */

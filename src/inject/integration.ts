@@ -278,7 +278,9 @@ export function decideIntegration(object: unknown, oldObject?: unknown): Integra
   const refresh = stringAnnotation(annotations, ANNOTATION_REFRESH);
   const old = oldObject === undefined || oldObject === null ? undefined : oldObject;
   // Any new value re-resolves the tags; on CREATE there is no old value, so any value is new
-  // (`kamel run --annotation camel.apache.org/oci-refresh=…` of a new integration).
+  // (`kamel run --annotation camel.apache.org/oci-refresh=…` of a new integration): the tags are
+  // asked of the registry. Pins the created object carries for exactly its request still win
+  // (a committed object: what git says runs).
   const refreshTags = old === undefined ? refresh !== undefined : refresh !== oldRefresh(old);
   const base = { action: 'pin', kind, references, request, moved, refreshTags } as const;
 
@@ -286,7 +288,6 @@ export function decideIntegration(object: unknown, oldObject?: unknown): Integra
     const sticky = stickyPins(old, references, refresh);
     return sticky === undefined ? base : { ...base, reuse: { pins: sticky, source: 'old object' } };
   }
-  if (refreshTags) return base;
   const own_ = pinsFor(stringAnnotation(annotations, ANNOTATION_PINNED), references);
   return own_ === undefined ? base : { ...base, reuse: { pins: own_, source: 'object' } };
 }

@@ -24,9 +24,10 @@ export interface AuthRequest extends TransportRequest {
 
 /**
  * Decides whether the token realm a registry's challenge named may be contacted (registry/policy.ts,
- * `checkRealm`); throws POLICY_DENIED if not. `registry` is the URL whose answer named the realm.
+ * `checkRealm`); throws POLICY_DENIED if not, and returns whether the token request skips the
+ * address check. `registry` is the URL whose answer named the realm.
  */
-export type RealmCheck = (realm: URL, registry: URL) => void;
+export type RealmCheck = (realm: URL, registry: URL) => boolean;
 
 /** Options of the auth layer. */
 export interface AuthOptions {
@@ -154,7 +155,7 @@ export class Authenticator {
     } catch {
       throw new OciError('UNAUTHORIZED', `${req.url.host} named an invalid token realm`);
     }
-    this.options.checkRealm(realm, req.url);
+    const addressExempt = this.options.checkRealm(realm, req.url);
     const credential = req.credential;
     let tokenReq: TransportRequest;
     if (credential?.kind === 'identityToken') {
@@ -169,6 +170,7 @@ export class Authenticator {
         body: form.toString(),
         signal: req.signal,
         deadline: req.deadline,
+        ...(addressExempt ? { addressExempt } : {}),
       };
     } else {
       const url = new URL(realm);
@@ -176,7 +178,14 @@ export class Authenticator {
       // One `scope` parameter per scope: the token spec defines repeated parameters for GET.
       for (const one of (scope ?? '').split(' ').filter(Boolean)) url.searchParams.append('scope', one);
       const auth = credential ? basicHeader(credential) : undefined;
-      tokenReq = { method: 'GET', url, headers: auth ? { authorization: auth } : {}, signal: req.signal, deadline: req.deadline };
+      tokenReq = {
+        method: 'GET',
+        url,
+        headers: auth ? { authorization: auth } : {},
+        signal: req.signal,
+        deadline: req.deadline,
+        ...(addressExempt ? { addressExempt } : {}),
+      };
     }
     const res = await this.inner(tokenReq);
     if (res.status !== 200) {

@@ -107,9 +107,15 @@ export function repositoryUrl(loc: RepositoryLocation, rest = ''): URL {
 /** Image-level registry verbs. */
 export class RegistryClient {
   private readonly send: (req: AuthRequest) => Promise<TransportResponse>;
+  /**
+   * The scheme policy for a URL a registry hands back to be used next (an upload session's
+   * Location): plain HTTP only for `--insecure-registry` hosts, as for redirects. Throws POLICY_DENIED.
+   */
+  readonly checkUrl: UrlCheck;
 
   /** Composes the transport: auth over redirects over retries over one base round-trip. */
   constructor(options: RegistryClientOptions) {
+    this.checkUrl = options.checkUrl;
     const observed: Transport = async (req) => {
       let res: TransportResponse;
       try {
@@ -123,7 +129,12 @@ export class RegistryClient {
       return res;
     };
     const inner = withRedirects(withRetry(observed, options.retry ?? DEFAULT_RETRY), options.checkUrl);
-    const checkRealm = options.checkRealm ?? ((realm: URL) => options.checkUrl(realm));
+    const checkRealm =
+      options.checkRealm ??
+      ((realm: URL) => {
+        options.checkUrl(realm);
+        return false;
+      });
     const auth = new Authenticator(inner, { checkRealm, ...(options.now ? { now: options.now } : {}) });
     this.send = auth.transport(inner);
   }

@@ -69,9 +69,10 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
   type Creates = { createConnection: (o: NetConnectOpts & ConnectionOptions) => Duplex };
   if (open) (httpAgent as unknown as Creates).createConnection = (o) => open(o, false);
   const plainClient = { agent: httpAgent, request: http.request };
-  let tlsClient: { readonly agent: HttpAgent; readonly request: Https['request'] } | undefined;
-  const tlsOnce = (): NonNullable<typeof tlsClient> => {
-    if (tlsClient) return tlsClient;
+  type Client = { readonly agent: HttpAgent; readonly request: Https['request'] };
+  let tlsClients: { readonly pooled: Client; readonly exempt: Client } | undefined;
+  const tlsOnce = (): NonNullable<typeof tlsClients> => {
+    if (tlsClients) return tlsClients;
     const httpsModule = load('node:https') as Https;
     const tlsModule = load('node:tls') as Tls;
     // One context for every connection: given `ca` directly, Node would parse the whole trust store
@@ -81,21 +82,30 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
         ? { secureContext: tlsModule.createSecureContext({ ca: [...tlsModule.rootCertificates, ...options.ca] }) }
         : {};
     const agent = new httpsModule.Agent({ ...pool, ...tls });
-    if (open) (agent as unknown as Creates).createConnection = (o) => open(o, true);
-    tlsClient = { agent, request: httpsModule.request };
-    return tlsClient;
+    const exempt = new httpsModule.Agent({ keepAlive: false, ...tls });
+    if (open) {
+      (agent as unknown as Creates).createConnection = (o) => open(o, true);
+      (exempt as unknown as Creates).createConnection = (o) => open(o, true);
+    }
+    tlsClients = { pooled: { agent, request: httpsModule.request }, exempt: { agent: exempt, request: httpsModule.request } };
+    return tlsClients;
   };
+  // A token request the policy exempted from the address check (`TransportRequest.addressExempt`)
+  // gets a connection of its own, never kept for another request.
+  const exemptHttpAgent = new http.Agent({ keepAlive: false });
+  if (open) (exemptHttpAgent as unknown as Creates).createConnection = (o) => open(o, false);
+  const exemptPlainClient = { agent: exemptHttpAgent, request: http.request };
 
   /** net's `lookup` hook: resolves with the injected lookup, checks every address, then hands them over. */
   const checkedLookup =
-    (port: number) =>
+    (port: number, exempt: boolean) =>
     (hostname: string, opts: { all?: boolean }, callback: LookupCallback): void => {
       options
         .lookup(hostname)
         .then((list) => {
           if (list.length === 0) throw new OciError('UNAVAILABLE', `cannot resolve host ${hostname}: no addresses`, { retryable: true });
           // Throws POLICY_DENIED before any address is handed to net: nothing unchecked is connected to.
-          options.check(hostname, port, list);
+          options.check(hostname, port, list, exempt);
           const candidates = list.slice(0, MAX_ADDRESSES_TRIED);
           // With autoSelectFamily (Node 20's default) net asks for all addresses and tries them in turn.
           if (opts.all) callback(null, candidates);
@@ -111,13 +121,14 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
         return;
       }
       const https = req.url.protocol === 'https:';
-      const client = https ? tlsOnce() : plainClient;
+      const exempt = req.addressExempt === true;
+      const client = https ? tlsOnce()[exempt ? 'exempt' : 'pooled'] : exempt ? exemptPlainClient : plainClient;
       const hostname = req.url.hostname.replace(/^\[(.*)\]$/, '$1');
       const port = Number(req.url.port) || (https ? 443 : 80);
       const literal = isIP(hostname);
       try {
         // An address literal is never looked up, so net would not call the hook: check it here.
-        if (literal) options.check(hostname, port, [{ address: hostname, family: literal }]);
+        if (literal) options.check(hostname, port, [{ address: hostname, family: literal }], exempt);
       } catch (err) {
         reject(networkError(err, req));
         return;
@@ -131,7 +142,7 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
         path: `${req.url.pathname}${req.url.search}`,
         headers,
         agent: client.agent,
-        ...(literal ? {} : { lookup: checkedLookup(port) as unknown as RequestOptions['lookup'] }),
+        ...(literal ? {} : { lookup: checkedLookup(port, exempt) as unknown as RequestOptions['lookup'] }),
         // TLS verifies the certificate against the name asked for (net leaves it unset for literals).
         ...(https && !literal ? { servername: hostname } : {}),
       };
@@ -203,7 +214,9 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
     transport,
     close: () => {
       httpAgent.destroy();
-      tlsClient?.agent.destroy();
+      exemptHttpAgent.destroy();
+      tlsClients?.pooled.agent.destroy();
+      tlsClients?.exempt.agent.destroy();
     },
   };
 }

@@ -117,12 +117,6 @@ export function splitHostPort(hostPort: string): { host: string; port?: number }
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), ...(m[2] !== undefined ? { port: Number(m[2]) } : {}) };
 }
 
-/**
- * Token realms on a registry's own host that may be reached at a non-public address (see
- * `checkRealm`): a registry names a handful at most; past this bound the usual check applies.
- */
-export const MAX_REALM_EXEMPTIONS = 64;
-
 /** The port a URL connects to. */
 function portOf(url: URL): number {
   return Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
@@ -144,8 +138,6 @@ function matches(pattern: HostPattern, host: string, port: number | undefined): 
 export class RegistryPolicy {
   private readonly allow: readonly HostPattern[];
   private readonly insecure: readonly HostPattern[];
-  /** `host port` of token realms that stand as their explicitly named registry (`checkRealm`). */
-  private readonly realmExemptions = new Set<string>();
 
   constructor(options: PolicyOptions) {
     this.allow = options.allowRegistries.map(parseHostPattern);
@@ -204,29 +196,32 @@ export class RegistryPolicy {
   }
 
   /**
-   * Refuses a token realm named by the challenge of `registry` (the URL that answered 401). A realm
-   * elsewhere is any other host: {@link checkUrl} here, the address check when connecting. A realm
-   * on the registry's own host (another port: distribution's token server beside the registry) is
-   * that registry's own service and stands as it does: in plain HTTP when the registry itself is
-   * spoken to in plain HTTP (so named by `--insecure-registry`), never when the registry is HTTPS
-   * (the credentials would leave TLS); and at a non-public address when the registry is named
-   * exactly. That exemption is of this realm's host and port only, for this process.
+   * Refuses a token realm named by the challenge of `registry` (the URL that answered 401); returns
+   * whether the token request may skip the address check. A realm elsewhere is any other host:
+   * {@link checkUrl} here, the address check when connecting. A realm on the registry's own host
+   * (another port: distribution's token server beside the registry) is that registry's own service
+   * and stands as it does: in plain HTTP when the registry is `--insecure-registry` (exactly, as
+   * {@link schemeFor} reads it), never when the registry is HTTPS (the credentials would leave TLS);
+   * and at a non-public address when the registry is named exactly. The exemption is that one
+   * request's (`TransportRequest.addressExempt`), on a connection of its own: a reference, a
+   * redirect or another registry's realm naming the same port is checked as before.
    */
-  checkRealm(realm: URL, registry: URL): void {
+  checkRealm(realm: URL, registry: URL): boolean {
     const host = bareHostname(realm);
     const sameHost = host === bareHostname(registry);
-    if (!(sameHost && realm.protocol === 'http:' && registry.protocol === 'http:')) this.checkUrl(realm);
-    if (!sameHost || this.realmExemptions.size >= MAX_REALM_EXEMPTIONS) return;
-    if (this.isExplicitlyAllowed(host, portOf(registry))) this.realmExemptions.add(`${host} ${portOf(realm)}`);
+    const plainRegistry = registry.protocol === 'http:' && this.schemeFor(registry.host) === 'http';
+    if (!(sameHost && realm.protocol === 'http:' && plainRegistry)) this.checkUrl(realm);
+    return sameHost && this.isExplicitlyAllowed(host, portOf(registry));
   }
 
   /**
    * Refuses a connection when any resolved address is not public, unless the host is explicitly
-   * allowed (or is a token realm standing as its registry, see {@link checkRealm}). All addresses
-   * are checked, not just the first, so a name cannot mix a public and a metadata address.
+   * allowed, or `exempt` (a token request whose realm stands as its registry, see
+   * {@link checkRealm}). All addresses are checked, not just the first, so a name cannot mix a
+   * public and a metadata address.
    */
-  checkAddresses(hostname: string, port: number, addresses: readonly LookupAddress[]): void {
-    if (this.isExplicitlyAllowed(hostname, port) || this.realmExemptions.has(`${hostname.toLowerCase()} ${port}`)) return;
+  checkAddresses(hostname: string, port: number, addresses: readonly LookupAddress[], exempt = false): void {
+    if (exempt || this.isExplicitlyAllowed(hostname, port)) return;
     const bad = addresses.find((a) => isNonPublicAddress(a.address));
     if (bad) {
       throw new ResolveError(

@@ -39,7 +39,9 @@ export function withRedirects(next: Transport, checkUrl: UrlCheck): Transport {
       checkUrl(target);
       const headers: Record<string, string> = { ...req.headers };
       if (target.origin !== req.url.origin) delete headers['authorization'];
-      req = { ...req, url: target, headers };
+      // An address exemption was the realm's (auth.ts), not its redirect target's.
+      const { addressExempt: _exempt, ...rest } = req;
+      req = { ...rest, url: target, headers };
     }
   };
 }

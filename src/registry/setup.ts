@@ -13,6 +13,7 @@ import type { SocketOpener } from './node-transport.js';
 import type { Connector, LookupAll } from './transport.js';
 import { RegistryPolicy } from './policy.js';
 import type { MirrorTable } from './mirrors.js';
+import type { AgentOptions } from './undici-transport.js';
 
 /** Bound on files named by flags (CA bundles, docker configs): they are small text files. */
 export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
@@ -97,15 +98,16 @@ async function readRegistrySettings(
 export async function createRegistryContext(settings: RegistrySettings): Promise<RegistryContext> {
   const { policy, ca, dockerConfigs } = await readRegistrySettings(settings);
   // Loaded here, not at the top: the fetch command imports this module and must not load undici.
-  const { baseTransport, createAgent } = await import('./undici-transport.js');
-  const agent = createAgent({
+  const { baseTransport, createAgent, exemptClients } = await import('./undici-transport.js');
+  const agentOptions: AgentOptions = {
     ca,
     lookup: settings.lookup ?? systemLookup,
-    check: (host, port, addresses) => policy.checkAddresses(host, port, addresses),
+    check: (host, port, addresses, exempt) => policy.checkAddresses(host, port, addresses, exempt),
     ...(settings.connector ? { connector: settings.connector } : {}),
-  });
+  };
+  const agent = createAgent(agentOptions);
   const client = new RegistryClient({
-    transport: baseTransport(agent),
+    transport: baseTransport(agent, exemptClients(agentOptions)),
     checkUrl: (url) => policy.checkUrl(url),
     checkRealm: (realm, registry) => policy.checkRealm(realm, registry),
     ...(settings.onResponse ? { onResponse: settings.onResponse } : {}),
@@ -152,7 +154,7 @@ export async function createFetchRegistryContext(settings: RegistrySettings): Pr
   const node = createNodeTransport({
     ca,
     lookup: settings.lookup ?? systemLookup,
-    check: (host, port, addresses) => policy.checkAddresses(host, port, addresses),
+    check: (host, port, addresses, exempt) => policy.checkAddresses(host, port, addresses, exempt),
     ...(settings.openSocket ? { openSocket: settings.openSocket } : {}),
   });
   const client = new RegistryClient({

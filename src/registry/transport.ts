@@ -22,6 +22,12 @@ export interface TransportRequest {
   readonly scope?: string;
   /** Absolute time (ms since epoch) after which nothing may be started or waited for. */
   readonly deadline: number;
+  /**
+   * Set by the auth layer alone, on a token request whose realm stands as its exactly named
+   * registry (policy.ts, `checkRealm`): its connection skips the address check as the registry's
+   * own do, and is never shared with another request. Dropped on a redirect.
+   */
+  readonly addressExempt?: boolean;
 }
 
 /** One HTTP response. The body must be consumed or discarded by whoever takes it. */
@@ -40,7 +46,7 @@ export type Transport = (req: TransportRequest) => Promise<TransportResponse>;
 export type LookupAll = (hostname: string) => Promise<LookupAddress[]>;
 
 /** Decides whether a host may be contacted at the given addresses; throws POLICY_DENIED if not. */
-export type AddressCheck = (hostname: string, port: number, addresses: readonly LookupAddress[]) => void;
+export type AddressCheck = (hostname: string, port: number, addresses: readonly LookupAddress[], exempt?: boolean) => void;
 
 /** Connector as undici calls it. */
 export type Connector = buildConnector.connector;

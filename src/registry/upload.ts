@@ -229,6 +229,8 @@ export class Uploader {
     if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
       throw new OciError('REGISTRY_ERROR', `${subjectOf(loc, `upload of blob ${digest}`)}: the registry gave no usable upload Location`);
     }
+    // The blob goes where the registry says: over plain HTTP only to an --insecure-registry host.
+    this.client.checkUrl(url);
     return url;
   }
 

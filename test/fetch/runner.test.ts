@@ -422,7 +422,8 @@ describe('fetch with credentials and redirects', () => {
     await mkdir(root);
     await mkdir(path.join(secrets, 'regcred'), { recursive: true });
     await writeFile(path.join(secrets, 'regcred', '.dockerconfigjson'), registry.dockerConfig());
-    const args = ['--pull-secrets-dir', secrets, '--ca-file', registry.caFile!, '--allow-registry', `${registry.host},${issuerHost}`];
+    // Only the registry is listed: its token server, on another port of its host, stands as it does.
+    const args = ['--pull-secrets-dir', secrets, '--ca-file', registry.caFile!, '--allow-registry', registry.host];
     const run = await fetchCli(buildPlan([artifact!]), root, args);
     assert.equal(run.code, 0, run.stderr.join('\n'));
     assert.equal((await tree(root)).length, 6);

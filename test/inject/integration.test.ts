@@ -319,16 +319,16 @@ describe('sticky pins', () => {
     assert.deepEqual(pinDecision(structuredClone(refreshed), refreshed).reuse?.pins, [`docker.io/acme/deps:1.0@${digest('c')}`]);
   });
 
-  test('an oci-refresh value on CREATE is new: the tags are asked of the registry, pins the object carries are not reused', () => {
+  test('an oci-refresh value on CREATE is new: the tags are asked of the registry; pins the object carries still win', () => {
     const fresh = kamelRunIntegration('hello', { dependencies: [A], annotations: { [ANNOTATION_REFRESH]: '2' } });
     const d = pinDecision(fresh);
     assert.equal(d.refreshTags, true);
     assert.equal(d.reuse, undefined);
-    const carried = structuredClone(fresh);
-    carried.metadata.annotations[ANNOTATION_PINNED] = pinA;
-    assert.equal(pinDecision(carried).reuse, undefined, 'a refresh asks for what the tag points at now');
-    delete carried.metadata.annotations[ANNOTATION_REFRESH];
-    assert.deepEqual(pinDecision(carried).reuse?.pins, [pinA], 'without one, the pins the object carries are kept');
+    assert.equal(pinDecision(kamelRunIntegration('hello', { dependencies: [A] })).refreshTags, false, 'no value, no refresh');
+    // A committed object (GitOps) carries its pins and the refresh value it was re-pinned with.
+    const committed = structuredClone(fresh);
+    committed.metadata.annotations[ANNOTATION_PINNED] = pinA;
+    assert.deepEqual(pinDecision(committed).reuse?.pins, [pinA]);
   });
 
   test('old pins that do not cover the request are not reused', () => {

@@ -185,6 +185,24 @@ describe('Uploader against a plain registry', () => {
     }
   });
 
+  it('refuses a plain-HTTP upload Location on a host not named by --insecure-registry, sending it nothing', async () => {
+    const other = await startProxy(registry.port);
+    const front = await startProxy(registry.port, { locationTo: other.port });
+    const context = await createRegistryContext({
+      registryConfigs: [],
+      insecureRegistries: [front.host],
+      allowRegistries: [front.host, other.host],
+      caFiles: [],
+    });
+    cleanups.push(() => context.agent.close());
+    const loc = { registry: front.host, repository: 'acme/downgrade', scheme: 'http' as const };
+    const layer = oneJar(2000).layers[0]!;
+    await assert.rejects(new Uploader(context.client).pushBlob(loc, layer, callContext()), (e: unknown) =>
+      isCamelOciError(e, 'POLICY_DENIED'),
+    );
+    assert.equal(other.seen.length, 0);
+  });
+
   it('does not send credentials to an upload location on another origin', async () => {
     const other = await startProxy(registry.port);
     const front = await startProxy(registry.port, { locationTo: other.port });

@@ -201,6 +201,17 @@ describe('POST /mutate: bad input', () => {
     assert.equal(res.status, 400);
   });
 
+  it('answers 400 with the reason for another charset or a Content-Encoding', async () => {
+    const { app } = setup();
+    const body = JSON.stringify(reviewOf(camelKPod('hello')));
+    const latin1 = await request(app).post('/mutate').set('Content-Type', 'application/json; charset=iso-8859-1').send(body);
+    assert.equal(latin1.status, 400);
+    assert.equal(latin1.body.reason, 'unsupported charset (use utf-8)');
+    const gzip = await request(app).post('/mutate').set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send(body);
+    assert.equal(gzip.status, 400);
+    assert.equal(gzip.body.reason, 'unsupported Content-Encoding');
+  });
+
   it('accepts application/json with a charset parameter', async () => {
     const { app } = setup();
     const res = await request(app)
