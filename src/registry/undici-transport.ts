@@ -96,8 +96,10 @@ export function createAgent(options: AgentOptions): Agent {
  * `baseTransport` destroys each once its response is read.
  */
 export function exemptClients(options: AgentOptions): (origin: string) => Client {
-  const connection = connectionOptions(options, true);
-  return (origin) => new Client(origin, { ...connection, pipelining: 1 });
+  // Made at the first token request that needs one: most registries never do (and a CA bundle's
+  // TLS context takes milliseconds to build).
+  let connection: ReturnType<typeof connectionOptions> | undefined;
+  return (origin) => new Client(origin, { ...(connection ??= connectionOptions(options, true)), pipelining: 1 });
 }
 
 /**
