@@ -71,10 +71,10 @@ export interface RegistryClientOptions {
    * (`baseTransport(agent)` of undici-transport.ts) or node:http's (node-transport.ts, the fetcher's).
    */
   readonly transport: Transport;
-  /** Scheme policy for redirect targets (and token realms, unless `checkRealm` is given). */
+  /** Scheme policy for redirect targets and upload Locations. */
   readonly checkUrl: UrlCheck;
   /** Policy for token realms: a realm on its registry's host stands as that registry (policy.ts). */
-  readonly checkRealm?: RealmCheck;
+  readonly checkRealm: RealmCheck;
   readonly retry?: RetryOptions;
   readonly now?: () => number;
   /** Called once per HTTP answer received from a registry (metrics, benchmarks). */
@@ -129,13 +129,7 @@ export class RegistryClient {
       return res;
     };
     const inner = withRedirects(withRetry(observed, options.retry ?? DEFAULT_RETRY), options.checkUrl);
-    const checkRealm =
-      options.checkRealm ??
-      ((realm: URL) => {
-        options.checkUrl(realm);
-        return false;
-      });
-    const auth = new Authenticator(inner, { checkRealm, ...(options.now ? { now: options.now } : {}) });
+    const auth = new Authenticator(inner, { checkRealm: options.checkRealm, ...(options.now ? { now: options.now } : {}) });
     this.send = auth.transport(inner);
   }
 

@@ -12,7 +12,7 @@ import type { NetConnectOpts, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { OciError } from '../base/errors.js';
-import { abortError, DEFAULT_TIMEOUTS, MAX_ADDRESSES_TRIED, networkError, TIMEOUT_CODES, USER_AGENT } from './transport.js';
+import { abortError, connectTarget, DEFAULT_TIMEOUTS, MAX_ADDRESSES_TRIED, networkError, TIMEOUT_CODES, USER_AGENT } from './transport.js';
 import type { AddressCheck, LookupAll, Transport, TransportResponse, TransportTimeouts } from './transport.js';
 
 /** Connections per origin: the fetcher pulls at most `--parallel` (≤ 32) blobs at once. */
@@ -123,8 +123,7 @@ export function createNodeTransport(options: NodeTransportOptions): NodeTranspor
       const https = req.url.protocol === 'https:';
       const exempt = req.addressExempt === true;
       const client = https ? tlsOnce()[exempt ? 'exempt' : 'pooled'] : exempt ? exemptPlainClient : plainClient;
-      const hostname = req.url.hostname.replace(/^\[(.*)\]$/, '$1');
-      const port = Number(req.url.port) || (https ? 443 : 80);
+      const { hostname, port } = connectTarget(req.url);
       const literal = isIP(hostname);
       try {
         // An address literal is never looked up, so net would not call the hook: check it here.

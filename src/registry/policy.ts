@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { LookupAddress } from 'node:dns';
 import { ResolveError } from '../base/errors.js';
+import { connectTarget } from './transport.js';
 
 /** Policy settings, from `--allow-registry` and `--insecure-registry`. */
 export interface PolicyOptions {
@@ -117,16 +118,6 @@ export function splitHostPort(hostPort: string): { host: string; port?: number }
   return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), ...(m[2] !== undefined ? { port: Number(m[2]) } : {}) };
 }
 
-/** The port a URL connects to. */
-function portOf(url: URL): number {
-  return Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-}
-
-/** A URL's host name as the connector sees it: lower case, IPv6 without brackets. */
-function bareHostname(url: URL): string {
-  return url.hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-}
-
 function matches(pattern: HostPattern, host: string, port: number | undefined): boolean {
   if (pattern.port !== undefined && pattern.port !== port) return false;
   if (!pattern.wildcard) return pattern.host === host;
@@ -207,11 +198,11 @@ export class RegistryPolicy {
    * redirect or another registry's realm naming the same port is checked as before.
    */
   checkRealm(realm: URL, registry: URL): boolean {
-    const host = bareHostname(realm);
-    const sameHost = host === bareHostname(registry);
+    const target = connectTarget(registry);
+    const sameHost = connectTarget(realm).hostname === target.hostname;
     const plainRegistry = registry.protocol === 'http:' && this.schemeFor(registry.host) === 'http';
     if (!(sameHost && realm.protocol === 'http:' && plainRegistry)) this.checkUrl(realm);
-    return sameHost && this.isExplicitlyAllowed(host, portOf(registry));
+    return sameHost && this.isExplicitlyAllowed(target.hostname, target.port);
   }
 
   /**

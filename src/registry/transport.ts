@@ -86,6 +86,14 @@ export const TIMEOUT_CODES = {
 /** User-Agent sent to registries. */
 export const USER_AGENT = 'camel-oci/0.1';
 
+/**
+ * Where a URL connects, as the connectors check it (`AddressCheck`): the host name without IPv6
+ * brackets (the URL parser already lower-cased it) and the port, the scheme's default when none.
+ */
+export function connectTarget(url: URL): { readonly hostname: string; readonly port: number } {
+  return { hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80) };
+}
+
 /** Maps an abort to TIMEOUT (our deadlines are the only abort source). */
 export function abortError(req: Pick<TransportRequest, 'url' | 'signal'>): CamelOciError {
   const reason = req.signal.reason;
