@@ -10,6 +10,10 @@
  * other commands are left out (external) and cannot be reached from it: cli.js sends only `fetch`
  * here. `import.meta.url` is the URL of dist/base/version.js, the one module that resolves a file
  * by it (package.json, two levels up); node-transport uses it only to load built-ins.
+ *
+ * `assert` is bundle/assert.mjs: the bundle's one user of it is minizlib (through tar's parser),
+ * whose check needs none of what Node's assert module loads. It is not minified: that measured
+ * within the noise (bench/RESULTS.md), and its stack traces stay readable.
  */
 import { build } from 'esbuild';
 import path from 'node:path';
@@ -17,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 
 const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const OTHER_COMMANDS = ['serve', 'resolve', 'inject', 'certs', 'push', 'audit'];
+const ASSERT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'bundle', 'assert.mjs');
 
 await build({
   entryPoints: [path.join(dist, 'main.js')],
@@ -30,6 +35,7 @@ await build({
   banner: {
     js: "const __camelOciModuleUrl = require('node:url').pathToFileURL(require('node:path').join(__dirname, 'base', 'version.js')).href;",
   },
+  alias: { assert: ASSERT, 'node:assert': ASSERT },
   logLevel: 'warning',
   legalComments: 'none',
 });

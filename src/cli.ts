@@ -11,10 +11,13 @@
  * a code cache of its own beside it (base/code-cache.ts), made after a run that fetched, so that it
  * also holds the functions compiled on their first call. A cache that cannot be read or written
  * only costs the time it would have saved. A static import here would load its whole graph before
- * the cache is on: everything else is loaded after it.
+ * the cache is on, so the commands are loaded after it; the one static import of ours,
+ * base/code-cache.js, uses Node's built-ins alone (a dynamic import() of it cost a small fetch
+ * 1-3 ms of the ES module loader's own start-up).
  */
 import * as nodeModule from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { codeCacheDir, loadWithCodeCache } from './base/code-cache.js';
 
 type Main = typeof import('./main.js').main;
 type AsksForHelp = typeof import('./main.js').asksForHelp;
@@ -37,8 +40,7 @@ if (argv[0] === 'fetch') process.env.UV_THREADPOOL_SIZE ??= '1';
  * main() from dist/fetch.cjs, run with its code cache (base/code-cache.ts), and the step that saves
  * that cache after the run; undefined where the bundle was not built (src/ compiled by tsc alone).
  */
-async function bundledFetch(): Promise<{ main: Main; saveCache: (code: number) => void } | undefined> {
-  const { codeCacheDir, loadWithCodeCache } = await import('./base/code-cache.js');
+function bundledFetch(): { main: Main; saveCache: (code: number) => void } | undefined {
   const file = fileURLToPath(new URL('./fetch.cjs', import.meta.url));
   type Exports = { main: Main; asksForHelp: AsksForHelp };
   let loaded: ReturnType<typeof loadWithCodeCache<Exports>>;
@@ -55,7 +57,7 @@ async function bundledFetch(): Promise<{ main: Main; saveCache: (code: number) =
   };
 }
 
-const bundle = argv[0] === 'fetch' ? await bundledFetch() : undefined;
+const bundle = argv[0] === 'fetch' ? bundledFetch() : undefined;
 const main = bundle?.main ?? (await import('./main.js')).main;
 main(argv, process.env).then(
   (code) => {

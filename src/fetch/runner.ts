@@ -10,11 +10,17 @@
  * cannot smuggle in another blob). That check needs no byte of a layer, so it no longer delays the
  * first one (one round-trip of a small fetch); nothing is published before it passed, and its
  * failure stops the downloads at once.
+ *
+ * The requests go out first: the volume is prepared (image mounts, stale staging, a new staging
+ * area) while the registry answers, and a layer's request is sent before its staging directory is
+ * made. A layer of at most BUFFERED_LAYER_BYTES is downloaded whole into memory, verified, and
+ * only then unpacked (fetch/unpack.ts, `unpackVerified`); larger layers stream. A small fetch is
+ * mostly the fetcher's own start-up and per-layer set-up, so both shorten it (bench/RESULTS.md).
  */
 import { PassThrough } from 'node:stream';
 import { CamelOciError, FetchError } from '../base/errors.js';
 import { removeTree } from '../base/remove-tree.js';
-import type { RegistryClient, RepositoryLocation } from '../registry/client.js';
+import type { BlobResponse, RegistryClient, RepositoryLocation } from '../registry/client.js';
 import type { Credential } from '../oci/docker-config.js';
 import { parseManifest } from '../oci/manifest.js';
 import type { FetchPlan, PlanArtifact, PlanLayer } from '../plan/plan.js';
@@ -22,7 +28,7 @@ import { createBudget } from './limits.js';
 import type { UnpackLimits } from './limits.js';
 import { commitLayer, createStaging, removeStaleStaging } from './staging.js';
 import type { Staging } from './staging.js';
-import { unpackLayer } from './unpack.js';
+import { unpackLayer, unpackVerified, type UnpackResult } from './unpack.js';
 import { BlobVerifier } from './verify.js';
 import { BufferReclaimer } from './memory.js';
 import { BlobSources, readPinnedManifest, withCredential } from './sources.js';
@@ -39,6 +45,12 @@ export const MAX_LAYER_ATTEMPTS = 3;
  * flat (256 KiB cost ~25 MiB more peak RSS over four layers at once, for no speed).
  */
 const PIPE_HIGH_WATER_MARK = 64 * 1024;
+/**
+ * Layers up to this size are downloaded into memory and unpacked once verified, not streamed: a
+ * stream pipeline per layer costs a small layer more than its bytes do, and memory stays bounded
+ * (four at once, each with at most MAX_INFLATE_IN_MEMORY_BYTES inflated).
+ */
+export const BUFFERED_LAYER_BYTES = 1024 * 1024;
 
 /** One line of the per-layer log. */
 export interface LayerReport {
@@ -112,13 +124,13 @@ function aboutLayer(err: unknown, job: Job): CamelOciError {
 export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<FetchSummary> {
   const now = options.now ?? Date.now;
   const started = now();
-  await createImageMounts(options.root, plan.imageMounts, options.signal);
-  await removeStaleStaging(options.root).catch(() => 0);
-  const staging = await createStaging(options.root);
   const budget = createBudget(options.limits);
-  // A failed manifest check aborts the layers in flight with its own error as the reason.
+  // A failed manifest check or volume preparation aborts the layers in flight with its own error as the reason.
   const run = new AbortController();
   const runOptions: RunnerOptions = { ...options, signal: AbortSignal.any([options.signal, run.signal]) };
+  // Made while the first requests are out; a layer waits for it before it makes its directory.
+  const staging = prepareVolume(options.root, plan, options.signal);
+  staging.catch((err: unknown) => run.abort(err));
   let manifestFailure: unknown;
   try {
     const artifacts = plan.artifacts.map((artifact) => {
@@ -158,6 +170,7 @@ export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel, jobs.length)) }, worker));
     await checked.catch(() => undefined);
+    await staging; // its failure is the run's: the layers only saw the abort it caused
     if (manifestFailure !== undefined) throw manifestFailure;
     if (failures.length > 0) throw failures[0];
     const seconds = (now() - started) / 1000;
@@ -170,8 +183,18 @@ export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<
       mibPerSecond: seconds > 0 ? bytes / 1048576 / seconds : 0,
     };
   } finally {
-    await staging.cleanup();
+    await staging.then(
+      (s) => s.cleanup(),
+      () => undefined,
+    );
   }
+}
+
+/** Creates the image mounts' directories, removes a crashed run's staging areas, and makes this run's. */
+async function prepareVolume(root: string, plan: FetchPlan, signal: AbortSignal): Promise<Staging> {
+  await createImageMounts(root, plan.imageMounts, signal);
+  await removeStaleStaging(root).catch(() => 0);
+  return createStaging(root);
 }
 
 /** Re-reads the manifest by its pinned digest from its sources (the client checks its sha256) and checks every planned layer is in it. */
@@ -213,7 +236,7 @@ function isResumable(err: unknown): boolean {
 
 async function fetchLayer(
   job: Job,
-  staging: Staging,
+  staging: Promise<Staging>,
   budget: ReturnType<typeof createBudget>,
   options: RunnerOptions,
   now: () => number,
@@ -222,38 +245,51 @@ async function fetchLayer(
   const onFailure = options.onSourceFailure;
   // Mirrors first: a source that fails hands the layer to the next without using up an attempt.
   const blobs = new BlobSources(job.sources, `blob ${layer.digest}`, onFailure ? (f) => onFailure(f, subjectOf(artifact)) : undefined);
+  const request = (offset: number): { source: FetchSource; response: Promise<BlobResponse> } => {
+    const source = blobs.current;
+    const ctx = { signal: options.signal, deadline: options.deadline, ...(source.credential ? { credential: source.credential } : {}) };
+    return { source, response: options.client.blob(source.location, layer.digest, ctx, offset) };
+  };
+  const buffered = layer.size <= BUFFERED_LAYER_BYTES;
   const started = now();
   let resumes = 0;
   for (let attempt = 1; ; attempt++) {
-    const dir = await staging.layerDir();
     const verifier = new BlobVerifier({ digest: layer.digest, size: layer.size });
-    const pipe = new PassThrough({ highWaterMark: PIPE_HIGH_WATER_MARK });
-    const unpacked = unpackLayer(pipe, layer, dir, options.limits, budget, options.reclaimer);
+    // Sent before the staging directory is made; read (or dropped, on failure) below.
+    let first: ReturnType<typeof request> | undefined = request(0);
+    first.response.catch(() => undefined);
+    let dir: string | undefined;
+    // A streamed layer is unpacked as it downloads; a buffered one from `chunks` once verified.
+    let stream: { readonly pipe: PassThrough; readonly unpacked: Promise<UnpackResult> } | undefined;
+    const chunks: Buffer[] = [];
     // MAX_RESUMES bounds each attempt; `resumes` counts them all for the report.
     let attemptResumes = 0;
-    // Keep a failure of the unpacker from being unhandled while the download is still running.
-    unpacked.catch(() => undefined);
     try {
+      dir = await (await staging).layerDir();
+      if (!buffered) {
+        const pipe = new PassThrough({ highWaterMark: PIPE_HIGH_WATER_MARK });
+        stream = { pipe, unpacked: unpackLayer(pipe, layer, dir, options.limits, budget, options.reclaimer) };
+        // Keep a failure of the unpacker from being unhandled while the download is still running.
+        stream.unpacked.catch(() => undefined);
+      }
       for (;;) {
         if (options.signal.aborted) throw abortReason(options.signal);
-        const source = blobs.current;
-        const ctx = { signal: options.signal, deadline: options.deadline, ...(source.credential ? { credential: source.credential } : {}) };
-        const res = await options.client.blob(source.location, layer.digest, ctx, verifier.bytes);
+        const { source, response } = first ?? request(verifier.bytes);
+        first = undefined;
+        const res = await response;
         if (res.offset !== verifier.bytes) {
           // The registry ignored the Range request: start the layer over rather than trust a skip.
           res.body.destroy();
           throw new FetchError('UNAVAILABLE', `the registry cannot resume ${layer.digest} at byte ${verifier.bytes}`, { retryable: true });
         }
         try {
-          await verifier.pump(
-            reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer, (err) =>
-              brokenBody(err, job, source.registry, verifier.bytes, options.signal),
-            ),
-            pipe,
+          const body = reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer, (err) =>
+            brokenBody(err, job, source.registry, verifier.bytes, options.signal),
           );
+          await (stream ? verifier.pump(body, stream.pipe) : verifier.collect(body, chunks));
         } catch (err) {
-          if (pipe.destroyed)
-            throw await unpacked.then(
+          if (stream?.pipe.destroyed)
+            throw await stream.unpacked.then(
               () => err,
               (unpackErr: unknown) => unpackErr,
             );
@@ -273,8 +309,13 @@ async function fetchLayer(
         break;
       }
       verifier.finish();
-      pipe.end();
-      const result = await unpacked;
+      let result: UnpackResult;
+      if (stream) {
+        stream.pipe.end();
+        result = await stream.unpacked;
+      } else {
+        result = await unpackVerified(Buffer.concat(chunks), layer, dir, options.limits, budget, options.reclaimer);
+      }
       await job.checked;
       const outcome = await commitLayer(dir, options.root, layer.target);
       const seconds = (now() - started) / 1000;
@@ -293,9 +334,16 @@ async function fetchLayer(
         outcome,
       };
     } catch (err) {
-      pipe.destroy();
-      await unpacked.catch(() => undefined);
-      await removeTree(dir);
+      // A request sent but never read (its directory could not be made) gives its connection back.
+      first?.response.then(
+        (res) => res.body.destroy(),
+        () => undefined,
+      );
+      if (stream) {
+        stream.pipe.destroy();
+        await stream.unpacked.catch(() => undefined);
+      }
+      if (dir !== undefined) await removeTree(dir);
       if (options.signal.aborted) throw abortReason(options.signal);
       const step = blobs.failed(
         err,

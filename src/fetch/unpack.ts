@@ -1,7 +1,9 @@
 /**
  * Safe unpacking of one verified layer into a fresh staging directory, following the layout rules
  * of docs/architecture.md ("Layout of the shared volume"). Streams end to end: gunzip -> tar parse -> files,
- * never buffering a whole entry, so memory stays flat whatever the layer size.
+ * never buffering a whole entry, so memory stays flat whatever the layer size. A small layer that
+ * the runner downloaded whole and verified goes through `unpackVerified` instead: the same writer
+ * and rules, fed from one bounded buffer (a small fetch is mostly the cost of streams set up per layer).
  *
  * Safety rules (each has a test named for it in test/fetch/unpack.test.ts):
  * - Any absolute path, `..` segment, NUL byte, over-long path or name, device, fifo or escaping link refuses
@@ -24,10 +26,12 @@ import { constants as fsConstants } from 'node:fs';
 import { lstat, mkdir, open, chmod, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import { createGunzip, gunzipSync } from 'node:zlib';
+// The parser alone (tar's subpath export): the fetch bundle then leaves out tar's create, extract and list.
+import { Parser } from 'tar/parse';
+import type { ReadEntry } from 'tar/read-entry';
 import { CamelOciError, FetchError } from '../base/errors.js';
 import { digestHex12, type PlanLayer } from '../plan/plan.js';
 import type { BufferReclaimer } from './memory.js';
@@ -53,6 +57,14 @@ export interface UnpackResult {
  * MiB layers: 135-145 MiB against 71-88 MiB; bench/RESULTS.md, "Fetch").
  */
 const GUNZIP_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Most a layer in memory (unpackVerified) may inflate to before it is unpacked as a stream
+ * instead: it bounds that path's memory whatever the layer declares (with four layers at once,
+ * 4 x 8 MiB beside their compressed bytes). A jar inflates little; a layer of YAML Kamelets may
+ * pass it and then costs the inflating twice.
+ */
+export const MAX_INFLATE_IN_MEMORY_BYTES = 8 * 1024 * 1024;
 
 /** Bound on one pax / GNU long-name header: it only carries a path and a few attributes. */
 const MAX_META_ENTRY_BYTES = 64 * 1024;
@@ -89,10 +101,8 @@ export async function unpackLayer(
   reclaimer?: BufferReclaimer,
 ): Promise<UnpackResult> {
   const ctx = new LayerWriter(layer, stagingDir, limits, budget, reclaimer);
-  let failure: Error | undefined;
   const fail = (err: unknown): Error => {
-    failure ??= err instanceof Error ? err : new Error(String(err));
-    ctx.abort.abort(failure);
+    const failure = ctx.fail(err);
     // Without an error: an 'error' event on the caller's stream could be unhandled. A writer
     // into `source` (BlobVerifier.pump) sees it destroyed and stops.
     if (!source.destroyed) source.destroy();
@@ -102,9 +112,7 @@ export async function unpackLayer(
   // the staging directory after a failure never races a late write.
   let sinkDone: Promise<void> = Promise.resolve();
   try {
-    if (layer.size > limits.maxLayerBytes) throw ctx.layerTooLarge(layer.size);
-    const info = await lstat(stagingDir);
-    if (!info.isDirectory()) throw new FetchError('IO_ERROR', `staging path ${stagingDir} is not a directory`);
+    await ctx.checkStart();
     // The sink records its own error first: pipeline would otherwise report the premature close
     // its failure causes upstream instead of the reason.
     const sink = (src: AsyncIterable<Buffer>): Promise<void> =>
@@ -125,7 +133,46 @@ export async function unpackLayer(
   } finally {
     await sinkDone.catch(() => undefined);
   }
-  if (failure !== undefined) throw toFetchError(failure, layer);
+  if (ctx.failure !== undefined) throw toFetchError(ctx.failure, layer);
+  return ctx.result();
+}
+
+/**
+ * Unpacks a small layer whose bytes are in memory and already verified (size and digest), with
+ * the same rules, limits and errors as `unpackLayer`: a gzip layer inflates in one call bounded by
+ * MAX_INFLATE_IN_MEMORY_BYTES, and its tar is read from that one buffer. No byte of an unverified
+ * blob is ever unpacked this way. A layer that inflates past the bound is unpacked as a stream
+ * (`unpackLayer`), where the budget and the compression ratio stop a bomb as it inflates.
+ */
+export async function unpackVerified(
+  bytes: Buffer,
+  layer: PlanLayer,
+  stagingDir: string,
+  limits: UnpackLimits,
+  budget: UnpackBudget,
+  reclaimer?: BufferReclaimer,
+): Promise<UnpackResult> {
+  let data = bytes;
+  if (layer.format === 'tar+gzip') {
+    try {
+      data = gunzipSync(bytes, { maxOutputLength: MAX_INFLATE_IN_MEMORY_BYTES, chunkSize: GUNZIP_CHUNK_BYTES });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        return unpackLayer(Readable.from([bytes]), layer, stagingDir, limits, budget, reclaimer);
+      }
+      throw toFetchError(err as Error, layer);
+    }
+  }
+  const ctx = new LayerWriter(layer, stagingDir, limits, budget, reclaimer);
+  const fail = (err: unknown): Error => ctx.fail(err);
+  try {
+    await ctx.checkStart();
+    ctx.countCompressed(bytes.length);
+    await (layer.format === 'raw' ? ctx.writeRaw([data]) : ctx.extractTar([data], fail));
+  } catch (err) {
+    fail(err);
+  }
+  if (ctx.failure !== undefined) throw toFetchError(ctx.failure, layer);
   return ctx.result();
 }
 
@@ -189,6 +236,7 @@ class LayerWriter {
   /** Output directory path -> archive path that first needed it. */
   readonly #claimedDirs = new Map<string, string>();
   readonly #createdDirs = new Set<string>();
+  #failure: Error | undefined;
 
   constructor(layer: PlanLayer, dir: string, limits: UnpackLimits, budget: UnpackBudget, reclaimer: BufferReclaimer | undefined) {
     this.#layer = layer;
@@ -196,6 +244,25 @@ class LayerWriter {
     this.#limits = limits;
     this.#budget = budget;
     this.#reclaimer = reclaimer;
+  }
+
+  /** The first failure recorded by `fail`. */
+  get failure(): Error | undefined {
+    return this.#failure;
+  }
+
+  /** Records the first failure and aborts every wait of this layer; returns the recorded one. */
+  fail(err: unknown): Error {
+    this.#failure ??= err instanceof Error ? err : new Error(String(err));
+    this.abort.abort(this.#failure);
+    return this.#failure;
+  }
+
+  /** Refuses a layer declared above the per-layer limit, or a staging path that is not a directory. */
+  async checkStart(): Promise<void> {
+    if (this.#layer.size > this.#limits.maxLayerBytes) throw this.layerTooLarge(this.#layer.size);
+    const info = await lstat(this.#dir);
+    if (!info.isDirectory()) throw new FetchError('IO_ERROR', `staging path ${this.#dir} is not a directory`);
   }
 
   result(): UnpackResult {
@@ -210,13 +277,20 @@ class LayerWriter {
     );
   }
 
-  /** Counts the layer's bytes as downloaded; they bound the layer size and feed the ratio check. */
+  /** Counts `n` of the layer's bytes as downloaded; they bound the layer size and feed the ratio check. */
+  countCompressed(n: number): void {
+    this.#compressed += n;
+    if (this.#compressed > this.#limits.maxLayerBytes) throw this.layerTooLarge(this.#compressed);
+  }
+
+  /** `countCompressed` for each chunk that passes. */
   compressedMeter(): Transform {
     return new Transform({
       transform: (chunk: Buffer, _encoding, callback) => {
-        this.#compressed += chunk.length;
-        if (this.#compressed > this.#limits.maxLayerBytes) {
-          callback(this.layerTooLarge(this.#compressed));
+        try {
+          this.countCompressed(chunk.length);
+        } catch (err) {
+          callback(err as Error);
           return;
         }
         callback(null, chunk);
@@ -426,7 +500,7 @@ class LayerWriter {
   }
 
   /** A raw layer: the blob is the file. */
-  async writeRaw(src: AsyncIterable<Buffer>): Promise<void> {
+  async writeRaw(src: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
     const layer = this.#layer;
     let name = layer.fileName;
     if (name === undefined) {
@@ -460,7 +534,7 @@ class LayerWriter {
    * A tar layer: feeds the parser with backpressure and handles its entries one at a time.
    * `fail` records the first error, aborts waits and destroys the source.
    */
-  async extractTar(src: AsyncIterable<Buffer>, fail: (err: unknown) => Error): Promise<void> {
+  async extractTar(src: AsyncIterable<Buffer> | Iterable<Buffer>, fail: (err: unknown) => Error): Promise<void> {
     const signal = this.abort.signal;
     // Compression was handled before us; `zstd`/`brotli: false` stop the parser from sniffing those,
     // and gzip (which it always sniffs) is refused below, so no byte escapes our meters.

@@ -159,6 +159,21 @@ export class BlobVerifier {
     }
     return taken;
   }
+
+  /**
+   * Like `pump`, but keeps the bytes in `into` instead of writing them on: for a small blob that
+   * is used whole once `finish()` passed. `into` never holds more than the declared size, since
+   * `update()` refuses a chunk beyond it before it is kept.
+   */
+  async collect(source: AsyncIterable<Uint8Array>, into: Buffer[]): Promise<number> {
+    let taken = 0;
+    for await (const chunk of source) {
+      this.update(chunk);
+      into.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+      taken += chunk.length;
+    }
+    return taken;
+  }
 }
 
 function consumerGone(out: Writable, digest: string): Error {
