@@ -19,7 +19,7 @@ import type { StartedRegistry } from '../helpers/registry.js';
 import { startBlackhole, startFaultProxy } from '../helpers/fault-proxy.js';
 import { DEPENDENCY, pushBuilt, pushStandardArtifact, pushTwoPlatformIndex } from '../helpers/artifacts.js';
 import { makeTarGz } from '../helpers/oci-layout.js';
-import { MAX_LAYER_ATTEMPTS, MAX_RESUMES } from '../../src/fetch/runner.js';
+import { BUFFERED_LAYER_BYTES, MAX_LAYER_ATTEMPTS, MAX_RESUMES } from '../../src/fetch/runner.js';
 import { runCli } from '../helpers/cli.js';
 import { oneJarPlan } from '../helpers/plans.js';
 
@@ -223,6 +223,22 @@ describe('fetch against a plain registry', () => {
     assert.ok(!landed.some((p) => p.startsWith('.staging')), 'staging removed');
   });
 
+  it("fails with the volume's own error when an image mount point cannot be made, though the requests went out first", async () => {
+    const pushed = await pushStandardArtifact(registry, 'acme/mount-blocked', '1.0');
+    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+    const mount = `images/${'c'.repeat(12)}`;
+    const root = await tempDir('camel-oci-fetch-');
+    await mkdir(path.join(root, 'images'));
+    await writeFile(path.join(root, mount), 'a file where the mount point goes');
+    const run = await fetchCli({ ...buildPlan([artifact!]), imageMounts: [mount] }, root);
+    assert.equal(run.code, 1);
+    const error = run.lines.find((l) => l.event === 'error')!;
+    assert.equal(error.code, 'IO_ERROR', JSON.stringify(error));
+    assert.match(String(error.message), /not a directory/);
+    assert.doesNotMatch(String(error.message), /^layer /, 'the mount point is the failure, not a layer aborted by it');
+    assert.deepEqual(await tree(root), [mount], 'no layer landed and no staging is left');
+  });
+
   it('refuses a plan whose layer is not in the pinned manifest, and a missing or malformed plan', async () => {
     const pushed = await pushStandardArtifact(registry, 'acme/planned', '1.0');
     const [artifact] = await resolveAll(registry.host, [pushed.reference]);
@@ -316,93 +332,99 @@ describe('fetch against a plain registry', () => {
   });
 });
 
-describe('fetch through faults', () => {
-  let registry: StartedRegistry;
-  before(async () => {
-    registry = await startRegistry({ mode: 'plain' });
-    cleanups.push(() => registry.stop());
-  });
+// Each fault on both download paths: a layer of at most BUFFERED_LAYER_BYTES is kept in memory
+// until verified, a larger one streams into the unpacker as it arrives.
+for (const { path: way, payloadBytes } of [
+  { path: 'buffered', payloadBytes: 400 * 1024 },
+  { path: 'streamed', payloadBytes: BUFFERED_LAYER_BYTES + 512 * 1024 },
+])
+  describe(`fetch through faults (${way} layer)`, () => {
+    let registry: StartedRegistry;
+    before(async () => {
+      registry = await startRegistry({ mode: 'plain' });
+      cleanups.push(() => registry.stop());
+    });
 
-  async function bigArtifact(
-    repo: string,
-  ): Promise<{ artifact: ResolvedArtifact; payload: Buffer; proxy: Awaited<ReturnType<typeof startFaultProxy>> }> {
-    const payload = randomBytes(400 * 1024);
-    await pushBuilt(registry, `${repo}:1.0`, (layout) =>
-      layout.manifest({ layers: [{ bytes: makeTarGz([{ path: 'big.jar', content: payload }]), annotations: { [DEPENDENCY]: 'big' } }] }),
-    );
-    const proxy = await startFaultProxy(registry.host);
-    cleanups.push(() => proxy.close());
-    const [artifact] = await resolveAll(proxy.host, [`${proxy.host}/${repo}:1.0`]);
-    return { artifact: artifact!, payload, proxy };
-  }
+    async function bigArtifact(
+      repo: string,
+    ): Promise<{ artifact: ResolvedArtifact; payload: Buffer; proxy: Awaited<ReturnType<typeof startFaultProxy>> }> {
+      const payload = randomBytes(payloadBytes);
+      await pushBuilt(registry, `${repo}:1.0`, (layout) =>
+        layout.manifest({ layers: [{ bytes: makeTarGz([{ path: 'big.jar', content: payload }]), annotations: { [DEPENDENCY]: 'big' } }] }),
+      );
+      const proxy = await startFaultProxy(registry.host);
+      cleanups.push(() => proxy.close());
+      const [artifact] = await resolveAll(proxy.host, [`${proxy.host}/${repo}:1.0`]);
+      return { artifact: artifact!, payload, proxy };
+    }
 
-  it('resumes a blob after connection resets part-way, with Range requests', async () => {
-    const { artifact, payload, proxy } = await bigArtifact('acme/reset');
-    proxy.resetAfterBytes(60_000, 2);
-    const root = await tempDir('camel-oci-fetch-');
-    const run = await fetchCli(buildPlan([artifact]), root);
-    assert.equal(run.code, 0, run.stderr.join('\n'));
-    assert.deepEqual(await readFile(path.join(root, `dependencies/${digestHex12(artifact.layers[0]!.digest)}/big.jar`)), payload);
-    const layer = run.lines.find((l) => l.event === 'layer')!;
-    assert.ok((layer.resumes as number) >= 1, `resumed: ${JSON.stringify(layer)}`);
-    assert.ok(proxy.faultedCount() >= 2);
-  });
+    it('resumes a blob after connection resets part-way, with Range requests', async () => {
+      const { artifact, payload, proxy } = await bigArtifact('acme/reset');
+      proxy.resetAfterBytes(60_000, 2);
+      const root = await tempDir('camel-oci-fetch-');
+      const run = await fetchCli(buildPlan([artifact]), root);
+      assert.equal(run.code, 0, run.stderr.join('\n'));
+      assert.deepEqual(await readFile(path.join(root, `dependencies/${digestHex12(artifact.layers[0]!.digest)}/big.jar`)), payload);
+      const layer = run.lines.find((l) => l.event === 'layer')!;
+      assert.ok((layer.resumes as number) >= 1, `resumed: ${JSON.stringify(layer)}`);
+      assert.ok(proxy.faultedCount() >= 2);
+    });
 
-  it('resumes a truncated response', async () => {
-    const { artifact, payload, proxy } = await bigArtifact('acme/truncate');
-    proxy.truncateAfterBytes(50_000, 1);
-    const root = await tempDir('camel-oci-fetch-');
-    const run = await fetchCli(buildPlan([artifact]), root);
-    assert.equal(run.code, 0, run.stderr.join('\n'));
-    assert.deepEqual(await readFile(path.join(root, `dependencies/${digestHex12(artifact.layers[0]!.digest)}/big.jar`)), payload);
-  });
+    it('resumes a truncated response', async () => {
+      const { artifact, payload, proxy } = await bigArtifact('acme/truncate');
+      proxy.truncateAfterBytes(50_000, 1);
+      const root = await tempDir('camel-oci-fetch-');
+      const run = await fetchCli(buildPlan([artifact]), root);
+      assert.equal(run.code, 0, run.stderr.join('\n'));
+      assert.deepEqual(await readFile(path.join(root, `dependencies/${digestHex12(artifact.layers[0]!.digest)}/big.jar`)), payload);
+    });
 
-  it('fails cleanly, with nothing partial, when every connection breaks', async () => {
-    const { artifact, proxy } = await bigArtifact('acme/always-broken');
-    proxy.resetAfterBytes(30_000);
-    const root = await tempDir('camel-oci-fetch-');
-    const run = await fetchCli(buildPlan([artifact]), root, ['--timeout', '20s']);
-    assert.equal(run.code, 1);
-    assert.ok(run.stderr.join('\n').includes(artifact.layers[0]!.digest));
-    assert.deepEqual(await tree(root), []);
-    proxy.passThrough();
-  });
-
-  for (const fault of ['reset', 'truncate'] as const) {
-    it(`ends a blob ${fault === 'reset' ? 'reset' : 'truncated'} on every connection as a retryable UNAVAILABLE naming the host, after the whole-layer retries`, async () => {
-      const { artifact, proxy } = await bigArtifact(`acme/always-${fault}`);
-      if (fault === 'reset') proxy.resetAfterBytes(30_000);
-      else proxy.truncateAfterBytes(30_000);
+    it('fails cleanly, with nothing partial, when every connection breaks', async () => {
+      const { artifact, proxy } = await bigArtifact('acme/always-broken');
+      proxy.resetAfterBytes(30_000);
       const root = await tempDir('camel-oci-fetch-');
       const run = await fetchCli(buildPlan([artifact]), root, ['--timeout', '20s']);
-      proxy.passThrough();
       assert.equal(run.code, 1);
-      const error = run.lines.find((l) => l.event === 'error')!;
-      assert.equal(error.code, 'UNAVAILABLE', JSON.stringify(error));
-      assert.match(String(error.message), new RegExp(`${proxy.host.replace(/\./g, '\\.')} broke the connection while sending blob`));
-      assert.ok(
-        proxy.faultedCount() >= MAX_LAYER_ATTEMPTS * (MAX_RESUMES + 1),
-        `every attempt resumed and the layer was retried: ${proxy.faultedCount()} broken connections`,
-      );
+      assert.ok(run.stderr.join('\n').includes(artifact.layers[0]!.digest));
       assert.deepEqual(await tree(root), []);
+      proxy.passThrough();
     });
-  }
 
-  it('stops at its deadline when the registry never answers', async () => {
-    const hole = await startBlackhole();
-    cleanups.push(() => hole.close());
-    const pushed = await pushStandardArtifact(registry, 'acme/deadline', '1.0');
-    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
-    const plan = buildPlan([artifact!]);
-    const moved = { ...plan, artifacts: plan.artifacts.map((a) => ({ ...a, registry: hole.host })) };
-    const root = await tempDir('camel-oci-fetch-');
-    const started = Date.now();
-    const run = await fetchCli(moved, root, ['--timeout', '1s']);
-    assert.equal(run.code, 1);
-    assert.match(run.stderr.join('\n'), /TIMEOUT/);
-    assert.ok(Date.now() - started < 5_000);
+    for (const fault of ['reset', 'truncate'] as const) {
+      it(`ends a blob ${fault === 'reset' ? 'reset' : 'truncated'} on every connection as a retryable UNAVAILABLE naming the host, after the whole-layer retries`, async () => {
+        const { artifact, proxy } = await bigArtifact(`acme/always-${fault}`);
+        if (fault === 'reset') proxy.resetAfterBytes(30_000);
+        else proxy.truncateAfterBytes(30_000);
+        const root = await tempDir('camel-oci-fetch-');
+        const run = await fetchCli(buildPlan([artifact]), root, ['--timeout', '20s']);
+        proxy.passThrough();
+        assert.equal(run.code, 1);
+        const error = run.lines.find((l) => l.event === 'error')!;
+        assert.equal(error.code, 'UNAVAILABLE', JSON.stringify(error));
+        assert.match(String(error.message), new RegExp(`${proxy.host.replace(/\./g, '\\.')} broke the connection while sending blob`));
+        assert.ok(
+          proxy.faultedCount() >= MAX_LAYER_ATTEMPTS * (MAX_RESUMES + 1),
+          `every attempt resumed and the layer was retried: ${proxy.faultedCount()} broken connections`,
+        );
+        assert.deepEqual(await tree(root), []);
+      });
+    }
+
+    it('stops at its deadline when the registry never answers', async () => {
+      const hole = await startBlackhole();
+      cleanups.push(() => hole.close());
+      const pushed = await pushStandardArtifact(registry, 'acme/deadline', '1.0');
+      const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+      const plan = buildPlan([artifact!]);
+      const moved = { ...plan, artifacts: plan.artifacts.map((a) => ({ ...a, registry: hole.host })) };
+      const root = await tempDir('camel-oci-fetch-');
+      const started = Date.now();
+      const run = await fetchCli(moved, root, ['--timeout', '1s']);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr.join('\n'), /TIMEOUT/);
+      assert.ok(Date.now() - started < 5_000);
+    });
   });
-});
 
 describe('fetch with credentials and redirects', () => {
   it('uses the pod pull secrets from the projected volume against a token-auth registry', async () => {
