@@ -34,6 +34,8 @@ export async function makeDirectories(dir: string, options: MakeDirectoriesOptio
   const parts = target.split(path.sep).filter((p) => p !== '');
   if (parts.length > MAX_PATH_COMPONENTS) throw fail(target, `more than ${MAX_PATH_COMPONENTS} path components`);
   const step = <T>(work: Promise<T>): Promise<T> => (options.signal ? raceSignal(work, options.signal) : work);
+  // Usually it is there (a pod's volume): one stat, not one per component.
+  if ((await step(stat(target)).catch(() => undefined))?.isDirectory()) return;
   let current = path.parse(target).root;
   for (const part of parts) {
     options.signal?.throwIfAborted();

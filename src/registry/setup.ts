@@ -1,6 +1,6 @@
 /** Builds the registry client from settings: the one place that reads the files the registry flags name. */
-import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { Agent } from 'undici';
 import { raceSignal } from '../base/abort.js';
 import { CamelOciError } from '../base/errors.js';
@@ -65,8 +65,14 @@ export async function readCaCertificates(files: readonly string[]): Promise<stri
   return texts.flatMap((text, i) => certificatesOf(text, `--ca-file ${files[i]}`));
 }
 
-/** The system resolver with all addresses, so policy sees every one. */
-export const systemLookup: LookupAll = (hostname) => lookup(hostname, { all: true, verbatim: true });
+const load = createRequire(import.meta.url);
+
+/**
+ * The system resolver with all addresses, so policy sees every one. node:dns is loaded (through
+ * CommonJS, at once) at the first host name: a plan of address literals never needs it.
+ */
+export const systemLookup: LookupAll = (hostname) =>
+  (load('node:dns/promises') as typeof import('node:dns/promises')).lookup(hostname, { all: true, verbatim: true });
 
 /** Everything a command needs to talk to registries. */
 export interface RegistryContext {
