@@ -12,7 +12,7 @@
  * also holds the functions compiled on their first call. A cache that cannot be read or written
  * only costs the time it would have saved. A static import here would load its whole graph before
  * the cache is on, so the commands are loaded after it; the one static import of ours,
- * base/code-cache.js, uses Node's built-ins alone (a dynamic import() of it cost a small fetch
+ * base/code-cache.js, uses Node's built-ins alone (importing it dynamically cost a small fetch
  * 1-3 ms of the ES module loader's own start-up).
  */
 import * as nodeModule from 'node:module';

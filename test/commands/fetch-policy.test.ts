@@ -34,7 +34,8 @@ describe('fetch applies the registry policy again, whatever the plan says', () =
     scheme: 'http' | 'https';
     args: string[];
     address: string;
-    lookups: number;
+    /** Whether the name is looked up (then refused for its address) or refused before DNS. */
+    resolves: boolean;
   }> = [
     {
       name: 'a plan asking plain HTTP for a registry not listed with --insecure-registry',
@@ -42,7 +43,7 @@ describe('fetch applies the registry policy again, whatever the plan says', () =
       scheme: 'http',
       args: [],
       address: '169.254.169.254',
-      lookups: 0,
+      resolves: false,
     },
     {
       name: 'a plan asking plain HTTP, with another registry insecure-listed',
@@ -50,7 +51,7 @@ describe('fetch applies the registry policy again, whatever the plan says', () =
       scheme: 'http',
       args: ['--insecure-registry', 'lab.example.test:5000'],
       address: '10.0.0.7',
-      lookups: 0,
+      resolves: false,
     },
     {
       name: 'plain HTTP under a wildcard --insecure-registry, the name now at the metadata address',
@@ -58,7 +59,7 @@ describe('fetch applies the registry policy again, whatever the plan says', () =
       scheme: 'http',
       args: ['--insecure-registry', '*.example.test'],
       address: '169.254.169.254',
-      lookups: 1,
+      resolves: true,
     },
     {
       name: 'plain HTTP under a wildcard --insecure-registry, the name now at an IPv4-translated private address',
@@ -66,7 +67,7 @@ describe('fetch applies the registry policy again, whatever the plan says', () =
       scheme: 'http',
       args: ['--insecure-registry', '*.example.test'],
       address: '::ffff:0:10.0.0.7',
-      lookups: 1,
+      resolves: true,
     },
     {
       name: 'https, the name now at a private address',
@@ -74,7 +75,7 @@ describe('fetch applies the registry policy again, whatever the plan says', () =
       scheme: 'https',
       args: [],
       address: '10.0.0.7',
-      lookups: 1,
+      resolves: true,
     },
     {
       name: 'a plan asking plain HTTP for a registry off the allow-list',
@@ -82,7 +83,7 @@ describe('fetch applies the registry policy again, whatever the plan says', () =
       scheme: 'http',
       args: ['--allow-registry', 'registry.example.test', '--insecure-registry', '*.example.test'],
       address: '10.0.0.7',
-      lookups: 0,
+      resolves: false,
     },
   ];
   for (const c of cases) {
@@ -92,7 +93,10 @@ describe('fetch applies the registry policy again, whatever the plan says', () =
       assert.equal(res.code, 1);
       assert.match(res.stderr, /POLICY_DENIED/);
       assert.deepEqual(net.connects, [], 'no connect was attempted');
-      assert.equal(net.lookups.length, c.lookups, 'refused before DNS when the plan alone is out of policy');
+      if (c.resolves) {
+        // One lookup per request the run sent before the first refusal stopped it (the manifest and the layer go out together).
+        assert.ok(net.lookups.length >= 1 && net.lookups.length <= 2, `looked up: ${JSON.stringify(net.lookups)}`);
+      } else assert.equal(net.lookups.length, 0, 'refused before DNS when the plan alone is out of policy');
     });
   }
 
