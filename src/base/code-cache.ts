@@ -111,8 +111,8 @@ export function loadWithCodeCache<T>(file: string, cacheDir: string | undefined,
   const script = new Script(Module.wrap(source), {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
-    // The bundle's dynamic imports of the other commands is never reached (cli.ts sends only `fetch`
-    // here), but resolves as in a module of its own, should it ever be.
+    // The bundle's dynamic imports of the other commands are never reached (cli.ts sends only
+    // `fetch` here), but resolve as in a module of its own, should they ever be.
     ...(vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER ? { importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER } : {}),
   });
   const cache: CachedLoad<T>['cache'] =
