@@ -4,7 +4,7 @@
  * paths), so a flag pointing there would hang the command past its own deadline. Here each
  * component is looked at once, and every failure names the path and says what is wrong.
  */
-import { lstat, mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, stat } from './fs.js';
 import path from 'node:path';
 import { raceSignal } from './abort.js';
 import { CamelOciError } from './errors.js';

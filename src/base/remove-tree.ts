@@ -9,7 +9,7 @@
  * Symbolic links are removed, never followed. A directory that is still not empty after a pass (a
  * listing that missed entries removed under it) is read again, a bounded number of times.
  */
-import { opendir, rmdir, unlink } from 'node:fs/promises';
+import { opendir, rmdir, unlink } from './fs.js';
 import path from 'node:path';
 
 /** Removals in flight at once: enough to keep the thread pool busy, a constant in memory. */

@@ -1,5 +1,5 @@
 /** `camel-oci fetch`: the init container's entrypoint. Runs the plan from `CAMEL_OCI_PLAN` or `--plan`. */
-import { access, writeFile } from 'node:fs/promises';
+import { access, writeFile } from '../base/fs.js';
 import { makeDirectories } from '../base/dirs.js';
 import { asCamelOciError, CamelOciError } from '../base/errors.js';
 import { loadFetchConfig, loadFetchRunConfig } from '../config/fetch.js';

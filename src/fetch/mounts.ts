@@ -4,7 +4,7 @@
  * inside it, at `images/<hex12>`; the runtime cannot create a directory inside a read-only mount,
  * so the fetcher, which owns the volume, makes these empty directories first.
  */
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat, mkdir } from '../base/fs.js';
 import path from 'node:path';
 import { raceSignal } from '../base/abort.js';
 import { FetchError } from '../base/errors.js';

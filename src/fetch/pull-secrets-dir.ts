@@ -1,5 +1,5 @@
 /** The pod's pull secrets as the webhook projects them into the init container: a directory of docker configs. */
-import { access, readdir, stat } from 'node:fs/promises';
+import { access, readdir, stat } from '../base/fs.js';
 import path from 'node:path';
 import { asCamelOciError } from '../base/errors.js';
 import { parseDockerConfig } from '../oci/docker-config.js';

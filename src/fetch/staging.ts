@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, rename } from 'node:fs/promises';
+import { chmod, close, fstat, lstat, mkdir, open, read, readdir, rename } from '../base/fs.js';
 import path from 'node:path';
 import { FetchError } from '../base/errors.js';
 import { removeTree } from '../base/remove-tree.js';
@@ -172,19 +172,19 @@ async function sortedEntries(dir: string): Promise<Dirent[]> {
 async function sameFile(a: string, b: string): Promise<boolean> {
   const [fa, fb] = await Promise.all([open(a, 'r'), open(b, 'r')]);
   try {
-    const [sa, sb] = await Promise.all([fa.stat(), fb.stat()]);
+    const [sa, sb] = await Promise.all([fstat(fa), fstat(fb)]);
     if (sa.size !== sb.size) return false;
     const size = 64 * 1024;
     const ba = Buffer.alloc(size);
     const bb = Buffer.alloc(size);
     for (let pos = 0; pos < sa.size;) {
-      const [ra, rb] = await Promise.all([fa.read(ba, 0, size, pos), fb.read(bb, 0, size, pos)]);
+      const [ra, rb] = await Promise.all([read(fa, ba, 0, size, pos), read(fb, bb, 0, size, pos)]);
       if (ra.bytesRead !== rb.bytesRead || ra.bytesRead === 0) return false;
       if (!ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
       pos += ra.bytesRead;
     }
     return true;
   } finally {
-    await Promise.all([fa.close(), fb.close()]);
+    await Promise.all([close(fa), close(fb)]);
   }
 }

@@ -23,7 +23,7 @@
  *   sizes; a declared size beyond the remaining budget stops before its data is read.
  */
 import { constants as fsConstants } from 'node:fs';
-import { lstat, mkdir, open, chmod, type FileHandle } from 'node:fs/promises';
+import { chmod, close, fchmod, lstat, mkdir, open, write } from '../base/fs.js';
 import { once } from 'node:events';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -465,11 +465,11 @@ class LayerWriter {
   }
 
   /** Creates one output file exclusively and writes the chunks into it. */
-  async #writeFile(out: readonly string[], mode: number, archivePath: string, fill: (fh: FileHandle) => Promise<void>): Promise<void> {
+  async #writeFile(out: readonly string[], mode: number, archivePath: string, fill: (fd: number) => Promise<void>): Promise<void> {
     await this.#ensureDirs(out.slice(0, -1), archivePath);
     const abs = path.join(this.#dir, ...out);
     if (!abs.startsWith(this.#dir + path.sep)) throw new FetchError('INTERNAL', `output path ${abs} is outside ${this.#dir}`);
-    const fh = await open(abs, CREATE_FLAGS, mode).catch(async (err: NodeJS.ErrnoException) => {
+    const fd = await open(abs, CREATE_FLAGS, mode).catch(async (err: NodeJS.ErrnoException) => {
       // An earlier file that kept its archive path (its name is the output path) is already there;
       // anything else (a planted link, a directory) is refused as the file system error it is.
       const rel = out.join('/');
@@ -477,10 +477,10 @@ class LayerWriter {
       throw there?.isFile() ? this.#collision(rel, archivePath, rel) : err;
     });
     try {
-      await fill(fh);
-      await fh.chmod(mode); // open's mode is filtered by the umask
+      await fill(fd);
+      await fchmod(fd, mode); // open's mode is filtered by the umask
     } finally {
-      await fh.close();
+      await close(fd);
     }
     this.#files += 1;
     const rel = out.join('/');
@@ -490,10 +490,10 @@ class LayerWriter {
   }
 
   /** Writes `chunk` at `position` of the file (positional: several may be in flight at once). */
-  async #append(fh: FileHandle, chunk: Buffer, position: number): Promise<void> {
+  async #append(fd: number, chunk: Buffer, position: number): Promise<void> {
     let off = 0;
     while (off < chunk.length) {
-      const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, position + off);
+      const { bytesWritten } = await write(fd, chunk, off, chunk.length - off, position + off);
       off += bytesWritten;
     }
     this.#bytes += chunk.length;
@@ -520,11 +520,11 @@ class LayerWriter {
     const out = layer.kind === 'kamelets' ? ['kamelets', name] : [name];
     this.#spendFile();
     this.#claim(out, name, true);
-    await this.#writeFile(out, FILE_MODE, name, async (fh) => {
+    await this.#writeFile(out, FILE_MODE, name, async (fd) => {
       let position = 0;
       for await (const chunk of src) {
         this.#spendBytes(chunk.length);
-        await this.#append(fh, chunk, position);
+        await this.#append(fd, chunk, position);
         position += chunk.length;
       }
     });
@@ -648,8 +648,8 @@ class LayerWriter {
       );
     }
     this.#claim(d.out, entry.path, d.renamed);
-    await this.#writeFile(d.out, d.mode, entry.path, (fh) =>
-      consumeEntry(entry, this.abort.signal, (chunk, position) => this.#append(fh, chunk, position)),
+    await this.#writeFile(d.out, d.mode, entry.path, (fd) =>
+      consumeEntry(entry, this.abort.signal, (chunk, position) => this.#append(fd, chunk, position)),
     );
   }
 }

@@ -1,5 +1,5 @@
 /** Builds the registry client from settings: the one place that reads the files the registry flags name. */
-import { readFile } from 'node:fs/promises';
+import { readFile } from '../base/fs.js';
 import { createRequire } from 'node:module';
 import type { Agent } from 'undici';
 import { raceSignal } from '../base/abort.js';
