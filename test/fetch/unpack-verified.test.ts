@@ -15,25 +15,14 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { isCamelOciError } from '../../src/base/errors.js';
 import { createBudget, DEFAULT_UNPACK_LIMITS, type UnpackBudget, type UnpackLimits } from '../../src/fetch/limits.js';
 import { MAX_INFLATE_IN_MEMORY_BYTES, unpackLayer, unpackVerified, type UnpackResult } from '../../src/fetch/unpack.js';
-import { layerTarget, type PlanLayer } from '../../src/plan/plan.js';
 import type { LayerFormat, LayerKind } from '../../src/plan/artifact.js';
+import { layerFor } from '../helpers/plans.js';
 import { tar, zeroStream, type TarEntry } from '../helpers/tar.js';
 
 const MiB = 1024 * 1024;
 
 const temps: string[] = [];
 after(() => Promise.all(temps.map((t) => rm(t, { recursive: true, force: true }))));
-
-function layerFor(kind: LayerKind, format: LayerFormat, blob: Buffer, fileName?: string): PlanLayer {
-  const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
-  const mediaType =
-    format === 'tar+gzip'
-      ? 'application/vnd.oci.image.layer.v1.tar+gzip'
-      : format === 'tar'
-        ? 'application/vnd.oci.image.layer.v1.tar'
-        : 'application/java-archive';
-  return { digest, size: blob.length, mediaType, kind, format, target: layerTarget(kind, digest), ...(fileName ? { fileName } : {}) };
-}
 
 /** A fresh `<tmp>/root/.staging-test/0`; returns the temp dir and the layer dir. */
 async function sandbox(): Promise<{ tmp: string; dir: string }> {
@@ -244,28 +233,22 @@ for (const c of CASES) {
   });
 }
 
-test('refuses a layer that inflates past the budget, whether or not it fits the in-memory bound', { timeout: 60_000 }, async () => {
-  // 4 MiB of zeros fits MAX_INFLATE_IN_MEMORY_BYTES; 64 MiB does not and is handed to the stream.
-  for (const zeros of [4 * MiB, 64 * MiB]) {
-    const blob = gz([{ path: 'a.jar', body: Buffer.alloc(zeros) }]);
-    assert.ok(blob.length < 1 * MiB, 'a small layer');
-    const layer = layerFor('dependency', 'tar+gzip', blob);
-    const limits = { ...DEFAULT_UNPACK_LIMITS, maxUnpackedBytes: 2 * MiB, maxCompressionRatio: undefined };
-    const got = await outcome((dir) => unpackVerified(blob, layer, dir, limits, createBudget(limits)));
-    assert.ok('code' in got && got.code === 'SIZE_EXCEEDED' && /maxUnpackedBytes/.test(got.message), JSON.stringify(got));
-    assert.deepEqual(got.files, [], 'nothing written');
-  }
-});
-
-test('refuses a layer past the compression ratio, whether or not it fits the in-memory bound', { timeout: 60_000 }, async () => {
-  for (const zeros of [4 * MiB, 64 * MiB]) {
-    const blob = gz([{ path: 'a.jar', body: Buffer.alloc(zeros) }]);
-    const layer = layerFor('dependency', 'tar+gzip', blob);
-    const limits = { ...DEFAULT_UNPACK_LIMITS, maxCompressionRatio: 100 };
-    const got = await outcome((dir) => unpackVerified(blob, layer, dir, limits, createBudget(limits)));
-    assert.ok('code' in got && got.code === 'SIZE_EXCEEDED' && /maxCompressionRatio/.test(got.message), JSON.stringify(got));
-  }
-});
+for (const limit of [
+  { name: 'the budget', limits: { maxUnpackedBytes: 2 * MiB, maxCompressionRatio: undefined }, pattern: /maxUnpackedBytes/ },
+  { name: 'the compression ratio', limits: { maxCompressionRatio: 100 }, pattern: /maxCompressionRatio/ },
+]) {
+  test(`refuses a layer that inflates past ${limit.name}, whether or not it fits the in-memory bound`, { timeout: 60_000 }, async () => {
+    // 4 MiB of zeros fits MAX_INFLATE_IN_MEMORY_BYTES; 64 MiB does not and is handed to the stream.
+    for (const zeros of [4 * MiB, 64 * MiB]) {
+      const blob = gz([{ path: 'a.jar', body: Buffer.alloc(zeros) }]);
+      assert.ok(blob.length < 1 * MiB, 'a small layer');
+      const layer = layerFor('dependency', 'tar+gzip', blob);
+      const limits = { ...DEFAULT_UNPACK_LIMITS, ...limit.limits };
+      const got = await outcome((dir) => unpackVerified(blob, layer, dir, limits, createBudget(limits)));
+      assert.ok('code' in got && got.code === 'SIZE_EXCEEDED' && limit.pattern.test(got.message), JSON.stringify(got));
+    }
+  });
+}
 
 test('unpacks a layer that inflates past the in-memory bound through the stream, byte for byte', { timeout: 60_000 }, async () => {
   const big = Buffer.alloc(MAX_INFLATE_IN_MEMORY_BYTES + 1 * MiB, 'ab');

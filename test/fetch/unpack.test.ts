@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,36 +10,13 @@ import { isCamelOciError, type ErrorCode } from '../../src/base/errors.js';
 import { createBudget, DEFAULT_UNPACK_LIMITS, type UnpackBudget, type UnpackLimits } from '../../src/fetch/limits.js';
 import { unpackLayer, type UnpackResult } from '../../src/fetch/unpack.js';
 import { BlobVerifier, createVerifier } from '../../src/fetch/verify.js';
-import { layerTarget, type PlanLayer } from '../../src/plan/plan.js';
+import type { PlanLayer } from '../../src/plan/plan.js';
 import type { LayerFormat, LayerKind } from '../../src/plan/artifact.js';
+import { layerFor, sha256 } from '../helpers/plans.js';
 import { tar, zeroStream, type TarEntry } from '../helpers/tar.js';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-
-function sha256(data: Buffer): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-/** A plan layer for these bytes. */
-function layerFor(kind: LayerKind, format: LayerFormat, blob: Buffer, fileName?: string): PlanLayer {
-  const digest = sha256(blob);
-  const mediaType =
-    format === 'tar+gzip'
-      ? 'application/vnd.oci.image.layer.v1.tar+gzip'
-      : format === 'tar'
-        ? 'application/vnd.oci.image.layer.v1.tar'
-        : 'application/java-archive';
-  return {
-    digest,
-    size: blob.length,
-    mediaType,
-    kind,
-    format,
-    target: layerTarget(kind, digest),
-    ...(fileName !== undefined ? { fileName } : {}),
-  };
-}
 
 /** Streams a buffer in small chunks so entries straddle chunk boundaries. */
 function chunked(data: Buffer, size = 777): Readable {
