@@ -250,7 +250,8 @@ async function fetchLayer(
     const ctx = { signal: options.signal, deadline: options.deadline, ...(source.credential ? { credential: source.credential } : {}) };
     return { source, response: options.client.blob(source.location, layer.digest, ctx, offset) };
   };
-  const buffered = layer.size <= BUFFERED_LAYER_BYTES;
+  // A layer above the per-layer limit streams, so that the unpacker refuses it before it downloads.
+  const buffered = layer.size <= BUFFERED_LAYER_BYTES && layer.size <= options.limits.maxLayerBytes;
   const started = now();
   let resumes = 0;
   for (let attempt = 1; ; attempt++) {
@@ -258,14 +259,20 @@ async function fetchLayer(
     // Sent before the staging directory is made; read (or dropped, on failure) below.
     let first: ReturnType<typeof request> | undefined = request(0);
     first.response.catch(() => undefined);
-    let dir: string | undefined;
-    // A streamed layer is unpacked as it downloads; a buffered one from `chunks` once verified.
+    let dir: string;
+    try {
+      dir = await (await staging).layerDir();
+    } catch (err) {
+      // A local failure, not the source's: no other source is tried for it.
+      dropUnread(first.response);
+      throw err;
+    }
+    // A streamed layer is unpacked as it downloads; a buffered one from `whole` once verified.
     let stream: { readonly pipe: PassThrough; readonly unpacked: Promise<UnpackResult> } | undefined;
-    const chunks: Buffer[] = [];
+    const whole = buffered ? Buffer.allocUnsafe(layer.size) : undefined;
     // MAX_RESUMES bounds each attempt; `resumes` counts them all for the report.
     let attemptResumes = 0;
     try {
-      dir = await (await staging).layerDir();
       if (!buffered) {
         const pipe = new PassThrough({ highWaterMark: PIPE_HIGH_WATER_MARK });
         stream = { pipe, unpacked: unpackLayer(pipe, layer, dir, options.limits, budget, options.reclaimer) };
@@ -286,7 +293,7 @@ async function fetchLayer(
           const body = reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer, (err) =>
             brokenBody(err, job, source.registry, verifier.bytes, options.signal),
           );
-          await (stream ? verifier.pump(body, stream.pipe) : verifier.collect(body, chunks));
+          await (stream ? verifier.pump(body, stream.pipe) : verifier.collect(body, whole!));
         } catch (err) {
           if (stream?.pipe.destroyed)
             throw await stream.unpacked.then(
@@ -314,7 +321,8 @@ async function fetchLayer(
         stream.pipe.end();
         result = await stream.unpacked;
       } else {
-        result = await unpackVerified(Buffer.concat(chunks), layer, dir, options.limits, budget, options.reclaimer);
+        // `finish()` passed: every byte of `whole` is the blob's.
+        result = await unpackVerified(whole!, layer, dir, options.limits, budget, options.reclaimer);
       }
       await job.checked;
       const outcome = await commitLayer(dir, options.root, layer.target);
@@ -334,16 +342,12 @@ async function fetchLayer(
         outcome,
       };
     } catch (err) {
-      // A request sent but never read (its directory could not be made) gives its connection back.
-      first?.response.then(
-        (res) => res.body.destroy(),
-        () => undefined,
-      );
+      if (first) dropUnread(first.response);
       if (stream) {
         stream.pipe.destroy();
         await stream.unpacked.catch(() => undefined);
       }
-      if (dir !== undefined) await removeTree(dir);
+      await removeTree(dir);
       if (options.signal.aborted) throw abortReason(options.signal);
       const step = blobs.failed(
         err,
@@ -353,6 +357,14 @@ async function fetchLayer(
       if (step.next === 'source') attempt--;
     }
   }
+}
+
+/** Gives the connection of a response that will not be read back (its body is destroyed when it comes). */
+function dropUnread(response: Promise<BlobResponse>): void {
+  response.then(
+    (res) => res.body.destroy(),
+    () => undefined,
+  );
 }
 
 /**
@@ -365,16 +377,27 @@ async function* reclaiming(
   mapError: (err: unknown) => unknown,
 ): AsyncIterable<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<Uint8Array>;
-    try {
-      next = await it.next();
-    } catch (err) {
-      throw mapError(err);
+  let ended = false;
+  try {
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await it.next();
+      } catch (err) {
+        ended = true;
+        throw mapError(err);
+      }
+      if (next.done) {
+        ended = true;
+        return;
+      }
+      yield next.value;
+      reclaimer?.add(next.value.length);
     }
-    if (next.done) return;
-    yield next.value;
-    reclaimer?.add(next.value.length);
+  } finally {
+    // The consumer stopped early (a size overrun, the unpacker gone): close the body, and with it
+    // the connection, now rather than at its idle timeout.
+    if (!ended) await it.return?.().catch(() => undefined);
   }
 }
 

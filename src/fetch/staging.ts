@@ -170,7 +170,13 @@ async function sortedEntries(dir: string): Promise<Dirent[]> {
 
 /** Compares two files chunk by chunk; memory stays flat whatever their size. */
 async function sameFile(a: string, b: string): Promise<boolean> {
-  const [fa, fb] = await Promise.all([open(a, 'r'), open(b, 'r')]);
+  const opened = await Promise.allSettled([open(a, 'r'), open(b, 'r')]);
+  if (opened[0].status === 'rejected' || opened[1].status === 'rejected') {
+    // Close the one that opened (an fd, unlike a FileHandle, is never closed for us), then fail as open did.
+    await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? close(o.value) : undefined)));
+    throw opened[0].status === 'rejected' ? opened[0].reason : (opened[1] as PromiseRejectedResult).reason;
+  }
+  const [fa, fb] = [opened[0].value, opened[1].value];
   try {
     const [sa, sb] = await Promise.all([fstat(fa), fstat(fb)]);
     if (sa.size !== sb.size) return false;

@@ -161,15 +161,18 @@ export class BlobVerifier {
   }
 
   /**
-   * Like `pump`, but keeps the bytes in `into` instead of writing them on: for a small blob that
-   * is used whole once `finish()` passed. `into` never holds more than the declared size, since
-   * `update()` refuses a chunk beyond it before it is kept.
+   * Like `pump`, but copies the bytes into `into` at their offset in the blob instead of writing
+   * them on: for a small blob that is used whole once `finish()` passed. `into` is the blob's size,
+   * allocated once, so memory is that size however the bytes arrive (one chunk kept per byte
+   * dripped in would cost hundreds of bytes each); `update()` refuses a chunk beyond the size
+   * before it is copied.
    */
-  async collect(source: AsyncIterable<Uint8Array>, into: Buffer[]): Promise<number> {
+  async collect(source: AsyncIterable<Uint8Array>, into: Buffer): Promise<number> {
     let taken = 0;
     for await (const chunk of source) {
+      const at = this.#bytes;
       this.update(chunk);
-      into.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+      into.set(chunk, at);
       taken += chunk.length;
     }
     return taken;

@@ -178,3 +178,29 @@ test('pump() does not hang when the consumer is destroyed while it waits for dra
   setTimeout(() => out.destroy(failure), 20);
   await assert.rejects(v.pump(chunked(blob), out), (err: unknown) => err === failure);
 });
+
+test('collect() copies every chunk to its offset in one buffer, across a resumed source', async () => {
+  const v = new BlobVerifier(expected);
+  const into = Buffer.alloc(blob.length);
+  async function* dripThenBreak(): AsyncGenerator<Buffer> {
+    for (let i = 0; i < 500; i++) yield blob.subarray(i, i + 1); // one byte at a time
+    throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  }
+  await assert.rejects(v.collect(dripThenBreak(), into), /socket hang up/);
+  assert.equal(v.bytes, 500);
+  assert.equal(await v.collect(chunked(blob.subarray(v.bytes), 777), into), blob.length - 500);
+  assert.equal(v.finish(), expected.digest);
+  assert.ok(into.equals(blob));
+});
+
+test('collect() refuses a chunk past the declared size before copying any of it', async () => {
+  const v = new BlobVerifier(expected);
+  const into = Buffer.alloc(blob.length, 0xee);
+  const overrun = Buffer.concat([blob.subarray(9000), Buffer.from('extra')]);
+  await assert.rejects(v.collect(chunked(Buffer.concat([blob.subarray(0, 9000), overrun]), 9000), into), (err: unknown) =>
+    isCamelOciError(err, 'SIZE_EXCEEDED'),
+  );
+  assert.equal(v.bytes, 9000);
+  assert.ok(into.subarray(0, 9000).equals(blob.subarray(0, 9000)));
+  assert.ok(into.subarray(9000).equals(Buffer.alloc(1000, 0xee)), 'nothing of the refused chunk was copied');
+});
