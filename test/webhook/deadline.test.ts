@@ -115,13 +115,22 @@ describe('startDeadline', () => {
   });
 });
 
+/**
+ * Now, in whole milliseconds: `t0 + DEADLINE_QUANTUM_MS` must be exactly the quantum after `t0`. With
+ * performance.now()'s fractions, `(t0 + 5) - t0` is above 5 for about one t0 in 300 (rounding), which
+ * made these tests fail now and then.
+ */
+function wholeMs(): number {
+  return Math.floor(performance.now());
+}
+
 describe('DeadlineBatcher', () => {
   beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
   afterEach(() => mock.timers.reset());
 
   it('requests close together with one timeout share one signal, counted from the first: never late', () => {
     const b = new DeadlineBatcher();
-    const t0 = performance.now();
+    const t0 = wholeMs();
     const first = b.start(2_000, t0);
     const second = b.start(2_000, t0 + DEADLINE_QUANTUM_MS);
     const otherTimeout = b.start(3_000, t0 + 1);
@@ -139,7 +148,7 @@ describe('DeadlineBatcher', () => {
 
   it('calls every holder at the last chance, except those answered; stops once the last holder is done', () => {
     const b = new DeadlineBatcher();
-    const t0 = performance.now();
+    const t0 = wholeMs();
     const calls: string[] = [];
     const a = b.start(2_000, t0);
     const c = b.start(2_000, t0);
@@ -166,7 +175,7 @@ describe('DeadlineBatcher', () => {
 
   it('requests answered one after the other within the quantum reuse one signal (a warm admission holds it within one macrotask)', () => {
     const b = new DeadlineBatcher();
-    const t0 = performance.now();
+    const t0 = wholeMs();
     const signals = new Set<AbortSignal>();
     for (let i = 0; i <= DEADLINE_QUANTUM_MS; i++) {
       const d = b.start(2_000, t0 + i);
@@ -181,7 +190,7 @@ describe('DeadlineBatcher', () => {
 
   it('an idle window neither aborts nor calls anyone at its budget; the window left behind stops its timers', () => {
     const b = new DeadlineBatcher();
-    const t0 = performance.now();
+    const t0 = wholeMs();
     const calls: string[] = [];
     const a = b.start(2_000, t0);
     a.onLastChance(() => calls.push('a'));
@@ -205,7 +214,7 @@ describe('DeadlineBatcher', () => {
 
   it('lastChance() resolves for a holder at the last chance, and never once disposed', async () => {
     const b = new DeadlineBatcher();
-    const t0 = performance.now();
+    const t0 = wholeMs();
     const held = b.start(2_000, t0);
     const gone = b.start(2_000, t0);
     let heldDone = false;
