@@ -118,7 +118,8 @@ export function loadServeConfig(flags: ParsedFlags, env: Readonly<Record<string,
  * `--port`. The webhook's own port is refused: one port cannot speak both HTTPS and plain HTTP.
  */
 function parseMetricsPort(text: string, webhookPort: number): number | undefined {
-  const t = (/^tcp:\/\//i.test(text.trim()) ? DEFAULT_METRICS_PORT : text).trim().toLowerCase();
+  const t = text.trim().toLowerCase();
+  if (/^tcp:\/\//.test(t)) return parseMetricsPort(DEFAULT_METRICS_PORT, webhookPort);
   if (t === 'off' || t === '0') return undefined;
   const port = /^\d+$/.test(t) ? Number(t) : Number.NaN;
   if (!(port >= 1 && port <= MAX_PORT)) {

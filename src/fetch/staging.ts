@@ -171,12 +171,14 @@ async function sortedEntries(dir: string): Promise<Dirent[]> {
 /** Compares two files chunk by chunk; memory stays flat whatever their size. */
 async function sameFile(a: string, b: string): Promise<boolean> {
   const opened = await Promise.allSettled([open(a, 'r'), open(b, 'r')]);
-  if (opened[0].status === 'rejected' || opened[1].status === 'rejected') {
+  const fds = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) {
     // Close the one that opened (an fd, unlike a FileHandle, is never closed for us), then fail as open did.
-    await Promise.all(opened.map((o) => (o.status === 'fulfilled' ? close(o.value) : undefined)));
-    throw opened[0].status === 'rejected' ? opened[0].reason : (opened[1] as PromiseRejectedResult).reason;
+    await Promise.all(fds.map((fd) => close(fd)));
+    throw failed.reason;
   }
-  const [fa, fb] = [opened[0].value, opened[1].value];
+  const [fa, fb] = fds as [number, number];
   try {
     const [sa, sb] = await Promise.all([fstat(fa), fstat(fb)]);
     if (sa.size !== sb.size) return false;
