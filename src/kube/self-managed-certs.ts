@@ -249,23 +249,22 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       if (view.entries.length === 0)
         throw new ServeError('CONFIG_INVALID', `the MutatingWebhookConfiguration ${webhookName} has no webhooks`);
       const trust = data === undefined ? [] : trustSet(data);
-      const trustKey = [...caFingerprints(trust.join(''))].sort().join(',');
-      if (trust.length > 0 && view.entries.some((e) => !bundleMatches(e.caBundlePem, trust))) {
+      if (trust.length > 0 && !noteIfMatched(trust, view)) {
         // The Secret read may be older than the bundle (another replica just rotated and patched):
         // check it is still current, so a stale trust set never replaces a newer one.
         const again = await readSecret();
         if (again?.metadata?.resourceVersion !== secret?.metadata?.resourceVersion) continue;
+        // A repair: the bundle once matched this very trust set, so someone else changed it. Decided
+        // before the patch: a refresh may see the patch applied before its answer comes back.
+        const repaired = trustKeyOf(trust) === lastMatchedTrust;
         if (!(await patchBundles(view, trust))) {
           conflicts++;
           continue;
         }
-        // A repair: the bundle once matched this very trust set, so someone else changed it.
-        const repaired = trustKey === lastMatchedTrust;
         if (repaired) options.metrics?.bundleRepair();
         log.info({ cas: trust.length, repaired }, "caBundle set to the Secret's CAs");
         continue; // read again: what counts is what the apiserver holds
       }
-      if (trust.length > 0) lastMatchedTrust = trustKey;
       const common = intersect(view.entries.map((e) => caFingerprints(e.caBundlePem)));
       const t = now();
       // Serve the newest certificate the bundle verifies before anything else is decided.
@@ -292,6 +291,17 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
     throw new ServeError('UNAVAILABLE', `the Secret or webhook configuration kept changing (${conflicts} conflicts); trying again later`, {
       retryable: true,
     });
+  }
+
+  /**
+   * Whether every entry's bundle is exactly `trust`; if so it is remembered, so that a bundle
+   * blanked afterwards counts as a repair. The refresh notes it too: it may be the first to see
+   * the bundle set while the reconcile that set it still waits for its answer.
+   */
+  function noteIfMatched(trust: readonly string[], view: WebhookConfigurationView): boolean {
+    const matched = trust.length > 0 && view.entries.every((e) => bundleMatches(e.caBundlePem, trust));
+    if (matched) lastMatchedTrust = trustKeyOf(trust);
+    return matched;
   }
 
   function serveIfVerified(data: ManagedSecretData, view: WebhookConfigurationView, t: number): void {
@@ -332,7 +342,10 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
     refreshing = (async () => {
       const secret = await readSecret();
       if (secret === undefined) return;
-      serveIfVerified(decodeSecret(secret), await readWebhook(), now());
+      const data = decodeSecret(secret);
+      const view = await readWebhook();
+      noteIfMatched(trustSet(data), view);
+      serveIfVerified(data, view, now());
     })()
       .catch((err: unknown) => log.debug({ err: asCamelOciError(err).toJSON() }, 'certificate refresh failed'))
       .finally(() => {
@@ -376,6 +389,11 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       await refreshing;
     },
   };
+}
+
+/** A trust set's identity: its CAs' fingerprints, in order. */
+function trustKeyOf(trust: readonly string[]): string {
+  return [...caFingerprints(trust.join(''))].sort().join(',');
 }
 
 function intersect(sets: ReadonlyArray<Set<string>>): Set<string> {

@@ -46,6 +46,11 @@ export interface ObjectApiserver {
   putWebhookConfiguration(object: Record<string, any>): void;
   /** Answers the next `count` requests whose method is `method` with `status` (a Status object), before anything else. */
   failNext(method: string, status: 403 | 500, count: number): void;
+  /**
+   * Holds the answer to the next request whose method is `method`: the request takes effect at
+   * once, its answer goes out when the returned function is called (or at close).
+   */
+  holdNextAnswer(method: string): () => void;
   /** Number of Secret creates answered 201, and answered 409. */
   creates(): { ok: number; conflicts: number };
   kubeConfig(): KubeConfig;
@@ -70,6 +75,8 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
   let createOk = 0;
   let createConflicts = 0;
   const failing: Array<{ method: string; status: number; left: number }> = [];
+  /** Every hold asked for; `taken` once a request's answer waits on it. */
+  const holds: Array<{ method: string; taken: boolean; released: Promise<void>; release: () => void }> = [];
   const nextRv = (): string => String(++rv);
 
   const standIn = await startHttpsStandIn(options, (req, res) => {
@@ -90,7 +97,11 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
           res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
           res.end(text);
         };
-        if (options.latencyMs) setTimeout(write, options.latencyMs);
+        const hold = holds.find((h) => h.method === req.method && !h.taken);
+        if (hold !== undefined) {
+          hold.taken = true;
+          void hold.released.then(write);
+        } else if (options.latencyMs) setTimeout(write, options.latencyMs);
         else write();
       };
       if (req.headers.authorization !== `Bearer ${options.token}`) return send(401, status(401, 'Unauthorized', 'Unauthorized'));
@@ -213,6 +224,12 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
     failNext(method, code, count) {
       failing.push({ method, status: code, left: count });
     },
+    holdNextAnswer(method) {
+      let release = (): void => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      holds.push({ method, taken: false, released, release });
+      return release;
+    },
     creates: () => ({ ok: createOk, conflicts: createConflicts }),
     kubeConfig() {
       const kc = new KubeConfig();
@@ -224,6 +241,9 @@ export async function startObjectApiserver(options: ObjectApiserverOptions): Pro
       });
       return kc;
     },
-    close: () => standIn.close(),
+    close() {
+      for (const h of holds) h.release();
+      return standIn.close();
+    },
   };
 }

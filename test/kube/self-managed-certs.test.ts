@@ -228,6 +228,24 @@ test('a blanked caBundle (manifests re-applied) is repaired and counted', async 
   assert.equal(r.served.length, 1, 'the certificate did not change');
 });
 
+test('a refresh that sees the bundle set before the patch is answered: the replica’s own patch is no repair, a blanking then is one', async (t) => {
+  resetObjects();
+  // The first caBundle patch takes effect at once; its answer waits, so the reconcile waits, and
+  // the refresh beside it is the first to see the bundle match and to serve.
+  const releasePatch = api.holdNextAnswer('PATCH');
+  const r = await startReplica();
+  t.after(() => r.close());
+  await waitFor('ready through a refresh', () => r.certs.ready());
+  const trust = bundles()[0]!;
+  api.putWebhookConfiguration(webhookConfiguration()); // blanked while the reconcile still waits
+  releasePatch();
+  await waitFor('the bundle repaired', () => bundles().every((b) => b === trust));
+  await r.certs.reconcile(); // joins the running one, so it has counted
+  assert.equal(await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total'), 1);
+  assert.deepEqual(r.unverifiedServes, []);
+  assert.equal(r.served.length, 1);
+});
+
 test('an expired serving certificate found at start is replaced, and so is a Secret whose CA expired', async (t) => {
   resetObjects();
   const longAgo = new Date(Date.now() - 400 * DAY_MS);
