@@ -18,6 +18,7 @@ import { MAX_POD_PULL_SECRETS, podPullSecretNames } from '../../src/inject/pull-
 import { createLogger, type Logger } from '../../src/base/logger.js';
 import { issueServerCert, makeTestCa } from '../helpers/test-ca.js';
 import { startFakeApiserver, type FakeApiserver } from './fake-apiserver.js';
+import { eventually } from '../helpers/eventually.js';
 
 const TOKEN = 'webhook-sa-token-7f3a';
 const NS = 'demo';
@@ -320,12 +321,13 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     const texts = await reader({ timeoutMs: 150, logger })(NS, pod({ imagePullSecrets: pullSecrets('stuck', 'good') }));
     const elapsed = performance.now() - started;
     assert.deepEqual(usersFor(texts, 'r.example'), ['good']);
-    assert.ok(elapsed >= 140 && elapsed < 1_000, `took ${elapsed} ms`);
+    // The secret hangs for ever: any bound well short of the test's own timeout shows the 150 ms one held.
+    assert.ok(elapsed >= 140 && elapsed < 5_000, `took ${elapsed} ms`);
     const line = lines().find((l) => l.secret === 'stuck');
     assert.equal(line?.code, 'TIMEOUT');
     assert.equal(line?.level, 'warn');
     // The client tore the connection down: the server sees no request left open.
-    for (let i = 0; i < 50 && api.openRequests() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => api.openRequests() === 0);
     assert.equal(api.openRequests(), 0);
   });
 
@@ -333,7 +335,7 @@ describe('createPullSecretReaderFor against a fake apiserver', () => {
     api.setFault(NS, 'serviceaccounts', 'default', { delayMs: 5_000 });
     const started = performance.now();
     assert.deepEqual(await reader({ timeoutMs: 100 })(NS, pod({})), []);
-    assert.ok(performance.now() - started < 1_000);
+    assert.ok(performance.now() - started < 4_000, 'did not wait for the 5 s answer');
   });
 
   it('stops reading an answer larger than any Secret', async () => {

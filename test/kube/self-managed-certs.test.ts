@@ -16,6 +16,7 @@ import { createCertificateMetrics } from '../../src/webhook/cert-metrics.js';
 import { createMemoryHttpsServer, type MemoryHttpsServer } from '../../src/webhook/memory-tls-server.js';
 import { issueServerCert, makeTestCa } from '../helpers/test-ca.js';
 import { startObjectApiserver, type ObjectApiserver } from './fake-object-apiserver.js';
+import { eventually } from '../helpers/eventually.js';
 
 const TOKEN = 'self-managed-token';
 const NS = 'camel-oci';
@@ -220,8 +221,7 @@ test('a blanked caBundle (manifests re-applied) is repaired and counted', async 
   assert.deepEqual(bundles(), ['', '']);
   await waitFor('the bundle repaired', () => bundles().every((b) => b === trust));
   // The counter moves once the patch is answered, a moment after the fake applied it.
-  for (let i = 0; i < 200 && (await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total')) < 1; i++)
-    await new Promise((res) => setTimeout(res, 25));
+  await eventually(async () => (await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total')) >= 1, { stepMs: 25 });
   // At least one repair: under load a re-check may find the bundle blank again before the fake applied the first patch.
   assert.ok((await metricValue(r.metrics, 'camel_oci_ca_bundle_repairs_total')) >= 1);
   assert.deepEqual(r.unverifiedServes, []);

@@ -24,6 +24,7 @@ import {
   type KubeObject,
 } from './kustomize.js';
 import { MANIFESTS_DIR, kubeSchemaError, only } from './support.js';
+import { eventually } from '../helpers/eventually.js';
 
 const KUBECTL_MISSING = kubectlUnavailable();
 const kubectlSkip = KUBECTL_MISSING === undefined ? false : `${KUBECTL_MISSING}: kubectl kustomize check skipped`;
@@ -164,7 +165,7 @@ test('RBAC grants the certificate loop exactly its requests: what it does is all
     recheckMs: 200,
   });
   t.after(() => loop.stop());
-  for (let i = 0; i < 600 && !loop.ready(); i++) await new Promise((r) => setTimeout(r, 25));
+  await eventually(() => loop.ready(), { stepMs: 25 });
   assert.ok(loop.ready());
   // Plus an update, as a rotation makes.
   const made = [

@@ -8,7 +8,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { setTimeout } from 'node:timers/promises';
 import path from 'node:path';
 import { main } from '../../src/main.js';
 import type { CamelOciError } from '../../src/base/errors.js';
@@ -22,6 +21,7 @@ import type { PushedArtifact } from '../helpers/artifacts.js';
 import { copyToMirror, startRecordingProxy } from '../helpers/mirrors.js';
 import { blobPath, startRegistry } from '../helpers/registry.js';
 import type { StartedRegistry } from '../helpers/registry.js';
+import { eventually } from '../helpers/eventually.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -312,7 +312,7 @@ describe("distribution's pull-through cache as a mirror", () => {
     assert.equal(await runFetch(path.join(dir, 'one')), 0, output.join('\n'));
     // The cache stores a blob while it streams it on, and commits it just after: wait (bounded) for every layer.
     const stored = pushed.manifest.layers.slice(0, 4).map((l) => blobPath(cache.storageDir, l.digest));
-    for (let i = 0; i < 100 && !(await Promise.all(stored.map(exists))).every(Boolean); i++) await setTimeout(50);
+    await eventually(async () => (await Promise.all(stored.map(exists))).every(Boolean), { stepMs: 50 });
     await upstream.stop();
     const pinned = `${upstream.host}/acme/cached@${pushed.manifest.digest}`;
     const offline = await resolveOnce(s, pinned);

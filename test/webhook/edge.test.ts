@@ -6,6 +6,7 @@ import { createApp } from '../../src/webhook/app.js';
 import { BodyBudget } from '../../src/webhook/body-budget.js';
 import { createMetrics } from '../../src/webhook/metrics.js';
 import { DEPS, FakeResolver, artifactFor, camelKPod, memoryLogger, reviewOf } from './support.js';
+import { eventually } from '../helpers/eventually.js';
 
 const FETCHER = 'ghcr.io/acme/camel-oci@sha256:' + 'a'.repeat(64);
 const budget = new BodyBudget(1024 * 1024);
@@ -83,13 +84,13 @@ describe('the admission edge bounds what reading a body costs', () => {
     // twice its size, so a second one of 400 KiB does not fit in 1 MiB while the first is resolving.
     const big = review(400 * 1024, SLOW_REF);
     const first = post('/mutate', big);
-    for (let i = 0; i < 200 && budget.inUse < 2 * big.length; i++) await new Promise((r) => setTimeout(r, 5));
+    await eventually(() => budget.inUse >= 2 * big.length, { stepMs: 5 });
     assert.ok(budget.inUse >= 2 * big.length, `the resolving request holds its share (${budget.inUse})`);
     const second = await post('/mutate', review(400 * 1024)).done;
     assert.equal(second.status, 429);
     assert.match(JSON.parse(second.body).reason, /too many request bytes in flight/);
     assert.equal((await first.done).status, 200);
-    for (let i = 0; i < 100 && budget.inUse !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await eventually(() => budget.inUse === 0);
     assert.equal(budget.inUse, 0, 'every reserved byte is given back');
     assert.equal((await post('/mutate', review(400 * 1024)).done).status, 200, 'the budget is free again');
   });
