@@ -20,13 +20,18 @@ export interface IssuePolicy {
 
 /**
  * Returns the Secret contents after `action` (which must not be `none`). Certificates are dated
- * `at`, or, when absent, the moment after their key was generated.
+ * `at`, or, when absent, the moment after their key was generated. `trustedNow`: the CAs (PEM)
+ * every webhook entry's caBundle holds now; a new CA (`create`, `replace`) keeps those of them that
+ * replicas may still serve a certificate of, so that replicas that have not re-read the Secret yet
+ * stay verifiable until rule 3 retires them (an operator who deletes the Secret to force a
+ * rotation must not cut off the other replicas for a re-check period).
  */
 export async function applyLifecycleAction(
   secret: ManagedSecretData | undefined,
   action: LifecycleAction,
   at: Date | undefined,
   policy: IssuePolicy,
+  trustedNow: readonly string[] = [],
 ): Promise<ManagedSecretData> {
   const dated = at === undefined ? {} : { now: at };
   const now = at ?? new Date();
@@ -45,15 +50,15 @@ export async function applyLifecycleAction(
   const trust = splitPemCertificates(secret?.caCertPem ?? '');
   const [signing, ...rest] = trust;
   switch (action) {
-    case 'create': {
-      const ca = await newCa();
-      return { ...(await serve(ca)), caCertPem: ca.certPem, caKeyPem: ca.keyPem };
-    }
+    case 'create':
     case 'replace': {
-      // The CA that signed what replicas may still serve stays trusted until retired (rule 3).
+      // The CA that signed what replicas may still serve stays trusted until retired (rule 3): from
+      // the Secret's trust set, the one that signed its certificate; from the bundle, with no
+      // Secret to say what replicas serve (it was deleted), every valid CA it holds.
       const ca = await newCa();
-      const old = secret?.certPem === undefined ? [] : trust.filter((pem) => stillTrustable(pem, secret.certPem!, now));
-      return { ...(await serve(ca)), caCertPem: [ca.certPem, ...old.slice(0, MAX_TRUST_SET - 1)].join(''), caKeyPem: ca.keyPem };
+      const servedPem = secret?.certPem;
+      const old = [...trust, ...trustedNow].filter((pem) => stillTrustable(pem, servedPem, now));
+      return { ...(await serve(ca)), caCertPem: [ca.certPem, ...distinct(old).slice(0, MAX_TRUST_SET - 1)].join(''), caKeyPem: ca.keyPem };
     }
     case 'rotate-serving': {
       if (signing === undefined || secret?.caKeyPem === undefined) throw new ServeError('INTERNAL', 'rotate-serving needs a signing CA');
@@ -95,15 +100,29 @@ export async function applyLifecycleAction(
   }
 }
 
-/** A CA of the old trust set worth keeping: a valid CA that signed the certificate replicas serve. */
-function stillTrustable(caPem: string, servedPem: string, now: Date): boolean {
+/**
+ * A CA of the old trust set worth keeping: a valid CA that signed the certificate replicas serve,
+ * or any valid CA when there is no such certificate to check against.
+ */
+function stillTrustable(caPem: string, servedPem: string | undefined, now: Date): boolean {
   try {
     const ca = new X509Certificate(caPem);
-    const served = new X509Certificate(servedPem);
-    return ca.ca && new Date(ca.validTo).getTime() > now.getTime() && signedBy(served, ca);
+    if (!ca.ca || new Date(ca.validTo).getTime() <= now.getTime()) return false;
+    return servedPem === undefined || signedBy(new X509Certificate(servedPem), ca);
   } catch {
     return false;
   }
+}
+
+/** The certificates of `pems` with each certificate once (the first of equal ones). */
+function distinct(pems: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return pems.filter((pem) => {
+    const fingerprint = new X509Certificate(pem).fingerprint256;
+    if (seen.has(fingerprint)) return false;
+    seen.add(fingerprint);
+    return true;
+  });
 }
 
 function pick<K extends keyof ManagedSecretData>(s: ManagedSecretData, ...keys: K[]): Pick<ManagedSecretData, K> {

@@ -23,7 +23,8 @@
  *    new certificate (and a replica never loads a certificate the bundle it reads cannot verify).
  * 4. A Secret whose CA cannot sign (missing or foreign key, expired, not a CA: e.g. one written by
  *    `camel-oci certs`) is replaced by a new CA and certificate; its old CA, if still valid, stays
- *    trusted under rule 3, so replicas still serving the old certificate keep working.
+ *    trusted under rule 3, so replicas still serving the old certificate keep working. So do the
+ *    CAs the bundle holds when the Secret is gone (an operator deleted it to force a new CA).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { splitPemCertificates } from './trust.js';
@@ -212,11 +213,21 @@ function servingCertProblem(secret: ManagedSecretData, ca: Parsed, now: number, 
   return undefined;
 }
 
-/** The CA certificates of the trust set `ca.crt`, each PEM, readable ones only, capped. */
+/**
+ * The CA certificates of the trust set `ca.crt`, each PEM, readable ones only, each once, capped.
+ * Once: a bundle patched with a CA twice would never match its fingerprints, and the reconcile
+ * would patch it again every round.
+ */
 export function trustSet(secret: ManagedSecretData): string[] {
-  return splitPemCertificates(secret.caCertPem ?? '')
-    .filter((pem) => parse(pem)?.x509.ca === true)
-    .slice(0, MAX_TRUST_SET);
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const pem of splitPemCertificates(secret.caCertPem ?? '')) {
+    const c = parse(pem);
+    if (c?.x509.ca !== true || seen.has(c.x509.fingerprint256)) continue;
+    seen.add(c.x509.fingerprint256);
+    out.push(pem);
+  }
+  return out.slice(0, MAX_TRUST_SET);
 }
 
 /** SHA-256 fingerprints of the readable CA certificates in PEM text (a decoded caBundle). */

@@ -40,6 +40,7 @@ import {
   type ManagedSecretData,
 } from '../certs/lifecycle.js';
 import { applyLifecycleAction } from '../certs/lifecycle-issue.js';
+import { splitPemCertificates } from '../certs/trust.js';
 import { serviceDnsNames } from '../certs/x509.js';
 import { boundedHttpLibrary } from './client.js';
 
@@ -146,6 +147,8 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
   let warnedAbout: string | undefined;
   /** Fingerprints of the last trust set every caBundle was seen to match. */
   let lastMatchedTrust: string | undefined;
+  /** Webhook configuration reads by the reconcile, so a refresh can tell that its own view is older. */
+  let reads = 0;
 
   /** Runs an apiserver call with a deadline and a size limit. */
   async function call<T>(fn: (o: { httpApi: ReturnType<typeof boundedHttpLibrary> }) => Promise<T>): Promise<T> {
@@ -246,8 +249,12 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       const secret = await readSecret();
       const data = secret === undefined ? undefined : decodeSecret(secret);
       const view = await readWebhook();
+      reads++;
       if (view.entries.length === 0)
         throw new ServeError('CONFIG_INVALID', `the MutatingWebhookConfiguration ${webhookName} has no webhooks`);
+      // Readiness follows the bundle as last read, also when this round cannot repair it (a patch
+      // refused with 403 would otherwise leave the replica ready while no call can reach it).
+      verified = servedVerifiedBy(view, now());
       const trust = data === undefined ? [] : trustSet(data);
       if (trust.length > 0 && !noteIfMatched(trust, view)) {
         // The Secret read may be older than the bundle (another replica just rotated and patched):
@@ -275,7 +282,15 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
         // Without a test clock, certificates take the time after their key is generated, so the
         // settle periods count from (nearly) the write, not from the decision.
         const issueAt = options.now === undefined ? undefined : new Date(t);
-        const next = await applyLifecycleAction(data, decision.action, issueAt, { ...policy, service: options.service, namespace });
+        const next = await applyLifecycleAction(
+          data,
+          decision.action,
+          issueAt,
+          { ...policy, service: options.service, namespace },
+          trustedByEveryEntry(view, common),
+        );
+        // Stopped while generating (the pod is terminating): leave the Secret to the replicas that stay.
+        if (stopped) return now();
         if (!(await writeSecret(secret, next))) {
           log.debug({ action: decision.action }, 'another replica changed the Secret first; reading it again');
           conflicts++;
@@ -304,6 +319,11 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
     return matched;
   }
 
+  /** Whether every entry's bundle in `view` verifies the certificate in service. */
+  function servedVerifiedBy(view: WebhookConfigurationView, t: number): boolean {
+    return served !== undefined && view.entries.every((e) => bundleVerifies(e.caBundlePem, served!.certPem, t));
+  }
+
   function serveIfVerified(data: ManagedSecretData, view: WebhookConfigurationView, t: number): void {
     const { certPem, keyPem } = data;
     // No entry to check against is no verification at all.
@@ -311,14 +331,24 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
     const ok = view.entries.every((e) => bundleVerifies(e.caBundlePem, certPem, t));
     if (!ok) {
       // Never put into service a certificate the apiserver would refuse; keep the current one.
-      verified = served !== undefined && view.entries.every((e) => bundleVerifies(e.caBundlePem, served!.certPem, t));
+      verified = servedVerifiedBy(view, t);
       // Once per certificate: the refresh and the reconcile both come here every period.
       if (warnedAbout !== certPem) log.warn("the caBundle does not verify the Secret's certificate yet; not serving it");
       warnedAbout = certPem;
       return;
     }
     if (served?.certPem !== certPem) {
-      options.serve({ certPem, keyPem });
+      try {
+        options.serve({ certPem, keyPem });
+      } catch (err) {
+        // A pair the server refuses (a key that is not the certificate's): keep serving what it
+        // serves; decide() sees the same fault and issues a new certificate.
+        if (warnedAbout !== certPem)
+          log.warn({ err: asCamelOciError(err).toJSON() }, "the Secret's certificate cannot be served; not serving it");
+        warnedAbout = certPem;
+        verified = servedVerifiedBy(view, t);
+        return;
+      }
       served = { certPem, notAfter: notAfterOf(certPem) ?? 0 };
       options.metrics?.servingExpiry(Math.floor(served.notAfter / 1000));
       log.info({ notAfter: new Date(served.notAfter).toISOString() }, 'serving the certificate from the Secret');
@@ -340,10 +370,14 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
   function refresh(): void {
     if (refreshing !== undefined || stopped) return;
     refreshing = (async () => {
+      const readsBefore = reads;
       const secret = await readSecret();
       if (secret === undefined) return;
       const data = decodeSecret(secret);
       const view = await readWebhook();
+      // A reconcile read meanwhile, and what it read may be newer: acting on this older view could
+      // serve an older certificate again, or note an older trust set as the matched one.
+      if (reads !== readsBefore) return;
       noteIfMatched(trustSet(data), view);
       serveIfVerified(data, view, now());
     })()
@@ -389,6 +423,11 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       await refreshing;
     },
   };
+}
+
+/** The CAs (PEM) that every entry's caBundle holds: `common` are their fingerprints. */
+function trustedByEveryEntry(view: WebhookConfigurationView, common: ReadonlySet<string>): string[] {
+  return splitPemCertificates(view.entries[0]?.caBundlePem ?? '').filter((pem) => [...caFingerprints(pem)].some((f) => common.has(f)));
 }
 
 /** A trust set's identity: its CAs' fingerprints, in order. */

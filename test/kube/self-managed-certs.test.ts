@@ -29,12 +29,15 @@ const SERVER_NAME = 'camel-oci.camel-oci.svc';
 const WAIT_MS = 30_000;
 const DAY_MS = 24 * 3600 * 1000;
 
-/** The webhook configuration as the manifests create it: two entries, no caBundle yet. */
-function webhookConfiguration(): Record<string, any> {
+/** The webhook configuration as the manifests create it: two entries, no caBundle yet (or `caBundlePem`). */
+function webhookConfiguration(caBundlePem?: string): Record<string, any> {
   const entry = (name: string): Record<string, unknown> => ({
     name,
     admissionReviewVersions: ['v1'],
-    clientConfig: { service: { name: SERVICE, namespace: NS, path: '/mutate', port: 443 } },
+    clientConfig: {
+      service: { name: SERVICE, namespace: NS, path: '/mutate', port: 443 },
+      ...(caBundlePem === undefined ? {} : { caBundle: Buffer.from(caBundlePem).toString('base64') }),
+    },
     sideEffects: 'None',
   });
   return {
@@ -392,5 +395,107 @@ test('a forbidden apiserver keeps the replica not ready, and it recovers once ac
   assert.equal(r.certs.ready(), false);
   assert.equal(r.tls.ready(), false);
   await waitFor('ready after the retries', () => r.certs.ready());
+  assert.deepEqual(r.unverifiedServes, []);
+});
+
+test('a Secret deleted to force a rotation: replicas that have not re-read it stay verifiable through the new bundle', async (t) => {
+  resetObjects();
+  // Long re-check periods: only the reconcile run by hand below re-reads.
+  const replicas = [await startReplica({ recheckMs: 60_000 }), await startReplica({ recheckMs: 60_000 })];
+  t.after(() => Promise.all(replicas.map((r) => r.close())));
+  await waitFor('every replica ready', () => replicas.every((r) => r.certs.ready() && r.tls.ready()));
+  const oldCa = bundles()[0]!;
+  api.deleteSecret(NS, SECRET);
+  await replicas[0]!.certs.reconcile(); // a new CA and certificate, and the bundle patched to them
+  assert.equal(replicas[0]!.served.length, 2, 'the first replica serves the new certificate');
+  assert.equal(replicas[1]!.served.length, 1, 'the second has not re-read');
+  const bundle = bundles()[0]!;
+  assert.notEqual(bundle, oldCa);
+  assert.ok(bundle.includes(oldCa.trim()), 'the CA the second replica still serves under stays trusted until retired');
+  for (const r of replicas) {
+    const p = await presented(r.port, bundle);
+    assert.equal(p.authorized, true, `port ${r.port}: ${p.error ?? ''}`);
+  }
+});
+
+test('a Secret whose key is not its certificate’s is repaired: a new serving certificate, not a reconcile failing for ever', async (t) => {
+  resetObjects();
+  const ca = await generateCa({ commonName: 'hand-made CA', validityDays: 365 });
+  const a = await issueServingCert(ca, { service: SERVICE, namespace: NS, validityDays: 30 });
+  const b = await issueServingCert(ca, { service: SERVICE, namespace: NS, validityDays: 30 });
+  api.putWebhookConfiguration(webhookConfiguration(ca.certPem));
+  api.putSecret(NS, SECRET, { 'tls.crt': a.certPem, 'tls.key': b.keyPem, 'ca.crt': ca.certPem, 'ca.key': ca.keyPem });
+  const r = await startReplica({ recheckMs: 300 });
+  t.after(() => r.close());
+  await waitFor('ready', () => r.certs.ready() && r.tls.ready());
+  assert.equal(r.served.length, 1);
+  assert.notEqual(r.served[0], a.certPem, 'the broken pair was never served');
+  assert.equal(new X509Certificate(r.served[0]!).checkIssued(new X509Certificate(ca.certPem)), true, 'the same CA signed the new one');
+  assert.equal(await metricValue(r.metrics, 'camel_oci_certificate_rotations_total', { kind: 'rotate-serving' }), 1);
+});
+
+test('a trust set holding its CA twice is patched once, not every round', async (t) => {
+  resetObjects();
+  const ca = await generateCa({ commonName: 'doubled CA', validityDays: 365 });
+  const cert = await issueServingCert(ca, { service: SERVICE, namespace: NS, validityDays: 30 });
+  api.putSecret(NS, SECRET, { 'tls.crt': cert.certPem, 'tls.key': cert.keyPem, 'ca.crt': ca.certPem + ca.certPem, 'ca.key': ca.keyPem });
+  const before = api.requests.length;
+  const r = await startReplica({ recheckMs: 300 });
+  t.after(() => r.close());
+  await waitFor('ready', () => r.certs.ready());
+  await r.certs.reconcile();
+  await r.certs.reconcile();
+  const patches = api.requests.slice(before).filter((q) => q.method === 'PATCH');
+  assert.equal(patches.length, 1, `${patches.length} patches`);
+  assert.deepEqual(bundles(), [ca.certPem, ca.certPem]);
+});
+
+test('a bundle blanked that cannot be patched (403) makes the replica not ready until it is repaired', async (t) => {
+  resetObjects();
+  const r = await startReplica({ recheckMs: 300 });
+  t.after(() => r.close());
+  await waitFor('ready', () => r.certs.ready());
+  await r.certs.reconcile();
+  api.failNext('PATCH', 403, 2);
+  api.putWebhookConfiguration(webhookConfiguration());
+  await r.certs.reconcile(); // reads the blank bundle, and its patch is refused
+  assert.equal(r.certs.ready(), false, 'no call can reach a replica whose bundle is blank');
+  await waitFor('repaired once the patch is allowed', () => r.certs.ready() && bundles().every((b) => b !== ''));
+  assert.deepEqual(r.unverifiedServes, []);
+});
+
+test('a refresh that read the Secret before a rotation does not serve its older certificate after the reconcile served the new one', async (t) => {
+  resetObjects();
+  const r = await startReplica({ recheckMs: 200 });
+  t.after(() => r.close());
+  await waitFor('ready', () => r.certs.ready());
+  await r.certs.reconcile();
+  const first = r.served.at(-1)!;
+  // What another replica's rotation writes: a new CA and certificate.
+  const ca2 = await generateCa({ commonName: 'CA 2', validityDays: 365 });
+  const c2 = await issueServingCert(ca2, { service: SERVICE, namespace: NS, validityDays: 30 });
+  const since = (n: number, method: string): number => api.requests.slice(n).filter((q) => q.method === method).length;
+  // The reconcile waits on its patch of a blanked bundle; a refresh runs beside it every 200 ms.
+  const releasePatch = api.holdNextAnswer('PATCH');
+  const n0 = api.requests.length;
+  api.putWebhookConfiguration(webhookConfiguration());
+  void r.certs.reconcile();
+  await waitFor('the patch sent', () => since(n0, 'PATCH') === 1);
+  // The refresh's two reads: the Secret (the first certificate's), then the configuration.
+  const releaseSecretRead = api.holdNextAnswer('GET');
+  const releaseConfigRead = api.holdNextAnswer('GET');
+  const n1 = api.requests.length;
+  await waitFor('the refresh read the Secret', () => since(n1, 'GET') === 1);
+  api.putSecret(NS, SECRET, { 'tls.crt': c2.certPem, 'tls.key': c2.keyPem, 'ca.crt': ca2.certPem, 'ca.key': ca2.keyPem });
+  releaseSecretRead();
+  await waitFor('the refresh read the configuration', () => since(n1, 'GET') === 2);
+  releasePatch(); // the reconcile reads the new Secret, sets the bundle to CA 2 and serves c2
+  await waitFor('the new certificate served', () => r.served.includes(c2.certPem));
+  releaseConfigRead(); // the refresh's view, older than the reconcile's, comes back last
+  await r.certs.reconcile();
+  assert.deepEqual(
+    r.served.map((c) => (c === first ? 'first' : c === c2.certPem ? 'c2' : 'other')),
+    ['first', 'c2'],
+  );
   assert.deepEqual(r.unverifiedServes, []);
 });
