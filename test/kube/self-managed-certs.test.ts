@@ -450,12 +450,18 @@ test('a trust set holding its CA twice is patched once, not every round', async 
   assert.deepEqual(bundles(), [ca.certPem, ca.certPem]);
 });
 
-test('a bundle blanked that cannot be patched (403) makes the replica not ready until it is repaired', async (t) => {
+/** Fresh objects and one replica, ready, with a reconcile run to its end (closed after the test). */
+async function settledReplica(t: { after(fn: () => Promise<void>): void }, recheckMs: number): Promise<Replica> {
   resetObjects();
-  const r = await startReplica({ recheckMs: 300 });
+  const r = await startReplica({ recheckMs });
   t.after(() => r.close());
   await waitFor('ready', () => r.certs.ready());
   await r.certs.reconcile();
+  return r;
+}
+
+test('a bundle blanked that cannot be patched (403) makes the replica not ready until it is repaired', async (t) => {
+  const r = await settledReplica(t, 300);
   api.failNext('PATCH', 403, 2);
   api.putWebhookConfiguration(webhookConfiguration());
   await r.certs.reconcile(); // reads the blank bundle, and its patch is refused
@@ -465,11 +471,7 @@ test('a bundle blanked that cannot be patched (403) makes the replica not ready 
 });
 
 test('a refresh that read the Secret before a rotation does not serve its older certificate after the reconcile served the new one', async (t) => {
-  resetObjects();
-  const r = await startReplica({ recheckMs: 200 });
-  t.after(() => r.close());
-  await waitFor('ready', () => r.certs.ready());
-  await r.certs.reconcile();
+  const r = await settledReplica(t, 200);
   const first = r.served.at(-1)!;
   // What another replica's rotation writes: a new CA and certificate.
   const ca2 = await generateCa({ commonName: 'CA 2', validityDays: 365 });
