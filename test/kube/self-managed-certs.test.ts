@@ -501,3 +501,15 @@ test('a refresh that read the Secret before a rotation does not serve its older 
   );
   assert.deepEqual(r.unverifiedServes, []);
 });
+
+test('a replica stopped while it generates keys leaves the Secret to the replicas that stay', async () => {
+  resetObjects();
+  const before = api.requests.length;
+  const r = await startReplica();
+  await r.close(); // at once: its first reconcile is reading, or generating the new CA
+  assert.equal(api.secret(NS, SECRET), undefined, 'no Secret was written after stop()');
+  assert.deepEqual(
+    api.requests.slice(before).filter((q) => q.method !== 'GET'),
+    [],
+  );
+});
