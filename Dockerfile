@@ -40,7 +40,8 @@ LABEL org.opencontainers.image.title="camel-oci" \
 ENV NODE_ENV=production
 WORKDIR /opt/camel-oci
 COPY --from=deps /opt/camel-oci/node_modules ./node_modules
-# package.json beside dist/: it makes dist/*.js ES modules and gives `camel-oci --version`.
+# package.json beside dist/ gives `camel-oci --version` (dist/ and dist/lib/ carry their own, which
+# say what kind of module their files are).
 COPY --from=build /opt/camel-oci/package.json ./package.json
 COPY --from=build /opt/camel-oci/dist ./dist
 # The injected init container runs `camel-oci fetch ...` as its command, so it must be on PATH.
@@ -57,7 +58,7 @@ ENV NODE_COMPILE_CACHE=/opt/camel-oci/compile-cache
 COPY --from=build /opt/camel-oci/scripts/warm-fetch-cache.mjs /tmp/warm-fetch-cache.mjs
 RUN camel-oci --version \
  && node /tmp/warm-fetch-cache.mjs /opt/camel-oci/dist/cli.js \
- && node -e "import('/opt/camel-oci/dist/commands/serve.js')" \
+ && node -e "import('/opt/camel-oci/dist/lib/commands/serve.js')" \
  && rm /tmp/warm-fetch-cache.mjs \
  && chmod -R a+rX,go-w /opt/camel-oci/compile-cache
 # Numeric, so runAsNonRoot can verify it; any other UID works too (files are world-readable).

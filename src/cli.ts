@@ -1,19 +1,24 @@
 #!/usr/bin/env node
 /**
- * The `camel-oci` executable. It turns on Node's compile cache before any other module of ours
- * loads, then runs the command (main.ts): `fetch` from its one-file bundle, dist/fetch.cjs (made by
- * scripts/bundle-fetch.mjs at build), every other command from the ES modules.
+ * The `camel-oci` executable, dist/cli.js. It turns on Node's compile cache before any other module
+ * of ours loads, then runs the command (main.ts): `fetch` from its one-file bundle, dist/fetch.cjs,
+ * every other command from the ES modules in dist/lib/.
  *
- * Both serve the init container's start, which is most of a small fetch (bench/RESULTS.md,
- * "Fetch"). Node's on-disk compile cache (Node >= 22.1; absent on 20) loads modules compiled
- * instead of parsed; it honours NODE_COMPILE_CACHE, which the image points at a cache filled when
- * the image was built, and elsewhere uses Node's default under the temp dir. The fetch bundle has
- * a code cache of its own beside it (base/code-cache.ts), made after a run that fetched, so that it
+ * It is built as CommonJS (scripts/bundle.mjs bundles this file and base/code-cache.ts into
+ * dist/cli.js; dist/package.json says "commonjs", dist/lib/package.json "module"). Node loads a
+ * CommonJS entry with synchronous reads; it loads an ES module entry on libuv's thread pool, which
+ * starts the pool before this file runs, with four threads, whatever UV_THREADPOOL_SIZE it is then
+ * given (Node 20; measured on a large fetch, 2.4-2.5x the shell pipeline with four threads against
+ * 3.1-3.3x with one; bench/RESULTS.md, "Fetch").
+ *
+ * Both the compile cache and the bundle serve the init container's start, which is most of a small
+ * fetch. Node's on-disk compile cache (Node >= 22.1; absent on 20) loads modules compiled instead
+ * of parsed; it honours NODE_COMPILE_CACHE, which the image points at a cache filled when the
+ * image was built, and elsewhere uses Node's default under the temp dir. The fetch bundle has a
+ * code cache of its own beside it (base/code-cache.ts), made after a run that fetched, so that it
  * also holds the functions compiled on their first call. A cache that cannot be read or written
- * only costs the time it would have saved. A static import here would load its whole graph before
- * the cache is on, so the commands are loaded after it; the one static import of ours,
- * base/code-cache.js, uses Node's built-ins alone (importing it dynamically cost a small fetch
- * 1-3 ms of the ES module loader's own start-up).
+ * only costs the time it would have saved. The commands are loaded after the cache is on; the one
+ * module of ours bundled in here, base/code-cache.ts, uses Node's built-ins alone.
  */
 import * as nodeModule from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -30,17 +35,18 @@ const argv = process.argv.slice(2);
 // four threads contending with the main one cost more than the jobs (8 x 32 MiB: 1.55 -> 1.23 s,
 // system time 0.9 -> 0.5 s; bench/RESULTS.md, "Fetch"). One thread also queues jobs behind a slow
 // one (a stalled disk write, a slow DNS lookup); the run's deadline still holds. libuv reads the
-// variable when the pool starts, at the first job: Node >= 22 has run none before this line, but
-// Node 20's ES module loader reads this very file on the pool, so there it keeps four threads.
+// variable when the pool starts, at its first job, and nothing has run one before this line (this
+// file is CommonJS, see above).
 if (argv[0] === 'fetch') process.env.UV_THREADPOOL_SIZE ??= '1';
 
 (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 /**
  * main() from dist/fetch.cjs, run with its code cache (base/code-cache.ts), and the step that saves
- * that cache after the run; undefined where the bundle was not built (src/ compiled by tsc alone).
+ * that cache after the run; undefined where dist/fetch.cjs is absent.
  */
 function bundledFetch(): { main: Main; saveCache: (code: number) => void } | undefined {
+  // import.meta.url is dist/cli.js's own URL in the CommonJS build (scripts/bundle.mjs).
   const file = fileURLToPath(new URL('./fetch.cjs', import.meta.url));
   type Exports = { main: Main; asksForHelp: AsksForHelp };
   let loaded: ReturnType<typeof loadWithCodeCache<Exports>>;
@@ -58,15 +64,19 @@ function bundledFetch(): { main: Main; saveCache: (code: number) => void } | und
 }
 
 const bundle = argv[0] === 'fetch' ? bundledFetch() : undefined;
-const main = bundle?.main ?? (await import('./main.js')).main;
-main(argv, process.env).then(
-  (code) => {
-    bundle?.saveCache(code);
-    // Long-running commands (serve) never resolve; the others exit with their code.
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`camel-oci: ${String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+// A CommonJS file has no top-level await; the ES modules are loaded by URL, from dist/lib/.
+const loadMain = async (): Promise<Main> =>
+  bundle?.main ?? ((await import(new URL('./lib/main.js', import.meta.url).href)) as typeof import('./main.js')).main;
+loadMain()
+  .then((main) => main(argv, process.env))
+  .then(
+    (code) => {
+      bundle?.saveCache(code);
+      // Long-running commands (serve) never resolve; the others exit with their code.
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`camel-oci: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );

@@ -1,4 +1,4 @@
-/** The package version, read once from the package.json that ships beside dist/. */
+/** The package version, read once from the package.json that ships beside dist/ (this file is dist/lib/base/version.js). */
 import { readFileSync } from 'node:fs';
 
 let cached: string | undefined;
@@ -7,7 +7,7 @@ let cached: string | undefined;
 export function version(): string {
   if (cached === undefined) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
       cached = pkg.version ?? 'unknown';
     } catch {
       cached = 'unknown';

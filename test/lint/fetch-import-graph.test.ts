@@ -1,9 +1,10 @@
 /**
  * The init container's code: every module the built `fetch` entry can load (static imports,
- * re-exports and `import()` with a literal specifier, followed transitively through dist/) stays
- * out of the resolver, the injector, the admission workflow and the webhook, and so does the CLI
- * entry's own static graph that runs before it; so does the one-file bundle the executable runs
- * for `fetch` (dist/fetch.cjs). Reads dist/ as built by `npm run build`.
+ * re-exports and `import()` with a literal specifier, followed transitively through dist/lib/)
+ * stays out of the resolver, the injector, the admission workflow and the webhook, and so does the
+ * static graph of main.js, which every command loads first; so does the one-file bundle the
+ * executable runs for `fetch` (dist/fetch.cjs), and the executable itself (dist/cli.js, CommonJS).
+ * Reads dist/ as built by `npm run build`.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,7 +16,9 @@ import { describe, it } from 'node:test';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
 const DIST = path.join(REPO_ROOT, 'dist');
-/** Folders of dist/ the fetcher must never load. */
+/** The ES modules (tsc's output). */
+const LIB = path.join(DIST, 'lib');
+/** Folders of dist/lib/ the fetcher must never load. */
 const FORBIDDEN_FOLDERS = ['resolve', 'inject', 'admit', 'webhook'];
 /** Packages of the webhook the fetcher must never load. */
 const FORBIDDEN_PACKAGES = ['express', '@kubernetes/client-node', 'prom-client', 'node-forge'];
@@ -26,7 +29,7 @@ const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])([^'"]+)\1/g;
 const DYNAMIC_NON_LITERAL = /\bimport\s*\(\s*(?!['"])/;
 
 interface Graph {
-  /** Modules of dist/ reached, relative to dist/. */
+  /** Modules of dist/lib/ reached, relative to it. */
   readonly modules: Set<string>;
   /** Bare specifiers (node: builtins and packages) reached, with the first module that imports each. */
   readonly packages: Map<string, string>;
@@ -34,13 +37,13 @@ interface Graph {
   readonly parent: Map<string, string>;
 }
 
-/** Walks the import graph from `entries` (files under dist/); `followDynamic` false keeps to static imports. */
+/** Walks the import graph from `entries` (files under dist/lib/); `followDynamic` false keeps to static imports. */
 function walk(entries: readonly string[], followDynamic: boolean): Graph {
   const graph: Graph = { modules: new Set(), packages: new Map(), parent: new Map() };
   const queue = [...entries];
   while (queue.length > 0) {
     const file = queue.shift()!;
-    const rel = path.relative(DIST, file);
+    const rel = path.relative(LIB, file);
     if (graph.modules.has(rel)) continue;
     graph.modules.add(rel);
     const text = readFileSync(file, 'utf8');
@@ -54,8 +57,8 @@ function walk(entries: readonly string[], followDynamic: boolean): Graph {
         continue;
       }
       const target = path.resolve(path.dirname(file), specifier);
-      assert.ok(existsSync(target), `${rel} imports ${specifier}, which is not in dist/`);
-      const targetRel = path.relative(DIST, target);
+      assert.ok(existsSync(target), `${rel} imports ${specifier}, which is not in dist/lib/`);
+      const targetRel = path.relative(LIB, target);
       if (!graph.parent.has(targetRel)) graph.parent.set(targetRel, rel);
       queue.push(target);
     }
@@ -68,6 +71,11 @@ function chain(graph: Graph, module: string): string {
   const steps = [module];
   for (let m = graph.parent.get(module); m !== undefined && steps.length < 50; m = graph.parent.get(m)) steps.unshift(m);
   return steps.join(' -> ');
+}
+
+/** The files an esbuild bundle holds: it marks where each starts with a comment naming its path. */
+function bundledFiles(bundle: string): string[] {
+  return [...new Set([...bundle.matchAll(/^\/\/ ((?:src|dist|node_modules)\/\S+)$/gm)].map((m) => m[1]!))].sort();
 }
 
 function assertFetcherOnly(graph: Graph): void {
@@ -85,37 +93,46 @@ function assertFetcherOnly(graph: Graph): void {
 
 describe('the fetch entry point import graph (built)', () => {
   it('dist/ is built', () => {
-    assert.ok(existsSync(path.join(DIST, 'commands', 'fetch.js')), 'run npm run build first');
+    assert.ok(existsSync(path.join(LIB, 'commands', 'fetch.js')), 'run npm run build first');
   });
 
-  it('dist/commands/fetch.js reaches no resolve/, inject/, admit/ or webhook/ module, statically or with import()', () => {
-    const graph = walk([path.join(DIST, 'commands', 'fetch.js')], true);
+  it('dist/lib/commands/fetch.js reaches no resolve/, inject/, admit/ or webhook/ module, statically or with import()', () => {
+    const graph = walk([path.join(LIB, 'commands', 'fetch.js')], true);
     assert.ok(graph.modules.has(path.join('fetch', 'runner.js')), 'the walk follows imports (it reaches fetch/runner.js)');
     assert.ok(graph.modules.has(path.join('registry', 'setup.js')), 'the walk follows imports (it reaches registry/setup.js)');
     assertFetcherOnly(graph);
   });
 
-  it('dist/cli.js loads none of them before it runs the fetch command', () => {
-    // The executable (cli.js) loads main.js with import() after turning on the compile cache, and
-    // main.js loads each command's module with import() only when that command runs: their static
-    // graphs are what every command, fetch included, loads first.
-    const cli = readFileSync(path.join(DIST, 'cli.js'), 'utf8');
-    assert.match(cli, /import\(['"]\.\/main\.js['"]\)/, 'cli.js loads main.js');
-    const graph = walk([path.join(DIST, 'cli.js'), path.join(DIST, 'main.js')], false);
+  it('dist/lib/main.js, which every command loads first, loads none of them statically', () => {
+    // main.js loads each command's module with import() only when that command runs: its static
+    // graph is what every command, fetch included, loads first.
+    const graph = walk([path.join(LIB, 'main.js')], false);
     assert.ok(graph.modules.has(path.join('config', 'tables.js')), 'the walk follows imports (it reaches config/tables.js)');
     assertFetcherOnly(graph);
   });
 
+  it('dist/cli.js is CommonJS holding cli.ts and base/code-cache.ts alone, and imports dist/lib/main.js at run time', () => {
+    const cli = readFileSync(path.join(DIST, 'cli.js'), 'utf8');
+    assert.deepEqual(bundledFiles(cli), ['src/base/code-cache.ts', 'src/cli.ts']);
+    assert.deepEqual(
+      [...cli.matchAll(/\brequire\((['"])([^'"]+)\1\)/g)].map((m) => m[2]!).filter((s) => !s.startsWith('node:')),
+      [],
+      'it requires only built-ins',
+    );
+    assert.match(cli, /import\(new URL\(['"]\.\/lib\/main\.js['"]/, 'the other commands come from dist/lib/main.js');
+    // Node picks the module system by the nearest package.json: dist/ is CommonJS, dist/lib/ ES modules.
+    assert.deepEqual(JSON.parse(readFileSync(path.join(DIST, 'package.json'), 'utf8')), { type: 'commonjs' });
+    assert.deepEqual(JSON.parse(readFileSync(path.join(LIB, 'package.json'), 'utf8')), { type: 'module' });
+  });
+
   it("dist/fetch.cjs bundles the fetcher's modules and none of the webhook's", () => {
-    // esbuild marks where each bundled file starts with a comment naming its path.
-    const bundle = readFileSync(path.join(DIST, 'fetch.cjs'), 'utf8');
-    const files = [...bundle.matchAll(/^\/\/ (dist\/\S+|node_modules\/\S+)$/gm)].map((m) => m[1]!);
+    const files = bundledFiles(readFileSync(path.join(DIST, 'fetch.cjs'), 'utf8'));
     assert.ok(
-      files.includes('dist/fetch/runner.js') && files.includes('dist/registry/node-transport.js'),
+      files.includes('dist/lib/fetch/runner.js') && files.includes('dist/lib/registry/node-transport.js'),
       `the bundle's files: ${files.join(' ')}`,
     );
     assert.deepEqual(
-      files.filter((f) => FORBIDDEN_FOLDERS.some((d) => f.startsWith(`dist/${d}/`))),
+      files.filter((f) => FORBIDDEN_FOLDERS.some((d) => f.startsWith(`dist/lib/${d}/`))),
       [],
       'no resolver, injector, admission or webhook module in the bundle',
     );
@@ -128,7 +145,8 @@ describe('the fetch entry point import graph (built)', () => {
 
   it('dist/cli.js runs fetch from dist/fetch.cjs, and the other commands from the ES modules', async () => {
     // The bundle is compiled from its source with Module.wrap (base/code-cache.ts), not required: a
-    // preloaded wrap records the digest of every source it wraps.
+    // preloaded wrap records the digest of every source it wraps. Node wraps dist/cli.js with it too,
+    // where a hashbang is only legal as the file's first line: the wrap makes it a comment.
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'camel-oci-bundle-'));
     try {
       const preload = path.join(tmp, 'wrapped.cjs');
@@ -139,7 +157,7 @@ describe('the fetch entry point import graph (built)', () => {
           'const wrap = Module.wrap;',
           'Module.wrap = function (source) {',
           "  require('node:fs').appendFileSync(process.env.WRAPPED, require('node:crypto').createHash('sha256').update(source).digest('hex') + '\\n');",
-          '  return wrap.call(this, source);',
+          "  return wrap.call(this, source.replace(/^#!/, '//#!'));",
           '};',
           '',
         ].join('\n'),
@@ -168,7 +186,7 @@ describe('the fetch entry point import graph (built)', () => {
   });
 
   it('the walk sees a forbidden module when one is reachable (the webhook entry reaches them)', () => {
-    const graph = walk([path.join(DIST, 'commands', 'serve.js')], true);
+    const graph = walk([path.join(LIB, 'commands', 'serve.js')], true);
     assert.throws(() => assertFetcherOnly(graph), /no resolver, injector, admission or webhook module/);
   });
 });
