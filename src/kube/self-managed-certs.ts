@@ -104,7 +104,7 @@ export interface SelfManagedCertificates {
   ready(): boolean;
   /** Runs one reconcile now (joins a running one). */
   reconcile(): Promise<void>;
-  /** Stops the timer and waits for a running reconcile. */
+  /** Stops the timer, ends the requests in flight and waits for a running reconcile. */
   stop(): Promise<void>;
 }
 
@@ -149,6 +149,8 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
   let lastMatchedTrust: string | undefined;
   /** Webhook configuration reads by the reconcile, so a refresh can tell that its own view is older. */
   let reads = 0;
+  /** Aborted by stop(): a request in flight ends then, not at its timeout. */
+  const halt = new AbortController();
 
   /** Runs an apiserver call with a deadline and a size limit. */
   async function call<T>(fn: (o: { httpApi: ReturnType<typeof boundedHttpLibrary> }) => Promise<T>): Promise<T> {
@@ -158,7 +160,8 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       timeoutMs,
     );
     try {
-      return await fn({ httpApi: boundedHttpLibrary({ signal: controller.signal, maxBodyBytes: MAX_KUBE_OBJECT_BYTES }) });
+      const signal = AbortSignal.any([controller.signal, halt.signal]);
+      return await fn({ httpApi: boundedHttpLibrary({ signal, maxBodyBytes: MAX_KUBE_OBJECT_BYTES }) });
     } finally {
       clearTimeout(t);
     }
@@ -381,7 +384,9 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
       noteIfMatched(trustSet(data), view);
       serveIfVerified(data, view, now());
     })()
-      .catch((err: unknown) => log.debug({ err: asCamelOciError(err).toJSON() }, 'certificate refresh failed'))
+      .catch((err: unknown) => {
+        if (!stopped) log.debug({ err: asCamelOciError(err).toJSON() }, 'certificate refresh failed');
+      })
       .finally(() => {
         refreshing = undefined;
       });
@@ -398,6 +403,7 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
         schedule(at);
       })
       .catch((err: unknown) => {
+        if (stopped) return; // stop() ended its requests: nothing failed
         failures++;
         const e = asCamelOciError(err);
         log.error({ err: e.toJSON(), failures }, 'certificate reconcile failed; retrying');
@@ -419,6 +425,8 @@ export function startSelfManagedCertificates(options: SelfManagedOptions): SelfM
     async stop() {
       stopped = true;
       if (timer !== undefined) clearTimeout(timer);
+      // A write cut short is as if it timed out: the replicas that stay reconcile what it left.
+      halt.abort(new ServeError('UNAVAILABLE', 'the certificate loop was stopped'));
       await running;
       await refreshing;
     },

@@ -513,3 +513,20 @@ test('a replica stopped while it generates keys leaves the Secret to the replica
     [],
   );
 });
+
+test('stop() ends a request in flight at once, not at its 10 s timeout', async (t) => {
+  const r = await settledReplica(t, 60_000);
+  const release = api.holdNextAnswer('GET');
+  t.after(release);
+  const before = api.requests.length;
+  const reconciled = r.certs.reconcile();
+  await waitFor('the Secret read sent', () => api.requests.slice(before).some((q) => q.method === 'GET'));
+  const started = Date.now();
+  const outcome = await Promise.race([
+    r.certs.stop().then(() => 'stopped'),
+    new Promise<string>((resolve) => setTimeout(() => resolve('still waiting for the held answer'), 5_000).unref()),
+  ]);
+  assert.equal(outcome, 'stopped');
+  assert.ok(Date.now() - started < 5_000);
+  await reconciled; // it ended with the stop, and without an unhandled failure
+});
