@@ -223,6 +223,31 @@ describe('fetch against a plain registry', () => {
     assert.ok(!landed.some((p) => p.startsWith('.staging')), 'staging removed');
   });
 
+  it('refuses a small layer above --max-layer-bytes before reading its bytes (its tampered bytes are never looked at), and nothing lands', async () => {
+    // A layer of at most 1 MiB is normally downloaded whole and verified first; one above the
+    // per-layer limit takes the streaming path, whose unpacker refuses it at the start.
+    const pushed = await pushStandardArtifact(registry, 'acme/small-over-limit', '1.0');
+    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+    const victim = pushed.manifest.layers[2]!; // the raw jar
+    const file = blobPath(registry.storageDir, victim.digest);
+    const bytes = await readFile(file);
+    bytes[100] = bytes[100]! ^ 0xff;
+    await writeFile(file, bytes);
+    const limit = victim.size - 1;
+    const plan = buildPlan([artifact!]);
+    const only = {
+      ...plan,
+      artifacts: [{ ...plan.artifacts[0]!, layers: plan.artifacts[0]!.layers.filter((l) => l.digest === victim.digest) }],
+    };
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(only, root, ['--max-layer-bytes', String(limit)]);
+    assert.equal(run.code, 1);
+    const error = run.lines.find((l) => l.event === 'error')!;
+    assert.equal(error.code, 'SIZE_EXCEEDED', JSON.stringify(error));
+    assert.match(String(error.message), new RegExp(`above the ${limit}-byte limit per layer`));
+    assert.deepEqual(await tree(root), [], 'nothing landed and no staging is left');
+  });
+
   it("fails with the volume's own error when an image mount point cannot be made, though the requests went out first", async () => {
     const pushed = await pushStandardArtifact(registry, 'acme/mount-blocked', '1.0');
     const [artifact] = await resolveAll(registry.host, [pushed.reference]);
