@@ -14,6 +14,7 @@ import { buildPlan, digestHex12 } from '../../src/plan/plan.js';
 import type { FetchPlan } from '../../src/plan/plan.js';
 import { createResolver } from '../../src/resolve/setup.js';
 import type { ResolvedArtifact } from '../../src/plan/artifact.js';
+import type { Descriptor } from '../../src/oci/manifest.js';
 import { blobPath, startRegistry } from '../helpers/registry.js';
 import type { StartedRegistry } from '../helpers/registry.js';
 import { startBlackhole, startFaultProxy } from '../helpers/fault-proxy.js';
@@ -203,16 +204,22 @@ describe('fetch against a plain registry', () => {
     assert.deepEqual(await tree(root), [`dependencies/${digestHex12(amd64.layers[0]!.digest)}/amd.jar`]);
   });
 
-  it('fails with DIGEST_MISMATCH when the registry serves tampered bytes, and nothing lands', async () => {
-    const pushed = await pushStandardArtifact(registry, 'acme/tamper-blob', '1.0');
+  /** Pushes the standard artifact to `repository` and flips one byte of its raw jar layer's blob in the registry's storage. */
+  async function pushTampered(repository: string): Promise<{ artifact: ResolvedArtifact; victim: Descriptor }> {
+    const pushed = await pushStandardArtifact(registry, repository, '1.0');
     const [artifact] = await resolveAll(registry.host, [pushed.reference]);
     const victim = pushed.manifest.layers[2]!; // the raw jar
     const file = blobPath(registry.storageDir, victim.digest);
     const bytes = await readFile(file);
     bytes[100] = bytes[100]! ^ 0xff;
     await writeFile(file, bytes);
+    return { artifact: artifact!, victim };
+  }
+
+  it('fails with DIGEST_MISMATCH when the registry serves tampered bytes, and nothing lands', async () => {
+    const { artifact, victim } = await pushTampered('acme/tamper-blob');
     const root = await tempDir('camel-oci-fetch-');
-    const run = await fetchCli(buildPlan([artifact!]), root, ['--parallel', '1']);
+    const run = await fetchCli(buildPlan([artifact]), root, ['--parallel', '1']);
     assert.equal(run.code, 1);
     const message = run.stderr.join('\n');
     assert.match(message, /DIGEST_MISMATCH/);
@@ -226,15 +233,9 @@ describe('fetch against a plain registry', () => {
   it('refuses a small layer above --max-layer-bytes before reading its bytes (its tampered bytes are never looked at), and nothing lands', async () => {
     // A layer of at most 1 MiB is normally downloaded whole and verified first; one above the
     // per-layer limit takes the streaming path, whose unpacker refuses it at the start.
-    const pushed = await pushStandardArtifact(registry, 'acme/small-over-limit', '1.0');
-    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
-    const victim = pushed.manifest.layers[2]!; // the raw jar
-    const file = blobPath(registry.storageDir, victim.digest);
-    const bytes = await readFile(file);
-    bytes[100] = bytes[100]! ^ 0xff;
-    await writeFile(file, bytes);
+    const { artifact, victim } = await pushTampered('acme/small-over-limit');
     const limit = victim.size - 1;
-    const plan = buildPlan([artifact!]);
+    const plan = buildPlan([artifact]);
     const only = {
       ...plan,
       artifacts: [{ ...plan.artifacts[0]!, layers: plan.artifacts[0]!.layers.filter((l) => l.digest === victim.digest) }],
