@@ -33,9 +33,13 @@ const lib = path.join(dist, 'lib');
 const OTHER_COMMANDS = ['serve', 'resolve', 'inject', 'certs', 'push', 'audit'];
 const ASSERT = path.join(root, 'scripts', 'bundle', 'assert.mjs');
 
-/** A banner that defines `name` as the file URL of `relative` (a path from the bundle's own folder). */
+/**
+ * A banner that defines `name` as the file URL of `relative` (a path from the bundle's own folder).
+ * It opens with "use strict": esbuild writes its own after the banner, where it is no directive, and
+ * the sources are ES modules, strict code.
+ */
 const urlOf = (name, relative) =>
-  `const ${name} = require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(relative)})).href;`;
+  `"use strict";\nconst ${name} = require('node:url').pathToFileURL(require('node:path').join(__dirname, ${JSON.stringify(relative)})).href;`;
 
 const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning', legalComments: 'none' };
 

@@ -8,8 +8,8 @@
  * dist/cli.js; dist/package.json says "commonjs", dist/lib/package.json "module"). Node loads a
  * CommonJS entry with synchronous reads; it loads an ES module entry on libuv's thread pool, which
  * starts the pool before this file runs, with four threads, whatever UV_THREADPOOL_SIZE it is then
- * given (Node 20, where a large fetch ran 9-23 % faster once this file was CommonJS; bench/RESULTS.md,
- * session 9).
+ * given (Node 20, where a large fetch took 9-12 % less time once this file was CommonJS;
+ * bench/RESULTS.md, session 9).
  *
  * Both the compile cache and the bundle serve the init container's start, which is most of a small
  * fetch. Node's on-disk compile cache (Node >= 22.1; absent on 20) loads modules compiled instead

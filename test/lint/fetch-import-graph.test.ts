@@ -120,6 +120,9 @@ describe('the fetch entry point import graph (built)', () => {
       'it requires only built-ins',
     );
     assert.match(cli, /import\(new URL\(['"]\.\/lib\/main\.js['"]/, 'the other commands come from dist/lib/main.js');
+    // Strict, as the ES modules it is built from: the directive must come before any statement.
+    assert.match(cli, /^#!.*\n"use strict";\n/);
+    assert.match(readFileSync(path.join(DIST, 'fetch.cjs'), 'utf8'), /^"use strict";\n/);
     // Node picks the module system by the nearest package.json: dist/ is CommonJS, dist/lib/ ES modules.
     assert.deepEqual(JSON.parse(readFileSync(path.join(DIST, 'package.json'), 'utf8')), { type: 'commonjs' });
     assert.deepEqual(JSON.parse(readFileSync(path.join(LIB, 'package.json'), 'utf8')), { type: 'module' });
@@ -162,24 +165,30 @@ describe('the fetch entry point import graph (built)', () => {
           '',
         ].join('\n'),
       );
-      const wrapped = async (args: string[]): Promise<string[]> => {
+      /** Runs the built CLI with the preload: the digests of the sources it wrapped, its exit code and stdout. */
+      const wrapped = async (args: string[]): Promise<{ sources: string[]; code: number; stdout: string }> => {
         const out = path.join(tmp, `wrapped-${args[0]!}.txt`);
         writeFileSync(out, '');
-        await new Promise<void>((resolve) => {
+        const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve) => {
           execFile(
             process.execPath,
             ['--require', preload, path.join(DIST, 'cli.js'), ...args],
             { env: { WRAPPED: out, CAMEL_OCI_PLAN: '' } },
-            () => resolve(),
+            (err, stdout) => resolve({ code: typeof err?.code === 'number' ? err.code : err ? -1 : 0, stdout }),
           );
         });
-        return readFileSync(out, 'utf8').split('\n');
+        return { sources: readFileSync(out, 'utf8').split('\n'), code, stdout };
       };
       const bundle = createHash('sha256')
         .update(readFileSync(path.join(DIST, 'fetch.cjs'), 'utf8'))
         .digest('hex');
-      assert.ok((await wrapped(['fetch', '--root', path.join(tmp, 'root')])).includes(bundle), 'fetch runs the bundle');
-      assert.ok(!(await wrapped(['--version'])).includes(bundle), 'other commands do not load it');
+      const fetched = await wrapped(['fetch', '--root', path.join(tmp, 'root')]);
+      assert.ok(fetched.sources.includes(bundle), 'fetch runs the bundle');
+      assert.equal(fetched.code, 1, 'and fails for want of a plan, as it should');
+      const versioned = await wrapped(['--version']);
+      assert.ok(!versioned.sources.includes(bundle), 'other commands do not load it');
+      const { version } = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+      assert.deepEqual({ code: versioned.code, stdout: versioned.stdout.trim() }, { code: 0, stdout: version }, 'they run from dist/lib/');
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
