@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { ServeError } from '../base/errors.js';
 import { CA_COMMON_NAME } from './defaults.js';
 import { MAX_TRUST_SET, signedBy, type LifecycleAction, type ManagedSecretData } from './lifecycle.js';
-import { splitPemCertificates } from './trust.js';
+import { distinctCertificates, splitPemCertificates } from './trust.js';
 import { generateCa, issueServingCert, type CertificateAuthority } from './x509.js';
 
 /** What a serving certificate is issued for, and how long certificates live. */
@@ -58,7 +58,11 @@ export async function applyLifecycleAction(
       const ca = await newCa();
       const servedPem = secret?.certPem;
       const old = [...trust, ...trustedNow].filter((pem) => stillTrustable(pem, servedPem, now));
-      return { ...(await serve(ca)), caCertPem: [ca.certPem, ...distinct(old).slice(0, MAX_TRUST_SET - 1)].join(''), caKeyPem: ca.keyPem };
+      return {
+        ...(await serve(ca)),
+        caCertPem: [ca.certPem, ...distinctCertificates(old).slice(0, MAX_TRUST_SET - 1)].join(''),
+        caKeyPem: ca.keyPem,
+      };
     }
     case 'rotate-serving': {
       if (signing === undefined || secret?.caKeyPem === undefined) throw new ServeError('INTERNAL', 'rotate-serving needs a signing CA');
@@ -112,17 +116,6 @@ function stillTrustable(caPem: string, servedPem: string | undefined, now: Date)
   } catch {
     return false;
   }
-}
-
-/** The certificates of `pems` with each certificate once (the first of equal ones). */
-function distinct(pems: readonly string[]): string[] {
-  const seen = new Set<string>();
-  return pems.filter((pem) => {
-    const fingerprint = new X509Certificate(pem).fingerprint256;
-    if (seen.has(fingerprint)) return false;
-    seen.add(fingerprint);
-    return true;
-  });
 }
 
 function pick<K extends keyof ManagedSecretData>(s: ManagedSecretData, ...keys: K[]): Pick<ManagedSecretData, K> {

@@ -27,7 +27,7 @@
  *    CAs the bundle holds when the Secret is gone (an operator deleted it to force a new CA).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { splitPemCertificates } from './trust.js';
+import { distinctCertificates, splitPemCertificates } from './trust.js';
 import { CLOCK_SKEW_MS } from './x509.js';
 
 /** Keys of the TLS Secret's `data`. */
@@ -219,15 +219,8 @@ function servingCertProblem(secret: ManagedSecretData, ca: Parsed, now: number, 
  * would patch it again every round.
  */
 export function trustSet(secret: ManagedSecretData): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const pem of splitPemCertificates(secret.caCertPem ?? '')) {
-    const c = parse(pem);
-    if (c?.x509.ca !== true || seen.has(c.x509.fingerprint256)) continue;
-    seen.add(c.x509.fingerprint256);
-    out.push(pem);
-  }
-  return out.slice(0, MAX_TRUST_SET);
+  const cas = splitPemCertificates(secret.caCertPem ?? '').filter((pem) => parse(pem)?.x509.ca === true);
+  return distinctCertificates(cas).slice(0, MAX_TRUST_SET);
 }
 
 /** SHA-256 fingerprints of the readable CA certificates in PEM text (a decoded caBundle). */

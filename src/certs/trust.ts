@@ -16,6 +16,20 @@ import { splitPemCertificates } from '../base/pem.js';
 export { splitPemCertificates };
 
 /**
+ * `pems` with each certificate once (the first of equal ones, by SHA-256 fingerprint). Every PEM
+ * must parse: callers pass certificates they already read.
+ */
+export function distinctCertificates(pems: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return pems.filter((pem) => {
+    const fingerprint = new X509Certificate(pem).fingerprint256;
+    if (seen.has(fingerprint)) return false;
+    seen.add(fingerprint);
+    return true;
+  });
+}
+
+/**
  * Most CAs a rotation leaves in the trust bundle: the new one and the one before it. One older CA
  * is all the Secret's propagation needs; more would keep trusting certificates no pod serves.
  */

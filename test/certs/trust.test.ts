@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import test from 'node:test';
-import { MAX_TRUSTED_CAS, rotateTrustBundle, splitPemCertificates } from '../../src/certs/trust.js';
+import { MAX_TRUSTED_CAS, distinctCertificates, rotateTrustBundle, splitPemCertificates } from '../../src/certs/trust.js';
 import { generateCa, issueServingCert } from '../../src/certs/x509.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -99,4 +99,12 @@ test('splitPemCertificates finds each block, ignores text around them and normal
   assert.deepEqual(splitPemCertificates(text), [m.fresh, m.previous]);
   assert.deepEqual(splitPemCertificates(''), []);
   assert.deepEqual(splitPemCertificates('-----BEGIN CERTIFICATE-----\nunterminated'), []);
+});
+
+test('distinctCertificates keeps each certificate once, the first of equal ones, in order', async () => {
+  const [a, b] = await Promise.all([generateCa({ commonName: 'A', validityDays: 1 }), generateCa({ commonName: 'B', validityDays: 1 })]);
+  // The same certificate with other line breaks is still the same certificate.
+  const aAgain = a.certPem.replace(/\n/g, '\r\n');
+  assert.deepEqual(distinctCertificates([a.certPem, b.certPem, aAgain, b.certPem]), [a.certPem, b.certPem]);
+  assert.deepEqual(distinctCertificates([]), []);
 });
