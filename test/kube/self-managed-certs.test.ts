@@ -156,11 +156,7 @@ async function startReplica(
 }
 
 async function waitFor(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  if (!(await eventually(check, { timeoutMs: WAIT_MS, stepMs: 25 }))) throw new Error(`timed out waiting for ${what}`);
 }
 
 /** The certificate a replica presents to a new connection, and whether `caPem` verifies it for the Service name. */
