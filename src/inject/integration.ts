@@ -217,13 +217,16 @@ function oldRefresh(oldObject: unknown): string | undefined {
   return isRecord(annotations) ? stringAnnotation(annotations, ANNOTATION_REFRESH) : undefined;
 }
 
-/** The old object's pins when the write keeps its request and its refresh value; undefined otherwise. */
+/**
+ * The old object's pins when the write keeps its request and brings no new refresh value;
+ * undefined otherwise. A refresh annotation taken away is no new value: the pins stay.
+ */
 function stickyPins(oldObject: unknown, references: readonly string[], refresh: string | undefined): string[] | undefined {
   if (!isRecord(oldObject)) return undefined;
   const metadata = own(oldObject, 'metadata');
   const annotations = isRecord(metadata) ? own(metadata, 'annotations') : undefined;
   if (!isRecord(annotations)) return undefined;
-  if (stringAnnotation(annotations, ANNOTATION_REFRESH) !== refresh) return undefined;
+  if (refresh !== undefined && stringAnnotation(annotations, ANNOTATION_REFRESH) !== refresh) return undefined;
   const oldRequest = stringAnnotation(annotations, ANNOTATION_DEPENDENCIES);
   if (oldRequest === undefined) return undefined;
   let oldReferences: string[];
@@ -280,8 +283,9 @@ export function decideIntegration(object: unknown, oldObject?: unknown): Integra
   // Any new value re-resolves the tags; on CREATE there is no old value, so any value is new
   // (`kamel run --annotation camel.apache.org/oci-refresh=…` of a new integration): the tags are
   // asked of the registry. Pins the created object carries for exactly its request still win
-  // (a committed object: what git says runs).
-  const refreshTags = old === undefined ? refresh !== undefined : refresh !== oldRefresh(old);
+  // (a committed object: what git says runs). Taking the annotation away is no new value: a
+  // GitOps tool that drops it from the object must not move the pins.
+  const refreshTags = refresh !== undefined && (old === undefined || refresh !== oldRefresh(old));
   const base = { action: 'pin', kind, references, request, moved, refreshTags } as const;
 
   if (old !== undefined) {

@@ -319,6 +319,20 @@ describe('sticky pins', () => {
     assert.deepEqual(pinDecision(structuredClone(refreshed), refreshed).reuse?.pins, [`docker.io/acme/deps:1.0@${digest('c')}`]);
   });
 
+  test('taking the oci-refresh annotation away is no new value: the pins stay', () => {
+    const old = stored();
+    old.metadata.annotations[ANNOTATION_REFRESH] = '1';
+    const next = structuredClone(old);
+    delete next.metadata.annotations[ANNOTATION_REFRESH];
+    const d = pinDecision(next, old);
+    assert.equal(d.refreshTags, false);
+    assert.deepEqual(d.reuse, { pins: [pinA], source: 'old object' });
+    // With the request changed too, the references are resolved again, from the tag cache.
+    const changed = pinDecision(kamelRerun(next, [B]), old);
+    assert.equal(changed.reuse, undefined);
+    assert.equal(changed.refreshTags, false);
+  });
+
   test('an oci-refresh value on CREATE is new: the tags are asked of the registry; pins the object carries still win', () => {
     const fresh = kamelRunIntegration('hello', { dependencies: [A], annotations: { [ANNOTATION_REFRESH]: '2' } });
     const d = pinDecision(fresh);
