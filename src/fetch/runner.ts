@@ -5,11 +5,12 @@
  * layer to its final path only after it verified AND every artifact's manifest check passed.
  *
  * Why the re-read stays, and why it runs beside the downloads: each blob is verified against the
- * plan's own digest and size, so the manifest adds one promise only, that the layers are exactly
- * those of the pinned artifact digest the auditors see in the annotations (a plan edited on the pod
- * cannot smuggle in another blob). That check needs no byte of a layer, so it no longer delays the
- * first one (one round-trip of a small fetch); nothing is published before it passed, and its
- * failure stops the downloads at once.
+ * plan's own digest and size, so the manifest adds one promise: the layers are exactly those of
+ * the pinned artifact digest the auditors see in the annotations, each unpacked and named as the
+ * layout rules make it of that manifest. A plan edited on the pod cannot smuggle in another blob,
+ * a layer the rules ignore, or a file name of its own (plan/layers.ts `planAgainstManifest`).
+ * That check needs no byte of a layer, so it no longer delays the first one (one round-trip of a
+ * small fetch); nothing is published before it passed, and its failure stops the downloads at once.
  *
  * The requests go out first: the volume is prepared (image mounts, stale staging, a new staging
  * area) while the registry answers, and a layer's request is sent before its staging directory is
@@ -23,6 +24,7 @@ import { removeTree } from '../base/remove-tree.js';
 import type { BlobResponse, RegistryClient, RepositoryLocation } from '../registry/client.js';
 import type { Credential } from '../oci/docker-config.js';
 import { parseManifest } from '../oci/manifest.js';
+import { planAgainstManifest } from '../plan/layers.js';
 import type { FetchPlan, PlanArtifact, PlanLayer } from '../plan/plan.js';
 import { createBudget } from './limits.js';
 import type { UnpackLimits } from './limits.js';
@@ -216,16 +218,8 @@ async function checkManifest(artifact: PlanArtifact, sources: readonly FetchSour
   if (parsed.kind !== 'manifest') {
     throw new FetchError('PLAN_INVALID', `${subject}: the pinned digest names an index, not an image manifest`);
   }
-  for (const layer of artifact.layers) {
-    const listed = parsed.manifest.layers.find((d) => d.digest === layer.digest);
-    if (!listed) throw new FetchError('PLAN_INVALID', `${subject}: planned layer ${layer.digest} is not in the manifest`);
-    if (listed.size !== layer.size) {
-      throw new FetchError(
-        'PLAN_INVALID',
-        `${subject}: planned layer ${layer.digest} has size ${layer.size} but the manifest says ${listed.size}`,
-      );
-    }
-  }
+  const problem = planAgainstManifest(artifact.layers, parsed.manifest);
+  if (problem !== undefined) throw new FetchError('PLAN_INVALID', `${subject}: ${problem}`);
 }
 
 function isResumable(err: unknown): boolean {

@@ -5,7 +5,7 @@
 import { CamelOciError } from '../base/errors.js';
 import { isRecord } from '../base/json.js';
 import { isSha256Digest } from '../oci/digest.js';
-import type { LayerFormat, LayerKind, ResolvedArtifact } from './artifact.js';
+import type { LayerFormat, LayerKind, ResolvedArtifact, SelectedLayer } from './artifact.js';
 
 /** Current plan format version. */
 export const PLAN_VERSION = 1;
@@ -114,6 +114,19 @@ export function planClasspath(plan: FetchPlan, mountPath = VOLUME_MOUNT_PATH): s
   return out;
 }
 
+/** How the plan carries a selected layer: where it lands, and a raw layer's file name. */
+export function planLayer(l: SelectedLayer): PlanLayer {
+  return {
+    digest: l.digest,
+    size: l.size,
+    mediaType: l.mediaType,
+    kind: l.kind,
+    format: l.format,
+    target: layerTarget(l.kind, l.digest),
+    ...(l.format === 'raw' && l.fileName !== undefined ? { fileName: l.fileName } : {}),
+  };
+}
+
 /** Builds the plan for resolved artifacts. A layer already planned (same digest and kind) is not planned twice. */
 export function buildPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
   const seen = new Set<string>();
@@ -136,15 +149,7 @@ export function buildPlan(artifacts: readonly ResolvedArtifact[]): FetchPlan {
             seen.add(key);
             return true;
           })
-          .map((l) => ({
-            digest: l.digest,
-            size: l.size,
-            mediaType: l.mediaType,
-            kind: l.kind,
-            format: l.format,
-            target: layerTarget(l.kind, l.digest),
-            ...(l.format === 'raw' && l.fileName !== undefined ? { fileName: l.fileName } : {}),
-          })),
+          .map(planLayer),
       }))
       // An artifact whose layers were all planned by an earlier one (the same artifact by tag and
       // by digest) has nothing left to fetch; parsePlan refuses empty artifacts.

@@ -11,7 +11,7 @@ import type { RegistryClient, RepositoryLocation } from '../registry/client.js';
 import { credentialFor } from '../oci/docker-config.js';
 import { DEFAULT_PLATFORM } from '../oci/manifest.js';
 import type { Credential, DockerConfig } from '../oci/docker-config.js';
-import { manifestImageFields, selectLayers } from './layers.js';
+import { manifestImageFields, selectLayers } from '../plan/layers.js';
 import { parseManifest, selectPlatform } from '../oci/manifest.js';
 import type { ImageManifest } from '../oci/manifest.js';
 import { formatReference, parseReference, registryEndpoint } from '../oci/reference.js';

@@ -296,6 +296,43 @@ describe('fetch against a plain registry', () => {
     assert.match(bad.stderr.join('\n'), /PLAN_INVALID.*target/);
   });
 
+  it('refuses a plan that unpacks or names a layer otherwise than the pinned manifest makes it', async () => {
+    const pushed = await pushStandardArtifact(registry, 'acme/relabel', '1.0');
+    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+    const plan = buildPlan([artifact!]);
+    const first = plan.artifacts[0]!;
+    const byKind = (kind: string, format: string) => first.layers.find((l) => l.kind === kind && l.format === format)!;
+    const ignored = pushed.manifest.layers.find((l) => l.mediaType === 'text/plain')!;
+    const tgz = byKind('dependency', 'tar+gzip');
+    const raw = byKind('dependency', 'raw');
+    const forgeries: Array<{ name: string; layer: FetchPlan['artifacts'][number]['layers'][number] }> = [
+      {
+        name: 'the layer the rules ignore, as a raw jar',
+        layer: {
+          digest: ignored.digest,
+          size: ignored.size,
+          mediaType: ignored.mediaType,
+          kind: 'dependency',
+          format: 'raw',
+          fileName: 'smuggled.jar',
+          target: `dependencies/${digestHex12(ignored.digest)}`,
+        },
+      },
+      { name: 'a tar+gzip layer landed raw under a name of its own', layer: { ...tgz, format: 'raw', fileName: 'evil.jar' } },
+      { name: 'a raw jar renamed', layer: { ...raw, fileName: 'renamed.jar' } },
+      { name: 'a dependency as Kamelets', layer: { ...tgz, kind: 'kamelets', target: `kamelets/${digestHex12(tgz.digest)}` } },
+    ];
+    for (const { name, layer } of forgeries) {
+      const root = await tempDir('camel-oci-fetch-');
+      const run = await fetchCli({ ...plan, artifacts: [{ ...first, layers: [layer] }] }, root);
+      assert.equal(run.code, 1, name);
+      assert.match(run.stderr.join('\n'), /PLAN_INVALID.*(ignore|but the manifest makes it)/, name);
+      assert.deepEqual(await tree(root), [], `${name}: nothing lands`);
+    }
+    const root = await tempDir('camel-oci-fetch-');
+    assert.equal((await fetchCli(plan, root)).code, 0, 'the plan the webhook made passes');
+  });
+
   it('publishes nothing when a planned blob is real and verified but not in the pinned manifest', async () => {
     // The manifest check runs beside the downloads. A proxy holds the manifest back, so the
     // genuine layers and the smuggled blob (in the repository, with its true digest and size)

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { isCamelOciError } from '../../src/base/errors.js';
-import { selectLayers } from '../../src/resolve/layers.js';
+import { selectLayers } from '../../src/plan/layers.js';
 import { parseManifest } from '../../src/oci/manifest.js';
 import { checkKamelet, createdFromSourceDateEpoch, layerName, packArtifact, reproducibleGzip } from '../../src/push/pack.js';
 import type { DependencyInput, KameletsInput } from '../../src/push/pack.js';

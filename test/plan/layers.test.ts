@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixturePath } from '../helpers/fixtures.js';
-import { selectLayers } from '../../src/resolve/layers.js';
+import { planAgainstManifest, selectLayers } from '../../src/plan/layers.js';
+import { layerTarget, planLayer, type PlanLayer } from '../../src/plan/plan.js';
 import { parseManifest } from '../../src/oci/manifest.js';
 import type { Descriptor, ImageManifest } from '../../src/oci/manifest.js';
 import { sha256Digest } from '../../src/oci/digest.js';
@@ -378,5 +379,79 @@ describe('selectLayers on whole manifests', () => {
     assert.equal(layers.length, 0);
     assert.equal(ignored.length, 4);
     for (const i of ignored) assert.match(i.reason, /no camel\.apache\.org annotation/);
+  });
+});
+
+describe('planAgainstManifest', () => {
+  const tgz = layer(OCI_TGZ, { [DEP]: 'com.acme:foo:1.0' });
+  const raw = layer(JAR, { [DEP]: 'com.acme:bar:1.0', [TITLE]: 'bar-1.0.jar' });
+  const kamelets = layer(OCI_TGZ, { [KAM]: 'acme-kamelets' });
+  const notes = layer('text/plain', { [TITLE]: 'notes.txt' });
+  const manifest = { layers: [tgz, raw, kamelets, notes] };
+  /** What the webhook plans for the manifest. */
+  const honest = (): PlanLayer[] => selectLayers(manifest).layers.map(planLayer);
+  const forge = (index: number, change: Partial<PlanLayer>): PlanLayer[] => {
+    const plan = honest();
+    const forged = { ...plan[index]!, ...change };
+    plan[index] = { ...forged, target: layerTarget(forged.kind, forged.digest) };
+    return plan;
+  };
+
+  it('accepts what the layout rules make of the manifest', () => {
+    assert.equal(honest().length, 3);
+    assert.equal(planAgainstManifest(honest(), manifest), undefined);
+    assert.equal(planAgainstManifest(honest().slice(1), manifest), undefined, 'a subset is fine: the plan is deduplicated');
+  });
+
+  const refused: Array<{ name: string; plan: () => PlanLayer[]; message: RegExp }> = [
+    {
+      name: 'a layer the rules ignore, planned as a raw jar',
+      plan: () => [
+        ...honest(),
+        {
+          digest: notes.digest,
+          size: notes.size,
+          mediaType: notes.mediaType,
+          kind: 'dependency',
+          format: 'raw',
+          fileName: 'smuggled.jar',
+          target: layerTarget('dependency', notes.digest),
+        },
+      ],
+      message: /one the layout rules ignore: no camel\.apache\.org annotation and title "notes\.txt" is not a \.jar/,
+    },
+    {
+      name: 'a tar+gzip layer planned raw, under a name of its own',
+      plan: () => forge(0, { format: 'raw', fileName: 'evil.jar' }),
+      message: /planned as dependency raw named "evil\.jar" .*but the manifest makes it dependency tar\+gzip/,
+    },
+    { name: 'a raw layer renamed', plan: () => forge(1, { fileName: 'renamed.jar' }), message: /named "renamed\.jar".*named "bar-1\.0\.jar"/ },
+    { name: 'a dependency planned as Kamelets', plan: () => forge(0, { kind: 'kamelets' }), message: /planned as kamelets tar\+gzip/ },
+    { name: 'Kamelets planned as a dependency', plan: () => forge(2, { kind: 'dependency' }), message: /manifest makes it kamelets/ },
+    { name: 'another media type', plan: () => forge(0, { mediaType: OCI_TAR, format: 'tar' }), message: /planned as dependency tar /i },
+    { name: 'another size', plan: () => forge(1, { size: 1235 }), message: /1235 bytes.*1234 bytes/ },
+    {
+      name: 'a blob that is not in the manifest',
+      plan: () => forge(0, { digest: digestOf('elsewhere') }),
+      message: /is not in the manifest/,
+    },
+  ];
+  for (const { name, plan, message } of refused) {
+    it(`refuses ${name}`, () => {
+      assert.match(planAgainstManifest(plan(), manifest) ?? 'accepted', message);
+    });
+  }
+
+  it('takes either selection of a blob the manifest lists twice', () => {
+    const blob = digestOf('one blob, two roles');
+    const twice = {
+      layers: [
+        layer(JAR, { [DEP]: 'com.acme:baz:1.0', [TITLE]: 'baz.jar' }, blob),
+        layer(YAML, { [KAM]: 'one', [TITLE]: 'one.kamelet.yaml' }, blob),
+      ],
+    };
+    const [dependency, asKamelets] = selectLayers(twice).layers.map(planLayer);
+    assert.equal(planAgainstManifest([dependency!, asKamelets!], twice), undefined);
+    assert.match(planAgainstManifest([{ ...asKamelets!, fileName: 'baz.jar' }], twice) ?? 'accepted', /named "baz\.jar"/);
   });
 });

@@ -2,7 +2,7 @@
  * Layer selection: which layers of a manifest camel-oci fetches, as what, and why the others are
  * left alone (docs/architecture.md, "Layout of the shared volume"). Pure: no I/O.
  */
-import type { IgnoredLayer, LayerFormat, SelectedLayer } from '../plan/artifact.js';
+import type { IgnoredLayer, LayerFormat, SelectedLayer } from './artifact.js';
 import type { Descriptor, ImageManifest } from '../oci/manifest.js';
 import {
   ANNOTATION_DEPENDENCY,
@@ -13,7 +13,7 @@ import {
   OCI_LAYER_TAR_GZIP,
 } from '../oci/media-types.js';
 import { isSha256Digest } from '../oci/digest.js';
-import { digestHex12, isPlainFileName } from '../plan/plan.js';
+import { digestHex12, isPlainFileName, type PlanLayer } from './plan.js';
 
 /** Docker's uncompressed layer type (rare on the wire, but defined by the v2 schema 2 spec). */
 const DOCKER_LAYER_TAR = 'application/vnd.docker.image.rootfs.diff.tar';
@@ -160,4 +160,46 @@ export function manifestImageFields(manifest: Pick<ImageManifest, 'artifactType'
     ...(manifest.artifactType !== undefined ? { artifactType: manifest.artifactType } : {}),
     configMediaType: manifest.config.mediaType,
   };
+}
+
+/** How a layer is planned, for a message: kind, format, and a raw layer's file name. */
+function described(layer: Pick<SelectedLayer, 'kind' | 'format' | 'fileName' | 'mediaType' | 'size'>): string {
+  const name = layer.format === 'raw' && layer.fileName !== undefined ? ` named ${JSON.stringify(layer.fileName)}` : '';
+  return `${layer.kind} ${layer.format}${name} (${layer.mediaType}, ${layer.size} bytes)`;
+}
+
+function sameAsRules(planned: PlanLayer, selected: SelectedLayer): boolean {
+  return (
+    planned.size === selected.size &&
+    planned.mediaType === selected.mediaType &&
+    planned.kind === selected.kind &&
+    planned.format === selected.format &&
+    (planned.format !== 'raw' || planned.fileName === selected.fileName)
+  );
+}
+
+/**
+ * Checks planned layers against the layout rules applied to the manifest they belong to: each must
+ * be a layer the rules select, with the size, media type, kind, format and (raw) file name the rules
+ * give it; its target follows from kind and digest, which parsePlan checks. Returns the first
+ * discrepancy, described, or undefined. The fetcher runs it on the manifest it re-read by the pinned
+ * digest, so a plan edited on the pod can neither fetch a layer the rules ignore nor unpack or name
+ * a selected one otherwise (docs/architecture.md, "The fetcher's contract").
+ */
+export function planAgainstManifest(planned: readonly PlanLayer[], manifest: Pick<ImageManifest, 'layers'>): string | undefined {
+  const { layers, ignored } = selectLayers(manifest);
+  for (const layer of planned) {
+    // One blob may be listed twice (as a dependency and as Kamelets): any selection of it may match.
+    const candidates = layers.filter((l) => l.digest === layer.digest);
+    if (candidates.length === 0) {
+      const why = ignored.find((l) => l.digest === layer.digest);
+      return why === undefined
+        ? `planned layer ${layer.digest} is not in the manifest`
+        : `planned layer ${layer.digest} is one the layout rules ignore: ${why.reason}`;
+    }
+    if (!candidates.some((c) => sameAsRules(layer, c))) {
+      return `planned layer ${layer.digest} is planned as ${described(layer)}, but the manifest makes it ${described(candidates[0]!)}`;
+    }
+  }
+  return undefined;
 }
