@@ -130,7 +130,9 @@ export async function runFetch(
     log({ event: 'error', code: e.code, message: e.message });
     io.stderr(message);
     await writeTerminationLog(terminationLog, message);
-    return 1;
+    // A flag or CAMEL_OCI_* value that cannot be used is bad usage, as for every command
+    // (docs/architecture.md, "Exit codes and error codes"); it is logged like any failure first.
+    return e.code === 'CONFIG_INVALID' ? 2 : 1;
   }
 }
 

@@ -122,7 +122,11 @@ function aboutLayer(err: unknown, job: Job): CamelOciError {
   return new FetchError(e.code, `${prefix}: ${e.message}`, { retryable: e.retryable, context: e.context, cause: e });
 }
 
-/** Runs the plan; resolves with the summary or rejects with the first failure (nothing partial lands). */
+/**
+ * Runs the plan; resolves with the summary or rejects with the first failure. No part of a layer
+ * lands before the whole layer verified; layers that verified before the failure stay committed,
+ * and a rerun on the same root keeps them.
+ */
 export async function runPlan(plan: FetchPlan, options: RunnerOptions): Promise<FetchSummary> {
   const now = options.now ?? Date.now;
   const started = now();

@@ -672,7 +672,7 @@ describe('fetch from a registry signed by a private CA', () => {
         CAMEL_OCI_CA_PEM: c.pem(),
         CAMEL_OCI_ALLOW_REGISTRY: registry.host,
       });
-      assert.equal(run.code, 1);
+      assert.equal(run.code, 2, 'bad usage');
       const err = run.lines.find((l) => l.event === 'error');
       assert.equal(err?.code, 'CONFIG_INVALID', run.stderr.join('\n'));
       assert.match(String(err?.message), c.mentions);
@@ -681,7 +681,7 @@ describe('fetch from a registry signed by a private CA', () => {
     });
   }
 
-  it('exits non-zero from the built CLI on an invalid CAMEL_OCI_CA_PEM', async () => {
+  it('exits 2 (bad usage) from the built CLI on an invalid CAMEL_OCI_CA_PEM', async () => {
     const base = await tempDir('camel-oci-fetch-ca-cli-');
     const result = await runCli(
       ['fetch', '--root', base, '--pull-secrets-dir', path.join(base, 'none'), '--termination-log', path.join(base, 'none.log')],
@@ -689,9 +689,27 @@ describe('fetch from a registry signed by a private CA', () => {
         env: { CAMEL_OCI_PLAN: JSON.stringify(plan), CAMEL_OCI_CA_PEM: 'garbage' },
       },
     );
-    assert.notEqual(result.code, 0);
+    assert.equal(result.code, 2);
     assert.match(result.stderr, /CONFIG_INVALID/);
   });
+
+  const unusable: Array<{ name: string; args?: string[]; env?: Record<string, string> }> = [
+    { name: '--parallel abc', args: ['--parallel', 'abc'] },
+    { name: 'CAMEL_OCI_PARALLEL=0', env: { CAMEL_OCI_PARALLEL: '0' } },
+    { name: '--max-files abc', args: ['--max-files', 'abc'] },
+    { name: '--ca-file that does not exist', args: ['--ca-file', '/nonexistent/ca.pem'] },
+    { name: '--timeout abc', args: ['--timeout', 'abc'] },
+  ];
+  for (const c of unusable) {
+    it(`exits 2 (bad usage) with CONFIG_INVALID for ${c.name}, before any request`, async () => {
+      await registry.settledAccessLog();
+      registry.resetAccessLog();
+      const run = await fetchCli(plan, await tempDir('camel-oci-fetch-usage-'), c.args ?? [], c.env ?? {});
+      assert.equal(run.code, 2, run.stderr.join('\n'));
+      assert.match(run.stderr.join('\n'), /CONFIG_INVALID/);
+      assert.deepEqual(await registry.settledAccessLog(), [], 'nothing was fetched');
+    });
+  }
 });
 
 describe('fetch policy', () => {
