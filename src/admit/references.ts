@@ -1,7 +1,9 @@
 /**
  * Resolving the references of one admission under its deadline: every distinct reference
  * concurrently, the first failure decides, and an abort wins over a failure (the resolver's own
- * rejection may just be the abort arriving). Shared by the pod and the Integration workflows.
+ * rejection may just be the abort arriving). At the deadline, references still pending are answered
+ * from stale-if-error when every one of them can be (a registry that hangs has failed as surely as
+ * one that refuses). Shared by the pod and the Integration workflows.
  */
 import { asCamelOciError, type CamelOciError } from '../base/errors.js';
 import { raceSignal } from '../base/abort.js';
@@ -62,7 +64,16 @@ export async function resolveReferences(
       request.signal,
     );
   } catch (err) {
-    if (request.signal.aborted) return { ok: false, aborted: true, reason: request.signal.reason, pending: [...pending] };
+    if (request.signal.aborted) {
+      // The deadline passed with the registry silent: stale-if-error covers that failure too, when
+      // every reference still pending has a digest within the grace (answered from the caches).
+      const stale = [...pending].map((ref) => [ref, resolver.staleArtifact?.(ref, request)] as const);
+      if (pending.size > 0 && stale.every(([, a]) => a !== undefined)) {
+        for (const [ref, a] of stale) byReference.set(ref, a!);
+        return { ok: true, artifacts: references.map((ref) => byReference.get(ref) as ResolvedArtifact) };
+      }
+      return { ok: false, aborted: true, reason: request.signal.reason, pending: [...pending] };
+    }
     if (err instanceof ReferenceFailure) return { ok: false, aborted: false, reference: err.reference, error: err.error };
     throw err;
   }

@@ -141,6 +141,25 @@ export class Resolver implements ArtifactResolver {
     );
   }
 
+  /** The artifact a tag named within the stale grace, from the caches alone, marked stale (ArtifactResolver). */
+  staleArtifact(reference: string, request: ResolveRequest = {}): ResolvedArtifact | undefined {
+    let prepared: Prepared;
+    try {
+      prepared = this.prepare(reference);
+    } catch {
+      return undefined; // refused or malformed: resolve() says why
+    }
+    if (prepared.ref.digest !== undefined) return undefined; // a digest never goes stale
+    const pullSecrets = request.pullSecrets ?? [];
+    const { tagKeys } = pullSecrets.length === 0 ? prepared.own : this.credentials(prepared, pullSecrets);
+    const old = this.tags.stale(tagKeys.tag);
+    if (old === undefined) return undefined;
+    const cached = this.artifacts.get(tagKeys.artifact(old.digest, request.platform ?? this.options.platform ?? DEFAULT_PLATFORM));
+    if (cached === undefined) return undefined;
+    this.options.onCache?.('tag', 'stale');
+    return Object.freeze({ ...cached, reference: prepared.written, stale: true });
+  }
+
   /**
    * What a reference string gives whatever the request: parsed, checked against the policy (a
    * refused one throws and is not kept), its location, sources and subject, and the resolver's own

@@ -18,4 +18,11 @@ export interface ResolveRequest {
 export interface ArtifactResolver {
   /** Resolves a reference; rejects with a CamelOciError whose code says why. */
   resolve(reference: string, request?: ResolveRequest): Promise<ResolvedArtifact>;
+  /**
+   * What stale-if-error would answer for a tag now, from the caches alone (no registry request):
+   * the artifact the tag named within the stale grace, marked `stale`; undefined when there is none
+   * (a digest reference, an unknown tag, a grace that ran out). For a deadline that passes while the
+   * registry does not answer: that is a registry failure like any other.
+   */
+  staleArtifact?(reference: string, request?: ResolveRequest): ResolvedArtifact | undefined;
 }

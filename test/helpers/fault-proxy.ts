@@ -36,6 +36,11 @@ export interface FaultProxy {
   stall(connections?: number): void;
   /** The next `connections` connections (default: all until changed) get their response `ms` late. */
   delay(ms: number, connections?: number): void;
+  /**
+   * Destroys every open connection, keeping the listener (a network cut): the next requests open
+   * new connections, which meet the current fault.
+   */
+  cutOpen(): void;
   /** Connections accepted so far. */
   connectionCount(): number;
   /** Connections that got a fault (not pass-through). */
@@ -156,6 +161,9 @@ export async function startFaultProxy(target: string | { host: string; port: num
     resetAfterBytes: (bytes, connections) => set({ kind: 'reset', bytes }, connections),
     stall: (connections) => set({ kind: 'stall' }, connections),
     delay: (ms, connections) => set({ kind: 'delay', ms }, connections),
+    cutOpen: () => {
+      for (const socket of sockets) socket.destroy();
+    },
     connectionCount: () => accepted,
     faultedCount: () => faulted,
     openCount: () => clients.size,

@@ -16,7 +16,9 @@ import type { Resolver } from '../../src/resolve/resolver.js';
 import type { Connector, LookupAll } from '../../src/registry/transport.js';
 import { blobPath, startRegistry } from '../helpers/registry.js';
 import type { StartedRegistry } from '../helpers/registry.js';
-import { createResolverFor } from '../helpers/resolver.js';
+import { createResolverFor, settingsFor } from '../helpers/resolver.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { resolveReferences } from '../../src/admit/references.js';
 import { pushBuilt, pushStandardArtifact, pushTwoPlatformIndex } from '../helpers/artifacts.js';
 import type { PushedArtifact } from '../helpers/artifacts.js';
 
@@ -434,6 +436,47 @@ describe('resolver deadlines and policy', () => {
     // An allowed public name does reach the connector (whose refusal then surfaces as UNAVAILABLE).
     await assert.rejects(strict.resolve('registry.example.com/acme/deps:1', { signal: AbortSignal.timeout(5000) }));
     assert.ok(attempts.length >= 1 && attempts.every((a) => a.startsWith('93.184.215.14:')));
+  });
+
+  it('answers a deadline that passes while the registry hangs from stale-if-error, from the caches alone', async () => {
+    const registry = await startRegistry({ mode: 'plain' });
+    closers.push(() => registry.stop());
+    const proxy = await startFaultProxy(registry.host);
+    closers.push(() => proxy.close());
+    const pushed = await pushStandardArtifact(registry, 'acme/hang', '1.0');
+    const reference = `${proxy.host}/acme/hang:1.0`;
+    const { resolver, context } = await createResolver(
+      settingsFor(registry, { insecureRegistries: [proxy.host], allowRegistries: [proxy.host], tagTtlMs: 0, staleGraceMs: 60_000 }),
+    );
+    closers.push(() => context.agent.close());
+    assert.equal(resolver.staleArtifact(reference), undefined, 'nothing resolved yet');
+    const fresh = await resolver.resolve(reference);
+    assert.equal(fresh.stale, undefined);
+    proxy.stall();
+    proxy.cutOpen();
+    const started = Date.now();
+    const outcome = await resolveReferences(resolver, [`container:${reference}`], { signal: AbortSignal.timeout(300) });
+    assert.ok(outcome.ok, JSON.stringify(outcome));
+    assert.ok(Date.now() - started < 5_000, 'answered at the deadline, not after the flight timeout');
+    assert.equal(outcome.artifacts[0]!.digest, pushed.manifest.digest);
+    assert.equal(outcome.artifacts[0]!.stale, true);
+    assert.equal(outcome.artifacts[0]!.reference, reference);
+    assert.ok(proxy.faultedCount() >= 1, 'the registry was asked, and hung');
+    // A digest reference never goes stale; a tag of another repository has no digest to stand in.
+    assert.equal(resolver.staleArtifact(`${proxy.host}/acme/hang@${pushed.manifest.digest}`), undefined);
+    assert.equal(resolver.staleArtifact(`${proxy.host}/acme/other:1.0`), undefined);
+    const none = await resolveReferences(resolver, [`${proxy.host}/acme/other:1.0`], { signal: AbortSignal.timeout(300) });
+    assert.ok(!none.ok && none.aborted, 'nothing to stand in: the deadline stands');
+  });
+
+  it('has no stale digest once the grace ran out', async () => {
+    const registry = await startRegistry({ mode: 'plain' });
+    closers.push(() => registry.stop());
+    const pushed = await pushStandardArtifact(registry, 'acme/graceless', '1.0');
+    const resolver = await resolverFor(registry, { tagTtlMs: 0, staleGraceMs: 1 });
+    await resolver.resolve(pushed.reference);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(resolver.staleArtifact(pushed.reference), undefined);
   });
 
   it('uses the last digest when the registry fails within the grace period, and says so', async () => {

@@ -20,6 +20,7 @@ import {
   type FakeAnswer,
 } from './support.js';
 import { verifyAdmissionResponse } from './apiserver-verify.js';
+import { ANNOTATION_RESOLVED } from '../../src/inject/annotations.js';
 
 const REF = '127.0.0.1:5000/acme/deps:1.0';
 const FETCHER = 'ghcr.io/acme/camel-oci@sha256:' + 'a'.repeat(64);
@@ -289,6 +290,33 @@ describe('handleAdmission: deadline', () => {
     assert.ok(ans.result.type === 'denied');
     assert.equal(ans.result.code, 504);
     assert.equal(ans.result.message, `camel-oci: resolving container:${slow} did not finish within 1.5s (registry slow or unreachable)`);
+  });
+
+  it('answers from stale-if-error when the deadline fires and every pending tag has a digest within the grace', async () => {
+    const slow = '127.0.0.1:5000/acme/slow:1';
+    const resolver = resolverWith([[slow, { never: true }]]);
+    const c = new AbortController();
+    const pod = camelKPod('hello', { [DEPS]: `${REF} ${slow}` });
+    const withoutStale = handleAdmission(requestOf(pod), ctx(c.signal), deps(resolver));
+    c.abort(new DeadlineExceededError(1_500));
+    assert.ok((await withoutStale).result.type === 'denied', 'no digest to stand in: denied as before');
+
+    resolver.stale.set(slow, artifactFor(slow, { digest: `sha256:${'5'.repeat(64)}` }));
+    const late = new AbortController();
+    const pending = handleAdmission(requestOf(pod), ctx(late.signal), deps(resolver));
+    setTimeout(() => late.abort(new DeadlineExceededError(1_500)), 20);
+    const ans = await pending;
+    assert.ok(ans.result.type === 'patched', JSON.stringify(ans.result));
+    const out = applyOps(pod, ans.result.ops) as { metadata: { annotations: Record<string, string> } };
+    const resolved = JSON.parse(out.metadata.annotations[ANNOTATION_RESOLVED]!) as Array<{ ref: string; pinned: string; stale?: true }>;
+    assert.deepEqual(
+      resolved.map((r) => [r.ref, r.stale === true]),
+      [
+        [REF, false],
+        [slow, true],
+      ],
+    );
+    assert.ok(ans.warnings.some((w) => w.includes(slow) && /stale|earlier/i.test(w)), ans.warnings.join('\n'));
   });
 
   it('with onError allow, admits unmutated with a warning when the deadline fires first', async () => {

@@ -68,7 +68,15 @@ export class FakeResolver implements ArtifactResolver {
   readonly calls: ResolverCall[] = [];
   inFlight = 0;
   maxInFlight = 0;
+  /** What staleArtifact answers, by bare reference: digests resolved earlier, within the grace. */
+  readonly stale = new Map<string, ResolvedArtifact>();
   constructor(readonly answers: Map<string, FakeAnswer> = new Map()) {}
+
+  staleArtifact(reference: string): ResolvedArtifact | undefined {
+    const bare = reference.startsWith('container:') ? reference.slice('container:'.length) : reference;
+    const old = this.stale.get(bare);
+    return old === undefined ? undefined : { ...old, stale: true };
+  }
 
   resolve(reference: string, request?: ResolveRequest): Promise<ResolvedArtifact> {
     const bare = reference.startsWith('container:') ? reference.slice('container:'.length) : reference;
