@@ -425,7 +425,11 @@ describe('planAgainstManifest', () => {
       plan: () => forge(0, { format: 'raw', fileName: 'evil.jar' }),
       message: /planned as dependency raw named "evil\.jar" .*but the manifest makes it dependency tar\+gzip/,
     },
-    { name: 'a raw layer renamed', plan: () => forge(1, { fileName: 'renamed.jar' }), message: /named "renamed\.jar".*named "bar-1\.0\.jar"/ },
+    {
+      name: 'a raw layer renamed',
+      plan: () => forge(1, { fileName: 'renamed.jar' }),
+      message: /named "renamed\.jar".*named "bar-1\.0\.jar"/,
+    },
     { name: 'a dependency planned as Kamelets', plan: () => forge(0, { kind: 'kamelets' }), message: /planned as kamelets tar\+gzip/ },
     { name: 'Kamelets planned as a dependency', plan: () => forge(2, { kind: 'dependency' }), message: /manifest makes it kamelets/ },
     { name: 'another media type', plan: () => forge(0, { mediaType: OCI_TAR, format: 'tar' }), message: /planned as dependency tar /i },

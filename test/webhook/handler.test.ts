@@ -316,7 +316,10 @@ describe('handleAdmission: deadline', () => {
         [slow, true],
       ],
     );
-    assert.ok(ans.warnings.some((w) => w.includes(slow) && /stale|earlier/i.test(w)), ans.warnings.join('\n'));
+    assert.ok(
+      ans.warnings.some((w) => w.includes(slow) && /stale|earlier/i.test(w)),
+      ans.warnings.join('\n'),
+    );
   });
 
   it('with onError allow, admits unmutated with a warning when the deadline fires first', async () => {
