@@ -36,14 +36,12 @@ export type CamelKind = 'Integration' | 'Pipe';
 /** API version of the Camel K objects this module handles. */
 export const CAMEL_API_VERSION = 'camel.apache.org/v1';
 
-/** Owner kinds whose controller derives an Integration from another object (Pipe, and its old name). */
-export const DERIVING_OWNER_KINDS: readonly string[] = ['Pipe', 'KameletBinding'];
 
 /** Why an Integration or Pipe is left alone. Stable strings: logged and counted. */
 export const INTEGRATION_SKIP_REASONS = {
   notCamelObject: 'not a camel.apache.org/v1 Integration or Pipe',
   optedOut: `opted out (${ANNOTATION_OPT_OUT}: ${OPT_OUT_VALUE})`,
-  derived: 'Integration controlled by a Pipe (the Pipe carries the pins)',
+  derived: 'Integration derived by a controller (a Pipe, or another owner with controller: true, carries the request)',
   notRequested: `no container: dependency and no ${ANNOTATION_DEPENDENCIES} annotation`,
   empty: `annotation ${ANNOTATION_DEPENDENCIES} lists no reference`,
 } as const;
@@ -148,12 +146,16 @@ export function pinsFor(value: string | undefined, references: readonly string[]
   return pins.every((p, i) => pinName(p) === pinName(references[i] as string)) ? pins : undefined;
 }
 
-/** True when `metadata.ownerReferences` names a Pipe (or KameletBinding) as controller. */
-export function isControlledByPipe(metadata: JsonObject | undefined): boolean {
+/**
+ * True when `metadata.ownerReferences` names a controller (`controller: true`): a Pipe (or its old
+ * name, KameletBinding) or any other object whose controller derives this one and compares it with
+ * what it derives. Such an Integration is not the user's own: a change made here starts a fight.
+ */
+export function isControllerDerived(metadata: JsonObject | undefined): boolean {
   if (metadata === undefined) return false;
   const owners = own(metadata, 'ownerReferences');
   if (!Array.isArray(owners)) return false;
-  return owners.some((o) => isRecord(o) && own(o, 'controller') === true && DERIVING_OWNER_KINDS.includes(own(o, 'kind') as string));
+  return owners.some((o) => isRecord(o) && own(o, 'controller') === true);
 }
 
 /** The `container:` entries of the dependencies lists of an Integration or Pipe, in list order. */
@@ -241,10 +243,10 @@ function stickyPins(oldObject: unknown, references: readonly string[], refresh: 
 
 /**
  * Decides what to do with a write of an Integration or Pipe. `oldObject` is the stored object on
- * UPDATE (undefined on CREATE). Skips objects that opted out, Integrations controlled by a Pipe,
+ * UPDATE (undefined on CREATE). Skips objects that opted out, Integrations a controller derived,
  * and objects that ask nothing. Reuses pins without resolving when the UPDATE keeps the request
- * and the `oci-refresh` value (the old object's pins), or when a CREATE already carries pins for
- * exactly its request (an object pinned offline by `camel-oci inject`).
+ * and brings no new `oci-refresh` value (the old object's pins), or when a CREATE already carries
+ * pins for exactly its request (an object pinned offline by `camel-oci inject`).
  *
  * Throws InjectError UNSUPPORTED when the object is not an Integration or Pipe or a field has the
  * wrong shape, and REFERENCE_INVALID when the request is not usable.
@@ -260,8 +262,9 @@ export function decideIntegration(object: unknown, oldObject?: unknown): Integra
   const optOut = stringAnnotation(annotations, ANNOTATION_OPT_OUT);
   if (optOut !== undefined && optOut.trim().toLowerCase() === OPT_OUT_VALUE)
     return { action: 'skip', reason: INTEGRATION_SKIP_REASONS.optedOut };
-  // Its Pipe was pinned; any change here makes the Pipe controller rebuild it in a loop.
-  if (kind === 'Integration' && isControlledByPipe(metadata)) return { action: 'skip', reason: INTEGRATION_SKIP_REASONS.derived };
+  // Its Pipe was pinned (or its controller owns its spec); any change here makes that controller
+  // rebuild it in a loop.
+  if (kind === 'Integration' && isControllerDerived(metadata)) return { action: 'skip', reason: INTEGRATION_SKIP_REASONS.derived };
 
   const moved = containerEntries(optionalRecordAt(o, 'spec', 'spec'), kind);
   const raw = annotations === undefined ? undefined : own(annotations, ANNOTATION_DEPENDENCIES);

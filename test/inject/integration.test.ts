@@ -241,6 +241,11 @@ describe('skip rules', () => {
       reason: INTEGRATION_SKIP_REASONS.derived,
     },
     {
+      name: 'an Integration another controller derived (any owner with controller: true)',
+      object: () => owned({ apiVersion: 'example.com/v1', kind: 'IntegrationSet', name: 's', uid: 'u', controller: true }),
+      reason: INTEGRATION_SKIP_REASONS.derived,
+    },
+    {
       name: 'opted out',
       object: () => kamelRunIntegration('x', { dependencies: [A], annotations: { [ANNOTATION_OPT_OUT]: ' Disabled ' } }),
       reason: INTEGRATION_SKIP_REASONS.optedOut,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { decide, REFERENCE_PREFIX } from '../../src/inject/decide.js';
 import { ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, ANNOTATION_PINNED, OPT_OUT_VALUE } from '../../src/inject/annotations.js';
-import { decideIntegration, DERIVING_OWNER_KINDS } from '../../src/inject/integration.js';
+import { decideIntegration, type CamelKind } from '../../src/inject/integration.js';
 import { fixtureJson } from '../helpers/fixtures.js';
 import { evaluate, matchConditionsOutcome, parseCel, tokenize } from './cel.js';
 import { renderKustomization, type KubeObject } from './kustomize.js';
@@ -47,7 +47,7 @@ test("matchConditions: the literals are the code's contract names", () => {
   assert.deepEqual([...literals(podEntry)].sort(), [ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, '', OPT_OUT_VALUE].sort());
   assert.deepEqual(
     [...literals(pinEntry)].sort(),
-    [ANNOTATION_DEPENDENCIES, ANNOTATION_PINNED, ANNOTATION_OPT_OUT, '', OPT_OUT_VALUE, REFERENCE_PREFIX, ...DERIVING_OWNER_KINDS].sort(),
+    [ANNOTATION_DEPENDENCIES, ANNOTATION_PINNED, ANNOTATION_OPT_OUT, '', OPT_OUT_VALUE, REFERENCE_PREFIX, 'Integration' satisfies CamelKind].sort(),
   );
 });
 
@@ -197,6 +197,19 @@ const PIN_CASES: ReadonlyArray<{ name: string; object: KubeObject; old?: KubeObj
   {
     name: 'an Integration owned but not controlled by a Pipe',
     object: integration({ annotations: pinned, owner: { ...pipeOwner, controller: false } }),
+    expected: 'call',
+  },
+  {
+    name: 'an Integration another controller derived',
+    object: integration({
+      dependencies: [REF],
+      owner: { apiVersion: 'example.com/v1', kind: 'IntegrationSet', name: 's', uid: 'u', controller: true },
+    }),
+    expected: 'skip',
+  },
+  {
+    name: 'a Pipe with a controller owner (only Integrations are derived)',
+    object: { ...pipe({ dependencies: [REF] }), metadata: { name: 'p', namespace: 'demo', ownerReferences: [pipeOwner] } },
     expected: 'call',
   },
   { name: 'a Pipe with spec.dependencies container:', object: pipe({ dependencies: [REF] }), expected: 'call' },
