@@ -36,7 +36,6 @@ export type CamelKind = 'Integration' | 'Pipe';
 /** API version of the Camel K objects this module handles. */
 export const CAMEL_API_VERSION = 'camel.apache.org/v1';
 
-
 /** Why an Integration or Pipe is left alone. Stable strings: logged and counted. */
 export const INTEGRATION_SKIP_REASONS = {
   notCamelObject: 'not a camel.apache.org/v1 Integration or Pipe',

@@ -47,7 +47,15 @@ test("matchConditions: the literals are the code's contract names", () => {
   assert.deepEqual([...literals(podEntry)].sort(), [ANNOTATION_DEPENDENCIES, ANNOTATION_OPT_OUT, '', OPT_OUT_VALUE].sort());
   assert.deepEqual(
     [...literals(pinEntry)].sort(),
-    [ANNOTATION_DEPENDENCIES, ANNOTATION_PINNED, ANNOTATION_OPT_OUT, '', OPT_OUT_VALUE, REFERENCE_PREFIX, 'Integration' satisfies CamelKind].sort(),
+    [
+      ANNOTATION_DEPENDENCIES,
+      ANNOTATION_PINNED,
+      ANNOTATION_OPT_OUT,
+      '',
+      OPT_OUT_VALUE,
+      REFERENCE_PREFIX,
+      'Integration' satisfies CamelKind,
+    ].sort(),
   );
 });
 
