@@ -1,4 +1,7 @@
-/** `camel-oci inject -f FILE|-`: offline injection into Pod and workload YAML, like `istioctl kube-inject`. */
+/**
+ * `camel-oci inject -f FILE|-`: offline injection into Pod and workload YAML, and pinning of
+ * Integrations and Pipes, like `istioctl kube-inject`.
+ */
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
 import { CamelOciError, isErrorCode } from '../base/errors.js';

@@ -38,7 +38,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
     run: async (flags, io) => (await import('./resolve.js')).runResolve(flags, io),
   },
   inject: {
-    summary: 'inject offline into Pod / workload YAML, like istioctl kube-inject',
+    summary: 'inject offline into Pod / workload YAML, and pin Integrations and Pipes, like istioctl kube-inject',
     usage: '-f FILE|- [--fetcher-image IMAGE] [registry flags]',
     flags: INJECT_FLAGS,
     env: false,
