@@ -98,10 +98,20 @@ export function kubeConfigFromEnv(env: KubeEnv): KubeConfig {
       throw new ServeError('CONFIG_INVALID', `cannot load kubeconfig ${file}: ${reason}`, { cause: err, context: { file } });
     }
   }
-  if (kc.getCurrentCluster() === null) {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) {
     throw new ServeError(
       'CONFIG_INVALID',
       `kubeconfig ${files.join(path.delimiter)} has no current context with a cluster (kubectl config use-context NAME)`,
+    );
+  }
+  // client-node refuses such a server at the first request with a bare Error, which a caller could
+  // only report as an unexpected answer: say it here, with what to change.
+  if (cluster.server.startsWith('http:') && cluster.skipTLSVerify !== true) {
+    throw new ServeError(
+      'CONFIG_INVALID',
+      `kubeconfig ${files.join(path.delimiter)}: cluster ${JSON.stringify(cluster.name)} has a plain http:// server, which the Kubernetes client refuses unless the cluster sets insecure-skip-tls-verify: true; use its https:// address`,
+      { context: { cluster: cluster.name } },
     );
   }
   return kc;

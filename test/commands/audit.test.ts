@@ -174,6 +174,23 @@ describe('camel-oci audit', () => {
     const unauthorized = await audit([], { KUBECONFIG: wrongToken });
     assert.equal(unauthorized.code, 1);
     assert.match(unauthorized.stderr, /UNAUTHORIZED/);
+    // A plain http:// server, which the Kubernetes client refuses before any request: said as such.
+    const plain = path.join(dir, 'kubeconfig-http');
+    await writeFile(
+      plain,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: plain, cluster: {server: "http://127.0.0.1:1"}}]',
+        'users: [{name: u, user: {token: t}}]',
+        'contexts: [{name: c, context: {cluster: plain, user: u}}]',
+        'current-context: c',
+        '',
+      ].join('\n'),
+    );
+    const http = await audit([], { KUBECONFIG: plain });
+    assert.equal(http.code, 1);
+    assert.match(http.stderr, /CONFIG_INVALID: .*cluster "plain" has a plain http:\/\/ server.*insecure-skip-tls-verify: true/);
   });
 });
 
