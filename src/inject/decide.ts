@@ -58,6 +58,13 @@ export function splitReferences(value: string): string[] {
         {},
       );
     }
+    // The resolver takes a reference with or without the prefix: a second one would be stripped there.
+    if (ref.startsWith(REFERENCE_PREFIX)) {
+      throw invalid(
+        `annotation ${ANNOTATION_DEPENDENCIES} writes "${REFERENCE_PREFIX}" twice in ${JSON.stringify(token.slice(0, 80))}`,
+        {},
+      );
+    }
     if (ref.length > MAX_REFERENCE_CHARS) {
       throw invalid(
         `a reference in annotation ${ANNOTATION_DEPENDENCIES} is ${ref.length} characters long, at most ${MAX_REFERENCE_CHARS} are accepted`,

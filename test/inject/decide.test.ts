@@ -123,6 +123,7 @@ const invalidCases: { name: string; value: unknown; mentions: RegExp }[] = [
   },
   { name: 'container: followed by a space', value: 'container: docker.io/acme/deps:1.0', mentions: /no space may follow the colon/ },
   { name: 'not a string', value: 42, mentions: /must be a string/ },
+  { name: 'container: written twice', value: 'container:container:docker.io/acme/deps:1.0', mentions: /writes "container:" twice/ },
 ];
 
 for (const c of invalidCases) {
