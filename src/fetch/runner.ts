@@ -287,6 +287,16 @@ async function fetchLayer(
           res.body.destroy();
           throw new FetchError('UNAVAILABLE', `the registry cannot resume ${layer.digest} at byte ${verifier.bytes}`, { retryable: true });
         }
+        if (res.length !== undefined && res.offset + res.length < layer.size) {
+          // A complete answer shorter than the blob: this source's copy is not the blob (truncated),
+          // and resuming past its end would only be refused (416).
+          res.body.destroy();
+          throw new FetchError(
+            'DIGEST_MISMATCH',
+            `${source.registry} sends blob ${layer.digest} as ${res.offset + res.length} bytes where the manifest says ${layer.size}: its copy is not this blob`,
+            { context: { host: source.registry, digest: layer.digest, bytes: res.offset + res.length } },
+          );
+        }
         try {
           const body = reclaiming(res.body as AsyncIterable<Uint8Array>, options.reclaimer, (err) =>
             brokenBody(err, job, source.registry, verifier.bytes, options.signal),

@@ -230,6 +230,26 @@ describe('fetch against a plain registry', () => {
     assert.ok(!landed.some((p) => p.startsWith('.staging')), 'staging removed');
   });
 
+  it('fails with DIGEST_MISMATCH, without a Range request, when the registry declares a blob shorter than its size', async () => {
+    const pushed = await pushStandardArtifact(registry, 'acme/short-blob', '1.0');
+    const [artifact] = await resolveAll(registry.host, [pushed.reference]);
+    const victim = pushed.manifest.layers[2]!; // the raw jar
+    const file = blobPath(registry.storageDir, victim.digest);
+    await writeFile(file, (await readFile(file)).subarray(0, victim.size - 100));
+    await registry.settledAccessLog();
+    registry.resetAccessLog();
+    const root = await tempDir('camel-oci-fetch-');
+    const run = await fetchCli(buildPlan([artifact!]), root, ['--parallel', '1']);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr.join('\n'),
+      new RegExp(`DIGEST_MISMATCH: .*as ${victim.size - 100} bytes where the manifest says ${victim.size}`),
+    );
+    const blobRequests = (await registry.settledAccessLog()).filter((l) => l.path.includes(victim.digest));
+    assert.equal(blobRequests.length, 1, `one request, no resume: ${JSON.stringify(blobRequests)}`);
+    assert.ok(!(await tree(root)).some((p) => p.includes(digestHex12(victim.digest))), 'the short layer does not land');
+  });
+
   it('refuses a small layer above --max-layer-bytes before reading its bytes (its tampered bytes are never looked at), and nothing lands', async () => {
     // A layer of at most 1 MiB is normally downloaded whole and verified first; one above the
     // per-layer limit takes the streaming path, whose unpacker refuses it at the start.
