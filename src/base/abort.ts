@@ -31,8 +31,9 @@ export function raceSignal<T>(
   });
 }
 
-/** Formats a duration in ms for messages: `9s`, `1.5s`. */
+/** Formats a duration in ms for messages: `9s`, `1.5s`, and below a second `250ms` (never `0s` for a short one). */
 export function formatSeconds(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
   const s = ms / 1000;
   return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
 }

@@ -1,6 +1,7 @@
 /** `camel-oci fetch`: the init container's entrypoint. Runs the plan from `CAMEL_OCI_PLAN` or `--plan`. */
 import { access, writeFile } from '../base/fs.js';
 import { makeDirectories } from '../base/dirs.js';
+import { formatSeconds } from '../base/abort.js';
 import { asCamelOciError, CamelOciError } from '../base/errors.js';
 import { loadFetchConfig, loadFetchRunConfig } from '../config/fetch.js';
 import type { FetchConfig } from '../config/fetch.js';
@@ -123,7 +124,7 @@ export async function runFetch(
       signal.aborted && !(err instanceof CamelOciError && err.code === 'TIMEOUT')
         ? new CamelOciError(
             'TIMEOUT',
-            `camel-oci fetch did not finish within ${Math.round(timeoutMs / 1000)} s (--timeout): ${asCamelOciError(err).message}`,
+            `camel-oci fetch did not finish within ${formatSeconds(timeoutMs)} (--timeout): ${asCamelOciError(err).message}`,
           )
         : asCamelOciError(err);
     const message = `camel-oci fetch failed: ${e.code}: ${e.message}`;

@@ -119,7 +119,10 @@ function aboutLayer(err: unknown, job: Job): CamelOciError {
   const e = err instanceof CamelOciError ? err : new FetchError('IO_ERROR', String((err as Error)?.message ?? err), { cause: err });
   const prefix = `layer ${job.layer.digest} of ${subjectOf(job.artifact)}`;
   if (e.message.startsWith(prefix)) return e;
-  return new FetchError(e.code, `${prefix}: ${e.message}`, { retryable: e.retryable, context: e.context, cause: e });
+  // The unpacker names the layer already (`layer <digest>: …`): said once, with its reference.
+  const own = `layer ${job.layer.digest}: `;
+  const message = e.message.startsWith(own) ? e.message.slice(own.length) : e.message;
+  return new FetchError(e.code, `${prefix}: ${message}`, { retryable: e.retryable, context: e.context, cause: e });
 }
 
 /**

@@ -410,7 +410,11 @@ describe('fetch against a plain registry', () => {
     await mkdir(root);
     const run = await fetchCli(buildPlan([artifact!]), root);
     assert.equal(run.code, 1);
-    assert.match(run.stderr.join('\n'), /UNSAFE_ARCHIVE/);
+    const message = run.stderr.join('\n');
+    assert.match(message, /UNSAFE_ARCHIVE/);
+    const digest = artifact!.layers[0]!.digest;
+    assert.equal(message.split(digest).length - 1, 1, `the message names the layer once: ${message}`);
+    assert.ok(message.includes(`layer ${digest} of container:${registry.host}/acme/evil:1.0`), message);
     assert.deepEqual(await tree(base), [], 'nothing written anywhere');
   });
 });

@@ -61,6 +61,8 @@ describe('answerBudgetMs', () => {
   it('formats seconds for messages', () => {
     assert.equal(formatSeconds(9_000), '9s');
     assert.equal(formatSeconds(1_500), '1.5s');
+    assert.equal(formatSeconds(500), '500ms');
+    assert.equal(formatSeconds(1), '1ms', 'a short deadline is never written as 0s');
   });
 });
 
