@@ -176,6 +176,9 @@ test('RBAC grants the certificate loop exactly its requests: what it does is all
   for (const a of made) assert.ok(allowed(rbac, a), `allowed: ${JSON.stringify(a)}`);
   const refused: Access[] = [
     { verb: 'update', group: '', resource: 'secrets', namespace: 'camel-oci', name: 'other' },
+    // Verbs the loop never uses on its own objects: the Secret is replaced (PUT), the bundle patched.
+    { verb: 'patch', group: '', resource: 'secrets', namespace: 'camel-oci', name: 'camel-oci-tls' },
+    { verb: 'update', group: 'admissionregistration.k8s.io', resource: 'mutatingwebhookconfigurations', name: 'camel-oci' },
     { verb: 'delete', group: '', resource: 'secrets', namespace: 'camel-oci', name: 'camel-oci-tls' },
     { verb: 'list', group: '', resource: 'secrets', namespace: 'camel-oci' },
     { verb: 'create', group: '', resource: 'secrets', namespace: 'integrations' },
