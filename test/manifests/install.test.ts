@@ -233,6 +233,7 @@ test('the cert-manager component: a CA Issuer chain, a Certificate for the Servi
   const caCert = rendered.find((o) => o.kind === 'Certificate' && o.spec.secretName === caIssuer.spec.ca?.secretName);
   assert.ok(caCert, "the CA Issuer signs with a Certificate's Secret");
   assert.equal(caCert.spec.isCA, true);
+  assert.equal(caCert.spec.privateKey?.rotationPolicy, 'Never', 'a renewed CA keeps its key, so it still verifies what pods serve');
   assert.deepEqual(issuerOf(caCert).spec, { selfSigned: {} });
   // Renewal before expiry, and at most at two thirds of the life as the self-managed mode does.
   const hours = (d: string): number => Number(/^(\d+)h$/.exec(d)?.[1] ?? NaN);
