@@ -19,10 +19,13 @@ export interface CertsConfig {
 export function loadCertsConfig(flags: ParsedFlags): CertsConfig {
   if (flags.positionals.length > 0)
     throw new CamelOciError('CONFIG_INVALID', `camel-oci certs takes no arguments (got ${flags.positionals.join(' ')})`);
+  const out = requiredStringFlag(flags, 'out');
+  // An empty value would write private keys into the working directory: name the directory.
+  if (out.trim() === '') throw new CamelOciError('CONFIG_INVALID', '--out: empty; name the directory to write the certificates to');
   return deepFreeze({
     service: requiredStringFlag(flags, 'service'),
     namespace: requiredStringFlag(flags, 'namespace'),
-    out: requiredStringFlag(flags, 'out'),
+    out,
     validityDays: parseCount(requiredStringFlag(flags, 'validity-days'), 'validity-days', MAX_VALIDITY_DAYS),
     force: booleanFlag(flags, 'force'),
     extraDnsNames: [...listFlag(flags, 'dns-name')],

@@ -244,3 +244,50 @@ test('says to apply with kubectl apply -k manifests/, and how to use an --out th
   await certsCommand({ out: elsewhere, validityDays: 1 }, io2);
   assert.ok(io2.lines.some((l) => l.includes('components:') && l.includes('tls')));
 });
+
+test('without --force, writes nothing over files it did not make: a kustomization of the user, a lone tls.crt/tls.key', async (t) => {
+  const theirs = await tempDir(t);
+  const kustomization = 'resources: [deployment.yaml]\n';
+  await writeFile(path.join(theirs, 'kustomization.yaml'), kustomization);
+  await assert.rejects(certsCommand({ out: theirs }, capture()), (e: unknown) => {
+    assert.ok(isCamelOciError(e, 'CONFIG_INVALID'), String(e));
+    assert.match(e.message, /kustomization\.yaml, which camel-oci certs did not write,.*--force/);
+    return true;
+  });
+  assert.deepEqual(await readdir(theirs), ['kustomization.yaml'], 'nothing written');
+  assert.equal(await readFile(path.join(theirs, 'kustomization.yaml'), 'utf8'), kustomization);
+
+  const shop = await tempDir(t);
+  await writeFile(path.join(shop, 'tls.crt'), 'their certificate');
+  await writeFile(path.join(shop, 'tls.key'), 'their key');
+  await assert.rejects(certsCommand({ out: shop }, capture()), (e: unknown) => {
+    assert.ok(isCamelOciError(e, 'CONFIG_INVALID'), String(e));
+    assert.match(e.message, /tls\.crt, tls\.key without the rest of a camel-oci certs bundle/);
+    return true;
+  });
+  assert.equal(await readFile(path.join(shop, 'tls.key'), 'utf8'), 'their key', 'the key is not lost');
+  assert.deepEqual((await readdir(shop)).sort(), ['tls.crt', 'tls.key']);
+
+  const forced = await certsCommand({ out: shop, force: true }, capture());
+  assert.equal(forced.status, 'written', '--force replaces them');
+  assert.notEqual(await readFile(path.join(shop, 'tls.key'), 'utf8'), 'their key');
+});
+
+test('a kept bundle missing some of its files gets them back from the kept certificates (same key)', async (t) => {
+  const out = await tempDir(t);
+  await certsCommand({ out }, capture());
+  const key = await readFile(path.join(out, 'tls.key'), 'utf8');
+  const secret = await readFile(path.join(out, 'secret.yaml'), 'utf8');
+  await rm(path.join(out, 'secret.yaml'));
+  await rm(path.join(out, 'caBundle'));
+  const io = capture();
+  const again = await certsCommand({ out }, io);
+  assert.equal(again.status, 'kept');
+  assert.ok(
+    io.lines.some((l) => /^restored .*secret\.yaml/.test(l) && l.includes('caBundle')),
+    io.lines.join('\n'),
+  );
+  assert.equal(await readFile(path.join(out, 'secret.yaml'), 'utf8'), secret, 'the same Secret, the same key');
+  assert.equal(await readFile(path.join(out, 'tls.key'), 'utf8'), key);
+  assert.equal((await readdir(out)).length, 7);
+});

@@ -125,6 +125,11 @@ describe('loadInjectConfig', () => {
 });
 
 describe('loadCertsConfig', () => {
+  it('refuses an empty --out (it would write private keys into the working directory)', () => {
+    assertConfigInvalid(() => loadCertsConfig(flagsOf('certs', ['--out', ''])), /^--out: empty/);
+    assertConfigInvalid(() => loadCertsConfig(flagsOf('certs', ['--out', '  '])), /^--out: empty/);
+  });
+
   it('has the documented defaults, frozen', () => {
     const c = loadCertsConfig(flagsOf('certs'));
     assert.deepEqual(c, {
