@@ -46,7 +46,7 @@ export const COMMANDS: Readonly<Record<string, Command>> = {
   },
   certs: {
     summary: 'generate a CA and serving certificate for the webhook Service, and the kustomize pieces',
-    usage: '[--service NAME] [--namespace NS] [--out DIR] [--validity-days N] [--force]',
+    usage: '[--service NAME] [--namespace NS] [--out DIR] [--validity-days N] [--dns-name NAME]... [--ip-address IP]... [--force]',
     flags: CERTS_FLAGS,
     env: false,
     run: async (flags, io) => (await import('./certs.js')).runCerts(flags, io),
