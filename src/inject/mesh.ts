@@ -38,13 +38,22 @@ const ALWAYS_EXCLUDED_PORT = 443;
 /** Longest annotation value this writes or extends: a comma list of ports stays far below it. */
 const MAX_PORT_LIST_CHARS = 4096;
 
-/** The outbound ports the fetcher needs: 443, then each planned registry's port, ascending. */
+/** The port the fetcher connects to for `registry` (host[:port]) under `scheme`. */
+function portOf(registry: string, scheme: 'https' | 'http'): number {
+  // The plan validator checked `registry` is host[:port]; a bracketed IPv6 host has colons inside the brackets.
+  const m = /:(\d{1,5})$/.exec(registry.replace(/^\[[^\]]*\]/, ''));
+  return m ? Number(m[1]) : DEFAULT_PORTS[scheme];
+}
+
+/**
+ * The outbound ports the fetcher needs: 443, then the port of each planned registry and of each of
+ * its mirrors (which it asks first), ascending.
+ */
 export function registryPorts(plan: FetchPlan): number[] {
   const ports = new Set<number>([ALWAYS_EXCLUDED_PORT]);
   for (const a of plan.artifacts) {
-    // The plan validator checked `registry` is host[:port]; a bracketed IPv6 host has colons inside the brackets.
-    const m = /:(\d{1,5})$/.exec(a.registry.replace(/^\[[^\]]*\]/, ''));
-    ports.add(m ? Number(m[1]) : DEFAULT_PORTS[a.scheme]);
+    ports.add(portOf(a.registry, a.scheme));
+    for (const m of a.mirrors ?? []) ports.add(portOf(m.registry, m.scheme));
   }
   return [...ports].sort((x, y) => x - y);
 }

@@ -116,8 +116,11 @@ export interface NormalizedOptions {
   readonly insecureRegistries: readonly string[];
   /** Present (true) only when image-volume mode is on. */
   readonly imageVolumes?: true;
-  /** Present (true) only when `meshExclusions` is `off`. */
-  readonly noMeshExclusions?: true;
+  /**
+   * Present (`off`) only when mesh exclusions are off. Named as in InjectOptions, so that options
+   * normalized once (the webhook and `inject` normalize at start) normalize again to the same.
+   */
+  readonly meshExclusions?: 'off';
 }
 
 function invalid(message: string): InjectError {
@@ -206,6 +209,6 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
     allowRegistries,
     insecureRegistries,
     ...(options.imageVolumes === true ? { imageVolumes: true as const } : {}),
-    ...(options.meshExclusions === 'off' ? { noMeshExclusions: true as const } : {}),
+    ...(options.meshExclusions === 'off' ? { meshExclusions: 'off' as const } : {}),
   };
 }

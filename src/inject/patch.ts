@@ -133,7 +133,7 @@ export function buildInjection(
   const labels = view.metadata === undefined ? undefined : own(view.metadata, 'labels');
   const added: Record<string, string> = {
     [ANNOTATION_RESOLVED]: resolvedAnnotation,
-    ...(plan === undefined || opts.noMeshExclusions === true
+    ...(plan === undefined || opts.meshExclusions === 'off'
       ? {}
       : meshAnnotations(isRecord(labels) ? labels : undefined, view.annotations, registryPorts(plan))),
   };

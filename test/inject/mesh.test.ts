@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { escapePointer, buildInjection } from '../../src/inject/patch.js';
+import { normalizeInjectOptions } from '../../src/inject/options.js';
 import {
   ISTIO_EXCLUDE_OUTBOUND_PORTS,
   ISTIO_INJECT,
@@ -49,6 +50,22 @@ const PORT_CASES: { name: string; plan: FetchPlan; ports: number[] }[] = [
   },
   { name: 'an IPv6 literal with a port', plan: planOf(['[fd00::1]:5443', 'https']), ports: [443, 5443] },
   { name: 'an IPv6 literal without a port', plan: planOf(['[fd00::1]', 'http']), ports: [80, 443] },
+  {
+    name: "the mirrors' ports too: the fetcher asks them first",
+    plan: {
+      ...planOf(['r.example:5000', 'https']),
+      artifacts: [
+        {
+          ...planOf(['r.example:5000', 'https']).artifacts[0]!,
+          mirrors: [
+            { registry: 'mirror.local:5001', scheme: 'http' },
+            { registry: 'mirror.example', scheme: 'https' },
+          ],
+        },
+      ],
+    } as FetchPlan,
+    ports: [443, 5000, 5001],
+  },
 ];
 
 for (const c of PORT_CASES) {
@@ -170,4 +187,8 @@ test('--mesh-exclusions off: an Istio pod keeps its own list and gets nothing ad
     off.ops,
     on.ops.filter((o) => !isMesh(o)),
   );
+  // The webhook and `inject` normalize their options once at start and hand those on: still off.
+  const normalized = normalizeInjectOptions({ ...OPTIONS, meshExclusions: 'off' });
+  assert.deepEqual(buildInjection(pod, artifacts, normalized).ops, off.ops, 'off survives normalization');
+  assert.deepEqual(normalizeInjectOptions(normalized), normalized, 'normalizing twice changes nothing');
 });
