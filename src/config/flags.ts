@@ -74,7 +74,7 @@ export function parseFlags(
       values[name] = Object.freeze(list ?? [...((spec.default as readonly string[] | undefined) ?? [])]);
     } else if (spec.type === 'boolean') {
       if (raw !== undefined) values[name] = raw as boolean;
-      else if (fromEnv !== undefined) values[name] = /^(1|true|yes|on)$/i.test(fromEnv.trim());
+      else if (fromEnv !== undefined && fromEnv.trim() !== '') values[name] = envBoolean(fromEnv, name);
       else values[name] = (spec.default as boolean | undefined) ?? false;
     } else {
       values[name] =
@@ -82,6 +82,20 @@ export function parseFlags(
     }
   }
   return Object.freeze({ values: Object.freeze(values), positionals: Object.freeze([...parsed.positionals]) });
+}
+
+/**
+ * A boolean flag's environment value: true for 1, true, yes or on, false for 0, false, no or off
+ * (any case); anything else is CONFIG_INVALID naming the variable, not a silent false.
+ */
+function envBoolean(text: string, flag: string): boolean {
+  const value = text.trim().toLowerCase();
+  if (/^(1|true|yes|on)$/.test(value)) return true;
+  if (/^(0|false|no|off)$/.test(value)) return false;
+  throw new CamelOciError(
+    'CONFIG_INVALID',
+    `${envName(flag)}: ${JSON.stringify(text.slice(0, 40))} is not a boolean (true, false, 1, 0, yes, no, on, off)`,
+  );
 }
 
 /** Parses a duration: `60s`, `1m`, `500ms`, `2h`, or plain seconds. Returns milliseconds. */

@@ -1,4 +1,5 @@
 /** The registry and resolver parts of a command's configuration, shared by serve, fetch, resolve and inject. */
+import { CamelOciError } from '../base/errors.js';
 import { parsePlatform } from '../oci/manifest.js';
 import type { ParsedFlags } from './flags.js';
 import { listFlag, parseDuration, requiredStringFlag } from './flags.js';
@@ -42,7 +43,11 @@ export function loadRegistryConfig(flags: ParsedFlags): RegistryConfig {
 /** Reads and validates the resolver flags; a malformed `--platform` is refused now, not at the first index. */
 export function loadResolverConfig(flags: ParsedFlags): ResolverConfig {
   const platform = requiredStringFlag(flags, 'platform');
-  parsePlatform(platform);
+  try {
+    parsePlatform(platform);
+  } catch (err) {
+    throw new CamelOciError('CONFIG_INVALID', `--platform: ${(err as Error).message}`, { cause: err });
+  }
   return {
     ...loadRegistryConfig(flags),
     platform,

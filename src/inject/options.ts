@@ -157,7 +157,7 @@ export function normalizeInjectOptions(options: InjectOptions): NormalizedOption
   if (typeof image !== 'string' || image.length === 0 || image.length > MAX_IMAGE_CHARS || /\s/.test(image)) {
     throw invalid(`fetcher image ${JSON.stringify(image)} is not an image reference`);
   }
-  const volumeSizeLimit = quantity(options.volumeSizeLimit ?? DEFAULT_VOLUME_SIZE_LIMIT, 'volume size limit');
+  const volumeSizeLimit = quantity(options.volumeSizeLimit ?? DEFAULT_VOLUME_SIZE_LIMIT, 'volume size limit (--volume-size-limit)');
   const r = options.fetcherResources ?? {};
   const requests = {
     cpu: quantity(r.requests?.cpu ?? DEFAULT_FETCHER_RESOURCES.requests.cpu, 'fetcher CPU request'),

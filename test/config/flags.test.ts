@@ -31,6 +31,14 @@ test('precedence: flag, then variable, then default; an empty variable is unset'
   assert.equal(parseFlags('x', TABLE, [], { CAMEL_OCI_NAME: '' }, true).values.name, 'dflt');
   assert.equal(parseFlags('x', TABLE, [], env, false).values.name, 'dflt', 'commands without variables ignore them');
   assert.equal(parseFlags('x', TABLE, [], { CAMEL_OCI_ON: 'off' }, true).values.on, false);
+  assert.equal(parseFlags('x', TABLE, [], { CAMEL_OCI_ON: ' TRUE ' }, true).values.on, true);
+  assert.equal(parseFlags('x', TABLE, [], { CAMEL_OCI_ON: '' }, true).values.on, false, 'empty is unset: the default');
+});
+
+test('a boolean variable that is no boolean is CONFIG_INVALID naming it, not a silent false', () => {
+  for (const bad of ['maybe', 'enabled', '2'])
+    assertConfigInvalid(() => parseFlags('x', TABLE, [], { CAMEL_OCI_ON: bad }, true), /^CAMEL_OCI_ON: ".*" is not a boolean/);
+  assert.equal(parseFlags('x', TABLE, ['--on'], { CAMEL_OCI_ON: 'maybe' }, true).values.on, true, 'the flag wins, the variable unread');
 });
 
 test('an unknown flag is CONFIG_INVALID naming the command', () => {

@@ -144,7 +144,7 @@ describe('loadServeConfig', () => {
     {
       name: 'a malformed platform',
       argv: ['--platform', 'linux'],
-      message: /invalid platform "linux": expected os\/architecture\[\/variant\]/,
+      message: /^--platform: invalid platform "linux": expected os\/architecture\[\/variant\]/,
     },
     { name: 'a tag TTL that is no duration', argv: ['--tag-ttl', 'x'], message: /^--tag-ttl: "x" is not a duration/ },
     { name: 'a stale grace that is no duration', argv: ['--stale-grace', 'x'], message: /^--stale-grace: "x" is not a duration/ },

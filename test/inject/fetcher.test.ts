@@ -219,3 +219,10 @@ test('registry lists at exactly their bounds are accepted', () => {
   assert.equal(env[ENV_ALLOW_REGISTRY], long);
   assert.equal(env[ENV_INSECURE_REGISTRY]!.split(',').length, MAX_REGISTRY_ENTRIES);
 });
+
+test('a volume size limit that is no quantity is CONFIG_INVALID naming --volume-size-limit', () => {
+  assert.throws(
+    () => buildInjection(helloPod(), twoArtifacts(), { ...OPTIONS, volumeSizeLimit: '12zz' }),
+    (err: unknown) => isCamelOciError(err, 'CONFIG_INVALID') && /--volume-size-limit/.test(err.message) && err.message.includes('"12zz"'),
+  );
+});
