@@ -70,6 +70,9 @@ export async function certsCommand(
   const validityDays = options.validityDays ?? DEFAULT_VALIDITY_DAYS;
   const extraDnsNames = options.extraDnsNames ?? [];
   const ipAddresses = options.ipAddresses ?? [];
+  const secretName = options.secretName ?? DEFAULT_SECRET_NAME;
+  const webhookName = options.webhookName ?? DEFAULT_WEBHOOK_NAME;
+  const kustomize = { secretName, namespace, webhookName };
   const p = bundlePaths(options.out ?? DEFAULT_OUT_DIR);
   const dnsNames = [...serviceDnsNames(service, namespace), ...extraDnsNames]; // validates the names first
   const show = (file: string): string => displayPath(file);
@@ -87,16 +90,11 @@ export async function certsCommand(
       // write them again from the kept certificates (the same CA and key).
       const missing = await missingFiles(p.dir);
       if (missing.length > 0) {
-        const names = {
-          secretName: options.secretName ?? DEFAULT_SECRET_NAME,
-          namespace,
-          webhookName: options.webhookName ?? DEFAULT_WEBHOOK_NAME,
-        };
-        await writeCertBundle(p.dir, existing, { force: true, kustomize: names });
+        await writeCertBundle(p.dir, existing, { force: true, kustomize });
         output.log(`restored ${missing.map(show).join(', ')} from the kept certificates`);
       }
       // Same CA, but a patch from an earlier version may miss a webhook entry: that entry would trust nothing.
-      const refreshed = await refreshCaBundlePatch(p.dir, existing.caCertPem, options.webhookName ?? DEFAULT_WEBHOOK_NAME);
+      const refreshed = await refreshCaBundlePatch(p.dir, existing.caCertPem, webhookName);
       if (refreshed !== undefined)
         output.log(`updated ${show(refreshed)}: the caBundle now goes to every webhook entry (same CA); apply it again`);
       return {
@@ -116,13 +114,7 @@ export async function certsCommand(
   // The pods serve the old certificate until kubelet delivers the new Secret: keep its CA trusted.
   const trust = rotateTrustBundle(issued.caCertPem, existing?.caCertPem, now);
   const bundle = { ...issued, caCertPem: trust.caCertPem };
-  const secretName = options.secretName ?? DEFAULT_SECRET_NAME;
-  const webhookName = options.webhookName ?? DEFAULT_WEBHOOK_NAME;
-  const result = await writeCertBundle(p.dir, bundle, {
-    force: true, // decided above
-    now,
-    kustomize: { secretName, namespace, webhookName },
-  });
+  const result = await writeCertBundle(p.dir, bundle, { force: true /* decided above */, now, kustomize });
   for (const file of result.files) output.log(`wrote ${show(file)}`);
   const san = subjectAltNames(bundle.certPem);
   const check = checkCertBundle(bundle, { minRemainingMs: 0, now });
