@@ -113,10 +113,8 @@ export class Resolver implements ArtifactResolver {
   async resolve(reference: string, request: ResolveRequest = {}): Promise<ResolvedArtifact> {
     const prepared = this.prepare(reference);
     const { written, ref, location, subject, sources } = prepared;
-    const pullSecrets = request.pullSecrets ?? [];
-    // Without pull secrets the credentials are the resolver's own, fixed: matched once per reference.
-    const { auths, cid, tagKeys } = pullSecrets.length === 0 ? prepared.own : this.credentials(prepared, pullSecrets);
-    const platform = request.platform ?? this.options.platform ?? DEFAULT_PLATFORM;
+    const { auths, cid, tagKeys } = this.credentialsFor(prepared, request);
+    const platform = this.platformOf(request);
     // Warm path, no timers and no flight: a fresh tag (or a digest) whose artifact is cached.
     const tagOrDigest = prepared.tagOrDigest;
     const refresh = request.refreshTags === true;
@@ -150,14 +148,24 @@ export class Resolver implements ArtifactResolver {
       return undefined; // refused or malformed: resolve() says why
     }
     if (prepared.ref.digest !== undefined) return undefined; // a digest never goes stale
-    const pullSecrets = request.pullSecrets ?? [];
-    const { tagKeys } = pullSecrets.length === 0 ? prepared.own : this.credentials(prepared, pullSecrets);
+    const { tagKeys } = this.credentialsFor(prepared, request);
     const old = this.tags.stale(tagKeys.tag);
     if (old === undefined) return undefined;
-    const cached = this.artifacts.get(tagKeys.artifact(old.digest, request.platform ?? this.options.platform ?? DEFAULT_PLATFORM));
+    const cached = this.artifacts.get(tagKeys.artifact(old.digest, this.platformOf(request)));
     if (cached === undefined) return undefined;
     this.options.onCache?.('tag', 'stale');
     return Object.freeze({ ...cached, reference: prepared.written, stale: true });
+  }
+
+  /** The credentials and cache keys of a request: without pull secrets the resolver's own, matched once per reference. */
+  private credentialsFor(prepared: Prepared, request: ResolveRequest): Credentials {
+    const pullSecrets = request.pullSecrets ?? [];
+    return pullSecrets.length === 0 ? prepared.own : this.credentials(prepared, pullSecrets);
+  }
+
+  /** The platform a request picks from an index. */
+  private platformOf(request: ResolveRequest): string {
+    return request.platform ?? this.options.platform ?? DEFAULT_PLATFORM;
   }
 
   /**
