@@ -1,6 +1,6 @@
 /** The `camel-oci` command: parses argv and env once and hands them to a subcommand (the entry point is cli.ts). */
 import { version } from './base/version.js';
-import { asCamelOciError } from './base/errors.js';
+import { asCamelOciError, exitStatusOf } from './base/errors.js';
 import { envName, parseFlags } from './config/flags.js';
 import type { FlagTable, ParsedFlags } from './config/flags.js';
 import { processIO } from './commands/io.js';
@@ -69,6 +69,6 @@ export async function main(
   } catch (err) {
     const e = asCamelOciError(err);
     io.stderr(`camel-oci ${name}: ${e.code}: ${e.message}`);
-    return e.code === 'CONFIG_INVALID' ? 2 : 1;
+    return exitStatusOf(e);
   }
 }

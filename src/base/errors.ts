@@ -102,3 +102,11 @@ export function asCamelOciError(err: unknown): CamelOciError {
   const message = err instanceof Error ? err.message : String(err);
   return new CamelOciError('INTERNAL', `unexpected error: ${message}`, { cause: err });
 }
+
+/**
+ * The exit status of a command that failed with `err` (docs/architecture.md, "Exit codes and error
+ * codes"): 2 for a flag or CAMEL_OCI_* value that cannot be used (bad usage), 1 for any other failure.
+ */
+export function exitStatusOf(err: CamelOciError): 1 | 2 {
+  return err.code === 'CONFIG_INVALID' ? 2 : 1;
+}

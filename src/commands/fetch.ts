@@ -2,7 +2,7 @@
 import { access, writeFile } from '../base/fs.js';
 import { makeDirectories } from '../base/dirs.js';
 import { formatSeconds } from '../base/abort.js';
-import { asCamelOciError, CamelOciError } from '../base/errors.js';
+import { asCamelOciError, CamelOciError, exitStatusOf } from '../base/errors.js';
 import { loadFetchConfig, loadFetchRunConfig } from '../config/fetch.js';
 import type { FetchConfig } from '../config/fetch.js';
 import type { ParsedFlags } from '../config/flags.js';
@@ -131,9 +131,8 @@ export async function runFetch(
     log({ event: 'error', code: e.code, message: e.message });
     io.stderr(message);
     await writeTerminationLog(terminationLog, message);
-    // A flag or CAMEL_OCI_* value that cannot be used is bad usage, as for every command
-    // (docs/architecture.md, "Exit codes and error codes"); it is logged like any failure first.
-    return e.code === 'CONFIG_INVALID' ? 2 : 1;
+    // Logged like any failure first; a flag or variable that cannot be used is still bad usage.
+    return exitStatusOf(e);
   }
 }
 
